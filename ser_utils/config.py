@@ -1,0 +1,126 @@
+"""The project's constants, run profiles and output locations: one source of truth."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# The recipe's audio window: 16 kHz mono, 2.5 s starting 0.6 s into each clip.
+SAMPLE_RATE = 16_000  # Hz
+OFFSET_S = 0.6  # seconds skipped at the start of each clip
+DURATION_S = 2.5  # seconds kept
+OFFSET_SAMPLES = round(OFFSET_S * SAMPLE_RATE)  # 9,600 samples
+NUM_SAMPLES = round(DURATION_S * SAMPLE_RATE)  # 40,000 samples
+
+# The 8 labels in the order the model uses (label id = position), with their RAVDESS codes.
+EMOTIONS = ("Anger", "Calm", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
+EMOTION_CODES = {
+    "05": "Anger",
+    "02": "Calm",
+    "07": "Disgust",
+    "06": "Fear",
+    "03": "Happy",
+    "01": "Neutral",
+    "04": "Sad",
+    "08": "Surprise",
+}
+LABEL2ID = {name: i for i, name in enumerate(EMOTIONS)}
+ID2LABEL = dict(enumerate(EMOTIONS))
+
+RANDOM_SPLIT_LABEL = (
+    "random split, as in the original "
+    "(speaker-dependent: the same actors are in both parts)"
+)
+SPLIT_LABELS = {"random": RANDOM_SPLIT_LABEL}
+ORIGINAL_CLAIM = "99.65 % accuracy claimed by the original Kaggle notebook (random split)"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PARAMS_DIR = Path(__file__).resolve().parent / "params"  # installed copy of params/
+if (PROJECT_ROOT / "params").is_dir():
+    PARAMS_DIR = PROJECT_ROOT / "params"
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """One run profile, as written in params/<name>.yaml."""
+
+    name: str
+    description: str = ""
+    # Hub id or local directory written by save_pretrained; None trains `scratch_config` from scratch.
+    model_name_or_path: str | None = "facebook/wav2vec2-base"
+    scratch_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    split: str = "random"
+    test_size: float = 0.2
+    seed: int = 42
+    learning_rate: float = 1e-5
+    weight_decay: float = 0.01
+    batch_size: int = 16
+    epochs: int = 20
+    device: str = "auto"  # "auto" picks CUDA when present, else "cpu" or "cuda"
+
+    @property
+    def model_label(self) -> str:
+        """Human-readable model name that says whether it was pretrained."""
+        if self.model_name_or_path:
+            return f"{self.model_name_or_path} (pretrained, fine-tuned)"
+        size = self.scratch_config.get("hidden_size", 768)
+        layers = self.scratch_config.get("num_hidden_layers", 12)
+        return f"small wav2vec2 from scratch ({layers} layers, hidden {size}; no pretraining)"
+
+    @property
+    def split_label(self) -> str:
+        return SPLIT_LABELS.get(self.split, self.split)
+
+
+def list_profiles() -> list[str]:
+    """Names of the profiles shipped in params/."""
+    return sorted(p.stem for p in PARAMS_DIR.glob("*.yaml"))
+
+
+def load_profile(name_or_path: str | os.PathLike, **overrides: Any) -> Profile:
+    """Load a profile by name (params/<name>.yaml) or from a YAML path, then apply overrides."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PARAMS_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no such profile; use one of {list_profiles()} or a path to a YAML file"
+        )
+    values = yaml.safe_load(path.read_text()) or {}
+    values.setdefault("name", path.stem)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in dataclasses.fields(Profile)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{path}: unknown profile keys {unknown}; known keys are {sorted(known)}")
+    if values.get("split", "random") not in SPLIT_LABELS:
+        raise ValueError(f"{path}: split must be one of {sorted(SPLIT_LABELS)}")
+    return Profile(**values)
+
+
+def _home() -> Path:
+    """The checkout when it is writable, else the working directory (e.g. /kaggle/working)."""
+    if (PROJECT_ROOT / "pyproject.toml").is_file() and os.access(PROJECT_ROOT, os.W_OK):
+        return PROJECT_ROOT
+    return Path.cwd()
+
+
+def outputs_dir() -> Path:
+    """Root for run products: $SER_OUTPUT_DIR when set, else <home>/outputs."""
+    override = os.environ.get("SER_OUTPUT_DIR")
+    return Path(override) if override else _home() / "outputs"
+
+
+def figures_dir() -> Path:
+    """Where the three report figures go: <home>/figures, or $SER_OUTPUT_DIR/figures when set."""
+    override = os.environ.get("SER_OUTPUT_DIR")
+    return Path(override) / "figures" if override else _home() / "figures"
+
+
+def run_dir_for(run_name: str) -> Path:
+    """The folder of one training run: outputs/runs/<run_name>."""
+    return outputs_dir() / "runs" / run_name

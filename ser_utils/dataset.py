@@ -1,0 +1,53 @@
+"""From the manifest to model inputs: the train/evaluation split and Hugging Face datasets."""
+
+from __future__ import annotations
+
+import datasets
+import numpy as np
+import pandas as pd
+import soundfile as sf
+from sklearn.model_selection import train_test_split
+
+from ser_utils.config import LABEL2ID, SAMPLE_RATE
+
+
+def random_split(manifest: pd.DataFrame, test_size: float = 0.2, seed: int = 42) -> pd.Series:
+    """The original's split: train_test_split over all clips (no grouping by actor, no stratification).
+
+    Returns a Series aligned with `manifest` holding "train" or "eval".
+    """
+    train_index, _ = train_test_split(manifest.index, test_size=test_size, random_state=seed)
+    split = pd.Series("eval", index=manifest.index, name="split")
+    split[train_index] = "train"
+    return split
+
+
+def assign_split(manifest: pd.DataFrame, strategy: str = "random", test_size: float = 0.2, seed: int = 42) -> pd.DataFrame:
+    """Return a copy of `manifest` with a `split` column ("train"/"eval") made by `strategy`."""
+    if strategy != "random":
+        raise ValueError(f"unknown split strategy {strategy!r}; available: 'random'")
+    return manifest.assign(split=random_split(manifest, test_size, seed))
+
+
+def read_clips(paths) -> list[np.ndarray]:
+    """Read preprocessed 16 kHz mono clips as float32 arrays."""
+    clips = []
+    for path in paths:
+        audio, rate = sf.read(path, dtype="float32")
+        if rate != SAMPLE_RATE or audio.ndim != 1:
+            raise ValueError(f"{path}: expected 16 kHz mono; re-run preprocessing into a fresh folder")
+        clips.append(audio)
+    return clips
+
+
+def to_hf_dataset(manifest: pd.DataFrame, feature_extractor) -> datasets.Dataset:
+    """A torch-formatted datasets.Dataset with `input_values` (feature-extracted audio) and `label`."""
+
+    def extract(batch):
+        inputs = feature_extractor(read_clips(batch["path"]), sampling_rate=SAMPLE_RATE)
+        return {"input_values": inputs["input_values"]}
+
+    frame = pd.DataFrame({"path": manifest["path"].astype(str), "label": manifest["emotion"].map(LABEL2ID)})
+    dataset = datasets.Dataset.from_pandas(frame, preserve_index=False)
+    dataset = dataset.map(extract, batched=True, batch_size=64, remove_columns=["path"], desc="features")
+    return dataset.with_format("torch")

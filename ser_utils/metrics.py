@@ -1,0 +1,54 @@
+"""Metrics from scikit-learn: the original's weighted precision/recall/F1, and the per-epoch table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, precision_recall_fscore_support
+
+from ser_utils.config import EMOTIONS
+
+HISTORY_COLUMNS = ["Epoch", "Training Loss", "Validation Loss", "Accuracy", "Precision", "Recall", "F1"]
+
+
+def classification_metrics(y_true, y_pred) -> dict[str, float]:
+    """Accuracy and weighted precision, recall and F1 (as in the original notebook)."""
+    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="weighted", zero_division=0)
+    return {"accuracy": accuracy_score(y_true, y_pred), "precision": precision, "recall": recall, "f1": f1}
+
+
+def compute_metrics(eval_prediction) -> dict[str, float]:
+    """Trainer hook: metrics from an EvalPrediction (logits, label ids)."""
+    logits, labels = eval_prediction
+    return classification_metrics(labels, np.argmax(logits, axis=-1))
+
+
+def history_table(log_history: list[dict]) -> pd.DataFrame:
+    """The per-epoch table (columns HISTORY_COLUMNS) from Trainer's state.log_history."""
+    rows: dict[int, dict] = {}
+    for entry in log_history:
+        if "epoch" not in entry:
+            continue
+        row = rows.setdefault(round(entry["epoch"]), {"Epoch": round(entry["epoch"])})
+        if "loss" in entry:
+            row["Training Loss"] = entry["loss"]
+        if "eval_loss" in entry:
+            row.update({
+                "Validation Loss": entry["eval_loss"], "Accuracy": entry["eval_accuracy"],
+                "Precision": entry["eval_precision"], "Recall": entry["eval_recall"], "F1": entry["eval_f1"],
+            })
+    table = pd.DataFrame(sorted(rows.values(), key=lambda row: row["Epoch"]), columns=HISTORY_COLUMNS)
+    return table.dropna(subset=["Validation Loss"]).reset_index(drop=True)
+
+
+def report(y_true, y_pred) -> str:
+    """scikit-learn's classification report over the 8 emotions, in label order."""
+    return classification_report(
+        y_true, y_pred, labels=list(EMOTIONS), target_names=list(EMOTIONS), digits=4, zero_division=0
+    )
+
+
+def emotion_confusion_matrix(y_true, y_pred) -> pd.DataFrame:
+    """Confusion matrix (rows: true emotion, columns: predicted) as a labelled DataFrame."""
+    matrix = confusion_matrix(y_true, y_pred, labels=list(EMOTIONS))
+    return pd.DataFrame(matrix, index=pd.Index(EMOTIONS, name="true"), columns=pd.Index(EMOTIONS, name="predicted"))

@@ -1,0 +1,61 @@
+"""The model: Wav2Vec2ForSequenceClassification with the 8 emotion labels saved in its config."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from transformers import (
+    AutoFeatureExtractor,
+    Wav2Vec2Config,
+    Wav2Vec2FeatureExtractor,
+    Wav2Vec2ForSequenceClassification,
+)
+
+from ser_utils.config import EMOTIONS, ID2LABEL, LABEL2ID, SAMPLE_RATE
+
+
+class ModelLoadError(OSError):
+    """The model could not be loaded; the message says why and what to set instead."""
+
+
+def label_kwargs() -> dict:
+    """The label fields every model of this project carries in its config."""
+    return {"num_labels": len(EMOTIONS), "id2label": dict(ID2LABEL), "label2id": dict(LABEL2ID)}
+
+
+def new_feature_extractor() -> Wav2Vec2FeatureExtractor:
+    """The feature extractor of wav2vec2-base: 16 kHz, per-clip normalisation, no attention mask."""
+    return Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=SAMPLE_RATE, padding_value=0.0, do_normalize=True, return_attention_mask=False
+    )
+
+
+def build_model(model_name_or_path: str | os.PathLike | None, scratch_config: dict | None = None, seed: int = 42):
+    """Return (model, feature_extractor).
+
+    `model_name_or_path` is a hub id (e.g. "facebook/wav2vec2-base") or a local directory written by
+    save_pretrained; a fresh 8-label classification head is put on top. When it is None, a model built
+    from `scratch_config` (Wav2Vec2Config fields) is initialised at random with `seed`.
+    """
+    if model_name_or_path is None:
+        from transformers import set_seed
+
+        set_seed(seed)
+        config = Wav2Vec2Config(**(scratch_config or {}), **label_kwargs())
+        return Wav2Vec2ForSequenceClassification(config), new_feature_extractor()
+    source = str(model_name_or_path)
+    try:
+        model = Wav2Vec2ForSequenceClassification.from_pretrained(
+            source, **label_kwargs(), ignore_mismatched_sizes=True
+        )
+        feature_extractor = AutoFeatureExtractor.from_pretrained(source)
+    except OSError as error:
+        where = "local directory" if Path(source).exists() else "Hugging Face Hub model"
+        raise ModelLoadError(
+            f"could not load the {where} {source!r}: {error}\n"
+            "Without network access to the Hub, set model_name_or_path to a local directory written by "
+            "save_pretrained (for example a copy of facebook/wav2vec2-base), or use the 'smoke' profile, "
+            "which trains a small model from scratch offline."
+        ) from error
+    return model, feature_extractor

@@ -1,0 +1,106 @@
+"""Figures: data overview for the EDA notebook and the three report figures (Acc, Loss, Conf_Mat)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import librosa
+import librosa.display
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from ser_utils.config import EMOTIONS, SAMPLE_RATE
+
+
+def run_caption(info: dict) -> str:
+    """One line saying what produced a result: profile, model, split, machine and date."""
+    return (
+        f"profile '{info['profile']['name']}' · {info['model']}\n"
+        f"{info['split']} · {info['eval_clips']} evaluation clips · {info['machine']} · {info['finished'][:10]}"
+    )
+
+
+def save_figure(figure: plt.Figure, path: str | os.PathLike) -> Path:
+    """Save as PNG under a temporary name, then rename, so a figure is never half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    figure.savefig(tmp, dpi=120, bbox_inches="tight")
+    os.replace(tmp, path)
+    return path
+
+
+def plot_counts(clips: pd.DataFrame) -> plt.Figure:
+    """Bar charts of clip counts per emotion, actor, gender and intensity."""
+    figure, axes = plt.subplots(1, 4, figsize=(18, 3.5), gridspec_kw={"width_ratios": [3, 4, 1, 1]})
+    for ax, column in zip(axes, ["emotion", "actor", "gender", "intensity"]):
+        sns.countplot(data=clips, x=column, ax=ax, color="tab:blue")
+        ax.set_title(f"clips per {column}")
+        ax.tick_params(axis="x", rotation=45 if column == "emotion" else 0)
+    figure.tight_layout()
+    return figure
+
+
+def plot_durations(durations_s: pd.Series, offset_s: float, window_s: float) -> plt.Figure:
+    """Histogram of clip durations, with the end of the recipe's window (offset + length) marked."""
+    figure, ax = plt.subplots(figsize=(7, 3))
+    sns.histplot(durations_s, bins=30, ax=ax)
+    ax.axvline(offset_s + window_s, color="tab:red", linestyle="--", label=f"{offset_s} s + {window_s} s window ends")
+    ax.set_xlabel("clip duration (s)")
+    ax.legend()
+    return figure
+
+
+def plot_waveforms(examples: dict[str, np.ndarray], rate: int = SAMPLE_RATE) -> plt.Figure:
+    """One waveform per emotion (dict emotion -> mono samples at `rate` Hz)."""
+    figure, axes = plt.subplots(2, 4, figsize=(16, 5), sharey=True)
+    for ax, (emotion, audio) in zip(axes.flat, examples.items()):
+        librosa.display.waveshow(audio, sr=rate, ax=ax)
+        ax.set_title(emotion)
+    figure.tight_layout()
+    return figure
+
+
+def plot_spectrograms(examples: dict[str, np.ndarray], rate: int = SAMPLE_RATE) -> plt.Figure:
+    """One log-mel spectrogram per emotion (dict emotion -> mono samples at `rate` Hz)."""
+    figure, axes = plt.subplots(2, 4, figsize=(16, 6), sharey=True)
+    for ax, (emotion, audio) in zip(axes.flat, examples.items()):
+        mel = librosa.feature.melspectrogram(y=audio, sr=rate, n_mels=64)
+        librosa.display.specshow(librosa.power_to_db(mel, ref=np.max), sr=rate, x_axis="time", y_axis="mel", ax=ax)
+        ax.set_title(emotion)
+    figure.tight_layout()
+    return figure
+
+
+def plot_accuracy(history: pd.DataFrame, caption: str) -> plt.Figure:
+    """Validation accuracy per epoch (Acc.png)."""
+    figure, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(history["Epoch"], history["Accuracy"], marker="o", label="validation accuracy")
+    ax.axhline(1 / len(EMOTIONS), color="grey", linestyle=":", label="chance (1/8)")
+    ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title="Validation accuracy per epoch")
+    ax.legend()
+    figure.text(0.01, -0.02, caption, fontsize=8, va="top")
+    return figure
+
+
+def plot_loss(history: pd.DataFrame, caption: str) -> plt.Figure:
+    """Training and validation loss per epoch (Loss.png)."""
+    figure, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(history["Epoch"], history["Training Loss"], marker="o", label="training loss")
+    ax.plot(history["Epoch"], history["Validation Loss"], marker="o", label="validation loss")
+    ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss per epoch")
+    ax.legend()
+    figure.text(0.01, -0.02, caption, fontsize=8, va="top")
+    return figure
+
+
+def plot_confusion_matrix(matrix: pd.DataFrame, caption: str) -> plt.Figure:
+    """Heatmap of a labelled confusion matrix (Conf_Mat.png), counts in each cell."""
+    figure, ax = plt.subplots(figsize=(8, 6.5))
+    sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax)
+    ax.set(xlabel="predicted emotion", ylabel="true emotion", title="Confusion matrix (evaluation clips)")
+    figure.text(0.01, -0.02, caption, fontsize=8, va="top")
+    return figure
