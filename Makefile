@@ -10,8 +10,12 @@ PY := $(VENV)/bin/python
 PAPERMILL := $(PY) -m papermill --cwd notebooks --progress-bar
 EXECUTED := outputs/notebooks
 DATA_PARAM := $(if $(DATA),-p data_dir $(abspath $(DATA)),)
+# Notebooks run with notebooks/ as working directory: hand them an absolute dataset path.
+ifneq ($(RAVDESS_DIR),)
+export RAVDESS_DIR := $(abspath $(RAVDESS_DIR))
+endif
 
-.PHONY: reproduce eda preprocess finetune report test lint clean
+.PHONY: reproduce eda preprocess finetune report test lint clean notebook-outputs
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -46,10 +50,15 @@ report: $(VENV)/.installed
 	$(PAPERMILL) notebooks/04_report.ipynb $(EXECUTED)/04_report.ipynb -p profile $(PROFILE) -p run_name $(RUN)
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check ser_utils tests
+	$(PY) -m ruff check ser_utils tests conftest.py .ci
+	$(PY) -m ruff format --check ser_utils tests conftest.py .ci
 
 test: lint
 	$(PY) -m pytest
 
 clean:
 	rm -rf outputs .pytest_cache
+
+# Maintainers: after changing a notebook, store fresh outputs for nbval to compare against.
+notebook-outputs: $(VENV)/.installed
+	$(PY) .ci/store_notebook_outputs.py

@@ -31,10 +31,7 @@ EMOTION_CODES = {
 LABEL2ID = {name: i for i, name in enumerate(EMOTIONS)}
 ID2LABEL = dict(enumerate(EMOTIONS))
 
-RANDOM_SPLIT_LABEL = (
-    "random split, as in the original "
-    "(speaker-dependent: the same actors are in both parts)"
-)
+RANDOM_SPLIT_LABEL = "random split, as in the original (speaker-dependent: the same actors are in both parts)"
 SPLIT_LABELS = {"random": RANDOM_SPLIT_LABEL}
 ORIGINAL_CLAIM = "99.65 % accuracy claimed by the original Kaggle notebook (random split)"
 
@@ -87,9 +84,7 @@ def load_profile(name_or_path: str | os.PathLike, **overrides: Any) -> Profile:
     if not path.suffix:
         path = PARAMS_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: no such profile; use one of {list_profiles()} or a path to a YAML file"
-        )
+        raise FileNotFoundError(f"{path}: no such profile; use one of {list_profiles()} or a path to a YAML file")
     values = yaml.safe_load(path.read_text()) or {}
     values.setdefault("name", path.stem)
     values.update({k: v for k, v in overrides.items() if v is not None})

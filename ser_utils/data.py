@@ -111,7 +111,9 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> DataSource:
         path = origin = None
     if path is not None:
         if not path.is_dir():
-            raise DatasetError(f"{path}: no such folder (set by {origin}); point it at the folder holding Actor_01..Actor_24")
+            raise DatasetError(
+                f"{path}: no such folder (set by {origin}); point it at the folder holding Actor_01..Actor_24"
+            )
         root = find_actor_root(path)
         if root is None:
             raise DatasetError(

@@ -22,7 +22,9 @@ def random_split(manifest: pd.DataFrame, test_size: float = 0.2, seed: int = 42)
     return split
 
 
-def assign_split(manifest: pd.DataFrame, strategy: str = "random", test_size: float = 0.2, seed: int = 42) -> pd.DataFrame:
+def assign_split(
+    manifest: pd.DataFrame, strategy: str = "random", test_size: float = 0.2, seed: int = 42
+) -> pd.DataFrame:
     """Return a copy of `manifest` with a `split` column ("train"/"eval") made by `strategy`."""
     if strategy != "random":
         raise ValueError(f"unknown split strategy {strategy!r}; available: 'random'")

@@ -33,10 +33,15 @@ def history_table(log_history: list[dict]) -> pd.DataFrame:
         if "loss" in entry:
             row["Training Loss"] = entry["loss"]
         if "eval_loss" in entry:
-            row.update({
-                "Validation Loss": entry["eval_loss"], "Accuracy": entry["eval_accuracy"],
-                "Precision": entry["eval_precision"], "Recall": entry["eval_recall"], "F1": entry["eval_f1"],
-            })
+            row.update(
+                {
+                    "Validation Loss": entry["eval_loss"],
+                    "Accuracy": entry["eval_accuracy"],
+                    "Precision": entry["eval_precision"],
+                    "Recall": entry["eval_recall"],
+                    "F1": entry["eval_f1"],
+                }
+            )
     table = pd.DataFrame(sorted(rows.values(), key=lambda row: row["Epoch"]), columns=HISTORY_COLUMNS)
     return table.dropna(subset=["Validation Loss"]).reset_index(drop=True)
 

@@ -36,7 +36,7 @@ def save_figure(figure: plt.Figure, path: str | os.PathLike) -> Path:
 def plot_counts(clips: pd.DataFrame) -> plt.Figure:
     """Bar charts of clip counts per emotion, actor, gender and intensity."""
     figure, axes = plt.subplots(1, 4, figsize=(18, 3.5), gridspec_kw={"width_ratios": [3, 4, 1, 1]})
-    for ax, column in zip(axes, ["emotion", "actor", "gender", "intensity"]):
+    for ax, column in zip(axes, ["emotion", "actor", "gender", "intensity"], strict=True):
         sns.countplot(data=clips, x=column, ax=ax, color="tab:blue")
         ax.set_title(f"clips per {column}")
         ax.tick_params(axis="x", rotation=45 if column == "emotion" else 0)
@@ -57,7 +57,7 @@ def plot_durations(durations_s: pd.Series, offset_s: float, window_s: float) -> 
 def plot_waveforms(examples: dict[str, np.ndarray], rate: int = SAMPLE_RATE) -> plt.Figure:
     """One waveform per emotion (dict emotion -> mono samples at `rate` Hz)."""
     figure, axes = plt.subplots(2, 4, figsize=(16, 5), sharey=True)
-    for ax, (emotion, audio) in zip(axes.flat, examples.items()):
+    for ax, (emotion, audio) in zip(axes.flat, examples.items(), strict=False):
         librosa.display.waveshow(audio, sr=rate, ax=ax)
         ax.set_title(emotion)
     figure.tight_layout()
@@ -67,7 +67,7 @@ def plot_waveforms(examples: dict[str, np.ndarray], rate: int = SAMPLE_RATE) -> 
 def plot_spectrograms(examples: dict[str, np.ndarray], rate: int = SAMPLE_RATE) -> plt.Figure:
     """One log-mel spectrogram per emotion (dict emotion -> mono samples at `rate` Hz)."""
     figure, axes = plt.subplots(2, 4, figsize=(16, 6), sharey=True)
-    for ax, (emotion, audio) in zip(axes.flat, examples.items()):
+    for ax, (emotion, audio) in zip(axes.flat, examples.items(), strict=False):
         mel = librosa.feature.melspectrogram(y=audio, sr=rate, n_mels=64)
         librosa.display.specshow(librosa.power_to_db(mel, ref=np.max), sr=rate, x_axis="time", y_axis="mel", ax=ax)
         ax.set_title(emotion)

@@ -18,7 +18,15 @@ from ser_utils.data import BUNDLED_SAMPLE, DatasetError, DataSource, scan_datase
 
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS = [
-    "path", "emotion", "actor", "gender", "intensity", "statement", "repetition", "duration", "source",
+    "path",
+    "emotion",
+    "actor",
+    "gender",
+    "intensity",
+    "statement",
+    "repetition",
+    "duration",
+    "source",
 ]
 
 
@@ -93,11 +101,19 @@ def prepare_dataset(source_dir: str | os.PathLike, out_dir: str | os.PathLike, p
         else:
             audio, duration = load_audio(clip.path)
             write_wav_atomic(target, trim_to_window(audio))
-        rows.append({
-            "path": relative.as_posix(), "emotion": clip.emotion, "actor": clip.actor, "gender": clip.gender,
-            "intensity": clip.intensity, "statement": clip.statement, "repetition": clip.repetition,
-            "duration": round(duration, 4), "source": clip.path,
-        })
+        rows.append(
+            {
+                "path": relative.as_posix(),
+                "emotion": clip.emotion,
+                "actor": clip.actor,
+                "gender": clip.gender,
+                "intensity": clip.intensity,
+                "statement": clip.statement,
+                "repetition": clip.repetition,
+                "duration": round(duration, 4),
+                "source": clip.path,
+            }
+        )
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     manifest = manifest.sort_values(["emotion", "path"], kind="stable").reset_index(drop=True)
     write_manifest(manifest, out_dir / MANIFEST_NAME)

@@ -1,0 +1,56 @@
+"""Fixtures over the real RAVDESS clips in ../shared/data (or $SER_TEST_DATA)."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ser_utils.config import PROJECT_ROOT
+
+SHARED_DATA = Path(os.environ.get("SER_TEST_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+RAVDESS_16K = SHARED_DATA / "ravdess-16k"
+RAVDESS_48K_SAMPLE = SHARED_DATA / "ravdess-48k-sample"
+# The 5 stereo recordings of RAVDESS speech (../shared/data/README.md).
+STEREO_CLIPS = [
+    "Actor_01/03-01-02-01-01-02-01",
+    "Actor_01/03-01-08-01-02-02-01",
+    "Actor_05/03-01-02-01-02-02-05",
+    "Actor_20/03-01-03-01-02-01-20",
+    "Actor_20/03-01-06-01-01-02-20",
+]
+
+
+def _require(path: Path) -> Path:
+    if path.is_dir():
+        return path
+    message = f"{path} not found: these tests need the real RAVDESS clips (set SER_TEST_DATA to their folder)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def ravdess_16k() -> Path:
+    """All 1440 clips at 16 kHz, full length, in the Kaggle layout."""
+    return _require(RAVDESS_16K)
+
+
+@pytest.fixture(scope="session")
+def ravdess_48k_sample() -> Path:
+    """Actor_01's 60 original 48 kHz files."""
+    return _require(RAVDESS_48K_SAMPLE)
+
+
+@pytest.fixture(scope="session")
+def prepared_full(ravdess_16k, tmp_path_factory):
+    """All 1440 clips preprocessed once for the session: (output folder, manifest)."""
+    from ser_utils.preprocess import prepare_dataset
+
+    out = tmp_path_factory.mktemp("prepared-full")
+    return out, prepare_dataset(ravdess_16k, out, progress=False)
+
+
+@pytest.fixture(scope="session")
+def stereo_clips() -> list[str]:
+    """The 5 stereo clips, as Actor_NN/<stem>."""
+    return STEREO_CLIPS

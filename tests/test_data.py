@@ -1,0 +1,146 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ser_utils import data
+from ser_utils.data import DatasetError, parse_name, resolve_data_dir, scan_dataset
+
+# The RAVDESS README's emotion codes, in its own words, mapped to this project's label names.
+README_EMOTIONS = {
+    "01": "neutral",
+    "02": "calm",
+    "03": "happy",
+    "04": "sad",
+    "05": "angry",
+    "06": "fearful",
+    "07": "disgust",
+    "08": "surprised",
+}
+OUR_NAMES = {
+    "neutral": "Neutral",
+    "calm": "Calm",
+    "happy": "Happy",
+    "sad": "Sad",
+    "angry": "Anger",
+    "fearful": "Fear",
+    "disgust": "Disgust",
+    "surprised": "Surprise",
+}
+
+
+def test_all_1440_names_parse(ravdess_16k):
+    clips = scan_dataset(ravdess_16k)
+    assert len(clips) == 1440
+    for clip in clips.itertuples():
+        fields = Path(clip.file).stem.split("-")
+        assert clip.emotion == OUR_NAMES[README_EMOTIONS[fields[2]]]
+        assert clip.actor == int(Path(clip.path).parent.name.removeprefix("Actor_"))
+        assert clip.gender == ("male" if clip.actor % 2 == 1 else "female")
+    assert clips.groupby("actor").size().eq(60).all()
+    assert clips["gender"].value_counts().to_dict() == {"male": 720, "female": 720}
+    counts = clips["emotion"].value_counts()
+    assert counts["Neutral"] == 96 and (counts.drop("Neutral") == 192).all()
+
+
+def test_parse_name_fields():
+    info = parse_name("Actor_24/03-01-05-02-01-02-24.wav")
+    assert (info.emotion, info.actor, info.gender, info.intensity, info.statement, info.repetition) == (
+        "Anger",
+        24,
+        "female",
+        "strong",
+        1,
+        2,
+    )
+
+
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("03-02-05-02-01-02-24.wav", "song clip"),
+        ("01-01-05-02-01-02-24.wav", "audio-only"),
+        ("03-01-09-01-01-01-01.wav", "emotion code 09"),
+        ("03-01-01-03-01-01-01.wav", "must each be 01 or 02"),
+        ("03-01-01-01-01-01-25.wav", "actor 25"),
+        ("happy_take1.wav", "not a RAVDESS name"),
+    ],
+)
+def test_parse_name_refuses(name, reason):
+    with pytest.raises(ValueError, match=reason):
+        parse_name(name)
+
+
+def _fake_dataset(root: Path, names: dict[str, list[str]]) -> Path:
+    sample = next(data.BUNDLED_SAMPLE.glob("Actor_01/*.flac"))
+    for folder, files in names.items():
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            shutil.copy(sample, root / folder / name)
+    return root
+
+
+def test_scan_lists_every_offending_file(tmp_path):
+    root = _fake_dataset(
+        tmp_path,
+        {
+            "Actor_01": [
+                "03-01-01-01-01-01-01.wav",
+                "recording.wav",
+                "03-02-01-01-01-01-01.wav",
+                "03-01-01-01-01-01-02.wav",
+            ]
+        },
+    )
+    (root / "Actor_01" / "notes.txt").write_text("x")
+    with pytest.raises(DatasetError) as caught:
+        scan_dataset(root)
+    message = str(caught.value)
+    assert "4 file(s)" in message
+    assert "Actor_01/recording.wav: not a RAVDESS name" in message
+    assert "Actor_01/03-02-01-01-01-01-01.wav: a song clip" in message
+    assert "Actor_01/03-01-01-01-01-01-02.wav: actor 02 in the name but in folder Actor_01" in message
+    assert "Actor_01/notes.txt" in message
+
+
+def test_empty_folder_is_refused(tmp_path):
+    (tmp_path / "Actor_01").mkdir()
+    with pytest.raises(DatasetError, match="no RAVDESS clips found"):
+        scan_dataset(tmp_path)
+    with pytest.raises(DatasetError, match="no Actor_NN folders"):
+        resolve_data_dir(tmp_path / "Actor_01")
+    with pytest.raises(DatasetError, match="no such folder"):
+        resolve_data_dir(tmp_path / "missing")
+
+
+def test_resolve_order(tmp_path, monkeypatch):
+    explicit = _fake_dataset(tmp_path / "explicit", {"Actor_01": ["03-01-01-01-01-01-01.wav"]})
+    from_env = _fake_dataset(tmp_path / "env", {"Actor_02": ["03-01-01-01-01-01-02.wav"]})
+    # Kaggle's copy holds the actors at its top and again in a nested folder: the top one is used.
+    kaggle = tmp_path / "kaggle-input"
+    _fake_dataset(kaggle / "ravdess-emotional-speech-audio", {"Actor_03": ["03-01-01-01-01-01-03.wav"]})
+    _fake_dataset(
+        kaggle / "ravdess-emotional-speech-audio" / "audio_speech_actors_01-24",
+        {"Actor_03": ["03-01-01-01-01-01-03.wav"]},
+    )
+    monkeypatch.setattr(data, "KAGGLE_INPUT", kaggle)
+    monkeypatch.setenv("RAVDESS_DIR", str(from_env))
+    assert resolve_data_dir(explicit).path == explicit.resolve()
+    assert resolve_data_dir().origin == "environment variable RAVDESS_DIR"
+    monkeypatch.delenv("RAVDESS_DIR")
+    found = resolve_data_dir()
+    assert (found.path, found.origin) == (kaggle / "ravdess-emotional-speech-audio", "Kaggle input")
+    assert len(scan_dataset(found.path)) == 1
+    monkeypatch.setattr(data, "KAGGLE_INPUT", tmp_path / "no-kaggle")
+    assert resolve_data_dir().path == data.BUNDLED_SAMPLE
+
+
+def test_bundled_sample_has_all_emotions_and_both_genders():
+    clips = data.audio_census(scan_dataset(data.BUNDLED_SAMPLE))
+    assert len(clips) == 240
+    assert set(clips["emotion"]) == set(data.EMOTIONS)
+    assert clips["gender"].value_counts().to_dict() == {"male": 120, "female": 120}
+    assert set(clips["sample_rate"]) == {16_000}
+    assert (clips["channels"] == 2).sum() == 3
+    size = sum(p.stat().st_size for p in data.BUNDLED_SAMPLE.rglob("*"))
+    assert size <= 10 * 1024 * 1024

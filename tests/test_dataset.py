@@ -1,0 +1,31 @@
+import numpy as np
+
+from ser_utils.config import LABEL2ID, NUM_SAMPLES
+from ser_utils.dataset import assign_split, to_hf_dataset
+from ser_utils.model import new_feature_extractor
+from ser_utils.preprocess import read_manifest
+
+
+def test_random_split_is_the_originals(prepared_full):
+    out, _ = prepared_full
+    manifest = assign_split(read_manifest(out), "random", 0.2, 42)
+    assert manifest["split"].value_counts().to_dict() == {"train": 1152, "eval": 288}
+    again = assign_split(read_manifest(out), "random", 0.2, 42)
+    assert (again["split"] == manifest["split"]).all()
+    other_seed = assign_split(read_manifest(out), "random", 0.2, 7)
+    assert (other_seed["split"] != manifest["split"]).any()
+    # Speaker-dependent: every actor has clips on both sides.
+    sides = manifest.groupby("actor")["split"].nunique()
+    assert (sides == 2).all()
+
+
+def test_hf_dataset_holds_normalised_windows_and_labels(prepared_full):
+    out, _ = prepared_full
+    manifest = read_manifest(out).groupby("emotion").head(2)
+    dataset = to_hf_dataset(manifest, new_feature_extractor())
+    assert len(dataset) == 16
+    batch = dataset[:]
+    values = batch["input_values"].numpy()
+    assert values.shape == (16, NUM_SAMPLES)
+    assert np.allclose(values.mean(axis=1), 0, atol=1e-3) and np.allclose(values.std(axis=1), 1, atol=1e-2)
+    assert batch["label"].tolist() == [LABEL2ID[e] for e in manifest["emotion"]]

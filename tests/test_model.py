@@ -1,0 +1,44 @@
+import pytest
+import torch
+
+from ser_utils.config import EMOTIONS, load_profile
+from ser_utils.model import ModelLoadError, build_model
+
+
+def tiny_model():
+    return build_model(None, load_profile("smoke").scratch_config, seed=0)
+
+
+def test_scratch_model_carries_the_labels():
+    model, feature_extractor = tiny_model()
+    assert model.config.num_labels == 8
+    assert [model.config.id2label[i] for i in range(8)] == list(EMOTIONS)
+    assert feature_extractor.sampling_rate == 16_000
+    logits = model(torch.zeros(2, 40_000)).logits
+    assert logits.shape == (2, 8)
+
+
+def test_loads_a_local_model_directory(tmp_path):
+    model, feature_extractor = tiny_model()
+    model.save_pretrained(tmp_path)
+    feature_extractor.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").is_file()
+    loaded, loaded_extractor = build_model(tmp_path)
+    assert loaded.config.label2id == model.config.label2id
+    audio = torch.randn(1, 40_000)
+    model.eval()
+    loaded.eval()
+    assert torch.allclose(model(audio).logits, loaded(audio).logits)
+    assert loaded_extractor.do_normalize
+
+
+def test_hub_unreachable_names_the_local_option():
+    # HF_HUB_OFFLINE=1 (conftest.py): the hub id cannot be fetched, as on a machine without network.
+    with pytest.raises(ModelLoadError, match="model_name_or_path to a local directory"):
+        build_model("facebook/wav2vec2-base")
+
+
+def test_missing_local_directory_is_reported(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError, match="local directory"):
+        build_model(tmp_path / "empty")

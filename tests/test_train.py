@@ -1,0 +1,76 @@
+"""End to end on real clips: preprocess, split, train a small model through Trainer, report, reload."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from ser_utils.config import EMOTIONS, figures_dir, load_profile, outputs_dir
+from ser_utils.data import BUNDLED_SAMPLE
+from ser_utils.dataset import assign_split
+from ser_utils.metrics import HISTORY_COLUMNS, emotion_confusion_matrix
+from ser_utils.model import build_model
+from ser_utils.plots import plot_accuracy, plot_confusion_matrix, plot_loss, run_caption, save_figure
+from ser_utils.preprocess import prepare_dataset, read_manifest
+from ser_utils.train import load_run, train
+
+EPOCHS = 5
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    prepared = tmp_path_factory.mktemp("prepared-sample")
+    prepare_dataset(BUNDLED_SAMPLE, prepared, progress=False)
+    subset = read_manifest(prepared).groupby("emotion").head(12).reset_index(drop=True)  # 96 clips
+    manifest = assign_split(subset, "random", 0.2, 42)
+    profile = load_profile("smoke", epochs=EPOCHS, learning_rate=2e-3, device="cpu")
+    return train(profile, manifest, tmp_path_factory.mktemp("runs") / "e2e", progress=False)
+
+
+def test_history_has_one_row_per_epoch_and_loss_falls(finished_run):
+    history = pd.read_csv(finished_run.run_dir / "history.csv")
+    assert list(history.columns) == HISTORY_COLUMNS
+    assert history["Epoch"].tolist() == list(range(1, EPOCHS + 1))
+    assert history.notna().all().all()
+    assert history["Training Loss"].iloc[-1] < history["Training Loss"].iloc[0] - 0.01
+    assert history[["Accuracy", "Precision", "Recall", "F1"]].stack().between(0, 1).all()
+
+
+def test_predictions_and_run_info(finished_run):
+    predictions = finished_run.predictions
+    assert len(predictions) == 20  # 20 % of 96
+    assert set(predictions["predicted"]) <= set(EMOTIONS)
+    probabilities = predictions[[f"p_{e}" for e in EMOTIONS]].sum(axis=1)
+    assert probabilities.round(5).eq(1).all()
+    info = json.loads((finished_run.run_dir / "run_info.json").read_text())
+    assert info["train_clips"] == 76 and info["eval_clips"] == 20
+    assert "speaker-dependent" in info["split"] and "from scratch" in info["model"]
+    assert info["machine"].startswith("CPU")
+    assert info["best_checkpoint"]
+
+
+def test_saved_model_reloads_with_labels(finished_run):
+    for folder in (finished_run.run_dir / "model", outputs_dir() / "model"):
+        model, extractor = build_model(folder)
+        assert [model.config.id2label[i] for i in range(8)] == list(EMOTIONS)
+        assert extractor.sampling_rate == 16_000
+
+
+def test_report_writes_the_three_figures(finished_run):
+    run = load_run(finished_run.run_dir)
+    caption = run_caption(run.info)
+    matrix = emotion_confusion_matrix(run.predictions["emotion"], run.predictions["predicted"])
+    assert matrix.values.sum() == 20
+    paths = [
+        save_figure(plot_accuracy(run.history, caption), figures_dir() / "Acc.png"),
+        save_figure(plot_loss(run.history, caption), figures_dir() / "Loss.png"),
+        save_figure(plot_confusion_matrix(matrix, caption), figures_dir() / "Conf_Mat.png"),
+    ]
+    for path in paths:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+    assert "smoke" in caption and "speaker-dependent" in caption
+
+
+def test_load_run_names_what_is_missing(tmp_path):
+    with pytest.raises(FileNotFoundError, match="history.csv"):
+        load_run(tmp_path)
