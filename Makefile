@@ -42,7 +42,7 @@ preprocess: $(VENV)/.installed
 
 finetune: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
-	$(PAPERMILL) notebooks/03_finetune_wav2vec2.ipynb $(EXECUTED)/03_finetune_wav2vec2.ipynb \
+	$(PAPERMILL) --log-output notebooks/03_finetune_wav2vec2.ipynb $(EXECUTED)/03_finetune_wav2vec2.ipynb \
 		-p profile $(PROFILE) -p run_name $(RUN) $(DATA_PARAM)
 
 report: $(VENV)/.installed

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 from ser_utils.config import EMOTIONS, SAMPLE_RATE
 
@@ -81,6 +82,7 @@ def plot_accuracy(history: pd.DataFrame, caption: str) -> plt.Figure:
     ax.plot(history["Epoch"], history["Accuracy"], marker="o", label="validation accuracy")
     ax.axhline(1 / len(EMOTIONS), color="grey", linestyle=":", label="chance (1/8)")
     ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title="Validation accuracy per epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend()
     figure.text(0.01, -0.02, caption, fontsize=8, va="top")
     return figure
@@ -92,6 +94,7 @@ def plot_loss(history: pd.DataFrame, caption: str) -> plt.Figure:
     ax.plot(history["Epoch"], history["Training Loss"], marker="o", label="training loss")
     ax.plot(history["Epoch"], history["Validation Loss"], marker="o", label="validation loss")
     ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss per epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend()
     figure.text(0.01, -0.02, caption, fontsize=8, va="top")
     return figure

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -13,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 import transformers
-from transformers import Trainer, TrainingArguments
+from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from ser_utils.config import EMOTIONS, ID2LABEL, LABEL2ID, Profile, outputs_dir
 from ser_utils.dataset import to_hf_dataset
@@ -64,6 +65,21 @@ def training_arguments(profile: Profile, checkpoint_dir: Path, progress: bool = 
     )
 
 
+class EpochLine(TrainerCallback):
+    """Print one line per evaluation, so headless runs (papermill --log-output) show progress."""
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if not state.is_world_process_zero or not metrics:
+            return
+        train_losses = [entry["loss"] for entry in state.log_history if "loss" in entry]
+        train_loss = f"{train_losses[-1]:.4f}" if train_losses else "n/a"
+        print(
+            f"epoch {state.epoch:.0f}/{args.num_train_epochs:.0f}: training loss {train_loss}, "
+            f"validation loss {metrics['eval_loss']:.4f}, accuracy {metrics['eval_accuracy']:.2%}",
+            flush=True,
+        )
+
+
 @dataclasses.dataclass
 class TrainResult:
     """What a finished run wrote: its folder, the per-epoch table and the evaluation predictions."""
@@ -94,13 +110,11 @@ def train(profile: Profile, manifest: pd.DataFrame, run_dir: str | os.PathLike, 
         eval_dataset=to_hf_dataset(eval_rows, feature_extractor),
         processing_class=feature_extractor,
         compute_metrics=compute_metrics,
+        callbacks=[EpochLine()],
     )
-    # Checkpoint saves would each draw a "Writing model shards" bar; the Trainer's own bar is kept.
-    transformers.logging.disable_progress_bar()
-    try:
-        trainer.train()
-    finally:
-        transformers.logging.enable_progress_bar()
+    with _no_save_progress_bars():
+        train_output = trainer.train()
+        trainer.save_model(str(run_dir / "model"))
     history = history_table(trainer.state.log_history)
     history.to_csv(run_dir / HISTORY_FILE, index=False)
 
@@ -112,26 +126,37 @@ def train(profile: Profile, manifest: pd.DataFrame, run_dir: str | os.PathLike, 
     predictions[[f"p_{name}" for name in EMOTIONS]] = probabilities
     predictions.to_csv(run_dir / PREDICTIONS_FILE, index=False)
 
-    trainer.save_model(str(run_dir / "model"))
-    cpu = args.use_cpu or not torch.cuda.is_available()
+    published = outputs_dir() / "model"
     info = {
         "profile": dataclasses.asdict(profile),
         "model": profile.model_label,
         "split": profile.split_label,
-        "machine": describe_machine(cpu),
+        "machine": describe_machine(args.use_cpu),
         "train_clips": len(train_rows),
         "eval_clips": len(eval_rows),
         "train_actors": sorted(int(a) for a in train_rows["actor"].unique()),
         "eval_actors": sorted(int(a) for a in eval_rows["actor"].unique()),
         "best_checkpoint": trainer.state.best_model_checkpoint,
+        "train_runtime_s": round(train_output.metrics["train_runtime"], 1),
+        "published_model": str(published),
         "labels": LABEL2ID,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     (run_dir / RUN_INFO_FILE).write_text(json.dumps(info, indent=2))
-    publish_model(run_dir / "model", outputs_dir() / "model")
+    publish_model(run_dir / "model", published)
     return TrainResult(run_dir, history, predictions, info)
+
+
+@contextlib.contextmanager
+def _no_save_progress_bars():
+    """Each model save would draw a "Writing model shards" bar; the Trainer's own progress is kept."""
+    transformers.logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        transformers.logging.enable_progress_bar()
 
 
 def publish_model(model_dir: Path, target: Path) -> None:

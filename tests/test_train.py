@@ -1,6 +1,7 @@
 """End to end on real clips: preprocess, split, train a small model through Trainer, report, reload."""
 
 import json
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -12,7 +13,7 @@ from ser_utils.metrics import HISTORY_COLUMNS, emotion_confusion_matrix
 from ser_utils.model import build_model
 from ser_utils.plots import plot_accuracy, plot_confusion_matrix, plot_loss, run_caption, save_figure
 from ser_utils.preprocess import prepare_dataset, read_manifest
-from ser_utils.train import load_run, train
+from ser_utils.train import EpochLine, load_run, train
 
 EPOCHS = 5
 
@@ -47,6 +48,15 @@ def test_predictions_and_run_info(finished_run):
     assert "speaker-dependent" in info["split"] and "from scratch" in info["model"]
     assert info["machine"].startswith("CPU")
     assert info["best_checkpoint"]
+    assert info["train_runtime_s"] > 0
+    assert info["published_model"] == str(outputs_dir() / "model")
+
+
+def test_epoch_line_reports_each_evaluation(capsys):
+    state = SimpleNamespace(is_world_process_zero=True, epoch=3.0, log_history=[{"loss": 2.5}, {"loss": 1.25}])
+    args = SimpleNamespace(num_train_epochs=20)
+    EpochLine().on_evaluate(args, state, None, metrics={"eval_loss": 1.5, "eval_accuracy": 0.375})
+    assert capsys.readouterr().out == ("epoch 3/20: training loss 1.2500, validation loss 1.5000, accuracy 37.50%\n")
 
 
 def test_saved_model_reloads_with_labels(finished_run):
