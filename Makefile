@@ -3,13 +3,15 @@
 # Both create .venv from requirements.txt first when it is missing or out of date.
 
 PROFILE ?= smoke
-RUN ?= $(PROFILE)
+RUN ?= $(basename $(notdir $(PROFILE)))
 DATA ?=
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PAPERMILL := $(PY) -m papermill --cwd notebooks --progress-bar
 EXECUTED := outputs/notebooks
 DATA_PARAM := $(if $(DATA),-p data_dir $(abspath $(DATA)),)
+# PROFILE is a name from params/ or a path to a YAML file (made absolute, like the dataset path below).
+PROFILE_ARG := $(if $(wildcard $(PROFILE)),$(abspath $(PROFILE)),$(PROFILE))
 # Notebooks run with notebooks/ as working directory: hand them an absolute dataset path.
 ifneq ($(RAVDESS_DIR),)
 export RAVDESS_DIR := $(abspath $(RAVDESS_DIR))
@@ -43,11 +45,11 @@ preprocess: $(VENV)/.installed
 finetune: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) --log-output notebooks/03_finetune_wav2vec2.ipynb $(EXECUTED)/03_finetune_wav2vec2.ipynb \
-		-p profile $(PROFILE) -p run_name $(RUN) $(DATA_PARAM)
+		-p profile $(PROFILE_ARG) -p run_name $(RUN) $(DATA_PARAM)
 
 report: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
-	$(PAPERMILL) notebooks/04_report.ipynb $(EXECUTED)/04_report.ipynb -p profile $(PROFILE) -p run_name $(RUN)
+	$(PAPERMILL) notebooks/04_report.ipynb $(EXECUTED)/04_report.ipynb -p profile $(PROFILE_ARG) -p run_name $(RUN)
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check ser_utils tests conftest.py .ci

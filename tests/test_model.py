@@ -42,3 +42,21 @@ def test_missing_local_directory_is_reported(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelLoadError, match="local directory"):
         build_model(tmp_path / "empty")
+
+
+def test_pretrained_checkpoint_gets_a_new_emotion_head(tmp_path):
+    # facebook/wav2vec2-base is a Wav2Vec2ForPreTraining checkpoint; the full profile loads it this way.
+    from transformers import Wav2Vec2Config, Wav2Vec2ForPreTraining
+
+    from ser_utils.model import new_feature_extractor
+
+    config = Wav2Vec2Config(**load_profile("smoke").scratch_config)
+    pretrained = Wav2Vec2ForPreTraining(config)
+    pretrained.save_pretrained(tmp_path)
+    new_feature_extractor().save_pretrained(tmp_path)
+    model, _ = build_model(tmp_path)
+    assert model.config.num_labels == 8 and model.config.label2id["Surprise"] == 7
+    encoder = pretrained.wav2vec2.state_dict()
+    loaded = model.wav2vec2.state_dict()
+    assert encoder.keys() == loaded.keys()
+    assert all(torch.equal(encoder[name], loaded[name]) for name in encoder)
