@@ -76,27 +76,33 @@ def plot_spectrograms(examples: dict[str, np.ndarray], rate: int = SAMPLE_RATE) 
     return figure
 
 
+def plot_per_epoch(history: pd.DataFrame, columns: dict[str, str], ylabel: str, title: str, caption: str):
+    """Line plot of `history` columns (column -> legend label) against Epoch; returns (figure, axes)."""
+    figure, ax = plt.subplots(figsize=(7, 4.5))
+    for column, label in columns.items():
+        ax.plot(history["Epoch"], history[column], marker="o", label=label)
+    ax.set(xlabel="epoch", ylabel=ylabel, title=title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    figure.text(0.01, -0.02, caption, fontsize=8, va="top")
+    return figure, ax
+
+
 def plot_accuracy(history: pd.DataFrame, caption: str) -> plt.Figure:
     """Validation accuracy per epoch (Acc.png)."""
-    figure, ax = plt.subplots(figsize=(7, 4.5))
-    ax.plot(history["Epoch"], history["Accuracy"], marker="o", label="validation accuracy")
+    figure, ax = plot_per_epoch(
+        history, {"Accuracy": "validation accuracy"}, "accuracy", "Validation accuracy per epoch", caption
+    )
     ax.axhline(1 / len(EMOTIONS), color="grey", linestyle=":", label="chance (1/8)")
-    ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title="Validation accuracy per epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(0, 1)
     ax.legend()
-    figure.text(0.01, -0.02, caption, fontsize=8, va="top")
     return figure
 
 
 def plot_loss(history: pd.DataFrame, caption: str) -> plt.Figure:
     """Training and validation loss per epoch (Loss.png)."""
-    figure, ax = plt.subplots(figsize=(7, 4.5))
-    ax.plot(history["Epoch"], history["Training Loss"], marker="o", label="training loss")
-    ax.plot(history["Epoch"], history["Validation Loss"], marker="o", label="validation loss")
-    ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss per epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    columns = {"Training Loss": "training loss", "Validation Loss": "validation loss"}
+    figure, ax = plot_per_epoch(history, columns, "cross-entropy loss", "Loss per epoch", caption)
     ax.legend()
-    figure.text(0.01, -0.02, caption, fontsize=8, va="top")
     return figure
 
 
