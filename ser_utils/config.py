@@ -32,7 +32,11 @@ LABEL2ID = {name: i for i, name in enumerate(EMOTIONS)}
 ID2LABEL = dict(enumerate(EMOTIONS))
 
 RANDOM_SPLIT_LABEL = "random split, as in the original (speaker-dependent: the same actors are in both parts)"
-SPLIT_LABELS = {"random": RANDOM_SPLIT_LABEL}
+SPLIT_LABELS = {
+    "random": RANDOM_SPLIT_LABEL,
+    "actor_holdout": "actor hold-out (speaker-independent: test actors never seen in training or selection)",
+    "actor_kfold": "actor k-fold (speaker-independent: test actors never seen in training or selection)",
+}
 ORIGINAL_CLAIM = "99.65 % accuracy claimed by the original Kaggle notebook (random split)"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -50,8 +54,10 @@ class Profile:
     # Hub id or local directory written by save_pretrained; None trains `scratch_config` from scratch.
     model_name_or_path: str | None = "facebook/wav2vec2-base"
     scratch_config: dict[str, Any] = dataclasses.field(default_factory=dict)
-    split: str = "random"
-    test_size: float = 0.2
+    split: str = "random"  # "random", "actor_holdout" or "actor_kfold" (see ser_utils.splits)
+    test_size: float = 0.2  # random split only
+    fold: int = 0  # actor_kfold only: which fold is the test part
+    n_folds: int = 6  # actor_kfold and actor_holdout: how many actor folds
     seed: int = 42
     learning_rate: float = 1e-5
     weight_decay: float = 0.01
@@ -70,7 +76,18 @@ class Profile:
 
     @property
     def split_label(self) -> str:
-        return SPLIT_LABELS.get(self.split, self.split)
+        """The protocol in words, with the fold for actor_kfold."""
+        label = SPLIT_LABELS[self.split]
+        return f"{label}, fold {self.fold} of {self.n_folds}" if self.split == "actor_kfold" else label
+
+    @property
+    def run_name(self) -> str:
+        """Default run folder name: the profile, then the split and fold when they are not the original's."""
+        if self.split == "random":
+            return self.name
+        if self.split == "actor_kfold":
+            return f"{self.name}-actor_kfold-fold{self.fold}"
+        return f"{self.name}-{self.split}"
 
 
 def list_profiles() -> list[str]:

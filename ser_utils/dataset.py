@@ -1,4 +1,4 @@
-"""From the manifest to model inputs: the train/evaluation split and Hugging Face datasets."""
+"""From the manifest to model inputs: Hugging Face datasets of feature-extracted clips."""
 
 from __future__ import annotations
 
@@ -6,29 +6,8 @@ import datasets
 import numpy as np
 import pandas as pd
 import soundfile as sf
-from sklearn.model_selection import train_test_split
 
 from ser_utils.config import LABEL2ID, SAMPLE_RATE
-
-
-def random_split(manifest: pd.DataFrame, test_size: float = 0.2, seed: int = 42) -> pd.Series:
-    """The original's split: train_test_split over all clips (no grouping by actor, no stratification).
-
-    Returns a Series aligned with `manifest` holding "train" or "eval".
-    """
-    train_index, _ = train_test_split(manifest.index, test_size=test_size, random_state=seed)
-    split = pd.Series("eval", index=manifest.index, name="split")
-    split[train_index] = "train"
-    return split
-
-
-def assign_split(
-    manifest: pd.DataFrame, strategy: str = "random", test_size: float = 0.2, seed: int = 42
-) -> pd.DataFrame:
-    """Return a copy of `manifest` with a `split` column ("train"/"eval") made by `strategy`."""
-    if strategy != "random":
-        raise ValueError(f"unknown split strategy {strategy!r}; available: 'random'")
-    return manifest.assign(split=random_split(manifest, test_size, seed))
 
 
 def read_clips(paths) -> list[np.ndarray]:

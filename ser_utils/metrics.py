@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    classification_report,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+    recall_score,
+)
 
 from ser_utils.config import EMOTIONS
 
@@ -15,6 +23,41 @@ def classification_metrics(y_true, y_pred) -> dict[str, float]:
     """Accuracy and weighted precision, recall and F1 (as in the original notebook)."""
     precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="weighted", zero_division=0)
     return {"accuracy": accuracy_score(y_true, y_pred), "precision": precision, "recall": recall, "f1": f1}
+
+
+SUMMARY_METRICS = ["WA", "UA", "macro_F1"]
+
+
+def evaluation_metrics(y_true, y_pred) -> dict[str, float]:
+    """Every test-set metric of the project, by name.
+
+    WA (weighted accuracy: plain accuracy), UA (unweighted accuracy: mean per-class recall, i.e.
+    balanced accuracy), macro_F1, the original's weighted precision/recall/F1, and recall_<Emotion>
+    for each of the 8 classes. All fractions in [0, 1].
+    """
+    labels = list(EMOTIONS)
+    weighted = classification_metrics(y_true, y_pred)
+    per_class = recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    return {
+        "WA": accuracy_score(y_true, y_pred),
+        "UA": balanced_accuracy_score(y_true, y_pred),
+        "macro_F1": f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0),
+        "weighted_precision": weighted["precision"],
+        "weighted_recall": weighted["recall"],
+        "weighted_F1": weighted["f1"],
+        **{f"recall_{name}": value for name, value in zip(labels, per_class, strict=True)},
+    }
+
+
+def mean_and_std(per_fold: pd.DataFrame, columns=SUMMARY_METRICS) -> dict[str, str]:
+    """Format each column as "mean ± std" in percent over the rows (folds); a single row gives the value alone."""
+    cells = {}
+    for column in columns:
+        values = per_fold[column] * 100
+        cells[column] = (
+            f"{values.mean():.1f}" if len(values) == 1 else f"{values.mean():.1f} ± {values.std(ddof=1):.1f}"
+        )
+    return cells
 
 
 def compute_metrics(eval_prediction) -> dict[str, float]:

@@ -20,7 +20,7 @@ def run_caption(info: dict) -> str:
     """One line saying what produced a result: profile, model, split, machine and date."""
     return (
         f"profile '{info['profile']['name']}' · {info['model']}\n"
-        f"{info['split']} · {info['eval_clips']} evaluation clips · {info['machine']} · {info['finished'][:10]}"
+        f"{info['split']} · {info['test_clips']} test clips · {info['machine']} · {info['finished'][:10]}"
     )
 
 
@@ -110,6 +110,20 @@ def plot_confusion_matrix(matrix: pd.DataFrame, caption: str) -> plt.Figure:
     """Heatmap of a labelled confusion matrix (Conf_Mat.png), counts in each cell."""
     figure, ax = plt.subplots(figsize=(8, 6.5))
     sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax)
-    ax.set(xlabel="predicted emotion", ylabel="true emotion", title="Confusion matrix (evaluation clips)")
+    ax.set(xlabel="predicted emotion", ylabel="true emotion", title="Confusion matrix (test clips)")
+    figure.text(0.01, -0.02, caption, fontsize=8, va="top")
+    return figure
+
+
+def plot_fold_scores(per_fold: pd.DataFrame, caption: str, metric: str = "UA") -> plt.Figure:
+    """Bar chart of one metric per fold, with the mean across folds."""
+    figure, ax = plt.subplots(figsize=(7, 4))
+    labels = [f"fold {row.fold}\nactors {row.test_actors}" for row in per_fold.itertuples()]
+    ax.bar(labels, per_fold[metric], color="tab:blue")
+    ax.axhline(per_fold[metric].mean(), color="tab:red", linestyle="--", label=f"mean {per_fold[metric].mean():.1%}")
+    ax.axhline(1 / len(EMOTIONS), color="grey", linestyle=":", label="chance (1/8)")
+    ax.set(ylabel=f"{metric} on the test actors", ylim=(0, 1), title=f"{metric} per actor fold")
+    ax.tick_params(axis="x", labelsize=8)
+    ax.legend()
     figure.text(0.01, -0.02, caption, fontsize=8, va="top")
     return figure

@@ -18,8 +18,9 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from ser_utils.config import EMOTIONS, ID2LABEL, LABEL2ID, Profile, outputs_dir
 from ser_utils.dataset import to_hf_dataset
-from ser_utils.metrics import compute_metrics, history_table
+from ser_utils.metrics import compute_metrics, evaluation_metrics, history_table
 from ser_utils.model import build_model
+from ser_utils.splits import leakage_audit, selection_part
 
 HISTORY_FILE = "history.csv"
 PREDICTIONS_FILE = "predictions.csv"
@@ -91,23 +92,27 @@ class TrainResult:
 
 
 def train(profile: Profile, manifest: pd.DataFrame, run_dir: str | os.PathLike, progress: bool = True) -> TrainResult:
-    """Fine-tune on the manifest's "train" rows, evaluating on its "eval" rows every epoch.
+    """Fine-tune on the manifest's "train" rows; evaluate every epoch and pick the best checkpoint on its
+    "validation" rows (on its "test" rows when there are none, as in the original); predict the "test" rows.
 
     Writes into `run_dir`: checkpoints/, model/ (best model and feature extractor), history.csv,
-    predictions.csv (one row per evaluation clip, with probabilities) and run_info.json.
+    predictions.csv (one row per test clip, with probabilities) and run_info.json (protocol, actors,
+    leakage audit, test metrics, machine).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.datetime.now(datetime.timezone.utc)
     model, feature_extractor = build_model(profile.model_name_or_path, profile.scratch_config, profile.seed)
     train_rows = manifest[manifest["split"] == "train"]
-    eval_rows = manifest[manifest["split"] == "eval"].reset_index(drop=True)
+    selection = selection_part(manifest)
+    selection_rows = manifest[manifest["split"] == selection]
+    test_rows = manifest[manifest["split"] == "test"].reset_index(drop=True)
     args = training_arguments(profile, run_dir / "checkpoints", progress)
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=to_hf_dataset(train_rows, feature_extractor),
-        eval_dataset=to_hf_dataset(eval_rows, feature_extractor),
+        eval_dataset=to_hf_dataset(selection_rows, feature_extractor),
         processing_class=feature_extractor,
         compute_metrics=compute_metrics,
         callbacks=[EpochLine()],
@@ -118,9 +123,10 @@ def train(profile: Profile, manifest: pd.DataFrame, run_dir: str | os.PathLike, 
     history = history_table(trainer.state.log_history)
     history.to_csv(run_dir / HISTORY_FILE, index=False)
 
-    output = trainer.predict(trainer.eval_dataset)
+    test_dataset = trainer.eval_dataset if selection == "test" else to_hf_dataset(test_rows, feature_extractor)
+    output = trainer.predict(test_dataset)
     probabilities = torch.softmax(torch.as_tensor(output.predictions), dim=-1).numpy()
-    predictions = eval_rows[["path", "actor", "emotion"]].assign(
+    predictions = test_rows[["path", "actor", "emotion"]].assign(
         predicted=[ID2LABEL[i] for i in probabilities.argmax(axis=1)]
     )
     predictions[[f"p_{name}" for name in EMOTIONS]] = probabilities
@@ -131,11 +137,19 @@ def train(profile: Profile, manifest: pd.DataFrame, run_dir: str | os.PathLike, 
         "profile": dataclasses.asdict(profile),
         "model": profile.model_label,
         "split": profile.split_label,
+        "split_strategy": profile.split,
+        "fold": profile.fold if profile.split == "actor_kfold" else None,
+        "selection_part": selection,
         "machine": describe_machine(args.use_cpu),
         "train_clips": len(train_rows),
-        "eval_clips": len(eval_rows),
-        "train_actors": sorted(int(a) for a in train_rows["actor"].unique()),
-        "eval_actors": sorted(int(a) for a in eval_rows["actor"].unique()),
+        "validation_clips": int((manifest["split"] == "validation").sum()),
+        "test_clips": len(test_rows),
+        **{
+            f"{part}_actors": sorted(int(a) for a in manifest.loc[manifest["split"] == part, "actor"].unique())
+            for part in ("train", "validation", "test")
+        },
+        "leakage": leakage_audit(manifest),
+        "test_metrics": evaluation_metrics(predictions["emotion"], predictions["predicted"]),
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "train_runtime_s": round(train_output.metrics["train_runtime"], 1),
         "published_model": str(published),

@@ -1,22 +1,9 @@
 import numpy as np
 
 from ser_utils.config import LABEL2ID, NUM_SAMPLES
-from ser_utils.dataset import assign_split, to_hf_dataset
+from ser_utils.dataset import to_hf_dataset
 from ser_utils.model import new_feature_extractor
 from ser_utils.preprocess import read_manifest
-
-
-def test_random_split_is_the_originals(prepared_full):
-    out, _ = prepared_full
-    manifest = assign_split(read_manifest(out), "random", 0.2, 42)
-    assert manifest["split"].value_counts().to_dict() == {"train": 1152, "eval": 288}
-    again = assign_split(read_manifest(out), "random", 0.2, 42)
-    assert (again["split"] == manifest["split"]).all()
-    other_seed = assign_split(read_manifest(out), "random", 0.2, 7)
-    assert (other_seed["split"] != manifest["split"]).any()
-    # Speaker-dependent: every actor has clips on both sides.
-    sides = manifest.groupby("actor")["split"].nunique()
-    assert (sides == 2).all()
 
 
 def test_hf_dataset_holds_normalised_windows_and_labels(prepared_full):

@@ -8,11 +8,11 @@ import pytest
 
 from ser_utils.config import EMOTIONS, figures_dir, load_profile, outputs_dir
 from ser_utils.data import BUNDLED_SAMPLE
-from ser_utils.dataset import assign_split
 from ser_utils.metrics import HISTORY_COLUMNS, emotion_confusion_matrix
 from ser_utils.model import build_model
 from ser_utils.plots import plot_accuracy, plot_confusion_matrix, plot_loss, run_caption, save_figure
 from ser_utils.preprocess import prepare_dataset, read_manifest
+from ser_utils.splits import assign_split
 from ser_utils.train import EpochLine, load_run, train
 
 EPOCHS = 5
@@ -44,7 +44,10 @@ def test_predictions_and_run_info(finished_run):
     probabilities = predictions[[f"p_{e}" for e in EMOTIONS]].sum(axis=1)
     assert probabilities.round(5).eq(1).all()
     info = json.loads((finished_run.run_dir / "run_info.json").read_text())
-    assert info["train_clips"] == 76 and info["eval_clips"] == 20
+    assert info["train_clips"] == 76 and info["test_clips"] == 20 and info["validation_clips"] == 0
+    assert info["selection_part"] == "test"  # the random split has no validation part, as in the original
+    assert info["leakage"]["actors_on_both_sides"] == 4
+    assert info["test_metrics"]["WA"] == (predictions["emotion"] == predictions["predicted"]).mean()
     assert "speaker-dependent" in info["split"] and "from scratch" in info["model"]
     assert info["machine"].startswith("CPU")
     assert info["best_checkpoint"]

@@ -1,0 +1,119 @@
+"""Train/validation/test splits of the manifest, and a leakage audit for any of them.
+
+Strategies (the `split` column gets "train", "validation" or "test"):
+
+- ``random``: the original's ``train_test_split(test_size=0.2, random_state=42)`` over all clips.
+  There is no separate validation part: as in the original, the test part also picks the checkpoint.
+  Speaker-dependent: the same actors are in both parts.
+- ``actor_kfold``: actors are dealt into ``n_folds`` folds (default 6), each with as many male as
+  female actors: males and females are each sorted by number and cut into ``n_folds`` consecutive
+  groups. On the 24 RAVDESS actors that gives folds {1-4}, {5-8}, ..., {21-24}, two male (odd) and two
+  female (even) actors each. For fold k the test actors are fold k, the validation actors (checkpoint
+  selection) are fold k+1 (wrapping around), and the rest train. No actor is on two sides.
+- ``actor_holdout``: fold 0 of ``actor_kfold``, for quick runs: test actors 1-4, validation 5-8,
+  training 9-24 on the full dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+SPLIT_STRATEGIES = ("random", "actor_holdout", "actor_kfold")
+SEEN = ("train", "validation")  # what the model learns from or is selected on
+
+
+def random_split(manifest: pd.DataFrame, test_size: float = 0.2, seed: int = 42) -> pd.Series:
+    """The original's split: train_test_split over all clips (no grouping by actor, no stratification).
+
+    Returns a Series aligned with `manifest` holding "train" or "test".
+    """
+    train_index, _ = train_test_split(manifest.index, test_size=test_size, random_state=seed)
+    split = pd.Series("test", index=manifest.index, name="split")
+    split[train_index] = "train"
+    return split
+
+
+def actor_folds(actors, n_folds: int = 6) -> list[list[int]]:
+    """Deal actors into `n_folds` gender-balanced folds of consecutive numbers (odd actors are male).
+
+    Raises ValueError when the actors cannot fill every fold with at least one male and one female.
+    """
+    actors = sorted({int(a) for a in actors})
+    males, females = [a for a in actors if a % 2], [a for a in actors if not a % 2]
+    if n_folds < 3 or min(len(males), len(females)) < n_folds:
+        raise ValueError(
+            f"actor folds need at least 3 folds and one male and one female actor per fold; got {n_folds} "
+            f"folds for {len(males)} male and {len(females)} female actors. Use the full dataset (24 actors; "
+            "set RAVDESS_DIR) or the 'random' split."
+        )
+    male_groups, female_groups = np.array_split(males, n_folds), np.array_split(females, n_folds)
+    return [sorted(int(a) for a in (*m, *f)) for m, f in zip(male_groups, female_groups, strict=True)]
+
+
+def actor_fold_split(manifest: pd.DataFrame, fold: int, n_folds: int = 6) -> pd.Series:
+    """Fold `fold` of the actor k-fold: test = fold, validation = next fold, train = the rest."""
+    folds = actor_folds(manifest["actor"], n_folds)
+    if not 0 <= fold < n_folds:
+        raise ValueError(f"fold must be 0..{n_folds - 1}, not {fold}")
+    test, validation = folds[fold], folds[(fold + 1) % n_folds]
+    split = pd.Series("train", index=manifest.index, name="split")
+    split[manifest["actor"].isin(validation)] = "validation"
+    split[manifest["actor"].isin(test)] = "test"
+    return split
+
+
+def assign_split(
+    manifest: pd.DataFrame,
+    strategy: str = "random",
+    test_size: float = 0.2,
+    seed: int = 42,
+    fold: int = 0,
+    n_folds: int = 6,
+) -> pd.DataFrame:
+    """Return a copy of `manifest` with a `split` column ("train"/"validation"/"test") made by `strategy`."""
+    if strategy == "random":
+        split = random_split(manifest, test_size, seed)
+    elif strategy == "actor_holdout":
+        split = actor_fold_split(manifest, 0, n_folds)
+    elif strategy == "actor_kfold":
+        split = actor_fold_split(manifest, fold, n_folds)
+    else:
+        raise ValueError(f"unknown split strategy {strategy!r}; use one of {SPLIT_STRATEGIES}")
+    return manifest.assign(split=split)
+
+
+def selection_part(manifest: pd.DataFrame) -> str:
+    """The part that picks the checkpoint: "validation" when there is one, else "test" (the original)."""
+    return "validation" if (manifest["split"] == "validation").any() else "test"
+
+
+def _file_digest(path: str | Path) -> str:
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+def leakage_audit(manifest: pd.DataFrame) -> dict[str, int]:
+    """Count what the test part shares with the parts the model learnt from or was selected on.
+
+    - actors_on_both_sides: test actors who also have clips in train/validation;
+    - test_clips_with_seen_twin: test clips whose twin (same actor, emotion, intensity and statement,
+      the other repetition) is in train/validation;
+    - identical_audio_across_sides: test clips whose audio file is byte-identical to a seen clip's.
+    """
+    seen = manifest[manifest["split"].isin(SEEN)]
+    test = manifest[manifest["split"] == "test"]
+    twin_keys = ["actor", "emotion", "intensity", "statement"]
+    seen_keys = set(map(tuple, seen[twin_keys].to_numpy()))
+    twins = sum(tuple(row) in seen_keys for row in test[twin_keys].to_numpy())
+    seen_digests = {_file_digest(p) for p in seen["path"]}
+    identical = sum(_file_digest(p) in seen_digests for p in test["path"])
+    return {
+        "test_clips": len(test),
+        "actors_on_both_sides": len(set(test["actor"]) & set(seen["actor"])),
+        "test_clips_with_seen_twin": twins,
+        "identical_audio_across_sides": identical,
+    }

@@ -1,0 +1,74 @@
+import pandas as pd
+import pytest
+
+from ser_utils.preprocess import read_manifest
+from ser_utils.splits import actor_folds, assign_split, leakage_audit, selection_part
+
+
+@pytest.fixture(scope="module")
+def manifest(prepared_full):
+    out, _ = prepared_full
+    return read_manifest(out)
+
+
+def test_random_split_is_the_originals(manifest):
+    split = assign_split(manifest, "random", 0.2, 42)
+    assert split["split"].value_counts().to_dict() == {"train": 1152, "test": 288}
+    assert (assign_split(manifest, "random", 0.2, 42)["split"] == split["split"]).all()
+    assert (assign_split(manifest, "random", 0.2, 7)["split"] != split["split"]).any()
+    assert selection_part(split) == "test"
+
+
+def test_random_split_leaks_and_the_audit_says_so(manifest):
+    audit = leakage_audit(assign_split(manifest, "random", 0.2, 42))
+    print("leakage audit of the original random split:", audit)
+    assert audit["test_clips"] == 288
+    assert audit["actors_on_both_sides"] == 24  # every actor is on both sides
+    assert audit["test_clips_with_seen_twin"] > 200
+
+
+def test_audit_finds_the_identical_pair(manifest):
+    # Actor_07's two byte-identical recordings, put on opposite sides.
+    pair = manifest["source"].str.contains("Actor_07/03-01-03-01-02-0[12]-07", regex=True)
+    assert pair.sum() == 2
+    first = manifest.index[pair][0]
+    split = pd.Series("train", index=manifest.index).where(~pair, "test")
+    split[first] = "train"
+    audit = leakage_audit(manifest.assign(split=split))
+    assert audit["identical_audio_across_sides"] == 1
+
+
+def test_folds_are_gender_balanced_and_cover_every_actor(manifest):
+    folds = actor_folds(manifest["actor"])
+    assert folds == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16], [17, 18, 19, 20], [21, 22, 23, 24]]
+    for fold in folds:
+        assert sum(a % 2 for a in fold) == 2
+
+
+@pytest.mark.parametrize("strategy, fold", [("actor_holdout", 0)] + [("actor_kfold", k) for k in range(6)])
+def test_actor_splits_do_not_leak(manifest, strategy, fold):
+    split = assign_split(manifest, strategy, fold=fold)
+    assert split["split"].value_counts().to_dict() == {"train": 960, "validation": 240, "test": 240}
+    parts = {part: set(split.loc[split["split"] == part, "actor"]) for part in ("train", "validation", "test")}
+    assert not parts["test"] & (parts["train"] | parts["validation"])
+    assert not parts["train"] & parts["validation"]
+    assert leakage_audit(split) == {
+        "test_clips": 240,
+        "actors_on_both_sides": 0,
+        "test_clips_with_seen_twin": 0,
+        "identical_audio_across_sides": 0,
+    }
+    assert selection_part(split) == "validation"
+
+
+def test_every_actor_is_tested_exactly_once_over_the_folds(manifest):
+    tested = [set(assign_split(manifest, "actor_kfold", fold=k).query("split == 'test'")["actor"]) for k in range(6)]
+    assert sorted(a for fold in tested for a in fold) == list(range(1, 25))
+
+
+def test_too_few_actors_is_a_clear_error(manifest):
+    sample = manifest[manifest["actor"].isin([1, 2, 5, 8])]
+    with pytest.raises(ValueError, match="set RAVDESS_DIR"):
+        assign_split(sample, "actor_holdout")
+    with pytest.raises(ValueError, match="fold must be 0..5"):
+        assign_split(manifest, "actor_kfold", fold=6)
