@@ -1,0 +1,118 @@
+"""A classical baseline that runs offline in seconds: MFCC statistics and an SVM, under every protocol.
+
+Each clip's 2.5 s window (the model's own input) becomes 40 MFCCs with their deltas and delta-deltas,
+summarised by mean and standard deviation over time (240 numbers). A scikit-learn Pipeline scales them
+and fits an RBF support-vector classifier on the training part; the test part is scored. There is no
+checkpoint to select, so the validation part of actor splits is not used.
+
+    python -m ser_utils.baseline [--data DIR]     # all protocols, table on stdout and in outputs/baseline/
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import librosa
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from tqdm import tqdm
+
+from ser_utils.config import SAMPLE_RATE, outputs_dir
+from ser_utils.data import resolve_data_dir
+from ser_utils.dataset import read_clips
+from ser_utils.metrics import SUMMARY_METRICS, evaluation_metrics, mean_and_std
+from ser_utils.preprocess import prepare_dataset, prepared_dir_for, read_manifest
+from ser_utils.splits import SPLIT_STRATEGIES, assign_split
+
+N_MFCC = 40
+
+
+def mfcc_statistics(audio: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Mean and standard deviation over time of 40 MFCCs, their deltas and delta-deltas (240 values)."""
+    mfcc = librosa.feature.mfcc(y=audio, sr=rate, n_mfcc=N_MFCC)
+    frames = np.vstack([mfcc, librosa.feature.delta(mfcc), librosa.feature.delta(mfcc, order=2)])
+    return np.concatenate([frames.mean(axis=1), frames.std(axis=1)])
+
+
+def feature_matrix(manifest: pd.DataFrame, progress: bool = True) -> np.ndarray:
+    """One row of MFCC statistics per manifest row, from the preprocessed clips."""
+    clips = read_clips(tqdm(manifest["path"], desc="MFCC", unit="clip", disable=not progress))
+    return np.stack([mfcc_statistics(clip) for clip in clips])
+
+
+def baseline_classifier(seed: int = 42):
+    """Scaling, then an RBF SVM: the whole model, refitted from scratch for each split."""
+    return make_pipeline(StandardScaler(), SVC(C=10.0, gamma="scale", random_state=seed))
+
+
+def score_split(split: pd.DataFrame, features: np.ndarray, seed: int = 42) -> dict[str, float]:
+    """Fit on the "train" rows of `split` (a manifest with a split column), score its "test" rows."""
+    train, test = (split["split"] == "train").to_numpy(), (split["split"] == "test").to_numpy()
+    model = baseline_classifier(seed).fit(features[train], split.loc[train, "emotion"])
+    return evaluation_metrics(split.loc[test, "emotion"], model.predict(features[test]))
+
+
+def folds_of(strategy: str, n_folds: int) -> list[int]:
+    """The folds a protocol is scored over: every fold for actor_kfold, else the one split."""
+    return list(range(n_folds)) if strategy == "actor_kfold" else [0]
+
+
+def evaluate_protocols(
+    manifest: pd.DataFrame, features: np.ndarray, protocols=SPLIT_STRATEGIES, n_folds: int = 6, seed: int = 42
+) -> pd.DataFrame:
+    """Score the baseline under each protocol: one row per (protocol, fold) with every metric.
+
+    A protocol the data cannot support (actor splits on too few actors) gets a row with its reason
+    in the `note` column instead of metrics.
+    """
+    rows = []
+    for strategy in protocols:
+        for fold in folds_of(strategy, n_folds):
+            try:
+                split = assign_split(manifest, strategy, seed=seed, fold=fold, n_folds=n_folds)
+            except ValueError as error:
+                rows.append({"protocol": strategy, "fold": fold, "note": str(error)})
+                break
+            rows.append({"protocol": strategy, "fold": fold, **score_split(split, features, seed)})
+    return pd.DataFrame(rows)
+
+
+def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
+    """One row per protocol: WA, UA and macro-F1 in percent (mean ± std over folds) and the fold count."""
+    rows = []
+    for protocol, group in per_fold.groupby("protocol", sort=False):
+        scored = group.dropna(subset=["WA"]) if "WA" in group else group.iloc[0:0]
+        if scored.empty:
+            rows.append({"protocol": protocol, "folds": 0, "note": group["note"].iloc[0]})
+            continue
+        rows.append({"protocol": protocol, "folds": len(scored), **mean_and_std(scored, SUMMARY_METRICS)})
+    return pd.DataFrame(rows)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="RAVDESS folder (default: RAVDESS_DIR, /kaggle/input, bundled sample)")
+    parser.add_argument("--n-folds", type=int, default=6, help="actor folds for actor_kfold (default 6)")
+    args = parser.parse_args(argv)
+    source = resolve_data_dir(args.data)
+    prepared = prepared_dir_for(source)
+    prepare_dataset(source.path, prepared)
+    manifest = read_manifest(prepared)
+    per_fold = evaluate_protocols(manifest, feature_matrix(manifest), n_folds=args.n_folds)
+    summary = summarize(per_fold)
+    out = outputs_dir() / "baseline"
+    out.mkdir(parents=True, exist_ok=True)
+    per_fold.to_csv(out / "per_fold.csv", index=False)
+    summary.to_csv(out / "summary.csv", index=False)
+    print(f"MFCC + SVM baseline on {len(manifest)} clips from {source}")
+    print(summary.to_string(index=False))
+    print(f"written: {out / 'summary.csv'}, {out / 'per_fold.csv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

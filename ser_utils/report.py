@@ -1,0 +1,109 @@
+"""Results across runs: one row per (model, protocol), k-fold aggregation, and leakage audits per protocol."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from ser_utils.config import SPLIT_LABELS, outputs_dir
+from ser_utils.metrics import SUMMARY_METRICS, emotion_confusion_matrix, mean_and_std
+from ser_utils.splits import SPLIT_STRATEGIES, assign_split, leakage_audit
+from ser_utils.train import PREDICTIONS_FILE, RUN_INFO_FILE
+
+RESULT_COLUMNS = ["model", "protocol", "folds", *SUMMARY_METRICS, "pretrained", "machine", "runs"]
+
+
+def audit_protocols(manifest: pd.DataFrame, n_folds: int = 6, seed: int = 42) -> pd.DataFrame:
+    """The leakage audit of every protocol (every fold of actor_kfold), or why a protocol is not possible."""
+    rows = []
+    for strategy in SPLIT_STRATEGIES:
+        for fold in range(n_folds) if strategy == "actor_kfold" else [0]:
+            try:
+                split = assign_split(manifest, strategy, seed=seed, fold=fold, n_folds=n_folds)
+            except ValueError as error:
+                rows.append({"protocol": strategy, "fold": None, "note": str(error).split(". ")[0]})
+                break
+            fold_label = fold if strategy == "actor_kfold" else None
+            rows.append({"protocol": strategy, "fold": fold_label, **leakage_audit(split), "note": ""})
+    frame = pd.DataFrame(rows)
+    counts = [column for column in frame.columns if column not in ("protocol", "note")]
+    return frame.astype({column: "Int64" for column in counts})
+
+
+def finished_runs(root: str | os.PathLike | None = None) -> list[dict]:
+    """run_info.json of every finished run under `root` (default outputs/runs), each with its `run_dir`."""
+    root = Path(root) if root else outputs_dir() / "runs"
+    runs = []
+    for info_file in sorted(root.glob(f"*/{RUN_INFO_FILE}")):
+        info = json.loads(info_file.read_text())
+        if "test_metrics" in info:  # written by this version of train()
+            runs.append({**info, "run_dir": str(info_file.parent)})
+    return runs
+
+
+def results_table(runs: list[dict]) -> pd.DataFrame:
+    """One row per (model, protocol, machine): WA, UA and macro-F1 in percent, mean ± std over folds."""
+    if not runs:
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+    frame = pd.DataFrame(
+        {
+            "model": run["model"],
+            "protocol": run["split_strategy"],
+            "pretrained": bool(run["profile"]["model_name_or_path"]),
+            "machine": run["machine"],
+            "run": Path(run["run_dir"]).name,
+            **run["test_metrics"],
+        }
+        for run in runs
+    )
+    rows = []
+    for (model, protocol, pretrained, machine), group in frame.groupby(
+        ["model", "protocol", "pretrained", "machine"], sort=False
+    ):
+        rows.append(
+            {
+                "model": model,
+                "protocol": protocol,
+                "folds": len(group),
+                **mean_and_std(group),
+                "pretrained": "yes" if pretrained else "no (from scratch)",
+                "machine": machine,
+                "runs": ", ".join(group["run"]),
+            }
+        )
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def kfold_runs(runs: list[dict], profile_name: str, n_folds: int = 6) -> list[dict]:
+    """The actor_kfold runs of one profile with `n_folds` folds, by fold."""
+    chosen = [
+        r
+        for r in runs
+        if r["split_strategy"] == "actor_kfold"
+        and (r["profile"]["name"], r["profile"]["n_folds"]) == (profile_name, n_folds)
+    ]
+    return sorted(chosen, key=lambda r: r["fold"])
+
+
+def kfold_summary(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-fold metrics (one row per fold, test actors included) and the confusion matrix summed over folds."""
+    per_fold = pd.DataFrame(
+        {"fold": run["fold"], "test_actors": " ".join(map(str, run["test_actors"])), **run["test_metrics"]}
+        for run in runs
+    )
+    predictions = pd.concat(pd.read_csv(Path(run["run_dir"]) / PREDICTIONS_FILE) for run in runs)
+    return per_fold, emotion_confusion_matrix(predictions["emotion"], predictions["predicted"])
+
+
+def kfold_caption(runs: list[dict]) -> str:
+    """Caption for k-fold figures: profile, model, protocol, folds, test clips, machine and date."""
+    first = runs[0]
+    clips = sum(run["test_clips"] for run in runs)
+    return (
+        f"profile '{first['profile']['name']}' · {first['model']}\n"
+        f"{SPLIT_LABELS['actor_kfold']}: {len(runs)} folds, {clips} test clips in all · {first['machine']} · "
+        f"{max(run['finished'] for run in runs)[:10]}"
+    )

@@ -1,0 +1,60 @@
+import json
+
+import pandas as pd
+
+from ser_utils.config import EMOTIONS
+from ser_utils.report import audit_protocols, finished_runs, kfold_runs, kfold_summary, results_table
+
+
+def fake_run(root, name, strategy, fold, wa, pretrained=False):
+    run_dir = root / name
+    run_dir.mkdir(parents=True)
+    info = {
+        "model": "m",
+        "split_strategy": strategy,
+        "fold": fold,
+        "machine": "CPU",
+        "profile": {"name": "p", "n_folds": 6, "model_name_or_path": "hub/id" if pretrained else None},
+        "test_actors": [(fold or 0) * 4 + 1, (fold or 0) * 4 + 2],
+        "test_clips": 2,
+        "finished": "2026-11-25T00:00:00",
+        "test_metrics": {"WA": wa, "UA": wa, "macro_F1": wa},
+    }
+    (run_dir / "run_info.json").write_text(json.dumps(info))
+    pd.DataFrame({"emotion": ["Anger", "Calm"], "predicted": ["Anger", EMOTIONS[fold or 0]]}).to_csv(
+        run_dir / "predictions.csv", index=False
+    )
+
+
+def test_results_table_one_row_per_model_and_protocol(tmp_path):
+    fake_run(tmp_path, "a", "random", None, 0.9)
+    fake_run(tmp_path, "k0", "actor_kfold", 0, 0.4)
+    fake_run(tmp_path, "k1", "actor_kfold", 1, 0.6)
+    (tmp_path / "unfinished").mkdir()
+    runs = finished_runs(tmp_path)
+    table = results_table(runs).set_index("protocol")
+    assert table.loc["random", "WA"] == "90.0" and table.loc["random", "folds"] == 1
+    assert table.loc["actor_kfold", "WA"] == "50.0 ± 14.1" and table.loc["actor_kfold", "folds"] == 2
+    assert table.loc["actor_kfold", "pretrained"] == "no (from scratch)"
+
+    folds = kfold_runs(runs, "p", 6)
+    assert [run["fold"] for run in folds] == [0, 1]
+    per_fold, summed = kfold_summary(folds)
+    assert per_fold["test_actors"].tolist() == ["1 2", "5 6"]
+    assert summed.values.sum() == 4 and summed.loc["Anger", "Anger"] == 2 and summed.loc["Calm", "Calm"] == 1
+
+
+def test_audit_protocols_on_the_full_dataset(prepared_full):
+    from ser_utils.preprocess import read_manifest
+
+    out, _ = prepared_full
+    audit = audit_protocols(read_manifest(out))
+    assert len(audit) == 8  # random, actor_holdout, 6 folds
+    actor_rows = audit[audit["protocol"] != "random"]
+    assert (
+        (actor_rows[["actors_on_both_sides", "test_clips_with_seen_twin", "identical_audio_across_sides"]] == 0)
+        .all()
+        .all()
+    )
+    print(audit.to_string())
+    assert audit.iloc[0]["actors_on_both_sides"] == 24
