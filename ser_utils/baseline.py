@@ -26,7 +26,7 @@ from ser_utils.data import resolve_data_dir
 from ser_utils.dataset import read_clips
 from ser_utils.metrics import SUMMARY_METRICS, evaluation_metrics, mean_and_std
 from ser_utils.preprocess import prepare_dataset, prepared_dir_for, read_manifest
-from ser_utils.splits import SPLIT_STRATEGIES, assign_split
+from ser_utils.splits import SPLIT_STRATEGIES, protocol_splits
 
 N_MFCC = 40
 
@@ -56,11 +56,6 @@ def score_split(split: pd.DataFrame, features: np.ndarray, seed: int = 42) -> di
     return evaluation_metrics(split.loc[test, "emotion"], model.predict(features[test]))
 
 
-def folds_of(strategy: str, n_folds: int) -> list[int]:
-    """The folds a protocol is scored over: every fold for actor_kfold, else the one split."""
-    return list(range(n_folds)) if strategy == "actor_kfold" else [0]
-
-
 def evaluate_protocols(
     manifest: pd.DataFrame, features: np.ndarray, protocols=SPLIT_STRATEGIES, n_folds: int = 6, seed: int = 42
 ) -> pd.DataFrame:
@@ -70,14 +65,9 @@ def evaluate_protocols(
     in the `note` column instead of metrics.
     """
     rows = []
-    for strategy in protocols:
-        for fold in folds_of(strategy, n_folds):
-            try:
-                split = assign_split(manifest, strategy, seed=seed, fold=fold, n_folds=n_folds)
-            except ValueError as error:
-                rows.append({"protocol": strategy, "fold": fold, "note": str(error)})
-                break
-            rows.append({"protocol": strategy, "fold": fold, **score_split(split, features, seed)})
+    for strategy, fold, split, reason in protocol_splits(manifest, protocols, n_folds, seed):
+        scores = score_split(split, features, seed) if split is not None else {"note": reason}
+        rows.append({"protocol": strategy, "fold": fold, **scores})
     return pd.DataFrame(rows)
 
 

@@ -117,12 +117,12 @@ def plot_confusion_matrix(matrix: pd.DataFrame, caption: str) -> plt.Figure:
 
 def plot_fold_scores(per_fold: pd.DataFrame, caption: str, metric: str = "UA") -> plt.Figure:
     """Bar chart of one metric per fold, with the mean across folds."""
-    figure, ax = plt.subplots(figsize=(7, 4))
-    labels = [f"fold {row.fold}\nactors {row.test_actors}" for row in per_fold.itertuples()]
+    figure, ax = plt.subplots(figsize=(9, 4))
+    labels = [f"fold {row.fold}\n{row.test_actors}" for row in per_fold.itertuples()]
     ax.bar(labels, per_fold[metric], color="tab:blue")
     ax.axhline(per_fold[metric].mean(), color="tab:red", linestyle="--", label=f"mean {per_fold[metric].mean():.1%}")
     ax.axhline(1 / len(EMOTIONS), color="grey", linestyle=":", label="chance (1/8)")
-    ax.set(ylabel=f"{metric} on the test actors", ylim=(0, 1), title=f"{metric} per actor fold")
+    ax.set(xlabel="test actors", ylabel=f"{metric} on the test actors", ylim=(0, 1), title=f"{metric} per actor fold")
     ax.tick_params(axis="x", labelsize=8)
     ax.legend()
     figure.text(0.01, -0.02, caption, fontsize=8, va="top")

@@ -10,24 +10,26 @@ import pandas as pd
 
 from ser_utils.config import SPLIT_LABELS, outputs_dir
 from ser_utils.metrics import SUMMARY_METRICS, emotion_confusion_matrix, mean_and_std
-from ser_utils.splits import SPLIT_STRATEGIES, assign_split, leakage_audit
+from ser_utils.splits import leakage_audit, protocol_splits
 from ser_utils.train import PREDICTIONS_FILE, RUN_INFO_FILE
 
-RESULT_COLUMNS = ["model", "protocol", "folds", *SUMMARY_METRICS, "pretrained", "machine", "runs"]
+RESULT_COLUMNS = ["model", "protocol", "data", "folds", *SUMMARY_METRICS, "pretrained", "machine", "runs"]
+
+
+def data_label(run: dict) -> str:
+    """What a run was trained and tested on, from its run_info: "1440 clips, 24 actors"."""
+    parts = ("train", "validation", "test")
+    clips = sum(run[f"{part}_clips"] for part in parts)
+    actors = set().union(*(run[f"{part}_actors"] for part in parts))
+    return f"{clips} clips, {len(actors)} actors"
 
 
 def audit_protocols(manifest: pd.DataFrame, n_folds: int = 6, seed: int = 42) -> pd.DataFrame:
     """The leakage audit of every protocol (every fold of actor_kfold), or why a protocol is not possible."""
-    rows = []
-    for strategy in SPLIT_STRATEGIES:
-        for fold in range(n_folds) if strategy == "actor_kfold" else [0]:
-            try:
-                split = assign_split(manifest, strategy, seed=seed, fold=fold, n_folds=n_folds)
-            except ValueError as error:
-                rows.append({"protocol": strategy, "fold": None, "note": str(error).split(". ")[0]})
-                break
-            fold_label = fold if strategy == "actor_kfold" else None
-            rows.append({"protocol": strategy, "fold": fold_label, **leakage_audit(split), "note": ""})
+    rows = [
+        {"protocol": strategy, "fold": fold, **(leakage_audit(split) if split is not None else {}), "note": reason}
+        for strategy, fold, split, reason in protocol_splits(manifest, n_folds=n_folds, seed=seed)
+    ]
     frame = pd.DataFrame(rows)
     counts = [column for column in frame.columns if column not in ("protocol", "note")]
     return frame.astype({column: "Int64" for column in counts})
@@ -45,13 +47,14 @@ def finished_runs(root: str | os.PathLike | None = None) -> list[dict]:
 
 
 def results_table(runs: list[dict]) -> pd.DataFrame:
-    """One row per (model, protocol, machine): WA, UA and macro-F1 in percent, mean ± std over folds."""
+    """One row per (model, protocol, data, machine): WA, UA and macro-F1 in percent, mean ± std over folds."""
     if not runs:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     frame = pd.DataFrame(
         {
             "model": run["model"],
             "protocol": run["split_strategy"],
+            "data": data_label(run),
             "pretrained": bool(run["profile"]["model_name_or_path"]),
             "machine": run["machine"],
             "run": Path(run["run_dir"]).name,
@@ -60,13 +63,14 @@ def results_table(runs: list[dict]) -> pd.DataFrame:
         for run in runs
     )
     rows = []
-    for (model, protocol, pretrained, machine), group in frame.groupby(
-        ["model", "protocol", "pretrained", "machine"], sort=False
+    for (model, protocol, data, pretrained, machine), group in frame.groupby(
+        ["model", "protocol", "data", "pretrained", "machine"], sort=False
     ):
         rows.append(
             {
                 "model": model,
                 "protocol": protocol,
+                "data": data,
                 "folds": len(group),
                 **mean_and_std(group),
                 "pretrained": "yes" if pretrained else "no (from scratch)",

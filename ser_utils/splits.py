@@ -87,6 +87,22 @@ def assign_split(
     return manifest.assign(split=split)
 
 
+def protocol_splits(manifest: pd.DataFrame, protocols=SPLIT_STRATEGIES, n_folds: int = 6, seed: int = 42):
+    """Yield (protocol, fold, split manifest, reason) for every protocol and, for actor_kfold, every fold.
+
+    `fold` is None outside actor_kfold. A protocol the data cannot support (actor splits on too few
+    actors) is yielded once, with split None and the reason.
+    """
+    for strategy in protocols:
+        for fold in range(n_folds) if strategy == "actor_kfold" else [None]:
+            try:
+                split = assign_split(manifest, strategy, seed=seed, fold=fold or 0, n_folds=n_folds)
+            except ValueError as error:
+                yield strategy, fold, None, str(error)
+                break
+            yield strategy, fold, split, ""
+
+
 def selection_part(manifest: pd.DataFrame) -> str:
     """The part that picks the checkpoint: "validation" when there is one, else "test" (the original)."""
     return "validation" if (manifest["split"] == "validation").any() else "test"

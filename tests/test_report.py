@@ -15,7 +15,11 @@ def fake_run(root, name, strategy, fold, wa, pretrained=False):
         "fold": fold,
         "machine": "CPU",
         "profile": {"name": "p", "n_folds": 6, "model_name_or_path": "hub/id" if pretrained else None},
+        "train_actors": [23, 24],
+        "validation_actors": [],
         "test_actors": [(fold or 0) * 4 + 1, (fold or 0) * 4 + 2],
+        "train_clips": 6,
+        "validation_clips": 0,
         "test_clips": 2,
         "finished": "2026-11-25T00:00:00",
         "test_metrics": {"WA": wa, "UA": wa, "macro_F1": wa},
@@ -36,6 +40,7 @@ def test_results_table_one_row_per_model_and_protocol(tmp_path):
     assert table.loc["random", "WA"] == "90.0" and table.loc["random", "folds"] == 1
     assert table.loc["actor_kfold", "WA"] == "50.0 ± 14.1" and table.loc["actor_kfold", "folds"] == 2
     assert table.loc["actor_kfold", "pretrained"] == "no (from scratch)"
+    assert table.loc["random", "data"] == "8 clips, 4 actors"
 
     folds = kfold_runs(runs, "p", 6)
     assert [run["fold"] for run in folds] == [0, 1]
