@@ -79,8 +79,8 @@ baseline: $(VENV)/.installed
 	$(PY) -m ser_utils.baseline $(if $(DATA),--data $(abspath $(DATA)),) --n-folds $(FOLDS)
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check ser_utils tests conftest.py .ci
-	$(PY) -m ruff format --check ser_utils tests conftest.py .ci
+	$(PY) -m ruff check ser_utils tests conftest.py .ci benchmarks
+	$(PY) -m ruff format --check ser_utils tests conftest.py .ci benchmarks
 
 test: lint
 	$(PY) -m pytest

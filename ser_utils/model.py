@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 from pathlib import Path
 
+import transformers
 from transformers import (
     AutoFeatureExtractor,
     Wav2Vec2Config,
@@ -12,7 +15,10 @@ from transformers import (
     Wav2Vec2ForSequenceClassification,
 )
 
-from ser_utils.config import EMOTIONS, ID2LABEL, LABEL2ID, SAMPLE_RATE
+from ser_utils.config import DURATION_S, EMOTIONS, ID2LABEL, LABEL2ID, OFFSET_S, SAMPLE_RATE
+
+# Written beside every trained model, so prediction cuts audio exactly as training did.
+PREPROCESSING_FILE = "ser_preprocessing.json"
 
 
 class ModelLoadError(OSError):
@@ -59,3 +65,27 @@ def build_model(model_name_or_path: str | os.PathLike | None, scratch_config: di
             "which trains a small model from scratch offline."
         ) from error
     return model, feature_extractor
+
+
+def save_preprocessing(model_dir: str | os.PathLike) -> None:
+    """Record the audio window the model was trained on (sample rate in Hz, offset and duration in s)."""
+    settings = {"sample_rate": SAMPLE_RATE, "offset_s": OFFSET_S, "duration_s": DURATION_S}
+    (Path(model_dir) / PREPROCESSING_FILE).write_text(json.dumps(settings, indent=2))
+
+
+def load_preprocessing(model_dir: str | os.PathLike) -> dict:
+    """The audio window a model was trained on; the recipe's window for models saved without one."""
+    path = Path(model_dir) / PREPROCESSING_FILE
+    if not path.is_file():
+        return {"sample_rate": SAMPLE_RATE, "offset_s": OFFSET_S, "duration_s": DURATION_S}
+    return json.loads(path.read_text())
+
+
+@contextlib.contextmanager
+def no_weight_progress_bars():
+    """Silence transformers' per-save "Writing model shards" and per-load "Loading weights" bars."""
+    transformers.logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        transformers.logging.enable_progress_bar()

@@ -30,16 +30,16 @@ MANIFEST_COLUMNS = [
 ]
 
 
-def load_audio(path: str | os.PathLike) -> tuple[np.ndarray, float]:
-    """Read a file as 16 kHz mono float32; return the samples and the original duration in seconds."""
+def load_audio(path: str | os.PathLike, rate_out: int = SAMPLE_RATE) -> tuple[np.ndarray, float]:
+    """Read a file as mono float32 at `rate_out` Hz (16 kHz); return the samples and the original duration (s)."""
     try:
         audio, rate = sf.read(path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as error:
         raise DatasetError(f"{path}: cannot be read as audio ({error}); replace it with a good copy") from error
     duration = audio.shape[0] / rate
     audio = librosa.to_mono(audio.T)
-    if rate != SAMPLE_RATE:
-        audio = librosa.resample(audio, orig_sr=rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
+    if rate != rate_out:
+        audio = librosa.resample(audio, orig_sr=rate, target_sr=rate_out, res_type="soxr_hq")
     return audio.astype(np.float32, copy=False), duration
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime
 import json
@@ -19,7 +18,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from ser_utils.config import EMOTIONS, ID2LABEL, LABEL2ID, Profile, outputs_dir
 from ser_utils.dataset import to_hf_dataset
 from ser_utils.metrics import compute_metrics, evaluation_metrics, history_table
-from ser_utils.model import build_model
+from ser_utils.model import build_model, no_weight_progress_bars, save_preprocessing
 from ser_utils.splits import leakage_audit, selection_part
 
 HISTORY_FILE = "history.csv"
@@ -117,16 +116,17 @@ def train(profile: Profile, manifest: pd.DataFrame, run_dir: str | os.PathLike, 
         compute_metrics=compute_metrics,
         callbacks=[EpochLine()],
     )
-    with _no_save_progress_bars():
+    with no_weight_progress_bars():
         train_output = trainer.train()
         trainer.save_model(str(run_dir / "model"))
+    save_preprocessing(run_dir / "model")
     history = history_table(trainer.state.log_history)
     history.to_csv(run_dir / HISTORY_FILE, index=False)
 
     test_dataset = trainer.eval_dataset if selection == "test" else to_hf_dataset(test_rows, feature_extractor)
     output = trainer.predict(test_dataset)
     probabilities = torch.softmax(torch.as_tensor(output.predictions), dim=-1).numpy()
-    predictions = test_rows[["path", "actor", "emotion"]].assign(
+    predictions = test_rows[["path", "source", "actor", "emotion"]].assign(
         predicted=[ID2LABEL[i] for i in probabilities.argmax(axis=1)]
     )
     predictions[[f"p_{name}" for name in EMOTIONS]] = probabilities
@@ -161,16 +161,6 @@ def train(profile: Profile, manifest: pd.DataFrame, run_dir: str | os.PathLike, 
     (run_dir / RUN_INFO_FILE).write_text(json.dumps(info, indent=2))
     publish_model(run_dir / "model", published)
     return TrainResult(run_dir, history, predictions, info)
-
-
-@contextlib.contextmanager
-def _no_save_progress_bars():
-    """Each model save would draw a "Writing model shards" bar; the Trainer's own progress is kept."""
-    transformers.logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        transformers.logging.enable_progress_bar()
 
 
 def publish_model(model_dir: Path, target: Path) -> None:

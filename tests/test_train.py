@@ -87,3 +87,15 @@ def test_report_writes_the_three_figures(finished_run):
 def test_load_run_names_what_is_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match="history.csv"):
         load_run(tmp_path)
+
+
+def test_predicting_the_source_files_reproduces_training(finished_run):
+    # The prediction CLI cuts the original recordings itself: it must see what training saw.
+    from ser_utils.predict import predict
+
+    columns = [f"p_{e}" for e in EMOTIONS]
+    table = predict(finished_run.predictions["source"], model_dir=finished_run.run_dir / "model", progress=False)
+    assert (table["path"] == finished_run.predictions["source"]).all()
+    difference = abs(table[columns].to_numpy() - finished_run.predictions[columns].to_numpy()).max()
+    assert difference < 1e-3, difference  # training read 16-bit WAVs, prediction the float window
+    assert (table["label"] == finished_run.predictions["predicted"]).all()

@@ -1,0 +1,71 @@
+"""CPU throughput of the prediction CLI on real clips: batched vs one file at a time, same run, same model.
+
+    python benchmarks/predict_throughput.py [--model DIR] [--clips 100] [--data FOLDER]
+
+Without --model, a wav2vec2-base-sized model (the architecture the `full` profile fine-tunes) is built
+with random weights and saved to a temporary folder: prediction costs the same as with trained weights.
+Each configuration runs the real CLI (`python -m ser_utils.predict`) as a subprocess, once to warm the
+disk cache and then timed; start-up (imports, model loading) is measured separately and subtracted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from ser_utils.data import BUNDLED_SAMPLE
+from ser_utils.model import build_model, no_weight_progress_bars, save_preprocessing
+from ser_utils.predict import expand_paths
+
+
+def timed_cli(model: Path, files: list[str], batch_size: int) -> float:
+    """Wall seconds of one CLI run over `files`."""
+    command = [sys.executable, "-m", "ser_utils.predict", "--model", str(model), "--batch-size", str(batch_size),
+               "-o", os.devnull, *files]  # fmt: skip
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="trained model folder (default: random wav2vec2-base architecture)")
+    parser.add_argument("--clips", type=int, default=100, help="how many clips (default 100)")
+    parser.add_argument("--data", default=str(BUNDLED_SAMPLE), help="folder of clips (default: bundled sample)")
+    parser.add_argument("--batch-size", type=int, default=16, help="batched configuration (default 16)")
+    args = parser.parse_args()
+    files = expand_paths([args.data])[: args.clips]
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(args.model) if args.model else Path(tmp)
+        if not args.model:
+            network, extractor = build_model(None, {}, seed=0)  # Wav2Vec2Config() defaults: the base architecture
+            with no_weight_progress_bars():
+                network.save_pretrained(model)
+            extractor.save_pretrained(model)
+            save_preprocessing(model)
+        startup = min(timed_cli(model, files[:1], 1) for _ in range(2))
+        results = {}
+        for batch_size in (args.batch_size, 1):
+            timed_cli(model, files[:2], batch_size)  # warm-up
+            results[batch_size] = timed_cli(model, files, batch_size) - startup
+    print(f"prediction CLI on {len(files)} real clips from {args.data}")
+    print(f"model: {args.model or 'wav2vec2-base architecture, random weights'}; torch {torch.__version__}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}")
+    print(f"start-up (imports, model load, 1 clip): {startup:.1f} s, subtracted below")
+    for batch_size, seconds in results.items():
+        label = f"batch size {batch_size}" if batch_size > 1 else "one file at a time"
+        print(f"{label:>20}: {seconds:6.1f} s, {len(files) / seconds:5.1f} clips/s")
+    print(f"speed-up of batching: {results[1] / results[args.batch_size]:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

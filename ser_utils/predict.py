@@ -1,0 +1,234 @@
+"""Classify new recordings with a trained model, from Python or the command line.
+
+    python -m ser_utils.predict --model outputs/model recordings/ more/*.flac      # or: ser-predict ...
+
+Any file soundfile reads (WAV, FLAC, OGG, MP3), any sample rate and channel count. Each file is cut
+exactly as in training (the model folder's ser_preprocessing.json: 16 kHz mono, 2.5 s from 0.6 s in,
+zero-padded); with --window the whole file is cut into windows with a hop instead and the file's
+probabilities are the mean over its windows. Bad files get a row with an error and never stop the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import librosa
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+from transformers import AutoConfig, AutoFeatureExtractor, Wav2Vec2ForSequenceClassification
+
+from ser_utils.config import outputs_dir
+from ser_utils.data import DatasetError
+from ser_utils.model import load_preprocessing, no_weight_progress_bars
+from ser_utils.preprocess import load_audio, trim_to_window
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+SILENCE = 1e-4  # peak amplitude below which a clip counts as silent
+
+
+class ModelDirError(ValueError):
+    """The model folder is missing or does not hold a trained emotion model."""
+
+
+class Predictor:
+    """A trained model with its feature extractor and the audio window it was trained on."""
+
+    def __init__(self, model_dir: str | os.PathLike, device: str | None = None):
+        model_dir = Path(model_dir)
+        if not (model_dir / "config.json").is_file():
+            raise ModelDirError(
+                f"{model_dir}: no trained model here (no config.json); train one with make reproduce "
+                "or pass --model with a folder written by training (e.g. outputs/model)"
+            )
+        try:
+            model_type = AutoConfig.from_pretrained(model_dir).model_type
+            if model_type != "wav2vec2":
+                raise ValueError(f"a {model_type} model, not a wav2vec2 emotion model")
+            with no_weight_progress_bars():
+                self.model = Wav2Vec2ForSequenceClassification.from_pretrained(model_dir, use_safetensors=True)
+            self.feature_extractor = AutoFeatureExtractor.from_pretrained(model_dir)
+        except (OSError, ValueError) as error:
+            raise ModelDirError(f"{model_dir}: not a trained model ({str(error).splitlines()[0]})") from error
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device).eval()
+        self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
+        window = load_preprocessing(model_dir)
+        self.rate = int(window["sample_rate"])
+        self.offset = round(window["offset_s"] * self.rate)
+        self.length = round(window["duration_s"] * self.rate)
+
+    def windows(self, audio: np.ndarray, hop_s: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """(windows, start times in s): the training window, or with `hop_s` windows over the whole file."""
+        if hop_s is None:
+            return trim_to_window(audio, self.offset, self.length)[None, :], np.array([self.offset / self.rate])
+        hop = max(1, round(hop_s * self.rate))
+        size = self.length + max(0, math.ceil((len(audio) - self.length) / hop)) * hop  # pad to a last full window
+        frames = librosa.util.frame(librosa.util.fix_length(audio, size=size), frame_length=self.length, hop_length=hop)
+        return frames.T, np.arange(frames.shape[1]) * hop / self.rate
+
+    @torch.inference_mode()
+    def probabilities(self, windows: np.ndarray) -> np.ndarray:
+        """Class probabilities, one row per window (windows: array of shape (n, samples))."""
+        inputs = self.feature_extractor(list(windows), sampling_rate=self.rate, return_tensors="pt")
+        logits = self.model(inputs["input_values"].to(self.device)).logits
+        return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+
+
+def expand_paths(paths) -> list[str]:
+    """Files named, audio files under folders (recursively) and glob matches, in order, without repeats.
+
+    A path that matches nothing is kept, so that it gets its own error row.
+    """
+    found: list[str] = []
+    for path in map(str, paths):
+        if os.path.isdir(path):
+            found += sorted(str(p) for p in Path(path).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        elif glob.has_magic(path):
+            found += sorted(glob.glob(path, recursive=True)) or [path]
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def _read(path: str, rate: int) -> tuple[np.ndarray | None, str, str]:
+    """(audio, warning, error) for one path."""
+    if not os.path.exists(path):
+        return None, "", "no such file" if not glob.has_magic(path) else "no file matches this pattern"
+    if os.path.isdir(path):
+        return None, "", "a folder with no audio files"
+    try:
+        audio, _ = load_audio(path, rate)
+    except DatasetError as error:  # raised from soundfile's own error, which names the problem
+        return None, "", f"not readable as audio ({error.__cause__})"
+    except (ValueError, RuntimeError, EOFError) as error:
+        return None, "", f"not readable as audio ({error})"
+    if audio.size == 0:
+        return None, "", "no audio samples in the file"
+    warnings = []
+    if np.abs(audio).max() < SILENCE:
+        warnings.append("silent clip: the prediction means nothing")
+    return audio, "; ".join(warnings), ""
+
+
+def predict(
+    paths,
+    model_dir: str | os.PathLike | None = None,
+    batch_size: int = 16,
+    hop_s: float | None = None,
+    per_window: bool = False,
+    progress: bool = True,
+    predictor: Predictor | None = None,
+) -> pd.DataFrame:
+    """Predict the emotion of every file in `paths` (files, folders, globs).
+
+    Returns one row per file (or per window with `per_window`): path, start_s (window start, s),
+    label, probability, p_<Emotion> for each label, warning and error. Files that cannot be
+    predicted get a row with `error` set and empty probabilities. `hop_s` switches to windows over
+    the whole file (mean of their probabilities per file); `batch_size` windows go through the model
+    at once.
+    """
+    predictor = predictor or Predictor(model_dir or outputs_dir() / "model")
+    columns = [f"p_{label}" for label in predictor.labels]
+    files = expand_paths(paths)
+    rows, pending = [], []  # pending: (row index, windows)
+
+    def flush():
+        stacked = np.concatenate([w for _, w in pending])
+        probabilities = np.concatenate(
+            [predictor.probabilities(stacked[i : i + batch_size]) for i in range(0, len(stacked), batch_size)]
+        )
+        start = 0
+        for index, windows in pending:
+            rows[index]["_p"] = probabilities[start : start + len(windows)]
+            start += len(windows)
+        pending.clear()
+
+    for path in tqdm(files, desc="predict", unit="file", disable=not progress, file=sys.stderr):
+        audio, warning, error = _read(path, predictor.rate)
+        row = {"path": path, "warning": warning, "error": error}
+        if audio is not None:
+            needed = predictor.length + (predictor.offset if hop_s is None else 0)
+            if len(audio) < needed:
+                row["warning"] = "; ".join(filter(None, [warning, "shorter than the window: zero-padded"]))
+            windows, starts = predictor.windows(audio, hop_s)
+            row["_starts"] = starts
+            pending.append((len(rows), windows))
+        rows.append(row)
+        if sum(len(w) for _, w in pending) >= batch_size:
+            flush()
+    if pending:
+        flush()
+    return _table(rows, predictor.labels, columns, per_window)
+
+
+def _table(rows: list[dict], labels: list[str], columns: list[str], per_window: bool) -> pd.DataFrame:
+    records = []
+    for row in rows:
+        base = {"path": row["path"], "warning": row["warning"], "error": row["error"]}
+        if "_p" not in row:
+            records.append({**base, "start_s": None, "label": None, "probability": None})
+            continue
+        parts = zip(row["_starts"], row["_p"], strict=True) if per_window else [(None, row["_p"].mean(axis=0))]
+        for start, p in parts:
+            best = int(np.argmax(p))
+            records.append(
+                {
+                    **base,
+                    "start_s": start,
+                    "label": labels[best],
+                    "probability": float(p[best]),
+                    **dict(zip(columns, map(float, p), strict=True)),
+                }  # fmt: skip
+            )
+    order = ["path", "start_s", "label", "probability", *columns, "warning", "error"]
+    frame = pd.DataFrame(records).reindex(columns=order)
+    return frame if per_window else frame.drop(columns="start_s")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="ser-predict", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", help="audio files, folders (searched recursively) or globs")
+    parser.add_argument("--model", default=None, help="model folder written by training (default: outputs/model)")
+    parser.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
+    parser.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="csv (default) or JSON lines")
+    parser.add_argument("--batch-size", type=int, default=16, help="windows per forward pass (default 16)")
+    parser.add_argument("--window", action="store_true", help="classify the whole file in windows, not one cut")
+    parser.add_argument("--hop", type=float, default=1.25, help="with --window: seconds between windows (1.25)")
+    parser.add_argument("--per-window", action="store_true", help="with --window: one row per window")
+    args = parser.parse_args(argv)
+    try:
+        predictor = Predictor(args.model or outputs_dir() / "model")
+    except ModelDirError as error:
+        print(f"ser-predict: {error}", file=sys.stderr)
+        return 2
+    table = predict(
+        args.paths,
+        batch_size=args.batch_size,
+        hop_s=args.hop if args.window else None,
+        per_window=args.per_window and args.window,
+        predictor=predictor,
+    )
+    if args.format == "csv":
+        text = table.to_csv(index=False)
+    else:
+        text = "".join(json.dumps(record) + "\n" for record in json.loads(table.to_json(orient="records")))
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text)
+    if table["label"].isna().all():
+        print(f"ser-predict: no file could be predicted ({len(table)} tried; see the error column)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from ser_utils.config import EMOTIONS, PROJECT_ROOT, load_profile
+from ser_utils.model import build_model, load_preprocessing, save_preprocessing
+from ser_utils.predict import Predictor, expand_paths, predict
+
+P_COLUMNS = [f"p_{e}" for e in EMOTIONS]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A small wav2vec2 emotion model (random weights) saved as training saves it."""
+    folder = tmp_path_factory.mktemp("model")
+    model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=0)
+    model.save_pretrained(folder)
+    extractor.save_pretrained(folder)
+    save_preprocessing(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def predictor(model_dir):
+    return Predictor(model_dir, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory, ravdess_16k):
+    """Generated bad inputs next to one good clip."""
+    folder = tmp_path_factory.mktemp("bad")
+    good, rate = sf.read(ravdess_16k / "Actor_03" / "03-01-05-02-01-01-03.wav", dtype="float32")
+    (folder / "empty.wav").write_bytes(b"")
+    (folder / "truncated.wav").write_bytes((ravdess_16k / "Actor_03" / "03-01-05-02-01-01-03.wav").read_bytes()[:30])
+    (folder / "text.wav").write_text("this is not audio\n")
+    sf.write(folder / "silent.wav", np.zeros(3 * rate, dtype="float32"), rate)
+    sf.write(folder / "short.wav", good[: int(0.3 * rate)], rate)
+    sf.write(folder / "no_samples.wav", np.zeros(0, dtype="float32"), rate)
+    sf.write(folder / "good.flac", good, rate)
+    return folder
+
+
+def test_expand_paths_folders_globs_and_repeats(bad_files, tmp_path):
+    found = expand_paths([bad_files / "good.flac", bad_files, str(bad_files / "s*.wav"), tmp_path / "x*.wav"])
+    assert found[0].endswith("good.flac") and found.count(str(bad_files / "good.flac")) == 1
+    assert len(found) == 8  # 7 files in the folder, plus the pattern that matched nothing
+    assert found[-1] == str(tmp_path / "x*.wav")
+
+
+def test_preprocessing_is_read_from_the_model_folder(model_dir, predictor):
+    assert load_preprocessing(model_dir) == {"sample_rate": 16_000, "offset_s": 0.6, "duration_s": 2.5}
+    assert (predictor.rate, predictor.offset, predictor.length) == (16_000, 9_600, 40_000)
+    assert predictor.labels == list(EMOTIONS)
+
+
+def test_48k_stereo_originals_predict_like_their_16k_copies(ravdess_16k, ravdess_48k_sample, predictor):
+    names = ["03-01-02-01-01-02-01.wav", "03-01-08-01-02-02-01.wav", "03-01-05-02-01-01-01.wav"]  # 2 stereo
+    assert sf.info(ravdess_48k_sample / "Actor_01" / names[0]).channels == 2
+    high = predict([ravdess_48k_sample / "Actor_01" / n for n in names], predictor=predictor, progress=False)
+    low = predict([ravdess_16k / "Actor_01" / n for n in names], predictor=predictor, progress=False)
+    assert high["error"].eq("").all() and low["error"].eq("").all()
+    assert np.abs(high[P_COLUMNS].to_numpy() - low[P_COLUMNS].to_numpy()).max() < 1e-3
+    assert (high["label"] == low["label"]).all()
+    assert np.allclose(high[P_COLUMNS].sum(axis=1), 1, atol=1e-5)
+
+
+def test_batched_and_single_predictions_agree(ravdess_16k, predictor):
+    files = sorted((ravdess_16k / "Actor_04").glob("*.wav"))[:20]
+    batched = predict(files, batch_size=8, predictor=predictor, progress=False)
+    single = predict(files, batch_size=1, predictor=predictor, progress=False)
+    assert len(batched) == 20
+    assert np.abs(batched[P_COLUMNS].to_numpy() - single[P_COLUMNS].to_numpy()).max() <= 1e-5
+
+
+def test_windows_cover_a_long_recording(ravdess_16k, tmp_path, predictor):
+    clips = [sf.read(p, dtype="float32")[0] for p in sorted((ravdess_16k / "Actor_06").glob("*.wav"))[:3]]
+    long = np.concatenate(clips)
+    sf.write(tmp_path / "long.wav", long, 16_000)
+    windows = predict([tmp_path / "long.wav"], hop_s=1.25, per_window=True, predictor=predictor, progress=False)
+    expected = int(np.ceil((len(long) - 40_000) / 20_000)) + 1
+    assert len(windows) == expected and windows["start_s"].tolist() == [1.25 * i for i in range(expected)]
+    whole = predict([tmp_path / "long.wav"], hop_s=1.25, predictor=predictor, progress=False)
+    assert len(whole) == 1
+    assert np.allclose(whole[P_COLUMNS].to_numpy()[0], windows[P_COLUMNS].mean().to_numpy(), atol=1e-6)
+
+
+def test_bad_inputs_get_rows_and_the_rest_is_predicted(bad_files, tmp_path, predictor):
+    paths = [*expand_paths([bad_files]), tmp_path / "missing.wav"]
+    table = predict(paths, predictor=predictor, progress=False).set_index(
+        pd.Index([str(p).rsplit("/", 1)[-1] for p in paths])
+    )
+    for name in ("empty.wav", "truncated.wav", "text.wav"):
+        assert table.loc[name, "error"].startswith("not readable as audio"), name
+        assert pd.isna(table.loc[name, "label"])
+    assert table.loc["missing.wav", "error"] == "no such file"
+    assert table.loc["no_samples.wav", "error"] == "no audio samples in the file"
+    assert "silent" in table.loc["silent.wav", "warning"] and table.loc["silent.wav", "label"] in EMOTIONS
+    assert "zero-padded" in table.loc["short.wav", "warning"] and table.loc["short.wav", "label"] in EMOTIONS
+    assert table.loc["good.flac", "error"] == "" and table.loc["good.flac", "label"] in EMOTIONS
+
+
+def test_any_rate_and_channel_count(ravdess_16k, tmp_path, predictor):
+    audio, rate = sf.read(ravdess_16k / "Actor_09" / "03-01-03-02-01-01-09.wav", dtype="float32")
+    import librosa
+
+    for target in (8_000, 44_100):
+        sf.write(tmp_path / f"r{target}.ogg", librosa.resample(audio, orig_sr=rate, target_sr=target), target)
+    sf.write(tmp_path / "three.wav", np.stack([audio, audio, audio], axis=1), rate)
+    table = predict(sorted(tmp_path.iterdir()), predictor=predictor, progress=False)
+    assert table["error"].eq("").all() and table["label"].isin(EMOTIONS).all()
+
+
+def run_cli(*args):
+    command = [sys.executable, "-m", "ser_utils.predict", *map(str, args)]
+    return subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_cli_csv_jsonl_and_exit_codes(bad_files, model_dir, tmp_path):
+    done = run_cli("--model", model_dir, bad_files, tmp_path / "missing.wav")
+    assert done.returncode == 0, done.stderr
+    from io import StringIO
+
+    table = pd.read_csv(StringIO(done.stdout))
+    assert len(table) == 8 and table["label"].notna().sum() == 3
+    out = tmp_path / "out.jsonl"
+    done = run_cli("--model", model_dir, "--format", "jsonl", "-o", out, bad_files / "good.flac")
+    assert done.returncode == 0
+    record = json.loads(out.read_text().splitlines()[0])
+    assert record["label"] in EMOTIONS and set(P_COLUMNS) <= set(record)
+
+    nothing = run_cli("--model", model_dir, bad_files / "empty.wav", bad_files / "text.wav")
+    assert nothing.returncode == 1
+    assert nothing.stderr.strip().splitlines()[-1].startswith("ser-predict: no file could be predicted")
+    for folder in (tmp_path / "nope", bad_files):
+        refused = run_cli("--model", folder, bad_files / "good.flac")
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
+        assert refused.stderr.strip().splitlines()[-1].startswith("ser-predict: ")
+
+
+def test_standard_pipeline_loads_the_saved_model(model_dir, ravdess_16k):
+    from transformers import pipeline
+
+    classifier = pipeline("audio-classification", model=str(model_dir), device="cpu")
+    audio, _ = sf.read(ravdess_16k / "Actor_02" / "03-01-04-01-01-01-02.wav", dtype="float32")
+    results = classifier({"raw": audio, "sampling_rate": 16_000}, top_k=8)
+    assert sorted(r["label"] for r in results) == sorted(EMOTIONS)
