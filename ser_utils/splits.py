@@ -16,6 +16,7 @@ Strategies (the `split` column gets "train", "validation" or "test"):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -108,6 +109,7 @@ def selection_part(manifest: pd.DataFrame) -> str:
     return "validation" if (manifest["split"] == "validation").any() else "test"
 
 
+@functools.cache  # audits of several splits of one manifest hash each (immutable) clip file once
 def _file_digest(path: str | Path) -> str:
     return hashlib.md5(Path(path).read_bytes()).hexdigest()
 
