@@ -149,3 +149,11 @@ def test_standard_pipeline_loads_the_saved_model(model_dir, ravdess_16k):
     audio, _ = sf.read(ravdess_16k / "Actor_02" / "03-01-04-01-01-01-02.wav", dtype="float32")
     results = classifier({"raw": audio, "sampling_rate": 16_000}, top_k=8)
     assert sorted(r["label"] for r in results) == sorted(EMOTIONS)
+
+
+def test_a_folder_of_another_model_type_is_refused(tmp_path):
+    from ser_utils.predict import ModelDirError
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertModel"]}))
+    with pytest.raises(ModelDirError, match="a bert model, not a wav2vec2 emotion model"):
+        Predictor(tmp_path)
