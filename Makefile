@@ -11,6 +11,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PAPERMILL := $(PY) -m papermill --cwd notebooks --progress-bar
 FOLDS ?= 6
+LINTED := ser_utils tests conftest.py .ci benchmarks
 # Executed notebooks go beside the other run products ($SER_OUTPUT_DIR when set).
 EXECUTED := $(or $(SER_OUTPUT_DIR),outputs)/notebooks
 DATA_PARAM := $(if $(DATA),-p data_dir $(abspath $(DATA)),)
@@ -79,8 +80,8 @@ baseline: $(VENV)/.installed
 	$(PY) -m ser_utils.baseline $(if $(DATA),--data $(abspath $(DATA)),) --n-folds $(FOLDS)
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check ser_utils tests conftest.py .ci benchmarks
-	$(PY) -m ruff format --check ser_utils tests conftest.py .ci benchmarks
+	$(PY) -m ruff check $(LINTED)
+	$(PY) -m ruff format --check $(LINTED)
 
 test: lint
 	$(PY) -m pytest

@@ -31,9 +31,8 @@ EMOTION_CODES = {
 LABEL2ID = {name: i for i, name in enumerate(EMOTIONS)}
 ID2LABEL = dict(enumerate(EMOTIONS))
 
-RANDOM_SPLIT_LABEL = "random split, as in the original (speaker-dependent: the same actors are in both parts)"
 SPLIT_LABELS = {
-    "random": RANDOM_SPLIT_LABEL,
+    "random": "random split, as in the original (speaker-dependent: the same actors are in both parts)",
     "actor_holdout": "actor hold-out (speaker-independent: test actors never seen in training or selection)",
     "actor_kfold": "actor k-fold (speaker-independent: test actors never seen in training or selection)",
 }

@@ -20,7 +20,6 @@ from ser_utils.config import EMOTION_CODES, EMOTIONS
 AUDIO_SUFFIXES = (".wav", ".flac")
 NAME_PATTERN = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
 EXPECTED_NAME = "03-01-EE-II-SS-RR-AA.wav"
-STATEMENTS = {1: "Kids are talking by the door", 2: "Dogs are sitting by the door"}
 BUNDLED_SAMPLE = Path(__file__).resolve().parent / "ravdess-sample"
 KAGGLE_INPUT = Path("/kaggle/input")
 

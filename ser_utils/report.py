@@ -10,6 +10,7 @@ import pandas as pd
 
 from ser_utils.config import SPLIT_LABELS, outputs_dir
 from ser_utils.metrics import SUMMARY_METRICS, emotion_confusion_matrix, mean_and_std
+from ser_utils.plots import run_caption
 from ser_utils.splits import leakage_audit, protocol_splits
 from ser_utils.train import PREDICTIONS_FILE, RUN_INFO_FILE
 
@@ -103,11 +104,12 @@ def kfold_summary(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def kfold_caption(runs: list[dict]) -> str:
-    """Caption for k-fold figures: profile, model, protocol, folds, test clips, machine and date."""
-    first = runs[0]
-    clips = sum(run["test_clips"] for run in runs)
-    return (
-        f"profile '{first['profile']['name']}' · {first['model']}\n"
-        f"{SPLIT_LABELS['actor_kfold']}: {len(runs)} folds, {clips} test clips in all · {first['machine']} · "
-        f"{max(run['finished'] for run in runs)[:10]}"
+    """run_caption for k-fold figures: the protocol with its fold count, test clips summed, the last date."""
+    return run_caption(
+        {
+            **runs[0],
+            "split": f"{SPLIT_LABELS['actor_kfold']}, {len(runs)} folds",
+            "test_clips": sum(run["test_clips"] for run in runs),
+            "finished": max(run["finished"] for run in runs),
+        }
     )
