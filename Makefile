@@ -1,11 +1,13 @@
-# make reproduce  - run notebooks 01-05 headless with papermill (PROFILE=smoke by default; DATA=/path/to/RAVDESS)
+# make reproduce  - run notebooks 01-05 headless with papermill (PROFILE=smoke by default; DATA=/path/to/RAVDESS;
+#                   RUN=name for the run folder; RESUME=1 continues the newest unfinished run instead)
 # make kfold      - fine-tune once per actor fold (FOLDS=6), then aggregate them in 05_protocols
 # make baseline   - the MFCC + SVM baseline under every protocol, in seconds
 # make test       - ruff, then pytest: unit tests, the end-to-end test and nbval over the notebooks
 # Both create .venv from requirements.txt first when it is missing or out of date.
 
 PROFILE ?= smoke
-RUN ?= $(basename $(notdir $(PROFILE)))
+RUN ?=
+RESUME ?=
 DATA ?=
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -13,7 +15,9 @@ PAPERMILL := $(PY) -m papermill --cwd notebooks --progress-bar
 FOLDS ?= 6
 LINTED := ser_utils tests conftest.py .ci benchmarks
 # Executed notebooks go beside the other run products ($SER_OUTPUT_DIR when set).
-EXECUTED := $(or $(SER_OUTPUT_DIR),outputs)/notebooks
+OUT := $(or $(SER_OUTPUT_DIR),outputs)
+EXECUTED := $(OUT)/notebooks
+RUN_PARAM := $(if $(RUN),-p run_name $(RUN),)
 DATA_PARAM := $(if $(DATA),-p data_dir $(abspath $(DATA)),)
 # PROFILE is a name from params/ or a path to a YAML file (made absolute, like the dataset path below).
 PROFILE_ARG := $(if $(wildcard $(PROFILE)),$(abspath $(PROFILE)),$(PROFILE))
@@ -32,11 +36,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 reproduce: eda preprocess finetune report protocols
 	@echo
-	@echo "Done: profile '$(PROFILE)', run '$(RUN)'."
+	@echo "Done: profile '$(PROFILE)'."
 	@echo "  figures:             figures/Acc.png figures/Loss.png figures/Conf_Mat.png"
-	@echo "  tables:              outputs/runs/$(RUN)/history.csv, outputs/runs/$(RUN)/predictions.csv"
-	@echo "  run details:         outputs/runs/$(RUN)/run_info.json"
-	@echo "  model:               outputs/runs/$(RUN)/model and outputs/model"
+	@echo "  run folder:          $$(ls -td $(OUT)/runs/*/ | head -1) (history.csv, predictions.csv, run_info.json, model/)"
+	@echo "  model for predict:   $(OUT)/model"
 	@echo "  protocols, baseline: $(EXECUTED)/05_protocols.ipynb"
 	@echo "  executed notebooks:  $(EXECUTED)/"
 
@@ -51,11 +54,11 @@ preprocess: $(VENV)/.installed
 finetune: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) --log-output notebooks/03_finetune_wav2vec2.ipynb $(EXECUTED)/03_finetune_wav2vec2.ipynb \
-		-p profile $(PROFILE_ARG) -p run_name $(RUN) $(DATA_PARAM)
+		-p profile $(PROFILE_ARG) $(RUN_PARAM) $(if $(RESUME),-p resume True,) $(DATA_PARAM)
 
 report: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
-	$(PAPERMILL) notebooks/04_report.ipynb $(EXECUTED)/04_report.ipynb -p profile $(PROFILE_ARG) -p run_name $(RUN)
+	$(PAPERMILL) notebooks/04_report.ipynb $(EXECUTED)/04_report.ipynb -p profile $(PROFILE_ARG) $(RUN_PARAM)
 
 protocols: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
@@ -67,13 +70,13 @@ kfold: $(VENV)/.installed
 	for fold in $$(seq 0 $$(($(FOLDS) - 1))); do \
 		$(PAPERMILL) --log-output notebooks/03_finetune_wav2vec2.ipynb $(EXECUTED)/03_finetune_wav2vec2_fold$$fold.ipynb \
 			-p profile $(PROFILE_ARG) -p split actor_kfold -p fold $$fold -p n_folds $(FOLDS) \
-			-p run_name $(RUN)-actor_kfold-fold$$fold $(DATA_PARAM) || exit 1; \
+			$(DATA_PARAM) || exit 1; \
 	done
 	$(MAKE) --no-print-directory protocols
 	@echo
 	@echo "Done: $(FOLDS) actor folds of profile '$(PROFILE)'."
-	@echo "  fold runs:           $(or $(SER_OUTPUT_DIR),outputs)/runs/$(RUN)-actor_kfold-fold*/"
-	@echo "  aggregate:           $(or $(SER_OUTPUT_DIR),outputs)/runs/$(RUN)-actor_kfold/ (summary.csv, per_fold.csv, UA_per_fold.png, Conf_Mat_summed.png)"
+	@echo "  fold runs:           $(OUT)/runs/<profile>-actor_kfold-fold<k>_<time>/ (the newest of each fold counts)"
+	@echo "  aggregate:           $(OUT)/kfold/<profile>-$(FOLDS)folds/ (summary.csv, per_fold.csv, UA_per_fold.png, Conf_Mat_summed.png)"
 	@echo "  executed notebooks:  $(EXECUTED)/"
 
 baseline: $(VENV)/.installed

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime
 import os
+import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +42,8 @@ SPLIT_LABELS = {
 }
 ORIGINAL_CLAIM = "99.65 % accuracy claimed by the original Kaggle notebook (random split)"
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PARAMS_DIR = Path(__file__).resolve().parent / "params"  # installed copy of params/
 if (PROJECT_ROOT / "params").is_dir():
@@ -63,6 +69,14 @@ class Profile:
     batch_size: int = 16
     epochs: int = 20
     device: str = "auto"  # "auto" picks CUDA when present, else "cpu" or "cuda"
+    # Speed (see BENCHMARKS.md); none of these changes what is computed, except freeze_feature_encoder.
+    precision: str = "auto"  # "auto": bf16 autocast on GPUs with bf16, fp16 (loss scaling) on older GPUs, fp32 on CPU
+    attention: str = "sdpa"  # "sdpa" (PyTorch scaled_dot_product_attention) or "eager"
+    optimizer: str = "adamw_torch_fused"  # any TrainingArguments.optim; "adamw_torch" is the unfused one
+    dataloader_workers: int = 2  # worker processes feeding batches (0: in the training process)
+    compile: bool = False  # torch.compile the model (slow first epoch, faster later ones)
+    freeze_feature_encoder: bool = False  # train only the transformer and head (the CNN stays as loaded)
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, more time
 
     @property
     def model_label(self) -> str:
@@ -80,8 +94,9 @@ class Profile:
         return f"{label}, fold {self.fold} of {self.n_folds}" if self.split == "actor_kfold" else label
 
     @property
-    def run_name(self) -> str:
-        """Default run folder name: the profile, then the split and fold when they are not the original's."""
+    def run_group(self) -> str:
+        """What runs of this profile, split and fold share: the profile, then the split and fold when they are
+        not the original's. Run folders are named <run_group>_<UTC time> unless given a name."""
         if self.split == "random":
             return self.name
         if self.split == "actor_kfold":
@@ -110,6 +125,8 @@ def load_profile(name_or_path: str | os.PathLike, **overrides: Any) -> Profile:
         raise ValueError(f"{path}: unknown profile keys {unknown}; known keys are {sorted(known)}")
     if values.get("split", "random") not in SPLIT_LABELS:
         raise ValueError(f"{path}: split must be one of {sorted(SPLIT_LABELS)}")
+    if values.get("precision", "auto") not in PRECISIONS:
+        raise ValueError(f"{path}: precision must be one of {list(PRECISIONS)}")
     return Profile(**values)
 
 
@@ -132,6 +149,72 @@ def figures_dir() -> Path:
     return Path(override) / "figures" if override else _home() / "figures"
 
 
+def runs_dir() -> Path:
+    """Where training runs go, one folder each: outputs/runs."""
+    return outputs_dir() / "runs"
+
+
 def run_dir_for(run_name: str) -> Path:
     """The folder of one training run: outputs/runs/<run_name>."""
-    return outputs_dir() / "runs" / run_name
+    return runs_dir() / run_name
+
+
+# A run started without a name gets <profile>[-<split>[-fold<k>]]_<UTC time>, e.g. smoke_20261125-101500.
+RUN_STAMP = "%Y%m%d-%H%M%S"
+_STAMPED = re.compile(r"^(?P<group>.+)_\d{8}-\d{6}(-\d+)?$")
+
+
+def run_group(run_name: str) -> str:
+    """The profile, split and fold part of a run folder name: smoke_20261125-101500 -> smoke."""
+    match = _STAMPED.match(run_name)
+    return match["group"] if match else run_name
+
+
+def stamped_run_name(group: str, when: datetime.datetime | None = None) -> str:
+    """A new run folder name for `group`: <group>_<UTC time>."""
+    when = when or datetime.datetime.now(datetime.timezone.utc)
+    return f"{group}_{when.strftime(RUN_STAMP)}"
+
+
+# Temporary files are named .<name>.<pid>.<random>.tmp, so a later run can tell an abandoned one from a live one.
+_TEMPORARY = re.compile(r"^\..+\.(?P<pid>\d+)\.[^.]+\.tmp$")
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike):
+    """Yield a temporary path beside `path`; when the block succeeds, rename it to `path` in one step.
+
+    Readers see the old file or the complete new one, never a half-written one; a failed or killed
+    writer leaves at most a hidden temporary file, which `remove_abandoned` deletes later.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_abandoned(folder: str | os.PathLike) -> int:
+    """Delete temporary files under `folder` left by writers that no longer run; return how many."""
+    removed = 0
+    for path in Path(folder).rglob(".*.tmp"):
+        match = _TEMPORARY.match(path.name)
+        if match and not _alive(int(match["pid"])):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

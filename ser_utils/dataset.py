@@ -21,8 +21,11 @@ def read_clips(paths) -> list[np.ndarray]:
     return clips
 
 
-def to_hf_dataset(manifest: pd.DataFrame, feature_extractor) -> datasets.Dataset:
-    """A torch-formatted datasets.Dataset with `input_values` (feature-extracted audio) and `label`."""
+def to_hf_dataset(manifest: pd.DataFrame, feature_extractor, progress: bool = True) -> datasets.Dataset:
+    """A torch-formatted datasets.Dataset with `input_values` (feature-extracted audio) and `label`.
+
+    The clips are read and normalised once, here; training steps then only slice fixed-length arrays.
+    """
 
     def extract(batch):
         inputs = feature_extractor(read_clips(batch["path"]), sampling_rate=SAMPLE_RATE)
@@ -30,5 +33,11 @@ def to_hf_dataset(manifest: pd.DataFrame, feature_extractor) -> datasets.Dataset
 
     frame = pd.DataFrame({"path": manifest["path"].astype(str), "label": manifest["emotion"].map(LABEL2ID)})
     dataset = datasets.Dataset.from_pandas(frame, preserve_index=False)
-    dataset = dataset.map(extract, batched=True, batch_size=64, remove_columns=["path"], desc="features")
+    if not progress:
+        datasets.disable_progress_bars()
+    try:
+        dataset = dataset.map(extract, batched=True, batch_size=64, remove_columns=["path"], desc="features")
+    finally:
+        if not progress:
+            datasets.enable_progress_bars()
     return dataset.with_format("torch")

@@ -37,25 +37,36 @@ def new_feature_extractor() -> Wav2Vec2FeatureExtractor:
     )
 
 
-def build_model(model_name_or_path: str | os.PathLike | None, scratch_config: dict | None = None, seed: int = 42):
+def build_model(
+    model_name_or_path: str | os.PathLike | None,
+    scratch_config: dict | None = None,
+    seed: int = 42,
+    attention: str = "sdpa",
+):
     """Return (model, feature_extractor).
 
     `model_name_or_path` is a hub id (e.g. "facebook/wav2vec2-base") or a local directory written by
     save_pretrained; a fresh 8-label classification head is put on top. When it is None, a model built
-    from `scratch_config` (Wav2Vec2Config fields) is initialised at random with `seed`.
+    from `scratch_config` (Wav2Vec2Config fields) is initialised at random with `seed`. `attention` is
+    "sdpa" (PyTorch's fused attention) or "eager". Weights load as safetensors where the folder has them,
+    and never through code shipped with the model (no trust_remote_code).
     """
     if model_name_or_path is None:
         from transformers import set_seed
 
         set_seed(seed)
-        config = Wav2Vec2Config(**(scratch_config or {}), **label_kwargs())
+        config = Wav2Vec2Config(**(scratch_config or {}), **label_kwargs(), attn_implementation=attention)
         return Wav2Vec2ForSequenceClassification(config), new_feature_extractor()
     source = str(model_name_or_path)
     try:
         model = Wav2Vec2ForSequenceClassification.from_pretrained(
-            source, **label_kwargs(), ignore_mismatched_sizes=True
+            source,
+            **label_kwargs(),
+            ignore_mismatched_sizes=True,
+            attn_implementation=attention,
+            trust_remote_code=False,
         )
-        feature_extractor = AutoFeatureExtractor.from_pretrained(source)
+        feature_extractor = AutoFeatureExtractor.from_pretrained(source, trust_remote_code=False)
     except OSError as error:
         where = "local directory" if Path(source).exists() else "Hugging Face Hub model"
         raise ModelLoadError(

@@ -13,7 +13,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
-from ser_utils.config import EMOTIONS, SAMPLE_RATE
+from ser_utils.config import EMOTIONS, SAMPLE_RATE, writing
 
 
 def run_caption(info: dict) -> str:
@@ -27,10 +27,8 @@ def run_caption(info: dict) -> str:
 def save_figure(figure: plt.Figure, path: str | os.PathLike) -> Path:
     """Save as PNG under a temporary name, then rename, so a figure is never half-written."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(tmp, dpi=120, bbox_inches="tight")
-    os.replace(tmp, path)
+    with writing(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
     return path
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ser_utils.config import SPLIT_LABELS, outputs_dir
+from ser_utils.config import SPLIT_LABELS, run_group, runs_dir
 from ser_utils.metrics import SUMMARY_METRICS, emotion_confusion_matrix, mean_and_std
 from ser_utils.plots import run_caption
 from ser_utils.splits import leakage_audit, protocol_splits
@@ -37,14 +37,18 @@ def audit_protocols(manifest: pd.DataFrame, n_folds: int = 6, seed: int = 42) ->
 
 
 def finished_runs(root: str | os.PathLike | None = None) -> list[dict]:
-    """run_info.json of every finished run under `root` (default outputs/runs), each with its `run_dir`."""
-    root = Path(root) if root else outputs_dir() / "runs"
-    runs = []
+    """run_info.json of the newest finished run of every run group under `root` (default outputs/runs), each
+    with its `run_dir`; earlier runs of the same profile, split and fold are left out."""
+    root = Path(root) if root else runs_dir()
+    latest = {}
     for info_file in sorted(root.glob(f"*/{RUN_INFO_FILE}")):
         info = json.loads(info_file.read_text())
-        if "test_metrics" in info:  # written by this version of train()
-            runs.append({**info, "run_dir": str(info_file.parent)})
-    return runs
+        if "test_metrics" not in info:  # not written by this version of train()
+            continue
+        group = info.get("run_group", run_group(info_file.parent.name))
+        if group not in latest or info["finished"] >= latest[group]["finished"]:
+            latest[group] = {**info, "run_dir": str(info_file.parent)}
+    return list(latest.values())
 
 
 def results_table(runs: list[dict]) -> pd.DataFrame:

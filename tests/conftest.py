@@ -54,3 +54,19 @@ def prepared_full(ravdess_16k, tmp_path_factory):
 def stereo_clips() -> list[str]:
     """The 5 stereo clips, as Actor_NN/<stem>."""
     return STEREO_CLIPS
+
+
+@pytest.fixture(scope="session")
+def ravdess_subset(ravdess_16k, tmp_path_factory):
+    """Factory: a folder of symlinks to the first `per_actor` clips (by name) of each of `actors`."""
+
+    def make(actors, per_actor: int = 60) -> Path:
+        root = tmp_path_factory.mktemp("ravdess-subset")
+        for actor in actors:
+            folder = root / f"Actor_{actor:02d}"
+            folder.mkdir()
+            for clip in sorted((ravdess_16k / folder.name).iterdir())[:per_actor]:
+                (folder / clip.name).symlink_to(clip)
+        return root
+
+    return make

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ser_utils.config import EMOTION_CODES, PROJECT_ROOT, load_profile
+from ser_utils.config import EMOTION_CODES, PROJECT_ROOT, load_profile, run_group
 
 FOLDS = 3
 
@@ -33,14 +33,16 @@ def test_make_kfold_on_a_subset(ravdess_16k, tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "epoch 1/1" in done.stderr  # progress reaches the terminal (papermill logs to stderr)
 
-    infos = [json.loads((out / "runs" / f"tiny-actor_kfold-fold{k}" / "run_info.json").read_text()) for k in range(3)]
+    run_dirs = sorted((out / "runs").iterdir())  # one folder per run: <group>_<UTC time>
+    assert [run_group(path.name) for path in run_dirs] == [f"tiny-actor_kfold-fold{k}" for k in range(3)]
+    infos = [json.loads((path / "run_info.json").read_text()) for path in run_dirs]
     assert [info["fold"] for info in infos] == [0, 1, 2]
     assert [info["test_actors"] for info in infos] == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]
     for info in infos:
         assert info["selection_part"] == "validation" and info["test_clips"] == 32
         assert info["leakage"]["actors_on_both_sides"] == 0
 
-    aggregate = out / "runs" / "tiny-actor_kfold"
+    aggregate = out / "kfold" / f"tiny-{FOLDS}folds"
     summary = pd.read_csv(aggregate / "summary.csv")
     assert summary[["protocol", "folds"]].values.tolist() == [["actor_kfold", FOLDS]]
     assert "±" in summary.loc[0, "UA"]
