@@ -26,7 +26,7 @@ from tqdm import tqdm
 from transformers import AutoConfig, AutoFeatureExtractor, Wav2Vec2ForSequenceClassification
 
 from ser_utils.config import outputs_dir
-from ser_utils.data import DatasetError
+from ser_utils.data import AudioError
 from ser_utils.model import load_preprocessing, no_weight_progress_bars
 from ser_utils.preprocess import load_audio, trim_to_window
 
@@ -106,8 +106,8 @@ def _read(path: str, rate: int) -> tuple[np.ndarray | None, str, str]:
         return None, "", "a folder with no audio files"
     try:
         audio, _ = load_audio(path, rate)
-    except DatasetError as error:  # raised from soundfile's own error, which names the problem
-        return None, "", f"not readable as audio ({error.__cause__})"
+    except AudioError as error:
+        return None, "", error.reason
     except (ValueError, RuntimeError, EOFError) as error:
         return None, "", f"not readable as audio ({error})"
     if audio.size == 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import sys
 from pathlib import Path
 
 import librosa
@@ -13,10 +13,31 @@ import pandas as pd
 import soundfile as sf
 from tqdm.auto import tqdm
 
-from ser_utils.config import NUM_SAMPLES, OFFSET_SAMPLES, SAMPLE_RATE, outputs_dir
-from ser_utils.data import BUNDLED_SAMPLE, DatasetError, DataSource, scan_dataset
+from ser_utils.config import (
+    DURATION_S,
+    NUM_SAMPLES,
+    OFFSET_S,
+    OFFSET_SAMPLES,
+    SAMPLE_RATE,
+    outputs_dir,
+    remove_abandoned,
+    writing,
+)
+from ser_utils.data import (
+    BUNDLED_SAMPLE,
+    AudioError,
+    DatasetError,
+    DataSource,
+    audio_info,
+    resolve_data_dir,
+    scan_dataset,
+    verify_dataset,
+)
 
 MANIFEST_NAME = "manifest.csv"
+SKIPPED_NAME = "skipped.csv"  # files that are not usable clips, with the reason
+VERIFICATION_CACHE = ".source_checksums.json"
+RESAMPLE_MARGIN_S = 0.05  # read this much beyond the window on each side, so resampling has no edge effects
 MANIFEST_COLUMNS = [
     "path",
     "emotion",
@@ -32,15 +53,20 @@ MANIFEST_COLUMNS = [
 
 def load_audio(path: str | os.PathLike, rate_out: int = SAMPLE_RATE) -> tuple[np.ndarray, float]:
     """Read a file as mono float32 at `rate_out` Hz (16 kHz); return the samples and the original duration (s)."""
-    try:
-        audio, rate = sf.read(path, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as error:
-        raise DatasetError(f"{path}: cannot be read as audio ({error}); replace it with a good copy") from error
+    audio, rate = _read(path)
     duration = audio.shape[0] / rate
     audio = librosa.to_mono(audio.T)
     if rate != rate_out:
         audio = librosa.resample(audio, orig_sr=rate, target_sr=rate_out, res_type="soxr_hq")
     return audio.astype(np.float32, copy=False), duration
+
+
+def _read(path, start: int = 0, frames: int = -1) -> tuple[np.ndarray, int]:
+    try:
+        audio, rate = sf.read(path, start=start, frames=frames, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as error:
+        raise AudioError(path, f"cannot be read as audio ({error})") from error
+    return audio, rate
 
 
 def trim_to_window(audio: np.ndarray, offset: int = OFFSET_SAMPLES, length: int = NUM_SAMPLES) -> np.ndarray:
@@ -50,21 +76,40 @@ def trim_to_window(audio: np.ndarray, offset: int = OFFSET_SAMPLES, length: int 
 
 def load_window(path: str | os.PathLike) -> np.ndarray:
     """The recipe's input for one file: 40,000 samples (2.5 s at 16 kHz, mono) starting 0.6 s in."""
-    audio, _ = load_audio(path)
-    return trim_to_window(audio)
+    return read_window(path)[0]
+
+
+def read_window(path: str | os.PathLike) -> tuple[np.ndarray, float]:
+    """Read only the recipe's window of a file (2.5 s from 0.6 s in) as 16 kHz mono float32, zero-padded to
+    40,000 samples; return it and the file's duration in seconds.
+
+    Any sample rate and channel count: channels are averaged and the window is resampled with soxr, with a
+    margin on both sides so that the result equals resampling the whole file. Raises AudioError when the
+    file cannot be read, has no samples, holds NaN or infinite values, or ends before the window starts.
+    """
+    info = audio_info(path)
+    rate, total = info.samplerate, info.frames
+    if total == 0:
+        raise AudioError(path, "no samples")
+    start = round(OFFSET_S * rate)
+    if start >= total:
+        raise AudioError(path, f"{total / rate:.2f} s long: it ends before the 0.6 s offset, its window would be empty")
+    margin = 0 if rate == SAMPLE_RATE else round(RESAMPLE_MARGIN_S * rate)
+    first = max(start - margin, 0)
+    audio, _ = _read(path, first, min(round(DURATION_S * rate) + start - first + margin, total - first))
+    if not np.isfinite(audio).all():
+        raise AudioError(path, "holds NaN or infinite samples")
+    mono = librosa.to_mono(audio.T)
+    if rate != SAMPLE_RATE:
+        mono = librosa.resample(mono, orig_sr=rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
+    lead = round((start - first) * SAMPLE_RATE / rate)
+    return librosa.util.fix_length(mono[lead : lead + NUM_SAMPLES], size=NUM_SAMPLES), total / rate
 
 
 def write_wav_atomic(path: Path, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
     """Write a 16-bit WAV under a temporary name in the same folder, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with writing(path) as tmp:
         sf.write(tmp, audio, rate, subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _is_finished(path: Path) -> bool:
@@ -83,24 +128,54 @@ def prepared_dir_for(source: DataSource) -> Path:
     return outputs_dir() / "prepared" / f"{source.path.name}-{digest}"
 
 
+def check_writable(folder: Path) -> None:
+    """Raise DatasetError (one line, naming the folder and the fix) unless files can be created in `folder`."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with writing(folder / ".write-test"):
+            pass
+        (folder / ".write-test").unlink()
+    except OSError as error:
+        raise DatasetError(
+            f"{folder}: cannot write here ({error.strerror}); set SER_OUTPUT_DIR to a writable folder"
+        ) from error
+
+
 def prepare_dataset(source_dir: str | os.PathLike, out_dir: str | os.PathLike, progress: bool = True) -> pd.DataFrame:
     """Preprocess every clip under `source_dir` into `out_dir`/<Emotion>/<name>.wav and write the manifest.
 
-    Clips already finished in `out_dir` (16 kHz mono, 40,000 samples) are kept, so a re-run only does
-    what is missing. Returns the manifest: one row per clip, sorted by emotion then file name, with
-    `path` relative to `out_dir` and `duration` the original clip's length in seconds.
+    The source is first checked against the original checksums (`verify_dataset`; checksums are cached in
+    `out_dir`). Clips already finished in `out_dir` (16 kHz mono, 40,000 samples) are kept, so a re-run only
+    does what is missing; every file is written under a temporary name and renamed, so an interrupted run
+    (or two runs at once) never leaves a half-written clip. Files that cannot be used are skipped and listed
+    with their reason in `out_dir`/skipped.csv. Returns the manifest: one row per clip, sorted by emotion then
+    file name, with `path` relative to `out_dir` and `duration` the original clip's length in seconds.
     """
     out_dir = Path(out_dir)
-    clips = scan_dataset(source_dir)
+    check_writable(out_dir)
+    remove_abandoned(out_dir)
+    verification = verify_dataset(source_dir, out_dir / VERIFICATION_CACHE)
+    if progress:
+        print(f"{source_dir}: {verification.summary()}", flush=True)
+    clips, skipped = scan_dataset(source_dir)
+    skipped = skipped.to_dict("records")
+    corrupt = {str(Path(source_dir) / path): why for path, why in verification.corrupt.items()}
     rows = []
     for clip in tqdm(clips.itertuples(), total=len(clips), desc="preprocess", unit="clip", disable=not progress):
         relative = Path(clip.emotion) / (Path(clip.file).stem + ".wav")
         target = out_dir / relative
+        if clip.path in corrupt:
+            skipped.append({"path": clip.path, "reason": corrupt[clip.path]})
+            continue
         if _is_finished(target):
             duration = sf.info(clip.path).duration
         else:
-            audio, duration = load_audio(clip.path)
-            write_wav_atomic(target, trim_to_window(audio))
+            try:
+                window, duration = read_window(clip.path)
+            except AudioError as error:
+                skipped.append({"path": clip.path, "reason": error.reason})
+                continue
+            write_wav_atomic(target, window)
         rows.append(
             {
                 "path": relative.as_posix(),
@@ -114,17 +189,23 @@ def prepare_dataset(source_dir: str | os.PathLike, out_dir: str | os.PathLike, p
                 "source": clip.path,
             }
         )
+    if not rows:
+        raise DatasetError(
+            f"{source_dir}: none of its {len(clips)} clips could be read; see the reasons in {out_dir / SKIPPED_NAME}"
+        )
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     manifest = manifest.sort_values(["emotion", "path"], kind="stable").reset_index(drop=True)
-    write_manifest(manifest, out_dir / MANIFEST_NAME)
+    skipped = pd.DataFrame(skipped, columns=["path", "reason"])
+    with writing(out_dir / SKIPPED_NAME) as tmp:
+        skipped.to_csv(tmp, index=False)
+    with writing(out_dir / MANIFEST_NAME) as tmp:
+        manifest.to_csv(tmp, index=False)
+    if progress:
+        print(
+            f"{len(manifest)} clips ready in {out_dir}"
+            + (f"; {len(skipped)} files skipped, reasons in {out_dir / SKIPPED_NAME}" if len(skipped) else "")
+        )
     return manifest
-
-
-def write_manifest(manifest: pd.DataFrame, path: Path) -> None:
-    """Write the manifest CSV atomically (temporary file, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    manifest.to_csv(tmp, index=False)
-    os.replace(tmp, path)
 
 
 def read_manifest(prepared_dir: str | os.PathLike) -> pd.DataFrame:
@@ -136,3 +217,24 @@ def read_manifest(prepared_dir: str | os.PathLike) -> pd.DataFrame:
     manifest = pd.read_csv(path)
     manifest["path"] = [str(prepared_dir / p) for p in manifest["path"]]
     return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m ser_utils.preprocess", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="folder holding Actor_01..Actor_24 (default: RAVDESS_DIR, Kaggle, sample)")
+    parser.add_argument("--out", help="output folder (default outputs/prepared/<dataset>-<hash>)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    options = parser.parse_args(argv)
+    try:
+        source = resolve_data_dir(options.data)
+        prepare_dataset(source.path, options.out or prepared_dir_for(source), progress=not options.no_progress)
+    except DatasetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

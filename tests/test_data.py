@@ -30,8 +30,8 @@ OUR_NAMES = {
 
 
 def test_all_1440_names_parse(ravdess_16k):
-    clips = scan_dataset(ravdess_16k)
-    assert len(clips) == 1440
+    clips, skipped = scan_dataset(ravdess_16k)
+    assert len(clips) == 1440 and skipped.empty
     for clip in clips.itertuples():
         fields = Path(clip.file).stem.split("-")
         assert clip.emotion == OUR_NAMES[README_EMOTIONS[fields[2]]]
@@ -80,7 +80,7 @@ def _fake_dataset(root: Path, names: dict[str, list[str]]) -> Path:
     return root
 
 
-def test_scan_lists_every_offending_file(tmp_path):
+def test_scan_skips_every_file_that_is_not_a_clip_and_says_why(tmp_path):
     root = _fake_dataset(
         tmp_path,
         {
@@ -89,18 +89,22 @@ def test_scan_lists_every_offending_file(tmp_path):
                 "recording.wav",
                 "03-02-01-01-01-01-01.wav",
                 "03-01-01-01-01-01-02.wav",
+                "03-01-01-01-01-01-01.flac",
             ]
         },
     )
     (root / "Actor_01" / "notes.txt").write_text("x")
-    with pytest.raises(DatasetError) as caught:
-        scan_dataset(root)
-    message = str(caught.value)
-    assert "4 file(s)" in message
-    assert "Actor_01/recording.wav: not a RAVDESS name" in message
-    assert "Actor_01/03-02-01-01-01-01-01.wav: a song clip" in message
-    assert "Actor_01/03-01-01-01-01-01-02.wav: actor 02 in the name but in folder Actor_01" in message
-    assert "Actor_01/notes.txt" in message
+    (root / "Actor_01" / ".DS_Store").write_text("x")
+    clips, skipped = scan_dataset(root)
+    assert clips["file"].tolist() == ["03-01-01-01-01-01-01.flac"]  # of two copies of a clip, the first by name
+    reasons = dict(zip([Path(p).name for p in skipped["path"]], skipped["reason"], strict=True))
+    assert reasons == {
+        "03-01-01-01-01-01-01.wav": "the same clip as Actor_01/03-01-01-01-01-01-01.flac",
+        "03-01-01-01-01-01-02.wav": "actor 02 in the name but in folder Actor_01",
+        "03-02-01-01-01-01-01.wav": "a song clip (vocal channel 02); this project uses speech (vocal channel 01)",
+        "notes.txt": "not a .wav or .flac file",
+        "recording.wav": "not a RAVDESS name (expected 03-01-EE-II-SS-RR-AA.wav)",
+    }
 
 
 def test_empty_folder_is_refused(tmp_path):
@@ -130,13 +134,13 @@ def test_resolve_order(tmp_path, monkeypatch):
     monkeypatch.delenv("RAVDESS_DIR")
     found = resolve_data_dir()
     assert (found.path, found.origin) == (kaggle / "ravdess-emotional-speech-audio", "Kaggle input")
-    assert len(scan_dataset(found.path)) == 1
+    assert len(scan_dataset(found.path)[0]) == 1
     monkeypatch.setattr(data, "KAGGLE_INPUT", tmp_path / "no-kaggle")
     assert resolve_data_dir().path == data.BUNDLED_SAMPLE
 
 
 def test_bundled_sample_has_all_emotions_and_both_genders():
-    clips = data.audio_census(scan_dataset(data.BUNDLED_SAMPLE))
+    clips = data.audio_census(scan_dataset(data.BUNDLED_SAMPLE)[0])
     assert len(clips) == 240
     assert set(clips["emotion"]) == set(data.EMOTIONS)
     assert clips["gender"].value_counts().to_dict() == {"male": 120, "female": 120}

@@ -95,7 +95,7 @@ def test_bad_inputs_get_rows_and_the_rest_is_predicted(bad_files, tmp_path, pred
         pd.Index([str(p).rsplit("/", 1)[-1] for p in paths])
     )
     for name in ("empty.wav", "truncated.wav", "text.wav"):
-        assert table.loc[name, "error"].startswith("not readable as audio"), name
+        assert table.loc[name, "error"].startswith("cannot be read as audio"), name
         assert pd.isna(table.loc[name, "label"])
     assert table.loc["missing.wav", "error"] == "no such file"
     assert table.loc["no_samples.wav", "error"] == "no audio samples in the file"
