@@ -141,32 +141,33 @@ def check_writable(folder: Path) -> None:
         ) from error
 
 
-def prepare_dataset(source_dir: str | os.PathLike, out_dir: str | os.PathLike, progress: bool = True) -> pd.DataFrame:
+def prepare_dataset(
+    source_dir: str | os.PathLike, out_dir: str | os.PathLike, progress: bool = True, summary: bool = True
+) -> pd.DataFrame:
     """Preprocess every clip under `source_dir` into `out_dir`/<Emotion>/<name>.wav and write the manifest.
 
-    The source is first checked against the original checksums (`verify_dataset`; checksums are cached in
-    `out_dir`). Clips already finished in `out_dir` (16 kHz mono, 40,000 samples) are kept, so a re-run only
-    does what is missing; every file is written under a temporary name and renamed, so an interrupted run
-    (or two runs at once) never leaves a half-written clip. Files that cannot be used are skipped and listed
-    with their reason in `out_dir`/skipped.csv. Returns the manifest: one row per clip, sorted by emotion then
-    file name, with `path` relative to `out_dir` and `duration` the original clip's length in seconds.
+    The source is first checked against the original checksums (`verify_dataset`, cached in `out_dir`); with
+    `summary` that result is printed, then the count of clips ready and of files skipped. Clips that fail the
+    check are still used unless they cannot be read. Clips already finished in `out_dir` (16 kHz mono, 40,000
+    samples) are kept, so a re-run only does what is missing; every file is written under a temporary name
+    and renamed, so an interrupted run (or two runs at once) never leaves a half-written clip. Files that
+    cannot be used are skipped and listed with their reason in `out_dir`/skipped.csv. Returns the manifest:
+    one row per clip, sorted by emotion then file name, with `path` relative to `out_dir` and `duration` the
+    original clip's length in seconds.
     """
     out_dir = Path(out_dir)
     check_writable(out_dir)
     remove_abandoned(out_dir)
     verification = verify_dataset(source_dir, out_dir / VERIFICATION_CACHE)
-    if progress:
-        print(f"{source_dir}: {verification.summary()}", flush=True)
+    if summary:
+        problems = " (details: python -m ser_utils.data verify PATH)" if verification.corrupt else ""
+        print(f"{source_dir}: {verification.summary()}{problems}", flush=True)
     clips, skipped = scan_dataset(source_dir)
     skipped = skipped.to_dict("records")
-    corrupt = {str(Path(source_dir) / path): why for path, why in verification.corrupt.items()}
     rows = []
     for clip in tqdm(clips.itertuples(), total=len(clips), desc="preprocess", unit="clip", disable=not progress):
         relative = Path(clip.emotion) / (Path(clip.file).stem + ".wav")
         target = out_dir / relative
-        if clip.path in corrupt:
-            skipped.append({"path": clip.path, "reason": corrupt[clip.path]})
-            continue
         if _is_finished(target):
             duration = sf.info(clip.path).duration
         else:
@@ -189,22 +190,20 @@ def prepare_dataset(source_dir: str | os.PathLike, out_dir: str | os.PathLike, p
                 "source": clip.path,
             }
         )
+    skipped = pd.DataFrame(skipped, columns=["path", "reason"])
+    with writing(out_dir / SKIPPED_NAME) as tmp:
+        skipped.to_csv(tmp, index=False)
     if not rows:
         raise DatasetError(
             f"{source_dir}: none of its {len(clips)} clips could be read; see the reasons in {out_dir / SKIPPED_NAME}"
         )
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     manifest = manifest.sort_values(["emotion", "path"], kind="stable").reset_index(drop=True)
-    skipped = pd.DataFrame(skipped, columns=["path", "reason"])
-    with writing(out_dir / SKIPPED_NAME) as tmp:
-        skipped.to_csv(tmp, index=False)
     with writing(out_dir / MANIFEST_NAME) as tmp:
         manifest.to_csv(tmp, index=False)
-    if progress:
-        print(
-            f"{len(manifest)} clips ready in {out_dir}"
-            + (f"; {len(skipped)} files skipped, reasons in {out_dir / SKIPPED_NAME}" if len(skipped) else "")
-        )
+    if summary:
+        skips = f"; {len(skipped)} files skipped, reasons in {out_dir / SKIPPED_NAME}" if len(skipped) else ""
+        print(f"{len(manifest)} clips ready in {out_dir}{skips}")
     return manifest
 
 

@@ -376,7 +376,7 @@ def split_dataset(profile: Profile, data_dir: str | os.PathLike | None = None, p
     """
     source = resolve_data_dir(data_dir)
     prepared_dir = prepared_dir_for(source)
-    prepare_dataset(source.path, prepared_dir, progress=progress)
+    prepare_dataset(source.path, prepared_dir, progress=progress, summary=progress)
     manifest = assign_split(
         read_manifest(prepared_dir), profile.split, profile.test_size, profile.seed, profile.fold, profile.n_folds
     )

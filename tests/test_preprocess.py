@@ -1,11 +1,25 @@
 import os
+import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import librosa
 import numpy as np
+import pandas as pd
 import soundfile as sf
 
-from ser_utils.config import EMOTIONS, NUM_SAMPLES, OFFSET_SAMPLES, SAMPLE_RATE
-from ser_utils.preprocess import MANIFEST_COLUMNS, load_window, prepare_dataset, read_manifest, trim_to_window
+from ser_utils.config import EMOTIONS, NUM_SAMPLES, OFFSET_SAMPLES, SAMPLE_RATE, remove_abandoned, writing
+from ser_utils.preprocess import (
+    MANIFEST_COLUMNS,
+    VERIFICATION_CACHE,
+    load_window,
+    prepare_dataset,
+    read_manifest,
+    trim_to_window,
+)
 
 
 def test_trim_to_window_offsets_and_pads():
@@ -82,3 +96,130 @@ def test_rerun_skips_finished_clips(tmp_path):
     broken.write_bytes(b"RIFF")  # a truncated file is redone
     prepare_dataset(source.parent, out, progress=False)
     assert sf.info(broken).frames == NUM_SAMPLES
+
+
+PREPROCESS = [sys.executable, "-m", "ser_utils.preprocess", "--no-progress"]
+
+
+def _outputs(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` except the checksum cache, by relative path (hidden temporaries included)."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != VERIFICATION_CACHE
+    }
+
+
+def test_sigkill_mid_run_then_rerun_gives_exactly_the_complete_set(ravdess_16k, prepared_full, tmp_path):
+    reference = _outputs(prepared_full[0])
+    out = tmp_path / "prepared"
+    command = [*PREPROCESS, "--data", str(ravdess_16k), "--out", str(out)]
+    killed = subprocess.Popen(command)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("*/*.wav"))) < 200:
+        assert killed.poll() is None and time.monotonic() < deadline, "preprocessing ended before it was killed"
+        time.sleep(0.01)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    partial = _outputs(out)
+    assert 200 <= len(partial) < len(reference) and "manifest.csv" not in partial
+    for name, content in partial.items():  # what is in place is complete; a temporary may be left over
+        assert name.endswith(".tmp") or content == reference[name], name
+
+    subprocess.run(command, check=True, timeout=300)
+    assert _outputs(out) == reference  # no temporaries left, nothing truncated, nothing extra
+
+
+def test_two_runs_at_once_both_finish_with_the_complete_set(ravdess_16k, prepared_full, tmp_path):
+    reference = _outputs(prepared_full[0])
+    out = tmp_path / "prepared"
+    command = [*PREPROCESS, "--data", str(ravdess_16k), "--out", str(out)]
+    runs = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for run in runs:
+        _, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err
+    assert _outputs(out) == reference
+
+
+def _write(path: Path, audio: np.ndarray, rate: int, **kwargs) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, audio, rate, **kwargs)
+
+
+def test_bad_inputs_are_handled_or_skipped_with_a_reason(ravdess_16k, tmp_path):
+    speech, rate = sf.read(ravdess_16k / "Actor_01" / "03-01-05-02-01-01-01.wav", dtype="float32")
+    actor = tmp_path / "data" / "Actor_01"
+    name = "03-01-{:02d}-01-{:02d}-01-01.wav".format
+    _write(actor / name(1, 1), speech, rate)  # a good clip
+    _write(actor / name(2, 1), np.zeros(56_000, np.float32), rate)  # silent: kept, as it is
+    _write(actor / name(3, 1), librosa.resample(speech, orig_sr=rate, target_sr=8_000), 8_000)
+    _write(actor / name(4, 1), librosa.resample(speech, orig_sr=rate, target_sr=44_100), 44_100)
+    _write(actor / name(5, 1), np.stack([speech, speech / 2, np.zeros_like(speech)], axis=1), rate)
+    _write(actor / name(6, 1), speech[:4_800], rate)  # 0.3 s
+    _write(actor / name(7, 1), np.full(40_000, np.nan, np.float32), rate, subtype="FLOAT")
+    (actor / name(8, 1)).write_bytes(b"")
+    (actor / name(1, 2)).write_bytes((actor / name(1, 1)).read_bytes()[:20])  # the header cut short
+    (actor / name(2, 2)).write_text("not audio at all")
+    _write(actor / "03-02-03-01-01-01-01.wav", speech, rate)  # a song clip
+    _write(actor / "my recording.wav", speech, rate)
+    good = name(1, 1).replace(".wav", ".flac")
+    _write(actor / good, speech, rate)  # the same clip twice, as FLAC and WAV: the first by name is used
+
+    out = tmp_path / "prepared"
+    done = subprocess.run(
+        [*PREPROCESS, "--data", str(tmp_path / "data"), "--out", str(out)], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and not done.stderr.strip(), done.stderr
+    assert f"5 clips ready in {out}; 8 files skipped, reasons in {out / 'skipped.csv'}" in done.stdout
+    manifest = read_manifest(out)
+    assert sorted(Path(p).name for p in manifest["source"]) == [good] + [name(e, 1) for e in range(2, 6)]
+    for path in manifest["path"]:
+        info = sf.info(path)
+        assert (info.frames, info.channels, info.samplerate) == (NUM_SAMPLES, 1, SAMPLE_RATE)
+    windows = {Path(row.source).name: sf.read(row.path, dtype="float32")[0] for row in manifest.itertuples()}
+    assert not windows[name(2, 1)].any()
+    for resampled in (name(3, 1), name(4, 1)):  # resampled to 16 kHz: the same speech, less the lost band
+        assert np.corrcoef(windows[resampled], windows[good])[0, 1] > 0.9
+    np.testing.assert_allclose(windows[name(5, 1)], windows[good] / 2, atol=1e-4)  # the 3 channels averaged
+    skipped = pd.read_csv(out / "skipped.csv")
+    reasons = dict(zip([Path(p).name for p in skipped["path"]], skipped["reason"], strict=True))
+    assert reasons[name(6, 1)] == "0.30 s long: it ends before the 0.6 s offset, its window would be empty"
+    assert reasons[name(7, 1)] == "holds NaN or infinite samples"
+    for unreadable in (name(8, 1), name(1, 2), name(2, 2)):
+        assert reasons[unreadable].startswith("cannot be read as audio ("), reasons[unreadable]
+    assert reasons["03-02-03-01-01-01-01.wav"].startswith("a song clip")
+    assert reasons["my recording.wav"].startswith("not a RAVDESS name")
+    assert reasons[name(1, 1)] == f"the same clip as Actor_01/{good}"
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_read_only_output_folder_is_refused_in_one_line(ravdess_16k, tmp_path):
+    out = tmp_path / "prepared"
+    out.mkdir()
+    # Root ignores permission bits, so for root the folder is made immutable instead.
+    lock, unlock = (["chattr", "+i", str(out)], ["chattr", "-i", str(out)]) if os.geteuid() == 0 else (None, None)
+    if lock:
+        subprocess.run(lock, check=True)
+    else:
+        out.chmod(0o555)
+    try:
+        command = [*PREPROCESS, "--data", str(ravdess_16k), "--out", str(out)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    finally:
+        subprocess.run(unlock, check=True) if unlock else out.chmod(0o755)
+    assert done.returncode == 2 and not done.stdout
+    assert re.fullmatch(
+        rf"error: {re.escape(str(out))}: cannot write here \((Permission denied|Operation not permitted)\); "
+        r"set SER_OUTPUT_DIR to a writable folder\n",
+        done.stderr,
+    ), done.stderr
+    assert not list(out.iterdir())
+
+
+def test_abandoned_temporaries_are_removed_and_live_ones_kept(tmp_path):
+    with writing(tmp_path / "a.wav") as live:
+        abandoned = tmp_path / ".b.wav.999999999.abcd1234.tmp"  # no such process
+        abandoned.write_text("x")
+        assert remove_abandoned(tmp_path) == 1
+        assert live.exists() and not abandoned.exists()
+    assert (tmp_path / "a.wav").exists() and not live.exists()

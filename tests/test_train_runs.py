@@ -146,7 +146,9 @@ def test_resume_after_sigkill_ends_like_an_uninterrupted_run(ravdess_subset, tmp
 
     again = subprocess.run([*command, "--run-name", "cut"], env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 2 and "never overwrite" in again.stderr and "Traceback" not in again.stderr
-    resumed = subprocess.run([*command, "--run-name", "cut", "--resume"], env=env, capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        [*command, "--run-name", "cut", "--resume"], env=env, capture_output=True, text=True, timeout=600
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming from" in resumed.stdout
     info = json.loads((cut / "run_info.json").read_text())
