@@ -113,6 +113,8 @@ def training_arguments(profile: Profile, checkpoint_dir: str | os.PathLike, prog
         dataloader_pin_memory=not cpu,
         torch_compile=profile.compile,
         activation_checkpointing=profile.gradient_checkpointing,
+        # The classifier's loss is a per-clip mean; Trainer's token averaging would multiply it by the world size.
+        average_tokens_across_devices=False,
         logging_nan_inf_filter=False,  # GuardedTrainer stops on the first NaN instead of hiding it
         report_to="none",
         disable_tqdm=not progress,
