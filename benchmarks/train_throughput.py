@@ -1,0 +1,213 @@
+"""Training throughput: the original recipe's configuration against this project's fast one, same run, same device.
+
+    python benchmarks/train_throughput.py                 # wav2vec2-base architecture, batch 16, 2.5 s clips
+    python benchmarks/train_throughput.py --steps 20      # more timed steps (a GPU does them in seconds)
+
+(a) original: fp32, eager attention, unfused AdamW, no DataLoader workers (Trainer defaults of the original's time);
+(b) fast: the `full` profile's settings (bf16 autocast on GPUs with bf16, SDPA attention, fused AdamW, workers).
+Both train the wav2vec2-base architecture from random initialisation (the compute is that of the pretrained
+model) through the project's own Trainer set-up, on random 2.5 s clips. Each configuration runs in a fresh
+process, so peak memory is its own. Reports samples per second, seconds per epoch of the recipe's 1152
+training clips (training steps only), peak memory and model FLOPs utilisation, and appends a row to
+BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPE_TRAIN_CLIPS = 1152  # 80 % of 1440
+# Dense bf16/fp16 tensor-core peaks (TFLOP/s) from the vendors' data sheets, for MFU.
+PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "T4": 65.0, "P100": 18.7}
+CONFIGS = {
+    "original": {"precision": "fp32", "attention": "eager", "optimizer": "adamw_torch", "dataloader_workers": 0},
+    "fast": {},  # the full profile as shipped
+}
+TINY = {  # the smoke profile's small wav2vec2, so the tests can run this script in seconds
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 128,
+    "conv_dim": [32] * 7,
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 4,
+}
+
+
+def measure(config: str, arch: str, steps: int, warmup: int, batch_size: int, device: str) -> dict:
+    """Train `warmup + steps` steps of one configuration; time the last `steps`. Runs in its own process."""
+    import datasets
+    import numpy as np
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+    from transformers import Trainer, TrainerCallback
+
+    from ser_utils.config import NUM_SAMPLES, load_profile
+    from ser_utils.model import build_model
+    from ser_utils.train import resolve_precision, training_arguments, use_cpu
+
+    profile = load_profile("full", model_name_or_path=None, batch_size=batch_size, device=device, **CONFIGS[config])
+    scratch = TINY if arch == "tiny" else {}  # {}: Wav2Vec2Config defaults, the wav2vec2-base architecture
+    model, _ = build_model(None, scratch, seed=0, attention=profile.attention)
+    cpu = use_cpu(device)
+    gpu = not cpu
+    clips = batch_size * (steps + warmup)
+    generator = np.random.default_rng(0)
+    data = datasets.Dataset.from_dict(
+        {
+            "input_values": generator.standard_normal((clips, NUM_SAMPLES), dtype=np.float32),
+            "label": generator.integers(0, 8, clips),
+        }
+    ).with_format("torch")
+
+    # FLOPs of one training step (forward and backward) of this model on one batch, counted by PyTorch.
+    counter_model, _ = build_model(None, scratch, seed=0, attention="eager")
+    batch = data[:batch_size]
+    with FlopCounterMode(display=False) as counter:
+        counter_model(input_values=batch["input_values"], labels=batch["label"]).loss.backward()
+    flops_per_step = counter.get_total_flops()
+    del counter_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        args = dataclasses.replace(
+            training_arguments(profile, tmp, progress=False),
+            eval_strategy="no",
+            save_strategy="no",
+            logging_strategy="no",
+            load_best_model_at_end=False,
+            max_steps=steps + warmup,
+        )
+        stamps = []
+
+        class StepClock(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                if gpu:
+                    torch.cuda.synchronize()
+                stamps.append(time.perf_counter())
+
+        if gpu:
+            torch.cuda.reset_peak_memory_stats()
+        Trainer(model=model, args=args, train_dataset=data, callbacks=[StepClock()]).train()
+    seconds = stamps[-1] - stamps[warmup - 1]
+    samples_per_s = steps * batch_size / seconds
+    peak_gib = (
+        torch.cuda.max_memory_allocated() / 2**30
+        if gpu
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+    )
+    return {
+        "config": config,
+        "precision": resolve_precision(profile.precision, cpu),
+        "attention": profile.attention,
+        "optimizer": profile.optimizer,
+        "dataloader_workers": profile.dataloader_workers,
+        "samples_per_s": samples_per_s,
+        "s_per_epoch": RECIPE_TRAIN_CLIPS / samples_per_s,
+        "peak_memory_gib": peak_gib,
+        "peak_memory_kind": "GPU, allocated" if gpu else "process RSS",
+        "flops_per_step": flops_per_step,
+        "achieved_tflops": flops_per_step * steps / seconds / 1e12,
+        "device": torch.cuda.get_device_name(0) if gpu else f"CPU {platform.machine()}, {os.cpu_count()} cores",
+        "torch": torch.__version__,
+    }
+
+
+def mfu(result: dict, peak_tflops: float | None) -> str:
+    """Model FLOPs utilisation in percent of `peak_tflops`, or "n/a" when the peak is unknown."""
+    return f"{100 * result['achieved_tflops'] / peak_tflops:.1f} %" if peak_tflops else "n/a"
+
+
+def known_peak(device: str) -> float | None:
+    """The dense bf16 peak of a GPU named in PEAK_TFLOPS, else None (CPUs: pass --peak-tflops)."""
+    return next((peak for name, peak in PEAK_TFLOPS.items() if name in device), None)
+
+
+def describe(result: dict, peak: float | None) -> str:
+    return (
+        f"{result['samples_per_s']:.2f} samples/s, {result['s_per_epoch']:.1f} s/epoch, "
+        f"{result['peak_memory_gib']:.2f} GiB peak ({result['peak_memory_kind']}), "
+        f"{result['achieved_tflops']:.3f} TFLOP/s, MFU {mfu(result, peak)}"
+    )
+
+
+def append_row(path: Path, arch: str, batch_size: int, steps: int, results: dict, peak: float | None) -> str:
+    """Append one Markdown table row for this run to `path` (with the table header when the file is new)."""
+    original, fast = results["original"], results["fast"]
+    if not path.exists():
+        path.write_text(
+            "# Benchmarks\n\nRows are appended by the scripts in benchmarks/; each row is one run on one machine.\n"
+        )
+    text = path.read_text()
+    header = (
+        "\n## Training throughput (benchmarks/train_throughput.py)\n\n"
+        "| date | device | torch | model | batch | timed steps | original: fp32, eager, AdamW | "
+        "fast: "
+        + f"{fast['precision']}, {fast['attention']}, {fast['optimizer']}, {fast['dataloader_workers']} workers"
+        " | speed-up | FLOPs per step (PyTorch count) |\n|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    if "## Training throughput" not in text:
+        text += header
+    row = (
+        f"| {datetime.date.today()} | {fast['device']} | {fast['torch']} | wav2vec2-{arch} (random init) | "
+        f"{batch_size} | {steps} | {describe(original, peak)} | {describe(fast, peak)} | "
+        f"{fast['samples_per_s'] / original['samples_per_s']:.2f}x | {fast['flops_per_step'] / 1e9:.1f} GFLOP |\n"
+    )
+    path.write_text(_insert_row(text, "## Training throughput", row))
+    return row
+
+
+def _insert_row(text: str, section: str, row: str) -> str:
+    """Add `row` at the end of the table under `section` (the tables follow one another in the file)."""
+    start = text.index(section)
+    following = text.find("\n## ", start + 1)
+    end = len(text) if following == -1 else following
+    return text[:end].rstrip("\n") + "\n" + row + text[end:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", choices=["base", "tiny"], default="base", help="wav2vec2-base, or a tiny model")
+    parser.add_argument("--steps", type=int, default=3, help="timed training steps per configuration")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (compilation, allocation)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--peak-tflops", type=float, help="the device's peak TFLOP/s for MFU (known GPUs: automatic)")
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--worker", choices=sorted(CONFIGS), help=argparse.SUPPRESS)
+    options = parser.parse_args(argv)
+    shape = (options.arch, options.steps, options.warmup, options.batch_size, options.device)
+    if options.worker:
+        print(json.dumps(measure(options.worker, *shape)))
+        return 0
+    results = {}
+    for config in CONFIGS:  # each in a fresh process: its own peak memory, no warm caches from the other
+        command = [sys.executable, __file__, "--worker", config, "--arch", options.arch, "--device", options.device,
+                   "--steps", str(options.steps), "--warmup", str(options.warmup),
+                   "--batch-size", str(options.batch_size)]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(done.stderr[-3000:], file=sys.stderr)
+            return 1
+        results[config] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"{config:>8}: {describe(results[config], options.peak_tflops)}", flush=True)
+    peak = options.peak_tflops or known_peak(results["fast"]["device"])
+    row = append_row(options.output, options.arch, options.batch_size, options.steps, results, peak)
+    print(f"speed-up {results['fast']['samples_per_s'] / results['original']['samples_per_s']:.2f}x; "
+          f"row appended to {options.output}:\n{row}", end="")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""The benchmark scripts run end to end on small inputs, so they can't rot."""
+
+import subprocess
+import sys
+
+from ser_utils.config import PROJECT_ROOT
+
+
+def test_train_throughput_on_a_tiny_model_appends_a_row(tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "train_throughput.py"), "--arch", "tiny",
+               "--steps", "2", "--device", "cpu", "--output", str(output)]  # fmt: skip
+    for _ in range(2):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+    text = output.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| 2")]
+    assert text.count("## Training throughput") == 1 and len(rows) == 2
+    cells = rows[0].split(" | ")
+    assert "wav2vec2-tiny" in cells[3] and cells[6].endswith("MFU n/a") and cells[8].endswith("x")
+    assert float(cells[6].split(" samples/s")[0]) > 0 and float(cells[7].split(" samples/s")[0]) > 0
+
+
+def test_preprocess_throughput_on_two_actors(ravdess_subset, ravdess_48k_sample, tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "preprocess_throughput.py"),
+               "--data", str(ravdess_subset([1, 2], 12)), "--originals", str(ravdess_48k_sample),
+               "--cache", str(tmp_path / "48k"), "--output", str(output)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    copies = sorted((tmp_path / "48k").rglob("*.wav"))
+    assert len(copies) == 24
+    originals = {path.name: path.read_bytes() for path in (ravdess_48k_sample / "Actor_01").iterdir()}
+    assert all(path.read_bytes() == originals[path.name] for path in copies if path.parent.name == "Actor_01")
+    row = [line for line in output.read_text().splitlines() if line.startswith("| 2")]
+    assert len(row) == 1 and " | 24 | " in row[0]
