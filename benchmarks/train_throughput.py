@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from results_table import append_row  # benchmarks/results_table.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE_TRAIN_CLIPS = 1152  # 80 % of 1440
 # Dense bf16/fp16 tensor-core peaks (TFLOP/s) from the vendors' data sheets, for MFU.
@@ -142,38 +144,22 @@ def describe(result: dict, peak: float | None) -> str:
     )
 
 
-def append_row(path: Path, arch: str, batch_size: int, steps: int, results: dict, peak: float | None) -> str:
-    """Append one Markdown table row for this run to `path` (with the table header when the file is new)."""
+def table_row(arch: str, batch_size: int, steps: int, results: dict, peak: float | None) -> str:
+    """One Markdown table row for this run."""
     original, fast = results["original"], results["fast"]
-    if not path.exists():
-        path.write_text(
-            "# Benchmarks\n\nRows are appended by the scripts in benchmarks/; each row is one run on one machine.\n"
-        )
-    text = path.read_text()
-    header = (
-        "\n## Training throughput (benchmarks/train_throughput.py)\n\n"
-        "| date | device | torch | model | batch | timed steps | original: fp32, eager, AdamW | "
-        "fast: "
-        + f"{fast['precision']}, {fast['attention']}, {fast['optimizer']}, {fast['dataloader_workers']} workers"
-        " | speed-up | FLOPs per step (PyTorch count) |\n|---|---|---|---|---|---|---|---|---|---|\n"
-    )
-    if "## Training throughput" not in text:
-        text += header
-    row = (
+    return (
         f"| {datetime.date.today()} | {fast['device']} | {fast['torch']} | wav2vec2-{arch} (random init) | "
-        f"{batch_size} | {steps} | {describe(original, peak)} | {describe(fast, peak)} | "
-        f"{fast['samples_per_s'] / original['samples_per_s']:.2f}x | {fast['flops_per_step'] / 1e9:.1f} GFLOP |\n"
+        f"{batch_size} | {steps} | {describe(original, peak)} | "
+        f"{fast['precision']}, {fast['attention']}, {fast['optimizer']}, {fast['dataloader_workers']} workers: "
+        f"{describe(fast, peak)} | {fast['samples_per_s'] / original['samples_per_s']:.2f}x | "
+        f"{fast['flops_per_step'] / 1e9:.1f} GFLOP |\n"
     )
-    path.write_text(_insert_row(text, "## Training throughput", row))
-    return row
 
 
-def _insert_row(text: str, section: str, row: str) -> str:
-    """Add `row` at the end of the table under `section` (the tables follow one another in the file)."""
-    start = text.index(section)
-    following = text.find("\n## ", start + 1)
-    end = len(text) if following == -1 else following
-    return text[:end].rstrip("\n") + "\n" + row + text[end:]
+HEADER = (
+    "| date | device | torch | model | batch | timed steps | original: fp32, eager attention, AdamW, no workers "
+    "| fast (the full profile) | speed-up | FLOPs per step (PyTorch count) |\n|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         results[config] = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"{config:>8}: {describe(results[config], options.peak_tflops)}", flush=True)
     peak = options.peak_tflops or known_peak(results["fast"]["device"])
-    row = append_row(options.output, options.arch, options.batch_size, options.steps, results, peak)
+    row = table_row(options.arch, options.batch_size, options.steps, results, peak)
+    append_row(options.output, "## Training throughput (benchmarks/train_throughput.py)", HEADER, row)
     print(f"speed-up {results['fast']['samples_per_s'] / results['original']['samples_per_s']:.2f}x; "
           f"row appended to {options.output}:\n{row}", end="")  # fmt: skip
     return 0

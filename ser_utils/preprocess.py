@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import librosa
@@ -120,6 +121,18 @@ def _is_finished(path: Path) -> bool:
     return info.samplerate == SAMPLE_RATE and info.frames == NUM_SAMPLES and info.channels == 1
 
 
+def _prepare_clip(source: str, target: Path) -> tuple[float | None, str | None]:
+    """Make one clip unless it is finished: (original duration in s, None), or (None, why it was skipped)."""
+    if _is_finished(target):
+        return sf.info(source).duration, None
+    try:
+        window, duration = read_window(source)
+    except AudioError as error:
+        return None, error.reason
+    write_wav_atomic(target, window)
+    return duration, None
+
+
 def prepared_dir_for(source: DataSource) -> Path:
     """Where a source's preprocessed clips go: outputs/prepared/<folder name>-<hash of its path>."""
     if source.path == BUNDLED_SAMPLE:
@@ -146,50 +159,54 @@ def prepare_dataset(
 ) -> pd.DataFrame:
     """Preprocess every clip under `source_dir` into `out_dir`/<Emotion>/<name>.wav and write the manifest.
 
-    The source is first checked against the original checksums (`verify_dataset`, cached in `out_dir`); with
-    `summary` that result is printed, then the count of clips ready and of files skipped. Clips that fail the
-    check are still used unless they cannot be read. Clips already finished in `out_dir` (16 kHz mono, 40,000
-    samples) are kept, so a re-run only does what is missing; every file is written under a temporary name
-    and renamed, so an interrupted run (or two runs at once) never leaves a half-written clip. Files that
-    cannot be used are skipped and listed with their reason in `out_dir`/skipped.csv. Returns the manifest:
-    one row per clip, sorted by emotion then file name, with `path` relative to `out_dir` and `duration` the
-    original clip's length in seconds.
+    While the clips are made (in threads), the source is checked against the original checksums
+    (`verify_dataset`, cached in `out_dir`); with `summary` the result is printed, then the count of clips
+    ready and skipped. Clips that fail the check are still used unless they cannot be read. Clips already
+    finished in `out_dir` (16 kHz mono, 40,000 samples) are kept, so a re-run only does what is missing; every
+    file is written under a temporary name and renamed, so an interrupted run (or two runs at once) never
+    leaves a half-written clip. Files that cannot be used are skipped and listed with their reason in
+    `out_dir`/skipped.csv. Returns the manifest: one row per clip, sorted by emotion then file name, with
+    `path` relative to `out_dir` and `duration` the original clip's length in seconds.
     """
     out_dir = Path(out_dir)
     check_writable(out_dir)
     remove_abandoned(out_dir)
-    verification = verify_dataset(source_dir, out_dir / VERIFICATION_CACHE)
+    clips, skipped = scan_dataset(source_dir)
+    skipped = skipped.to_dict("records")
+    targets = [out_dir / clip.emotion / (Path(clip.file).stem + ".wav") for clip in clips.itertuples()]
+    rows = []
+    # Checksums are computed beside the clips (hashing and decoding release the GIL): threads share the cores.
+    with ThreadPoolExecutor(1) as checker, ThreadPoolExecutor(os.cpu_count()) as workers:
+        verification = checker.submit(verify_dataset, source_dir, out_dir / VERIFICATION_CACHE)
+        outcomes = workers.map(_prepare_clip, clips["path"], targets)
+        for clip, target, (duration, reason) in tqdm(
+            zip(clips.itertuples(), targets, outcomes, strict=True),
+            total=len(clips),
+            desc="preprocess",
+            unit="clip",
+            disable=not progress,
+        ):
+            if reason:
+                skipped.append({"path": clip.path, "reason": reason})
+                continue
+            relative = target.relative_to(out_dir)
+            rows.append(
+                {
+                    "path": relative.as_posix(),
+                    "emotion": clip.emotion,
+                    "actor": clip.actor,
+                    "gender": clip.gender,
+                    "intensity": clip.intensity,
+                    "statement": clip.statement,
+                    "repetition": clip.repetition,
+                    "duration": round(duration, 4),
+                    "source": clip.path,
+                }
+            )
+    verification = verification.result()
     if summary:
         problems = " (details: python -m ser_utils.data verify PATH)" if verification.corrupt else ""
         print(f"{source_dir}: {verification.summary()}{problems}", flush=True)
-    clips, skipped = scan_dataset(source_dir)
-    skipped = skipped.to_dict("records")
-    rows = []
-    for clip in tqdm(clips.itertuples(), total=len(clips), desc="preprocess", unit="clip", disable=not progress):
-        relative = Path(clip.emotion) / (Path(clip.file).stem + ".wav")
-        target = out_dir / relative
-        if _is_finished(target):
-            duration = sf.info(clip.path).duration
-        else:
-            try:
-                window, duration = read_window(clip.path)
-            except AudioError as error:
-                skipped.append({"path": clip.path, "reason": error.reason})
-                continue
-            write_wav_atomic(target, window)
-        rows.append(
-            {
-                "path": relative.as_posix(),
-                "emotion": clip.emotion,
-                "actor": clip.actor,
-                "gender": clip.gender,
-                "intensity": clip.intensity,
-                "statement": clip.statement,
-                "repetition": clip.repetition,
-                "duration": round(duration, 4),
-                "source": clip.path,
-            }
-        )
     skipped = pd.DataFrame(skipped, columns=["path", "reason"])
     with writing(out_dir / SKIPPED_NAME) as tmp:
         skipped.to_csv(tmp, index=False)

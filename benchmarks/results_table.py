@@ -1,0 +1,19 @@
+"""BENCHMARKS.md: one Markdown table per benchmark, each run appending a row to its table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PREAMBLE = "# Benchmarks\n\nRows are appended by the scripts in benchmarks/; each row is one run on one machine.\n"
+
+
+def append_row(path: Path, section: str, header: str, row: str) -> None:
+    """Append `row` to the table under the `section` heading of `path`, creating the file, the heading and
+    the table `header` (column names and separator line) when missing."""
+    text = path.read_text() if path.exists() else PREAMBLE
+    if section not in text:
+        text = text.rstrip("\n") + f"\n\n{section}\n\n{header.rstrip()}\n"
+    start = text.index(section)
+    following = text.find("\n## ", start + 1)
+    end = len(text) if following == -1 else following
+    path.write_text(text[:end].rstrip("\n") + "\n" + row.rstrip("\n") + "\n" + text[end:])
