@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import soundfile as sf
 
-from ser_utils.config import EMOTION_CODES, EMOTIONS
+from ser_utils.config import EMOTION_CODES, EMOTIONS, writing
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 NAME_PATTERN = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
@@ -321,8 +321,6 @@ def verify_dataset(root: str | os.PathLike, cache_file: str | os.PathLike | None
                 result.extra[shown] = str(error) if path.is_file() else "a folder"
     result.missing = sorted(set(expected.index) - set(claimed))
     if cache_path:
-        from ser_utils.config import writing
-
         with writing(cache_path) as tmp:
             tmp.write_text(json.dumps(cache))
     return result
