@@ -7,7 +7,8 @@ import pytest
 
 from ser_utils.config import PROJECT_ROOT
 
-SHARED_DATA = Path(os.environ.get("SER_TEST_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+# Resolved, so that in-process runs and the command line (which resolves --data) record the same source paths.
+SHARED_DATA = Path(os.environ.get("SER_TEST_DATA", PROJECT_ROOT.parent / "shared" / "data")).resolve()
 RAVDESS_16K = SHARED_DATA / "ravdess-16k"
 RAVDESS_48K_SAMPLE = SHARED_DATA / "ravdess-48k-sample"
 # The 5 stereo recordings of RAVDESS speech (../shared/data/README.md).
