@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from ser_utils.data import BUNDLED_SAMPLE
-from ser_utils.model import build_model, no_weight_progress_bars, save_preprocessing
+from ser_utils.model import build_model, save_model_folder
 from ser_utils.predict import expand_paths
 
 
@@ -45,12 +45,8 @@ def main() -> int:
     files = expand_paths([args.data])[: args.clips]
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(args.model) if args.model else Path(tmp)
-        if not args.model:
-            network, extractor = build_model(None, {}, seed=0)  # Wav2Vec2Config() defaults: the base architecture
-            with no_weight_progress_bars():
-                network.save_pretrained(model)
-            extractor.save_pretrained(model)
-            save_preprocessing(model)
+        if not args.model:  # Wav2Vec2Config() defaults: the base architecture
+            save_model_folder(*build_model(None, {}, seed=0), model)
         startup = min(timed_cli(model, files[:1], 1) for _ in range(2))
         results = {}
         for batch_size in (args.batch_size, 1):

@@ -84,6 +84,17 @@ def save_preprocessing(model_dir: str | os.PathLike) -> None:
     (Path(model_dir) / PREPROCESSING_FILE).write_text(json.dumps(settings, indent=2))
 
 
+def save_model_folder(model, feature_extractor, model_dir: str | os.PathLike) -> Path:
+    """Save a model as training does and as Predictor reads it: safetensors weights, the feature extractor's
+    settings and the audio window. Returns the folder."""
+    model_dir = Path(model_dir)
+    with no_weight_progress_bars():
+        model.save_pretrained(model_dir)
+    feature_extractor.save_pretrained(model_dir)
+    save_preprocessing(model_dir)
+    return model_dir
+
+
 def load_preprocessing(model_dir: str | os.PathLike) -> dict:
     """The audio window a model was trained on; the recipe's window for models saved without one."""
     path = Path(model_dir) / PREPROCESSING_FILE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -62,8 +63,13 @@ def load_audio(path: str | os.PathLike, rate_out: int = SAMPLE_RATE) -> tuple[np
     return audio.astype(np.float32, copy=False), duration
 
 
-def _read(path, start: int = 0, frames: int = -1) -> tuple[np.ndarray, int]:
+def _read(path, start: int = 0, frames: int = -1, subtype: str | None = None) -> tuple[np.ndarray, int]:
+    """Samples as float32 (frames x channels). 16-bit files are read as int16 and scaled by 1/32768 here, which
+    gives exactly libsndfile's float values about three times faster."""
     try:
+        if subtype == "PCM_16":
+            audio, rate = sf.read(path, start=start, frames=frames, dtype="int16", always_2d=True)
+            return audio.astype(np.float32) * np.float32(1 / 32768), rate
         audio, rate = sf.read(path, start=start, frames=frames, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as error:
         raise AudioError(path, f"cannot be read as audio ({error})") from error
@@ -97,7 +103,8 @@ def read_window(path: str | os.PathLike) -> tuple[np.ndarray, float]:
         raise AudioError(path, f"{total / rate:.2f} s long: it ends before the 0.6 s offset, its window would be empty")
     margin = 0 if rate == SAMPLE_RATE else round(RESAMPLE_MARGIN_S * rate)
     first = max(start - margin, 0)
-    audio, _ = _read(path, first, min(round(DURATION_S * rate) + start - first + margin, total - first))
+    frames = min(round(DURATION_S * rate) + start - first + margin, total - first)
+    audio, _ = _read(path, first, frames, info.subtype)
     if not np.isfinite(audio).all():
         raise AudioError(path, "holds NaN or infinite samples")
     mono = librosa.to_mono(audio.T)
@@ -108,9 +115,14 @@ def read_window(path: str | os.PathLike) -> tuple[np.ndarray, float]:
 
 
 def write_wav_atomic(path: Path, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
-    """Write a 16-bit WAV under a temporary name in the same folder, then rename it into place."""
+    """Write a 16-bit WAV under a temporary name in the same folder, then rename it into place.
+
+    The file is encoded in memory and written in one call: libsndfile writing to disk makes many small writes,
+    several times slower on some file systems; the bytes are the same."""
+    encoded = io.BytesIO()
+    sf.write(encoded, audio, rate, subtype="PCM_16", format="WAV")
     with writing(path) as tmp:
-        sf.write(tmp, audio, rate, subtype="PCM_16", format="WAV")
+        tmp.write_bytes(encoded.getvalue())
 
 
 def _is_finished(path: Path) -> bool:

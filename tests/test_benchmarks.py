@@ -36,3 +36,18 @@ def test_preprocess_throughput_on_two_actors(ravdess_subset, ravdess_48k_sample,
     assert all(path.read_bytes() == originals[path.name] for path in copies if path.parent.name == "Actor_01")
     row = [line for line in output.read_text().splitlines() if line.startswith("| 2")]
     assert len(row) == 1 and " | 24 | " in row[0]
+
+
+def test_int8_inference_on_a_tiny_model(ravdess_subset, tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "int8_inference.py"), "--arch", "tiny",
+               "--data", str(ravdess_subset([3], 12)), "--clips", "10", "--batch-size", "4",
+               "--output", str(output)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
+    assert len(rows) == 1 and rows[0][3] == "wav2vec2-tiny (random init)" and rows[0][4:6] == ["10", "4"]
+    speeds = [float(cell.split(" clips/s")[0]) for cell in rows[0][6:8]]
+    assert all(speed > 0 for speed in speeds)
+    assert abs(float(rows[0][8].rstrip("x")) - speeds[1] / speeds[0]) < 0.02 * speeds[1] / speeds[0]
+    assert 0 <= float(rows[0][9].rstrip("%")) <= 100 and 0 <= float(rows[0][10].rstrip(" |")) < 1

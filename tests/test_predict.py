@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+import torch
 
 from ser_utils.config import EMOTIONS, PROJECT_ROOT, load_profile
-from ser_utils.model import build_model, load_preprocessing, save_preprocessing
+from ser_utils.model import build_model, load_preprocessing, save_model_folder
 from ser_utils.predict import Predictor, expand_paths, predict
 
 P_COLUMNS = [f"p_{e}" for e in EMOTIONS]
@@ -17,12 +18,8 @@ P_COLUMNS = [f"p_{e}" for e in EMOTIONS]
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     """A small wav2vec2 emotion model (random weights) saved as training saves it."""
-    folder = tmp_path_factory.mktemp("model")
     model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=0)
-    model.save_pretrained(folder)
-    extractor.save_pretrained(folder)
-    save_preprocessing(folder)
-    return folder
+    return save_model_folder(model, extractor, tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +154,25 @@ def test_a_folder_of_another_model_type_is_refused(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertModel"]}))
     with pytest.raises(ModelDirError, match="a bert model, not a wav2vec2 emotion model"):
         Predictor(tmp_path)
+
+
+def test_int8_predictor_quantizes_every_linear_layer_and_stays_close(model_dir, predictor, ravdess_16k):
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicQuantizedLinear
+
+    quantized = Predictor(model_dir, int8=True)
+    linear = [name for name, module in predictor.model.named_modules() if type(module) is torch.nn.Linear]
+    replaced = [name for name, module in quantized.model.named_modules() if type(module) is DynamicQuantizedLinear]
+    assert linear and replaced == linear  # every linear layer, and the float model left as it was
+    files = sorted((ravdess_16k / "Actor_05").glob("*.wav"))[:24]
+    exact = predict(files, predictor=predictor, progress=False)[P_COLUMNS].to_numpy()
+    rounded = predict(files, predictor=quantized, progress=False)[P_COLUMNS].to_numpy()
+    difference = np.abs(exact - rounded).max()
+    assert 0 < difference < 0.01, difference  # int8 weights change the numbers, but only a little
+    with pytest.raises(ValueError, match="int8 inference runs on the CPU only"):
+        Predictor(model_dir, device="cuda", int8=True)
+
+
+def test_cli_int8_option(model_dir, bad_files):
+    done = run_cli("--model", model_dir, "--int8", bad_files / "good.flac")
+    assert done.returncode == 0, done.stderr
+    assert "deprecated" not in done.stderr and done.stdout.splitlines()[1].split(",")[1] in EMOTIONS
