@@ -9,10 +9,11 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import librosa
 import numpy as np
 import pandas as pd
 import soundfile as sf
+import soxr
+from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from ser_utils.config import (
@@ -56,11 +57,20 @@ MANIFEST_COLUMNS = [
 def load_audio(path: str | os.PathLike, rate_out: int = SAMPLE_RATE) -> tuple[np.ndarray, float]:
     """Read a file as mono float32 at `rate_out` Hz (16 kHz); return the samples and the original duration (s)."""
     audio, rate = _read(path)
-    duration = audio.shape[0] / rate
-    audio = librosa.to_mono(audio.T)
+    return to_mono_at(audio, rate, rate_out), audio.shape[0] / rate
+
+
+def to_mono_at(audio: np.ndarray, rate: int, rate_out: int = SAMPLE_RATE) -> np.ndarray:
+    """Samples of shape (frames, channels) at `rate` Hz as mono float32 at `rate_out` Hz: channels averaged,
+    then resampled with soxr at high quality. The same numbers as librosa.to_mono and librosa.resample
+    (res_type="soxr_hq"), without importing librosa's numba-compiled helpers, which take a second or two to
+    load in each preprocessing worker."""
+    mono = audio.mean(axis=1, dtype=np.float32)
     if rate != rate_out:
-        audio = librosa.resample(audio, orig_sr=rate, target_sr=rate_out, res_type="soxr_hq")
-    return audio.astype(np.float32, copy=False), duration
+        resampled = soxr.resample(mono, rate, rate_out, quality="soxr_hq")
+        length = int(np.ceil(len(mono) * (rate_out / rate)))  # librosa's length: soxr may give one sample less
+        mono = np.pad(resampled[:length], (0, max(0, length - len(resampled))))
+    return mono
 
 
 def _read(path, start: int = 0, frames: int = -1, subtype: str | None = None) -> tuple[np.ndarray, int]:
@@ -78,7 +88,8 @@ def _read(path, start: int = 0, frames: int = -1, subtype: str | None = None) ->
 
 def trim_to_window(audio: np.ndarray, offset: int = OFFSET_SAMPLES, length: int = NUM_SAMPLES) -> np.ndarray:
     """Keep `length` samples starting at sample `offset`, zero-padding at the end when the clip runs out."""
-    return librosa.util.fix_length(audio[offset : offset + length], size=length)
+    window = audio[offset : offset + length]
+    return np.pad(window, (0, length - len(window)))
 
 
 def load_window(path: str | os.PathLike) -> np.ndarray:
@@ -107,11 +118,8 @@ def read_window(path: str | os.PathLike) -> tuple[np.ndarray, float]:
     audio, _ = _read(path, first, frames, info.subtype)
     if not np.isfinite(audio).all():
         raise AudioError(path, "holds NaN or infinite samples")
-    mono = librosa.to_mono(audio.T)
-    if rate != SAMPLE_RATE:
-        mono = librosa.resample(mono, orig_sr=rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
     lead = round((start - first) * SAMPLE_RATE / rate)
-    return librosa.util.fix_length(mono[lead : lead + NUM_SAMPLES], size=NUM_SAMPLES), total / rate
+    return trim_to_window(to_mono_at(audio, rate), lead), total / rate
 
 
 def write_wav_atomic(path: Path, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
@@ -171,14 +179,14 @@ def prepare_dataset(
 ) -> pd.DataFrame:
     """Preprocess every clip under `source_dir` into `out_dir`/<Emotion>/<name>.wav and write the manifest.
 
-    While the clips are made (in threads), the source is checked against the original checksums
-    (`verify_dataset`, cached in `out_dir`); with `summary` the result is printed, then the count of clips
-    ready and skipped. Clips that fail the check are still used unless they cannot be read. Clips already
-    finished in `out_dir` (16 kHz mono, 40,000 samples) are kept, so a re-run only does what is missing; every
-    file is written under a temporary name and renamed, so an interrupted run (or two runs at once) never
-    leaves a half-written clip. Files that cannot be used are skipped and listed with their reason in
-    `out_dir`/skipped.csv. Returns the manifest: one row per clip, sorted by emotion then file name, with
-    `path` relative to `out_dir` and `duration` the original clip's length in seconds.
+    While the clips are made (by worker processes, one per core, which later calls reuse), the source is checked
+    against the original checksums (`verify_dataset`, cached in `out_dir`); with `summary` the result is
+    printed, then the count of clips ready and skipped. Clips that fail the check are still used unless they
+    cannot be read. Clips already finished in `out_dir` (16 kHz mono, 40,000 samples) are kept, so a re-run
+    only does what is missing; every file is written under a temporary name and renamed, so an interrupted run
+    (or two runs at once) never leaves a half-written clip. Files that cannot be used are skipped and listed
+    with their reason in `out_dir`/skipped.csv. Returns the manifest: one row per clip, sorted by emotion then
+    file name, with `path` relative to `out_dir` and `duration` the original clip's length in seconds.
     """
     out_dir = Path(out_dir)
     check_writable(out_dir)
@@ -187,10 +195,12 @@ def prepare_dataset(
     skipped = skipped.to_dict("records")
     targets = [out_dir / clip.emotion / (Path(clip.file).stem + ".wav") for clip in clips.itertuples()]
     rows = []
-    # Checksums are computed beside the clips (hashing and decoding release the GIL): threads share the cores.
-    with ThreadPoolExecutor(1) as checker, ThreadPoolExecutor(os.cpu_count()) as workers:
+    # Clips are made by worker processes (one per core, kept for later calls); checksums meanwhile in a thread.
+    with ThreadPoolExecutor(1) as checker:
         verification = checker.submit(verify_dataset, source_dir, out_dir / VERIFICATION_CACHE)
-        outcomes = workers.map(_prepare_clip, clips["path"], targets)
+        outcomes = Parallel(n_jobs=-1, return_as="generator", batch_size=16)(
+            delayed(_prepare_clip)(path, target) for path, target in zip(clips["path"], targets, strict=True)
+        )
         for clip, target, (duration, reason) in tqdm(
             zip(clips.itertuples(), targets, outcomes, strict=True),
             total=len(clips),

@@ -18,6 +18,7 @@ from ser_utils.preprocess import (
     load_window,
     prepare_dataset,
     read_manifest,
+    to_mono_at,
     trim_to_window,
 )
 
@@ -30,6 +31,18 @@ def test_trim_to_window_offsets_and_pads():
     short = trim_to_window(np.ones(20_000, dtype=np.float32))
     assert short.shape == (NUM_SAMPLES,)
     assert short[: 20_000 - OFFSET_SAMPLES].all() and not short[20_000 - OFFSET_SAMPLES :].any()
+
+
+def test_mono_and_resampling_give_librosas_numbers_exactly(ravdess_48k_sample, stereo_clips):
+    stereo = ravdess_48k_sample / f"{stereo_clips[0]}.wav"
+    mono = sorted(ravdess_48k_sample.glob("Actor_01/*.wav"))[0]
+    three, _ = sf.read(stereo, dtype="float32")
+    three = np.column_stack([three, three[:, ::-1].sum(axis=1) / 3])  # a third channel
+    cases = [sf.read(path, dtype="float32", always_2d=True) for path in (stereo, mono)]
+    for audio, rate in [*cases, (three, 48_000), (three, 44_100), (three, 16_000)]:
+        expected = librosa.resample(librosa.to_mono(audio.T), orig_sr=rate, target_sr=16_000, res_type="soxr_hq")
+        result = to_mono_at(audio, rate)
+        assert result.dtype == np.float32 and np.array_equal(result, expected)
 
 
 def test_full_dataset_counts_and_format(prepared_full):
