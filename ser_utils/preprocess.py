@@ -63,8 +63,7 @@ def load_audio(path: str | os.PathLike, rate_out: int = SAMPLE_RATE) -> tuple[np
 def to_mono_at(audio: np.ndarray, rate: int, rate_out: int = SAMPLE_RATE) -> np.ndarray:
     """Samples of shape (frames, channels) at `rate` Hz as mono float32 at `rate_out` Hz: channels averaged,
     then resampled with soxr at high quality. The same numbers as librosa.to_mono and librosa.resample
-    (res_type="soxr_hq"), without importing librosa's numba-compiled helpers, which take a second or two to
-    load in each preprocessing worker."""
+    (res_type="soxr_hq"), without loading librosa's numba-compiled helpers into every preprocessing worker."""
     mono = audio.mean(axis=1, dtype=np.float32)
     if rate != rate_out:
         resampled = soxr.resample(mono, rate, rate_out, quality="soxr_hq")
@@ -74,8 +73,8 @@ def to_mono_at(audio: np.ndarray, rate: int, rate_out: int = SAMPLE_RATE) -> np.
 
 
 def _read(path, start: int = 0, frames: int = -1, subtype: str | None = None) -> tuple[np.ndarray, int]:
-    """Samples as float32 (frames x channels). 16-bit files are read as int16 and scaled by 1/32768 here, which
-    gives exactly libsndfile's float values about three times faster."""
+    """Samples as float32 (frames x channels). 16-bit files are read as int16 and scaled by 1/32768 here: the
+    same values as libsndfile's own float conversion, with less work."""
     try:
         if subtype == "PCM_16":
             audio, rate = sf.read(path, start=start, frames=frames, dtype="int16", always_2d=True)
@@ -125,8 +124,8 @@ def read_window(path: str | os.PathLike) -> tuple[np.ndarray, float]:
 def write_wav_atomic(path: Path, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
     """Write a 16-bit WAV under a temporary name in the same folder, then rename it into place.
 
-    The file is encoded in memory and written in one call: libsndfile writing to disk makes many small writes,
-    several times slower on some file systems; the bytes are the same."""
+    The file is encoded in memory and written in one call, where libsndfile writing to a file makes many small
+    writes; the bytes are the same."""
     encoded = io.BytesIO()
     sf.write(encoded, audio, rate, subtype="PCM_16", format="WAV")
     with writing(path) as tmp:
