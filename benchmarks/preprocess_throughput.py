@@ -8,7 +8,7 @@ files are used as they are when --originals points at them. Then, in the same ru
 (a) the original's loop: librosa.load(path, sr=16000, offset=0.6, duration=2.5) per file, zero-padded to
 2.5 s and written into per-emotion folders; (b) the project's prepare_dataset (checksum verification and
 manifest included); (c) prepare_dataset again over its finished output. Before them, both sides run once over
-Actor_01's clips, so that libraries are loaded and the project's worker processes started; the extra time of
+one actor's clips, so that libraries are loaded and the project's worker processes started; the extra time of
 that first call in a session is reported too. Each timing starts after os.sync(), so that neither side pays
 for writing the other's output to disk. Appends a row to BENCHMARKS.md.
 """
@@ -90,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ser-preprocess-bench-") as tmp:
         # Both sides first run over one actor's clips, so that every library is loaded (and, on the project's
         # side, the worker processes started, as for every call after the first in a session).
-        warm_up = Path(tmp) / "warm-up" / "Actor_01"
-        shutil.copytree(source / "Actor_01", warm_up)
+        actor = min(folder for folder in source.iterdir() if folder.is_dir())
+        warm_up = Path(tmp) / "warm-up" / actor.name
+        shutil.copytree(actor, warm_up)
         original_loop(warm_up.parent, Path(tmp) / "warm-up-original")
         first_s, _ = timed(prepare_dataset, warm_up.parent, Path(tmp) / "warm-up-project", False, False)
         again_s, _ = timed(prepare_dataset, warm_up.parent, Path(tmp) / "warm-up-project-again", False, False)
