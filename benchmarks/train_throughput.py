@@ -37,15 +37,6 @@ CONFIGS = {
     "original": {"precision": "fp32", "attention": "eager", "optimizer": "adamw_torch", "dataloader_workers": 0},
     "fast": {},  # the full profile as shipped
 }
-TINY = {  # the smoke profile's small wav2vec2, so the tests can run this script in seconds
-    "hidden_size": 64,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "intermediate_size": 128,
-    "conv_dim": [32] * 7,
-    "num_conv_pos_embeddings": 16,
-    "num_conv_pos_embedding_groups": 4,
-}
 
 
 def measure(config: str, arch: str, steps: int, warmup: int, batch_size: int, device: str) -> dict:
@@ -61,7 +52,9 @@ def measure(config: str, arch: str, steps: int, warmup: int, batch_size: int, de
     from ser_utils.train import resolve_precision, training_arguments, use_cpu
 
     profile = load_profile("full", model_name_or_path=None, batch_size=batch_size, device=device, **CONFIGS[config])
-    scratch = TINY if arch == "tiny" else {}  # {}: Wav2Vec2Config defaults, the wav2vec2-base architecture
+    # tiny: the smoke profile's small wav2vec2, so the tests run this script in seconds; {}: Wav2Vec2Config
+    # defaults, the wav2vec2-base architecture
+    scratch = load_profile("smoke").scratch_config if arch == "tiny" else {}
     model, _ = build_model(None, scratch, seed=0, attention=profile.attention)
     cpu = use_cpu(device)
     gpu = not cpu
