@@ -76,7 +76,7 @@ kfold: $(VENV)/.installed
 	@echo
 	@echo "Done: $(FOLDS) actor folds of profile '$(PROFILE)'."
 	@echo "  fold runs:           $(OUT)/runs/<profile>-actor_kfold-fold<k>_<time>/ (the newest of each fold counts)"
-	@echo "  aggregate:           $(OUT)/kfold/<profile>-$(FOLDS)folds/ (summary.csv, per_fold.csv, UA_per_fold.png, Conf_Mat_summed.png)"
+	@echo "  aggregate:           $$($(PY) -c 'import sys; from ser_utils.report import kfold_dir; print(kfold_dir(sys.argv[1], int(sys.argv[2])))' $(PROFILE_ARG) $(FOLDS))/ (summary.csv, per_fold.csv, UA_per_fold.png, Conf_Mat_summed.png)"
 	@echo "  executed notebooks:  $(EXECUTED)/"
 
 baseline: $(VENV)/.installed

@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from results_table import append_row  # benchmarks/results_table.py, beside this script
 
+from ser_utils.audio import load_window
 from ser_utils.config import load_profile
 from ser_utils.data import scan_dataset
 from ser_utils.model import build_model, save_model_folder
 from ser_utils.predict import Predictor
-from ser_utils.preprocess import load_window
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"

@@ -30,8 +30,9 @@ import soundfile as sf
 from results_table import append_row  # benchmarks/results_table.py, beside this script
 from tqdm.auto import tqdm
 
-from ser_utils.config import DURATION_S, NUM_SAMPLES, OFFSET_S, SAMPLE_RATE, outputs_dir
+from ser_utils.config import DURATION_S, NUM_SAMPLES, OFFSET_S, SAMPLE_RATE
 from ser_utils.data import scan_dataset
+from ser_utils.files import outputs_dir
 from ser_utils.preprocess import prepare_dataset
 
 ROOT = Path(__file__).resolve().parent.parent

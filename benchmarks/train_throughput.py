@@ -27,7 +27,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import datasets
+import numpy as np
+import torch
 from results_table import append_row  # benchmarks/results_table.py, beside this script
+from torch.utils.flop_counter import FlopCounterMode
+from transformers import Trainer, TrainerCallback
+
+from ser_utils.config import NUM_SAMPLES, load_profile
+from ser_utils.model import build_model
+from ser_utils.trainer import resolve_precision, training_arguments, use_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE_TRAIN_CLIPS = 1152  # 80 % of 1440
@@ -39,41 +48,34 @@ CONFIGS = {
 }
 
 
-def measure(config: str, arch: str, steps: int, warmup: int, batch_size: int, device: str) -> dict:
-    """Train `warmup + steps` steps of one configuration; time the last `steps`. Runs in its own process."""
-    import datasets
-    import numpy as np
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-    from transformers import Trainer, TrainerCallback
-
-    from ser_utils.config import NUM_SAMPLES, load_profile
-    from ser_utils.model import build_model
-    from ser_utils.train import resolve_precision, training_arguments, use_cpu
-
-    profile = load_profile("full", model_name_or_path=None, batch_size=batch_size, device=device, **CONFIGS[config])
-    # tiny: the smoke profile's small wav2vec2, so the tests run this script in seconds; {}: Wav2Vec2Config
-    # defaults, the wav2vec2-base architecture
-    scratch = load_profile("smoke").scratch_config if arch == "tiny" else {}
-    model, _ = build_model(None, scratch, seed=0, attention=profile.attention)
-    cpu = use_cpu(device)
-    gpu = not cpu
-    clips = batch_size * (steps + warmup)
+def random_clips(clips: int):
+    """`clips` random 2.5 s clips with random labels, as a torch-formatted dataset."""
     generator = np.random.default_rng(0)
-    data = datasets.Dataset.from_dict(
+    return datasets.Dataset.from_dict(
         {
             "input_values": generator.standard_normal((clips, NUM_SAMPLES), dtype=np.float32),
             "label": generator.integers(0, 8, clips),
         }
     ).with_format("torch")
 
-    # FLOPs of one training step (forward and backward) of this model on one batch, counted by PyTorch.
-    counter_model, _ = build_model(None, scratch, seed=0, attention="eager")
-    batch = data[:batch_size]
+
+def flops_per_step(scratch: dict, batch: dict) -> int:
+    """FLOPs of one training step (forward and backward) of the model on one batch, counted by PyTorch."""
+    model, _ = build_model(None, scratch, seed=0, attention="eager")
     with FlopCounterMode(display=False) as counter:
-        counter_model(input_values=batch["input_values"], labels=batch["label"]).loss.backward()
-    flops_per_step = counter.get_total_flops()
-    del counter_model
+        model(input_values=batch["input_values"], labels=batch["label"]).loss.backward()
+    return counter.get_total_flops()
+
+
+def step_times(model, profile, data, steps: int, gpu: bool) -> list[float]:
+    """perf_counter() at the end of each of `steps` training steps (after a GPU synchronisation)."""
+    stamps = []
+
+    class StepClock(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if gpu:
+                torch.cuda.synchronize()
+            stamps.append(time.perf_counter())
 
     with tempfile.TemporaryDirectory() as tmp:
         args = dataclasses.replace(
@@ -82,19 +84,26 @@ def measure(config: str, arch: str, steps: int, warmup: int, batch_size: int, de
             save_strategy="no",
             logging_strategy="no",
             load_best_model_at_end=False,
-            max_steps=steps + warmup,
+            max_steps=steps,
         )
-        stamps = []
-
-        class StepClock(TrainerCallback):
-            def on_step_end(self, args, state, control, **kwargs):
-                if gpu:
-                    torch.cuda.synchronize()
-                stamps.append(time.perf_counter())
-
-        if gpu:
-            torch.cuda.reset_peak_memory_stats()
         Trainer(model=model, args=args, train_dataset=data, callbacks=[StepClock()]).train()
+    return stamps
+
+
+def measure(config: str, arch: str, steps: int, warmup: int, batch_size: int, device: str) -> dict:
+    """Train `warmup + steps` steps of one configuration; time the last `steps`. Runs in its own process."""
+    profile = load_profile("full", model_name_or_path=None, batch_size=batch_size, device=device, **CONFIGS[config])
+    # tiny: the smoke profile's small wav2vec2, so the tests run this script in seconds; {}: Wav2Vec2Config
+    # defaults, the wav2vec2-base architecture
+    scratch = load_profile("smoke").scratch_config if arch == "tiny" else {}
+    cpu = use_cpu(device)
+    gpu = not cpu
+    data = random_clips(batch_size * (steps + warmup))
+    flops = flops_per_step(scratch, data[:batch_size])
+    model, _ = build_model(None, scratch, seed=0, attention=profile.attention)
+    if gpu:
+        torch.cuda.reset_peak_memory_stats()
+    stamps = step_times(model, profile, data, steps + warmup, gpu)
     seconds = stamps[-1] - stamps[warmup - 1]
     samples_per_s = steps * batch_size / seconds
     peak_gib = (
@@ -112,8 +121,8 @@ def measure(config: str, arch: str, steps: int, warmup: int, batch_size: int, de
         "s_per_epoch": RECIPE_TRAIN_CLIPS / samples_per_s,
         "peak_memory_gib": peak_gib,
         "peak_memory_kind": "GPU, allocated" if gpu else "process RSS",
-        "flops_per_step": flops_per_step,
-        "achieved_tflops": flops_per_step * steps / seconds / 1e12,
+        "flops_per_step": flops,
+        "achieved_tflops": flops * steps / seconds / 1e12,
         "device": torch.cuda.get_device_name(0) if gpu else f"CPU {platform.machine()}, {os.cpu_count()} cores",
         "torch": torch.__version__,
     }

@@ -21,11 +21,12 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from tqdm import tqdm
 
-from ser_utils.config import SAMPLE_RATE, outputs_dir
-from ser_utils.data import resolve_data_dir
-from ser_utils.dataset import read_clips
+from ser_utils.audio import read_clips
+from ser_utils.config import N_FOLDS, SAMPLE_RATE, SEED
+from ser_utils.errors import command_line
+from ser_utils.files import outputs_dir, writing
 from ser_utils.metrics import SUMMARY_METRICS, evaluation_metrics, mean_and_std
-from ser_utils.preprocess import prepare_dataset, prepared_dir_for, read_manifest
+from ser_utils.preprocess import prepared_manifest
 from ser_utils.splits import SPLIT_STRATEGIES, protocol_splits
 
 N_MFCC = 40
@@ -44,12 +45,12 @@ def feature_matrix(manifest: pd.DataFrame, progress: bool = True) -> np.ndarray:
     return np.stack([mfcc_statistics(clip) for clip in clips])
 
 
-def baseline_classifier(seed: int = 42):
+def baseline_classifier(seed: int = SEED):
     """Scaling, then an RBF SVM: the whole model, refitted from scratch for each split."""
     return make_pipeline(StandardScaler(), SVC(C=10.0, gamma="scale", random_state=seed))
 
 
-def score_split(split: pd.DataFrame, features: np.ndarray, seed: int = 42) -> dict[str, float]:
+def score_split(split: pd.DataFrame, features: np.ndarray, seed: int = SEED) -> dict[str, float]:
     """Fit on the "train" rows of `split` (a manifest with a split column), score its "test" rows."""
     train, test = (split["split"] == "train").to_numpy(), (split["split"] == "test").to_numpy()
     model = baseline_classifier(seed).fit(features[train], split.loc[train, "emotion"])
@@ -57,7 +58,7 @@ def score_split(split: pd.DataFrame, features: np.ndarray, seed: int = 42) -> di
 
 
 def evaluate_protocols(
-    manifest: pd.DataFrame, features: np.ndarray, protocols=SPLIT_STRATEGIES, n_folds: int = 6, seed: int = 42
+    manifest: pd.DataFrame, features: np.ndarray, protocols=SPLIT_STRATEGIES, n_folds: int = N_FOLDS, seed: int = SEED
 ) -> pd.DataFrame:
     """Score the baseline under each protocol: one row per (protocol, fold) with every metric.
 
@@ -83,21 +84,19 @@ def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+@command_line()
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ser_utils.baseline", description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="RAVDESS folder (default: RAVDESS_DIR, /kaggle/input, bundled sample)")
-    parser.add_argument("--n-folds", type=int, default=6, help="actor folds for actor_kfold (default 6)")
+    parser.add_argument("--n-folds", type=int, default=N_FOLDS, help=f"actor folds for actor_kfold (default {N_FOLDS})")
     args = parser.parse_args(argv)
-    source = resolve_data_dir(args.data)
-    prepared = prepared_dir_for(source)
-    prepare_dataset(source.path, prepared)
-    manifest = read_manifest(prepared)
+    source, manifest = prepared_manifest(args.data)
     per_fold = evaluate_protocols(manifest, feature_matrix(manifest), n_folds=args.n_folds)
     summary = summarize(per_fold)
     out = outputs_dir() / "baseline"
-    out.mkdir(parents=True, exist_ok=True)
-    per_fold.to_csv(out / "per_fold.csv", index=False)
-    summary.to_csv(out / "summary.csv", index=False)
+    for name, table in (("per_fold.csv", per_fold), ("summary.csv", summary)):
+        with writing(out / name) as tmp:
+            table.to_csv(tmp, index=False)
     print(f"MFCC + SVM baseline on {len(manifest)} clips from {source}")
     print(summary.to_string(index=False))
     print(f"written: {out / 'summary.csv'}, {out / 'per_fold.csv'}")

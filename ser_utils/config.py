@@ -1,17 +1,18 @@
-"""The project's constants, run profiles and output locations: one source of truth."""
+"""The recipe's constants, the emotion labels, the protocols' names and the run profiles: one source of truth."""
 
 from __future__ import annotations
 
-import contextlib
+import argparse
 import dataclasses
-import datetime
 import os
-import re
-import tempfile
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ser_utils.errors import NotFoundError, ProfileError
 
 # The recipe's audio window: 16 kHz mono, 2.5 s starting 0.6 s into each clip.
 SAMPLE_RATE = 16_000  # Hz
@@ -35,14 +36,20 @@ EMOTION_CODES = {
 LABEL2ID = {name: i for i, name in enumerate(EMOTIONS)}
 ID2LABEL = dict(enumerate(EMOTIONS))
 
-SPLIT_LABELS = {
+# The protocols (ser_utils.splits), each with what its numbers measure.
+SPLITS = {
     "random": "random split, as in the original (speaker-dependent: the same actors are in both parts)",
     "actor_holdout": "actor hold-out (speaker-independent: test actors never seen in training or selection)",
     "actor_kfold": "actor k-fold (speaker-independent: test actors never seen in training or selection)",
 }
-ORIGINAL_CLAIM = "99.65 % accuracy claimed by the original Kaggle notebook (random split)"
+# The defaults every protocol, baseline and profile shares.
+SEED = 42
+TEST_SIZE = 0.2  # the random split's test fraction, as in the original
+N_FOLDS = 6  # actor folds
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda")
+ATTENTIONS = ("sdpa", "eager")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PARAMS_DIR = Path(__file__).resolve().parent / "params"  # installed copy of params/
@@ -50,33 +57,46 @@ if (PROJECT_ROOT / "params").is_dir():
     PARAMS_DIR = PROJECT_ROOT / "params"
 
 
+def _field(default, help: str, choices=None, option: bool = True, **kwargs):
+    """A profile field whose help text (and allowed values) the command lines and validation read."""
+    metadata = {"help": help, "choices": choices, "option": option}
+    if callable(default):
+        return dataclasses.field(default_factory=default, metadata=metadata, **kwargs)
+    return dataclasses.field(default=default, metadata=metadata, **kwargs)
+
+
 @dataclasses.dataclass(frozen=True)
 class Profile:
-    """One run profile, as written in params/<name>.yaml."""
+    """One run profile, as written in params/<name>.yaml. Every field but the first three is also a command-line
+    option of `python -m ser_utils.train` (--learning-rate, --precision, ...)."""
 
-    name: str
-    description: str = ""
-    # Hub id or local directory written by save_pretrained; None trains `scratch_config` from scratch.
-    model_name_or_path: str | None = "facebook/wav2vec2-base"
-    scratch_config: dict[str, Any] = dataclasses.field(default_factory=dict)
-    split: str = "random"  # "random", "actor_holdout" or "actor_kfold" (see ser_utils.splits)
-    test_size: float = 0.2  # random split only
-    fold: int = 0  # actor_kfold only: which fold is the test part
-    n_folds: int = 6  # actor_kfold and actor_holdout: how many actor folds
-    seed: int = 42
-    learning_rate: float = 1e-5
-    weight_decay: float = 0.01
-    batch_size: int = 16
-    epochs: int = 20
-    device: str = "auto"  # "auto" picks CUDA when present, else "cpu" or "cuda"
-    # Speed (see BENCHMARKS.md); none of these changes what is computed, except freeze_feature_encoder.
-    precision: str = "auto"  # "auto": bf16 autocast on GPUs with bf16, fp16 (loss scaling) on older GPUs, fp32 on CPU
-    attention: str = "sdpa"  # "sdpa" (PyTorch scaled_dot_product_attention) or "eager"
-    optimizer: str = "adamw_torch_fused"  # any TrainingArguments.optim; "adamw_torch" is the unfused one
-    dataloader_workers: int = 2  # worker processes feeding batches (0: in the training process)
-    compile: bool = False  # torch.compile the model (slow first epoch, faster later ones)
-    freeze_feature_encoder: bool = False  # train only the transformer and head (the CNN stays as loaded)
-    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, more time
+    name: str = _field(None, "profile name (default: the YAML file's name)", option=False)
+    description: str = _field("", "what the profile is for", option=False)
+    scratch_config: dict[str, Any] = _field(
+        dict, "Wav2Vec2Config fields of a model trained from scratch (with model_name_or_path null)", option=False
+    )
+    model_name_or_path: str | None = _field(
+        "facebook/wav2vec2-base", "Hub id or local folder (save_pretrained) of the pretrained wav2vec2 to fine-tune"
+    )
+    split: str = _field("random", "protocol: which clips train, pick the checkpoint and test", tuple(SPLITS))
+    test_size: float = _field(TEST_SIZE, "random split: the fraction of clips that test")
+    fold: int = _field(0, "actor_kfold: the test fold, 0..n_folds-1 (the next fold validates)")
+    n_folds: int = _field(N_FOLDS, "actor_kfold and actor_holdout: how many actor folds")
+    seed: int = _field(SEED, "seed of the split, the initialisation and the data order")
+    learning_rate: float = _field(1e-5, "AdamW learning rate")
+    weight_decay: float = _field(0.01, "AdamW weight decay")
+    batch_size: int = _field(16, "clips per training step (per process under torchrun)")
+    epochs: int = _field(20, "training epochs; evaluation and a checkpoint after each")
+    device: str = _field("auto", "where to train: auto picks CUDA when present", DEVICES)
+    precision: str = _field(
+        "auto", "auto: bf16 autocast on GPUs with bf16, fp16 (loss scaling) on older GPUs, fp32 on CPU", PRECISIONS
+    )
+    attention: str = _field("sdpa", "PyTorch's fused scaled_dot_product_attention, or the original's eager", ATTENTIONS)
+    optimizer: str = _field("adamw_torch_fused", "any TrainingArguments.optim; adamw_torch is the unfused one")
+    dataloader_workers: int = _field(2, "worker processes feeding batches (0: in the training process)")
+    compile: bool = _field(False, "torch.compile the model (slow first epoch, faster later ones)")
+    freeze_feature_encoder: bool = _field(False, "train only the transformer and the head (the CNN stays as loaded)")
+    gradient_checkpointing: bool = _field(False, "recompute activations in the backward pass: less memory, more time")
 
     @property
     def model_label(self) -> str:
@@ -90,18 +110,11 @@ class Profile:
     @property
     def split_label(self) -> str:
         """The protocol in words, with the fold for actor_kfold."""
-        label = SPLIT_LABELS[self.split]
+        label = SPLITS[self.split]
         return f"{label}, fold {self.fold} of {self.n_folds}" if self.split == "actor_kfold" else label
 
-    @property
-    def run_group(self) -> str:
-        """What runs of this profile, split and fold share: the profile, then the split and fold when they are
-        not the original's. Run folders are named <run_group>_<UTC time> unless given a name."""
-        if self.split == "random":
-            return self.name
-        if self.split == "actor_kfold":
-            return f"{self.name}-actor_kfold-fold{self.fold}"
-        return f"{self.name}-{self.split}"
+
+PROFILE_FIELDS = {field.name: field for field in dataclasses.fields(Profile)}
 
 
 def list_profiles() -> list[str]:
@@ -110,112 +123,48 @@ def list_profiles() -> list[str]:
 
 
 def load_profile(name_or_path: str | os.PathLike, **overrides: Any) -> Profile:
-    """Load a profile by name (params/<name>.yaml) or from a YAML path, then apply overrides."""
+    """Load a profile by name (params/<name>.yaml) or from a YAML path, then apply overrides (None: keep)."""
     path = Path(name_or_path)
     if not path.suffix:
         path = PARAMS_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such profile; use one of {list_profiles()} or a path to a YAML file")
+        raise NotFoundError(f"{path}: no such profile; use one of {list_profiles()} or a path to a YAML file")
     values = yaml.safe_load(path.read_text()) or {}
     values.setdefault("name", path.stem)
     values.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name for f in dataclasses.fields(Profile)}
-    unknown = sorted(set(values) - known)
+    unknown = sorted(set(values) - set(PROFILE_FIELDS))
     if unknown:
-        raise ValueError(f"{path}: unknown profile keys {unknown}; known keys are {sorted(known)}")
-    if values.get("split", "random") not in SPLIT_LABELS:
-        raise ValueError(f"{path}: split must be one of {sorted(SPLIT_LABELS)}")
-    if values.get("precision", "auto") not in PRECISIONS:
-        raise ValueError(f"{path}: precision must be one of {list(PRECISIONS)}")
+        raise ProfileError(f"{path}: unknown profile keys {unknown}; known keys are {sorted(PROFILE_FIELDS)}")
+    for key, value in values.items():
+        choices = PROFILE_FIELDS[key].metadata["choices"]
+        if choices and value not in choices:
+            raise ProfileError(f"{path}: {key} must be one of {list(choices)}, not {value!r}")
     return Profile(**values)
 
 
-def _home() -> Path:
-    """The checkout when it is writable, else the working directory (e.g. /kaggle/working)."""
-    if (PROJECT_ROOT / "pyproject.toml").is_file() and os.access(PROJECT_ROOT, os.W_OK):
-        return PROJECT_ROOT
-    return Path.cwd()
+def _scalar_type(hint):
+    """int, float or str for a field's type hint (`str | None` gives str)."""
+    if isinstance(hint, types.UnionType):
+        return next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    return hint
 
 
-def outputs_dir() -> Path:
-    """Root for run products: $SER_OUTPUT_DIR when set, else <home>/outputs."""
-    override = os.environ.get("SER_OUTPUT_DIR")
-    return Path(override) if override else _home() / "outputs"
+def add_profile_options(parser: argparse.ArgumentParser) -> None:
+    """One --option per profile field (--epochs, --learning-rate, --precision, ...), with the field's help text.
+    Options left out stay None, so that the profile's own values are kept."""
+    hints = typing.get_type_hints(Profile)
+    for name, field in PROFILE_FIELDS.items():
+        if not field.metadata["option"]:
+            continue
+        flag, kind = "--" + name.replace("_", "-"), _scalar_type(hints[name])
+        help_text = f"{field.metadata['help']} (default: the profile's, else {field.default})"
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            choices = field.metadata["choices"]
+            parser.add_argument(flag, type=kind, choices=choices, default=None, help=help_text)
 
 
-def figures_dir() -> Path:
-    """Where the three report figures go: <home>/figures, or $SER_OUTPUT_DIR/figures when set."""
-    override = os.environ.get("SER_OUTPUT_DIR")
-    return Path(override) / "figures" if override else _home() / "figures"
-
-
-def runs_dir() -> Path:
-    """Where training runs go, one folder each: outputs/runs."""
-    return outputs_dir() / "runs"
-
-
-def run_dir_for(run_name: str) -> Path:
-    """The folder of one training run: outputs/runs/<run_name>."""
-    return runs_dir() / run_name
-
-
-# A run started without a name gets <profile>[-<split>[-fold<k>]]_<UTC time>, e.g. smoke_20261125-101500.
-RUN_STAMP = "%Y%m%d-%H%M%S"
-_STAMPED = re.compile(r"^(?P<group>.+)_\d{8}-\d{6}(-\d+)?$")
-
-
-def run_group(run_name: str) -> str:
-    """The profile, split and fold part of a run folder name: smoke_20261125-101500 -> smoke."""
-    match = _STAMPED.match(run_name)
-    return match["group"] if match else run_name
-
-
-def stamped_run_name(group: str, when: datetime.datetime | None = None) -> str:
-    """A new run folder name for `group`: <group>_<UTC time>."""
-    when = when or datetime.datetime.now(datetime.timezone.utc)
-    return f"{group}_{when.strftime(RUN_STAMP)}"
-
-
-# Temporary files are named .<name>.<pid>.<random>.tmp, so a later run can tell an abandoned one from a live one.
-_TEMPORARY = re.compile(r"^\..+\.(?P<pid>\d+)\.[^.]+\.tmp$")
-
-
-@contextlib.contextmanager
-def writing(path: str | os.PathLike):
-    """Yield a temporary path beside `path`; when the block succeeds, rename it to `path` in one step.
-
-    Readers see the old file or the complete new one, never a half-written one; a failed or killed
-    writer leaves at most a hidden temporary file, which `remove_abandoned` deletes later.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; outputs are ordinary files
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_abandoned(folder: str | os.PathLike) -> int:
-    """Delete temporary files under `folder` left by writers that no longer run; return how many."""
-    removed = 0
-    for path in Path(folder).rglob(".*.tmp"):
-        match = _TEMPORARY.match(path.name)
-        if match and not _alive(int(match["pid"])):
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
+def profile_overrides(options: argparse.Namespace) -> dict[str, Any]:
+    """The profile fields given on the command line (see add_profile_options)."""
+    return {name: value for name, value in vars(options).items() if name in PROFILE_FIELDS and value is not None}

@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import datasets
-import numpy as np
 import pandas as pd
-import soundfile as sf
 
+from ser_utils.audio import read_clips
 from ser_utils.config import LABEL2ID, SAMPLE_RATE
-
-
-def read_clips(paths) -> list[np.ndarray]:
-    """Read preprocessed 16 kHz mono clips as float32 arrays."""
-    clips = []
-    for path in paths:
-        audio, rate = sf.read(path, dtype="float32")
-        if rate != SAMPLE_RATE or audio.ndim != 1:
-            raise ValueError(f"{path}: expected 16 kHz mono; re-run preprocessing into a fresh folder")
-        clips.append(audio)
-    return clips
 
 
 def to_hf_dataset(manifest: pd.DataFrame, feature_extractor, progress: bool = True) -> datasets.Dataset:

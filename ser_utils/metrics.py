@@ -89,7 +89,7 @@ def history_table(log_history: list[dict]) -> pd.DataFrame:
     return table.dropna(subset=["Validation Loss"]).reset_index(drop=True)
 
 
-def report(y_true, y_pred) -> str:
+def classification_report_text(y_true, y_pred) -> str:
     """scikit-learn's classification report over the 8 emotions, in label order."""
     return classification_report(
         y_true, y_pred, labels=list(EMOTIONS), target_names=list(EMOTIONS), digits=4, zero_division=0

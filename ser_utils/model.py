@@ -1,28 +1,33 @@
-"""The model: Wav2Vec2ForSequenceClassification with the 8 emotion labels saved in its config."""
+"""The model and its folder: Wav2Vec2ForSequenceClassification with the 8 emotion labels in its config.
+
+A model folder holds the weights as safetensors (no pickle), the config with the labels in their order, the
+feature extractor's settings and the audio window the model was trained on (ser_preprocessing.json).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from pathlib import Path
 
 import transformers
 from transformers import (
+    AutoConfig,
     AutoFeatureExtractor,
     Wav2Vec2Config,
     Wav2Vec2FeatureExtractor,
     Wav2Vec2ForSequenceClassification,
 )
 
-from ser_utils.config import DURATION_S, EMOTIONS, ID2LABEL, LABEL2ID, OFFSET_S, SAMPLE_RATE
+from ser_utils.audio import RECIPE_WINDOW, Window
+from ser_utils.config import EMOTIONS, ID2LABEL, LABEL2ID, SAMPLE_RATE, SEED
+from ser_utils.errors import ModelError
 
 # Written beside every trained model, so prediction cuts audio exactly as training did.
 PREPROCESSING_FILE = "ser_preprocessing.json"
-
-
-class ModelLoadError(OSError):
-    """The model could not be loaded; the message says why and what to set instead."""
+PICKLES = ("training_args.bin",)  # what Trainer.save_model adds that a model folder does not need
 
 
 def label_kwargs() -> dict:
@@ -40,7 +45,7 @@ def new_feature_extractor() -> Wav2Vec2FeatureExtractor:
 def build_model(
     model_name_or_path: str | os.PathLike | None,
     scratch_config: dict | None = None,
-    seed: int = 42,
+    seed: int = SEED,
     attention: str = "sdpa",
 ):
     """Return (model, feature_extractor).
@@ -52,9 +57,7 @@ def build_model(
     and never through code shipped with the model (no trust_remote_code).
     """
     if model_name_or_path is None:
-        from transformers import set_seed
-
-        set_seed(seed)
+        transformers.set_seed(seed)
         config = Wav2Vec2Config(**(scratch_config or {}), **label_kwargs(), attn_implementation=attention)
         return Wav2Vec2ForSequenceClassification(config), new_feature_extractor()
     source = str(model_name_or_path)
@@ -69,7 +72,7 @@ def build_model(
         feature_extractor = AutoFeatureExtractor.from_pretrained(source, trust_remote_code=False)
     except OSError as error:
         where = "local directory" if Path(source).exists() else "Hugging Face Hub model"
-        raise ModelLoadError(
+        raise ModelError(
             f"could not load the {where} {source!r}: {error}\n"
             "Without network access to the Hub, set model_name_or_path to a local directory written by "
             "save_pretrained (for example a copy of facebook/wav2vec2-base), or use the 'smoke' profile, "
@@ -78,10 +81,13 @@ def build_model(
     return model, feature_extractor
 
 
-def save_preprocessing(model_dir: str | os.PathLike) -> None:
-    """Record the audio window the model was trained on (sample rate in Hz, offset and duration in s)."""
-    settings = {"sample_rate": SAMPLE_RATE, "offset_s": OFFSET_S, "duration_s": DURATION_S}
-    (Path(model_dir) / PREPROCESSING_FILE).write_text(json.dumps(settings, indent=2))
+def complete_model_folder(model_dir: str | os.PathLike, window: Window = RECIPE_WINDOW) -> None:
+    """Finish a folder that holds a saved model and feature extractor: record the audio window the model was
+    trained on (sample rate in Hz, offset and duration in s) and remove pickles the model does not need."""
+    model_dir = Path(model_dir)
+    for name in PICKLES:
+        (model_dir / name).unlink(missing_ok=True)
+    (model_dir / PREPROCESSING_FILE).write_text(json.dumps(dataclasses.asdict(window), indent=2))
 
 
 def save_model_folder(model, feature_extractor, model_dir: str | os.PathLike) -> Path:
@@ -91,16 +97,37 @@ def save_model_folder(model, feature_extractor, model_dir: str | os.PathLike) ->
     with no_weight_progress_bars():
         model.save_pretrained(model_dir)
     feature_extractor.save_pretrained(model_dir)
-    save_preprocessing(model_dir)
+    complete_model_folder(model_dir)
     return model_dir
 
 
-def load_preprocessing(model_dir: str | os.PathLike) -> dict:
+def load_preprocessing(model_dir: str | os.PathLike) -> Window:
     """The audio window a model was trained on; the recipe's window for models saved without one."""
     path = Path(model_dir) / PREPROCESSING_FILE
     if not path.is_file():
-        return {"sample_rate": SAMPLE_RATE, "offset_s": OFFSET_S, "duration_s": DURATION_S}
-    return json.loads(path.read_text())
+        return RECIPE_WINDOW
+    return Window(**json.loads(path.read_text()))
+
+
+def load_model_folder(model_dir: str | os.PathLike):
+    """(model, feature extractor, window) of a folder written by training. Raises ModelError, naming the folder
+    and the fix, when it is missing or holds no trained wav2vec2 emotion model."""
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise ModelError(
+            f"{model_dir}: no trained model here (no config.json); train one with make reproduce "
+            "or pass --model with a folder written by training (e.g. outputs/model)"
+        )
+    try:
+        model_type = AutoConfig.from_pretrained(model_dir).model_type
+        if model_type != "wav2vec2":
+            raise ValueError(f"a {model_type} model, not a wav2vec2 emotion model")
+        with no_weight_progress_bars():
+            model = Wav2Vec2ForSequenceClassification.from_pretrained(model_dir, use_safetensors=True)
+        feature_extractor = AutoFeatureExtractor.from_pretrained(model_dir)
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{model_dir}: not a trained model ({str(error).splitlines()[0]})") from error
+    return model, feature_extractor, load_preprocessing(model_dir)
 
 
 @contextlib.contextmanager

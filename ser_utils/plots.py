@@ -13,7 +13,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
-from ser_utils.config import EMOTIONS, SAMPLE_RATE, writing
+from ser_utils.config import EMOTIONS, SAMPLE_RATE
+from ser_utils.files import writing
 
 
 def run_caption(info: dict) -> str:

@@ -24,19 +24,13 @@ import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
-from transformers import AutoConfig, AutoFeatureExtractor, Wav2Vec2ForSequenceClassification
 
-from ser_utils.config import outputs_dir
-from ser_utils.data import AudioError
-from ser_utils.model import load_preprocessing, no_weight_progress_bars
-from ser_utils.preprocess import load_audio, trim_to_window
+from ser_utils.audio import AUDIO_SUFFIXES, load_audio, read_window
+from ser_utils.errors import AudioError, command_line
+from ser_utils.model import load_model_folder
+from ser_utils.runs import published_model_dir
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 SILENCE = 1e-4  # peak amplitude below which a clip counts as silent
-
-
-class ModelDirError(ValueError):
-    """The model folder is missing or does not hold a trained emotion model."""
 
 
 class Predictor:
@@ -49,21 +43,7 @@ class Predictor:
         quantized on the fly: dynamic quantization), which is faster there; its agreement with the full-precision
         model is measured by benchmarks/int8_inference.py.
         """
-        model_dir = Path(model_dir)
-        if not (model_dir / "config.json").is_file():
-            raise ModelDirError(
-                f"{model_dir}: no trained model here (no config.json); train one with make reproduce "
-                "or pass --model with a folder written by training (e.g. outputs/model)"
-            )
-        try:
-            model_type = AutoConfig.from_pretrained(model_dir).model_type
-            if model_type != "wav2vec2":
-                raise ValueError(f"a {model_type} model, not a wav2vec2 emotion model")
-            with no_weight_progress_bars():
-                self.model = Wav2Vec2ForSequenceClassification.from_pretrained(model_dir, use_safetensors=True)
-            self.feature_extractor = AutoFeatureExtractor.from_pretrained(model_dir)
-        except (OSError, ValueError) as error:
-            raise ModelDirError(f"{model_dir}: not a trained model ({str(error).splitlines()[0]})") from error
+        self.model, self.feature_extractor, self.window = load_model_folder(model_dir)
         self.device = device or ("cpu" if int8 or not torch.cuda.is_available() else "cuda")
         if int8 and self.device != "cpu":
             raise ValueError(f"int8 inference runs on the CPU only, not on {self.device!r}")
@@ -71,24 +51,20 @@ class Predictor:
         if int8:
             self.model = quantize_linear_int8(self.model)
         self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
-        window = load_preprocessing(model_dir)
-        self.rate = int(window["sample_rate"])
-        self.offset = round(window["offset_s"] * self.rate)
-        self.length = round(window["duration_s"] * self.rate)
 
-    def windows(self, audio: np.ndarray, hop_s: float | None) -> tuple[np.ndarray, np.ndarray]:
-        """(windows, start times in s): the training window, or with `hop_s` windows over the whole file."""
-        if hop_s is None:
-            return trim_to_window(audio, self.offset, self.length)[None, :], np.array([self.offset / self.rate])
-        hop = max(1, round(hop_s * self.rate))
-        size = self.length + max(0, math.ceil((len(audio) - self.length) / hop)) * hop  # pad to a last full window
-        frames = librosa.util.frame(librosa.util.fix_length(audio, size=size), frame_length=self.length, hop_length=hop)
-        return frames.T, np.arange(frames.shape[1]) * hop / self.rate
+    def windows(self, audio: np.ndarray, hop_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """(windows, start times in s) over a whole recording (mono samples at the window's rate), every `hop_s`
+        seconds; the last window is zero-padded to full length."""
+        length, rate = self.window.length, self.window.sample_rate
+        hop = max(1, round(hop_s * rate))
+        size = length + max(0, math.ceil((len(audio) - length) / hop)) * hop  # pad to a last full window
+        frames = librosa.util.frame(librosa.util.fix_length(audio, size=size), frame_length=length, hop_length=hop)
+        return frames.T, np.arange(frames.shape[1]) * hop / rate
 
     @torch.inference_mode()
     def probabilities(self, windows: np.ndarray) -> np.ndarray:
         """Class probabilities, one row per window (windows: array of shape (n, samples))."""
-        inputs = self.feature_extractor(list(windows), sampling_rate=self.rate, return_tensors="pt")
+        inputs = self.feature_extractor(list(windows), sampling_rate=self.window.sample_rate, return_tensors="pt")
         logits = self.model(inputs["input_values"].to(self.device)).logits
         return torch.softmax(logits.float(), dim=-1).cpu().numpy()
 
@@ -122,24 +98,31 @@ def expand_paths(paths) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _read(path: str, rate: int) -> tuple[np.ndarray | None, str, str]:
-    """(audio, warning, error) for one path."""
+def _file_windows(path: str, predictor: Predictor, hop_s: float | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(windows, start times in s, warnings) of one file: the training window, or with `hop_s` windows over the
+    whole file. Raises AudioError when the file cannot be used, with the reason."""
+    window = predictor.window
     if not os.path.exists(path):
-        return None, "", "no such file" if not glob.has_magic(path) else "no file matches this pattern"
+        raise AudioError(path, "no such file" if not glob.has_magic(path) else "no file matches this pattern")
     if os.path.isdir(path):
-        return None, "", "a folder with no audio files"
+        raise AudioError(path, "a folder with no audio files")
     try:
-        audio, _ = load_audio(path, rate)
-    except AudioError as error:
-        return None, "", error.reason
+        if hop_s is None:
+            audio, duration = read_window(path, window, allow_short=True)
+            short = duration < window.offset_s + window.duration_s
+            windows, starts = audio[None, :], np.array([window.offset_s])
+        else:
+            audio, _ = load_audio(path, window.sample_rate)
+            short = len(audio) < window.length
+            windows, starts = predictor.windows(audio, hop_s)
+    except AudioError:
+        raise
     except (ValueError, RuntimeError, EOFError) as error:
-        return None, "", f"not readable as audio ({error})"
+        raise AudioError(path, f"not readable as audio ({error})") from error
     if audio.size == 0:
-        return None, "", "no audio samples in the file"
-    warnings = []
-    if np.abs(audio).max() < SILENCE:
-        warnings.append("silent clip: the prediction means nothing")
-    return audio, "; ".join(warnings), ""
+        raise AudioError(path, "no audio samples in the file")
+    notes = ["silent clip: the prediction means nothing"] if np.abs(audio).max() < SILENCE else []
+    return windows, starts, notes + (["shorter than the window: zero-padded"] if short else [])
 
 
 def predict(
@@ -159,9 +142,7 @@ def predict(
     the whole file (mean of their probabilities per file); `batch_size` windows go through the model
     at once.
     """
-    predictor = predictor or Predictor(model_dir or outputs_dir() / "model")
-    columns = [f"p_{label}" for label in predictor.labels]
-    files = expand_paths(paths)
+    predictor = predictor or Predictor(model_dir or published_model_dir())
     rows, pending = [], []  # pending: (row index, windows)
 
     def flush():
@@ -175,25 +156,23 @@ def predict(
             start += len(windows)
         pending.clear()
 
-    for path in tqdm(files, desc="predict", unit="file", disable=not progress, file=sys.stderr):
-        audio, warning, error = _read(path, predictor.rate)
-        row = {"path": path, "warning": warning, "error": error}
-        if audio is not None:
-            needed = predictor.length + (predictor.offset if hop_s is None else 0)
-            if len(audio) < needed:
-                row["warning"] = "; ".join(filter(None, [warning, "shorter than the window: zero-padded"]))
-            windows, starts = predictor.windows(audio, hop_s)
-            row["_starts"] = starts
-            pending.append((len(rows), windows))
-        rows.append(row)
+    for path in tqdm(expand_paths(paths), desc="predict", unit="file", disable=not progress, file=sys.stderr):
+        try:
+            windows, starts, notes = _file_windows(path, predictor, hop_s)
+        except AudioError as error:
+            rows.append({"path": path, "warning": "", "error": error.reason})
+            continue
+        pending.append((len(rows), windows))
+        rows.append({"path": path, "warning": "; ".join(notes), "error": "", "_starts": starts})
         if sum(len(w) for _, w in pending) >= batch_size:
             flush()
     if pending:
         flush()
-    return _table(rows, predictor.labels, columns, per_window)
+    return _table(rows, predictor.labels, per_window)
 
 
-def _table(rows: list[dict], labels: list[str], columns: list[str], per_window: bool) -> pd.DataFrame:
+def _table(rows: list[dict], labels: list[str], per_window: bool) -> pd.DataFrame:
+    columns = [f"p_{label}" for label in labels]
     records = []
     for row in rows:
         base = {"path": row["path"], "warning": row["warning"], "error": row["error"]}
@@ -217,7 +196,8 @@ def _table(rows: list[dict], labels: list[str], columns: list[str], per_window: 
     return frame if per_window else frame.drop(columns="start_s")
 
 
-def main(argv=None) -> int:
+@command_line("ser-predict")
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ser-predict", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="audio files, folders (searched recursively) or globs")
     parser.add_argument("--model", default=None, help="model folder written by training (default: outputs/model)")
@@ -229,11 +209,7 @@ def main(argv=None) -> int:
     parser.add_argument("--per-window", action="store_true", help="with --window: one row per window")
     parser.add_argument("--int8", action="store_true", help="CPU: int8 weights in the linear layers (faster)")
     args = parser.parse_args(argv)
-    try:
-        predictor = Predictor(args.model or outputs_dir() / "model", int8=args.int8)
-    except ModelDirError as error:
-        print(f"ser-predict: {error}", file=sys.stderr)
-        return 2
+    predictor = Predictor(args.model or published_model_dir(), int8=args.int8)
     table = predict(
         args.paths,
         batch_size=args.batch_size,

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pandas as pd
 
-from ser_utils.config import SPLIT_LABELS, run_group, runs_dir
+from ser_utils.config import N_FOLDS, SEED, SPLITS, load_profile
+from ser_utils.files import outputs_dir, writing
 from ser_utils.metrics import SUMMARY_METRICS, emotion_confusion_matrix, mean_and_std
-from ser_utils.plots import run_caption
+from ser_utils.plots import plot_confusion_matrix, plot_fold_scores, run_caption, save_figure
+from ser_utils.runs import PREDICTIONS_FILE
 from ser_utils.splits import leakage_audit, protocol_splits
-from ser_utils.train import PREDICTIONS_FILE, RUN_INFO_FILE
 
+ORIGINAL_CLAIM = "99.65 % accuracy claimed by the original Kaggle notebook (random split)"
 RESULT_COLUMNS = ["model", "protocol", "data", "folds", *SUMMARY_METRICS, "pretrained", "machine", "runs"]
 
 
@@ -25,7 +26,7 @@ def data_label(run: dict) -> str:
     return f"{clips} clips, {len(actors)} actors"
 
 
-def audit_protocols(manifest: pd.DataFrame, n_folds: int = 6, seed: int = 42) -> pd.DataFrame:
+def audit_protocols(manifest: pd.DataFrame, n_folds: int = N_FOLDS, seed: int = SEED) -> pd.DataFrame:
     """The leakage audit of every protocol (every fold of actor_kfold), or why a protocol is not possible."""
     rows = [
         {"protocol": strategy, "fold": fold, **(leakage_audit(split) if split is not None else {}), "note": reason}
@@ -34,21 +35,6 @@ def audit_protocols(manifest: pd.DataFrame, n_folds: int = 6, seed: int = 42) ->
     frame = pd.DataFrame(rows)
     counts = [column for column in frame.columns if column not in ("protocol", "note")]
     return frame.astype({column: "Int64" for column in counts})
-
-
-def finished_runs(root: str | os.PathLike | None = None) -> list[dict]:
-    """run_info.json of the newest finished run of every run group under `root` (default outputs/runs), each
-    with its `run_dir`; earlier runs of the same profile, split and fold are left out."""
-    root = Path(root) if root else runs_dir()
-    latest = {}
-    for info_file in sorted(root.glob(f"*/{RUN_INFO_FILE}")):
-        info = json.loads(info_file.read_text())
-        if "test_metrics" not in info:  # not written by this version of train()
-            continue
-        group = info.get("run_group", run_group(info_file.parent.name))
-        if group not in latest or info["finished"] >= latest[group]["finished"]:
-            latest[group] = {**info, "run_dir": str(info_file.parent)}
-    return list(latest.values())
 
 
 def results_table(runs: list[dict]) -> pd.DataFrame:
@@ -86,7 +72,7 @@ def results_table(runs: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
-def kfold_runs(runs: list[dict], profile_name: str, n_folds: int = 6) -> list[dict]:
+def kfold_runs(runs: list[dict], profile_name: str, n_folds: int = N_FOLDS) -> list[dict]:
     """The actor_kfold runs of one profile with `n_folds` folds, by fold."""
     chosen = [
         r
@@ -112,8 +98,32 @@ def kfold_caption(runs: list[dict]) -> str:
     return run_caption(
         {
             **runs[0],
-            "split": f"{SPLIT_LABELS['actor_kfold']}, {len(runs)} folds",
+            "split": f"{SPLITS['actor_kfold']}, {len(runs)} folds",
             "test_clips": sum(run["test_clips"] for run in runs),
             "finished": max(run["finished"] for run in runs),
         }
     )
+
+
+def kfold_dir(profile: str | os.PathLike, n_folds: int = N_FOLDS) -> Path:
+    """Where the k-fold aggregate of a profile (name or YAML path) goes: outputs/kfold/<profile>-<k>folds."""
+    return outputs_dir() / "kfold" / f"{load_profile(profile).name}-{n_folds}folds"
+
+
+def write_kfold_report(runs: list[dict], profile: str | os.PathLike, n_folds: int = N_FOLDS) -> pd.DataFrame | None:
+    """Aggregate the finished actor_kfold runs of a profile into kfold_dir: per_fold.csv, summary.csv,
+    UA_per_fold.png and Conf_Mat_summed.png. Returns the per-fold table, or None when there is no such run."""
+    folds = kfold_runs(runs, load_profile(profile).name, n_folds)
+    print(len(folds), "actor_kfold runs of profile", repr(str(profile)))
+    if not folds:
+        return None
+    out = kfold_dir(profile, n_folds)
+    per_fold, summed = kfold_summary(folds)
+    for name, table in (("per_fold.csv", per_fold), ("summary.csv", results_table(folds))):
+        with writing(out / name) as tmp:
+            table.to_csv(tmp, index=False)
+    caption = kfold_caption(folds)
+    save_figure(plot_fold_scores(per_fold, caption), out / "UA_per_fold.png")
+    save_figure(plot_confusion_matrix(summed, caption), out / "Conf_Mat_summed.png")
+    print("written:", out)
+    return per_fold

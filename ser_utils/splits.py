@@ -18,17 +18,22 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-SPLIT_STRATEGIES = ("random", "actor_holdout", "actor_kfold")
+from ser_utils.config import N_FOLDS, SEED, SPLITS, TEST_SIZE, Profile
+from ser_utils.errors import DatasetError, ProfileError
+from ser_utils.preprocess import prepared_manifest
+
+SPLIT_STRATEGIES = tuple(SPLITS)
 SEEN = ("train", "validation")  # what the model learns from or is selected on
 
 
-def random_split(manifest: pd.DataFrame, test_size: float = 0.2, seed: int = 42) -> pd.Series:
+def random_split(manifest: pd.DataFrame, test_size: float = TEST_SIZE, seed: int = SEED) -> pd.Series:
     """The original's split: train_test_split over all clips (no grouping by actor, no stratification).
 
     Returns a Series aligned with `manifest` holding "train" or "test".
@@ -39,15 +44,15 @@ def random_split(manifest: pd.DataFrame, test_size: float = 0.2, seed: int = 42)
     return split
 
 
-def actor_folds(actors, n_folds: int = 6) -> list[list[int]]:
+def actor_folds(actors, n_folds: int = N_FOLDS) -> list[list[int]]:
     """Deal actors into `n_folds` gender-balanced folds of consecutive numbers (odd actors are male).
 
-    Raises ValueError when the actors cannot fill every fold with at least one male and one female.
+    Raises DatasetError when the actors cannot fill every fold with at least one male and one female.
     """
     actors = sorted({int(a) for a in actors})
     males, females = [a for a in actors if a % 2], [a for a in actors if not a % 2]
     if n_folds < 3 or min(len(males), len(females)) < n_folds:
-        raise ValueError(
+        raise DatasetError(
             f"actor folds need at least 3 folds and one male and one female actor per fold; got {n_folds} "
             f"folds for {len(males)} male and {len(females)} female actors. Use the full dataset (24 actors; "
             "set RAVDESS_DIR) or the 'random' split."
@@ -56,11 +61,11 @@ def actor_folds(actors, n_folds: int = 6) -> list[list[int]]:
     return [sorted(int(a) for a in (*m, *f)) for m, f in zip(male_groups, female_groups, strict=True)]
 
 
-def actor_fold_split(manifest: pd.DataFrame, fold: int, n_folds: int = 6) -> pd.Series:
+def actor_fold_split(manifest: pd.DataFrame, fold: int, n_folds: int = N_FOLDS) -> pd.Series:
     """Fold `fold` of the actor k-fold: test = fold, validation = next fold, train = the rest."""
     folds = actor_folds(manifest["actor"], n_folds)
     if not 0 <= fold < n_folds:
-        raise ValueError(f"fold must be 0..{n_folds - 1}, not {fold}")
+        raise ProfileError(f"fold must be 0..{n_folds - 1}, not {fold}")
     test, validation = folds[fold], folds[(fold + 1) % n_folds]
     split = pd.Series("train", index=manifest.index, name="split")
     split[manifest["actor"].isin(validation)] = "validation"
@@ -71,10 +76,10 @@ def actor_fold_split(manifest: pd.DataFrame, fold: int, n_folds: int = 6) -> pd.
 def assign_split(
     manifest: pd.DataFrame,
     strategy: str = "random",
-    test_size: float = 0.2,
-    seed: int = 42,
+    test_size: float = TEST_SIZE,
+    seed: int = SEED,
     fold: int = 0,
-    n_folds: int = 6,
+    n_folds: int = N_FOLDS,
 ) -> pd.DataFrame:
     """Return a copy of `manifest` with a `split` column ("train"/"validation"/"test") made by `strategy`."""
     if strategy == "random":
@@ -84,11 +89,11 @@ def assign_split(
     elif strategy == "actor_kfold":
         split = actor_fold_split(manifest, fold, n_folds)
     else:
-        raise ValueError(f"unknown split strategy {strategy!r}; use one of {SPLIT_STRATEGIES}")
+        raise ProfileError(f"unknown split strategy {strategy!r}; use one of {SPLIT_STRATEGIES}")
     return manifest.assign(split=split)
 
 
-def protocol_splits(manifest: pd.DataFrame, protocols=SPLIT_STRATEGIES, n_folds: int = 6, seed: int = 42):
+def protocol_splits(manifest: pd.DataFrame, protocols=SPLIT_STRATEGIES, n_folds: int = N_FOLDS, seed: int = SEED):
     """Yield (protocol, fold, split manifest, reason) for every protocol and, for actor_kfold, every fold.
 
     `fold` is None outside actor_kfold. A protocol the data cannot support (actor splits on too few
@@ -98,10 +103,20 @@ def protocol_splits(manifest: pd.DataFrame, protocols=SPLIT_STRATEGIES, n_folds:
         for fold in range(n_folds) if strategy == "actor_kfold" else [None]:
             try:
                 split = assign_split(manifest, strategy, seed=seed, fold=fold or 0, n_folds=n_folds)
-            except ValueError as error:
+            except DatasetError as error:
                 yield strategy, fold, None, str(error)
                 break
             yield strategy, fold, split, ""
+
+
+def split_dataset(profile: Profile, data_dir: str | os.PathLike | None = None, progress: bool = True):
+    """Find and preprocess the dataset (finished clips are kept), then split it by the profile's protocol.
+
+    Returns (data source, manifest with a "split" column).
+    """
+    source, manifest = prepared_manifest(data_dir, progress)
+    split = assign_split(manifest, profile.split, profile.test_size, profile.seed, profile.fold, profile.n_folds)
+    return source, split
 
 
 def selection_part(manifest: pd.DataFrame) -> str:

@@ -71,3 +71,14 @@ def ravdess_subset(ravdess_16k, tmp_path_factory):
         return root
 
     return make
+
+
+@pytest.fixture(scope="module")
+def small_manifest(ravdess_subset, tmp_path_factory):
+    """48 clips of 2 actors, split at random 80/20 as in the original."""
+    from ser_utils.preprocess import prepare_dataset, read_manifest
+    from ser_utils.splits import assign_split
+
+    prepared = tmp_path_factory.mktemp("prepared")
+    prepare_dataset(ravdess_subset([1, 2], 24), prepared, progress=False)
+    return assign_split(read_manifest(prepared), "random", 0.2, 42)

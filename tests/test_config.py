@@ -55,8 +55,39 @@ def test_profile_overrides_and_errors(tmp_path):
     assert config.load_profile(custom).name == "mine"
 
 
-def test_outputs_follow_ser_output_dir(monkeypatch, tmp_path):
-    monkeypatch.setenv("SER_OUTPUT_DIR", str(tmp_path))
-    assert config.outputs_dir() == tmp_path
-    assert config.figures_dir() == tmp_path / "figures"
-    assert config.run_dir_for("x") == tmp_path / "runs" / "x"
+def test_every_profile_field_is_an_option_with_its_own_help():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    config.add_profile_options(parser)
+    actions = {action.dest: action for action in parser._actions if action.dest != "help"}
+    options = [name for name, field in config.PROFILE_FIELDS.items() if field.metadata["option"]]
+    assert sorted(actions) == sorted(options) and "learning_rate" in actions
+    helps = [actions[name].help for name in options]
+    assert len(set(helps)) == len(helps) and all(
+        config.PROFILE_FIELDS[n].metadata["help"] in actions[n].help for n in options
+    )
+    parsed = parser.parse_args(["--epochs", "3", "--no-compile", "--split", "actor_kfold"])
+    assert config.profile_overrides(parsed) == {"epochs": 3, "compile": False, "split": "actor_kfold"}
+    assert config.load_profile("smoke", **config.profile_overrides(parsed)).epochs == 3
+
+
+@pytest.mark.parametrize("command", ["train", "preprocess", "baseline", "predict", "data verify"])
+def test_command_lines_describe_every_option(command):
+    import re
+    import subprocess
+    import sys
+
+    module, *sub = command.split()
+    done = subprocess.run(
+        [sys.executable, "-m", f"ser_utils.{module}", *sub, "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    described = done.stdout.split("positional arguments:" if sub or module == "predict" else "options:")[1]
+    lines = described.splitlines()
+    entries = [i for i, line in enumerate(lines) if re.match(r"^  [-\w]", line)]
+    assert len(entries) >= 2
+    for i in entries:  # argparse puts the help beside the entry, or on the next line when the entry is long
+        beside = re.match(r"^  \S+(?: [A-Z_{][^ ]*)?(?:, -\S+(?: [A-Z_]+)?)*\s{2,}\S", lines[i])
+        below = i + 1 < len(lines) and re.match(r"^\s{10,}\S", lines[i + 1])
+        assert beside or below, lines[i]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ser_utils.config import EMOTION_CODES, PROJECT_ROOT, load_profile, run_group
+from ser_utils.config import EMOTION_CODES, PROJECT_ROOT, load_profile
+from ser_utils.runs import folder_group
 
 FOLDS = 3
 
@@ -34,7 +35,7 @@ def test_make_kfold_on_a_subset(ravdess_16k, tmp_path):
     assert "epoch 1/1" in done.stderr  # progress reaches the terminal (papermill logs to stderr)
 
     run_dirs = sorted((out / "runs").iterdir())  # one folder per run: <group>_<UTC time>
-    assert [run_group(path.name) for path in run_dirs] == [f"tiny-actor_kfold-fold{k}" for k in range(3)]
+    assert [folder_group(path.name) for path in run_dirs] == [f"tiny-actor_kfold-fold{k}" for k in range(3)]
     infos = [json.loads((path / "run_info.json").read_text()) for path in run_dirs]
     assert [info["fold"] for info in infos] == [0, 1, 2]
     assert [info["test_actors"] for info in infos] == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]

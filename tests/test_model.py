@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from ser_utils.config import EMOTIONS, load_profile
-from ser_utils.model import ModelLoadError, build_model
+from ser_utils.errors import ModelError
+from ser_utils.model import build_model
 
 
 def tiny_model():
@@ -34,13 +35,13 @@ def test_loads_a_local_model_directory(tmp_path):
 
 def test_hub_unreachable_names_the_local_option():
     # HF_HUB_OFFLINE=1 (conftest.py): the hub id cannot be fetched, as on a machine without network.
-    with pytest.raises(ModelLoadError, match="model_name_or_path to a local directory"):
+    with pytest.raises(ModelError, match="model_name_or_path to a local directory"):
         build_model("facebook/wav2vec2-base")
 
 
 def test_missing_local_directory_is_reported(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelLoadError, match="local directory"):
+    with pytest.raises(ModelError, match="local directory"):
         build_model(tmp_path / "empty")
 
 

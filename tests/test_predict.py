@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import subprocess
 import sys
@@ -50,8 +51,12 @@ def test_expand_paths_folders_globs_and_repeats(bad_files, tmp_path):
 
 
 def test_preprocessing_is_read_from_the_model_folder(model_dir, predictor):
-    assert load_preprocessing(model_dir) == {"sample_rate": 16_000, "offset_s": 0.6, "duration_s": 2.5}
-    assert (predictor.rate, predictor.offset, predictor.length) == (16_000, 9_600, 40_000)
+    assert dataclasses.asdict(load_preprocessing(model_dir)) == {
+        "sample_rate": 16_000,
+        "offset_s": 0.6,
+        "duration_s": 2.5,
+    }
+    assert (predictor.window.sample_rate, predictor.window.offset, predictor.window.length) == (16_000, 9_600, 40_000)
     assert predictor.labels == list(EMOTIONS)
 
 
@@ -149,10 +154,10 @@ def test_standard_pipeline_loads_the_saved_model(model_dir, ravdess_16k):
 
 
 def test_a_folder_of_another_model_type_is_refused(tmp_path):
-    from ser_utils.predict import ModelDirError
+    from ser_utils.errors import ModelError
 
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertModel"]}))
-    with pytest.raises(ModelDirError, match="a bert model, not a wav2vec2 emotion model"):
+    with pytest.raises(ModelError, match="a bert model, not a wav2vec2 emotion model"):
         Predictor(tmp_path)
 
 

@@ -3,7 +3,8 @@ import json
 import pandas as pd
 
 from ser_utils.config import EMOTIONS
-from ser_utils.report import audit_protocols, finished_runs, kfold_runs, kfold_summary, results_table
+from ser_utils.report import audit_protocols, kfold_runs, kfold_summary, results_table
+from ser_utils.runs import finished_runs
 
 
 def fake_run(root, name, strategy, fold, wa, pretrained=False):

@@ -1,19 +1,20 @@
 """End to end on real clips: preprocess, split, train a small model through Trainer, report, reload."""
 
 import json
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
-from ser_utils.config import EMOTIONS, figures_dir, load_profile, outputs_dir
+from ser_utils.config import EMOTIONS, load_profile
 from ser_utils.data import BUNDLED_SAMPLE
+from ser_utils.files import figures_dir, outputs_dir
 from ser_utils.metrics import HISTORY_COLUMNS, emotion_confusion_matrix
 from ser_utils.model import build_model
 from ser_utils.plots import plot_accuracy, plot_confusion_matrix, plot_loss, run_caption, save_figure
 from ser_utils.preprocess import prepare_dataset, read_manifest
+from ser_utils.runs import load_run
 from ser_utils.splits import assign_split
-from ser_utils.train import EpochLine, load_run, train
+from ser_utils.train import train
 
 EPOCHS = 5
 
@@ -55,13 +56,6 @@ def test_predictions_and_run_info(finished_run):
     assert info["published_model"] == str(outputs_dir() / "model")
 
 
-def test_epoch_line_reports_each_evaluation(capsys):
-    state = SimpleNamespace(is_world_process_zero=True, epoch=3.0, log_history=[{"loss": 2.5}, {"loss": 1.25}])
-    args = SimpleNamespace(num_train_epochs=20)
-    EpochLine().on_evaluate(args, state, None, metrics={"eval_loss": 1.5, "eval_accuracy": 0.375})
-    assert capsys.readouterr().out == ("epoch 3/20: training loss 1.2500, validation loss 1.5000, accuracy 37.50%\n")
-
-
 def test_saved_model_reloads_with_labels(finished_run):
     for folder in (finished_run.run_dir / "model", outputs_dir() / "model"):
         model, extractor = build_model(folder)
@@ -82,11 +76,6 @@ def test_report_writes_the_three_figures(finished_run):
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
     assert "smoke" in caption and "speaker-dependent" in caption
-
-
-def test_load_run_names_what_is_missing(tmp_path):
-    with pytest.raises(FileNotFoundError, match="history.csv"):
-        load_run(tmp_path)
 
 
 def test_predicting_the_source_files_reproduces_training(finished_run):

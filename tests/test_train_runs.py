@@ -1,4 +1,4 @@
-"""Run folders, resuming after a real SIGKILL, seeds, the NaN guard and the training command line."""
+"""Training runs: resuming after a real SIGKILL, seeds, the saved model, NaN audio and the training command line."""
 
 import json
 import os
@@ -11,62 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-import torch
-from transformers import TrainerCallback
 
-from ser_utils.config import load_profile, run_group
-from ser_utils.dataset import to_hf_dataset
-from ser_utils.model import build_model
-from ser_utils.preprocess import prepare_dataset, read_manifest
+from ser_utils.config import load_profile
+from ser_utils.errors import NonFiniteLossError
+from ser_utils.runs import last_checkpoint
 from ser_utils.splits import assign_split
-from ser_utils.train import (
-    GuardedTrainer,
-    NonFiniteLossError,
-    TrainingError,
-    find_run,
-    last_checkpoint,
-    open_run_dir,
-    train,
-    training_arguments,
-)
+from ser_utils.train import train
 
 TRAIN = [sys.executable, "-m", "ser_utils.train", "--device", "cpu", "--no-progress"]
-
-
-@pytest.fixture(scope="module")
-def small_manifest(ravdess_subset, tmp_path_factory):
-    """48 clips of 2 actors, split at random 80/20 as in the original."""
-    prepared = tmp_path_factory.mktemp("prepared")
-    prepare_dataset(ravdess_subset([1, 2], 24), prepared, progress=False)
-    return assign_split(read_manifest(prepared), "random", 0.2, 42)
-
-
-def test_runs_get_their_own_folders_and_never_overwrite():
-    profile = load_profile("smoke")
-    first, second = open_run_dir(profile), open_run_dir(profile)
-    assert first != second and first.is_dir() and second.is_dir()
-    assert run_group(first.name) == run_group(second.name) == "smoke"
-    assert run_group(open_run_dir(load_profile("smoke", split="actor_kfold", fold=2)).name) == "smoke-actor_kfold-fold2"
-    named = open_run_dir(profile, "mine")
-    (named / "history.csv").write_text("kept")
-    with pytest.raises(TrainingError, match="never overwrite"):
-        open_run_dir(profile, "mine")
-    assert (named / "history.csv").read_text() == "kept"
-    assert open_run_dir(profile, resume=True) == second  # the newest unfinished run of the group
-    with pytest.raises(TrainingError, match="nothing to resume"):
-        open_run_dir(load_profile("full"), resume=True)
-
-
-def test_find_run_takes_the_newest_finished_run_of_a_group():
-    profile = load_profile("smoke", split="actor_holdout")
-    names = ("x_20260101-000000", "x_20260102-000000", "x_20260103-000000")
-    older, newer, unfinished = (open_run_dir(profile, name) for name in names)
-    for path in (older, newer):
-        (path / "run_info.json").write_text("{}")
-    assert find_run("x") == newer and unfinished.is_dir()
-    assert find_run("x_20260101-000000") == older
-    with pytest.raises(FileNotFoundError, match="no finished run"):
-        find_run("nothing-here")
 
 
 def test_same_seed_gives_identical_history_and_another_seed_does_not(small_manifest, tmp_path):
@@ -85,34 +37,6 @@ def test_model_is_saved_as_safetensors_only(small_manifest, tmp_path):
     files = sorted(path.name for path in (result.run_dir / "model").iterdir())
     assert "model.safetensors" in files
     assert not [name for name in files if name.endswith((".bin", ".pt", ".pth", ".pkl", ".py"))]
-
-
-class PoisonAfterFirstEpoch(TrainerCallback):
-    """Turn one weight into NaN once the first epoch is checkpointed, as a diverging run would."""
-
-    def on_save(self, args, state, control, model=None, **kwargs):
-        with torch.no_grad():
-            model.classifier.weight[0, 0] = float("nan")
-
-
-def test_nan_loss_stops_naming_the_step_and_the_last_good_checkpoint(small_manifest, tmp_path):
-    profile = load_profile("smoke", epochs=3, device="cpu")
-    model, extractor = build_model(None, profile.scratch_config, profile.seed)
-    train_rows = small_manifest[small_manifest["split"] == "train"]
-    trainer = GuardedTrainer(
-        model=model,
-        args=training_arguments(profile, tmp_path / "checkpoints", progress=False),
-        train_dataset=to_hf_dataset(train_rows, extractor, progress=False),
-        eval_dataset=to_hf_dataset(small_manifest[small_manifest["split"] == "test"], extractor, progress=False),
-        callbacks=[PoisonAfterFirstEpoch()],
-    )
-    steps_per_epoch = -(-len(train_rows) // profile.batch_size)
-    with pytest.raises(NonFiniteLossError) as stopped:
-        trainer.train()
-    message = str(stopped.value)
-    assert f"at step {steps_per_epoch + 1} " in message
-    assert f"last good checkpoint: {tmp_path / 'checkpoints' / f'checkpoint-{steps_per_epoch}'}" in message
-    assert "\n" not in message
 
 
 def test_nan_in_the_audio_stops_at_the_first_step(small_manifest, tmp_path):

@@ -1,0 +1,138 @@
+"""Every way the project reads audio: decoding, downmixing and resampling, and cutting the recipe's window.
+
+Preprocessing, training, the baseline, prediction and the benchmarks all read through these functions, so a
+clip is cut the same way wherever it is used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from ser_utils.config import DURATION_S, OFFSET_S, SAMPLE_RATE
+from ser_utils.errors import AudioError
+
+CLIP_SUFFIXES = (".wav", ".flac")  # what a dataset's clips may be
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # what prediction looks for in a folder
+RESAMPLE_MARGIN_S = 0.05  # read this much beyond the window on each side, so resampling has no edge effects
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """Which part of a recording the model sees: `duration_s` seconds from `offset_s` in, at `sample_rate` Hz."""
+
+    sample_rate: int = SAMPLE_RATE
+    offset_s: float = OFFSET_S
+    duration_s: float = DURATION_S
+
+    @property
+    def offset(self) -> int:
+        """The offset in samples."""
+        return round(self.offset_s * self.sample_rate)
+
+    @property
+    def length(self) -> int:
+        """The window's length in samples."""
+        return round(self.duration_s * self.sample_rate)
+
+
+RECIPE_WINDOW = Window()  # 16 kHz mono, 2.5 s from 0.6 s in: 40,000 samples
+
+
+def audio_info(path: str | os.PathLike):
+    """soundfile's header information (samplerate, channels, frames, duration in s) of one file."""
+    try:
+        return sf.info(path)
+    except (sf.LibsndfileError, RuntimeError) as error:
+        raise AudioError(path, f"cannot be read as audio ({error})") from error
+
+
+def read_samples(path, start: int = 0, frames: int = -1, subtype: str | None = None) -> tuple[np.ndarray, int]:
+    """Samples as float32 (frames x channels) and the sample rate in Hz. 16-bit files (`subtype` "PCM_16") are
+    read as int16 and scaled by 1/32768 here: the same values as libsndfile's own float conversion, with less
+    work. Raises AudioError when the file cannot be decoded."""
+    try:
+        if subtype == "PCM_16":
+            audio, rate = sf.read(path, start=start, frames=frames, dtype="int16", always_2d=True)
+            return audio.astype(np.float32) * np.float32(1 / 32768), rate
+        audio, rate = sf.read(path, start=start, frames=frames, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as error:
+        raise AudioError(path, f"cannot be read as audio ({error})") from error
+    return audio, rate
+
+
+def to_mono_at(audio: np.ndarray, rate: int, rate_out: int = SAMPLE_RATE) -> np.ndarray:
+    """Samples of shape (frames, channels) at `rate` Hz as mono float32 at `rate_out` Hz: channels averaged,
+    then resampled with soxr at high quality. The same numbers as librosa.to_mono and librosa.resample
+    (res_type="soxr_hq"), without loading librosa's numba-compiled helpers into every preprocessing worker."""
+    mono = audio.mean(axis=1, dtype=np.float32)
+    if rate != rate_out:
+        resampled = soxr.resample(mono, rate, rate_out, quality="soxr_hq")
+        length = int(np.ceil(len(mono) * (rate_out / rate)))  # librosa's length: soxr may give one sample less
+        mono = np.pad(resampled[:length], (0, max(0, length - len(resampled))))
+    return mono
+
+
+def load_audio(path: str | os.PathLike, rate_out: int = SAMPLE_RATE) -> tuple[np.ndarray, float]:
+    """A whole file as mono float32 at `rate_out` Hz (16 kHz); return the samples and the original duration (s)."""
+    audio, rate = read_samples(path)
+    return to_mono_at(audio, rate, rate_out), audio.shape[0] / rate
+
+
+def trim_to_window(audio: np.ndarray, offset: int = RECIPE_WINDOW.offset, length: int = RECIPE_WINDOW.length):
+    """Keep `length` samples starting at sample `offset`, zero-padding at the end when the clip runs out."""
+    window = audio[offset : offset + length]
+    return np.pad(window, (0, length - len(window)))
+
+
+def read_window(
+    path: str | os.PathLike, window: Window = RECIPE_WINDOW, allow_short: bool = False
+) -> tuple[np.ndarray, float]:
+    """Read only `window` of a file (the recipe's: 2.5 s from 0.6 s in, 16 kHz) as mono float32, zero-padded to
+    its length; return it and the file's duration in seconds.
+
+    Any sample rate and channel count: channels are averaged and the window is resampled with soxr, with a
+    margin on both sides so that the result equals resampling the whole file. Raises AudioError when the
+    file cannot be read, has no samples, holds NaN or infinite values, or (unless `allow_short`, which gives
+    silence) ends before the window starts.
+    """
+    info = audio_info(path)
+    rate, total = info.samplerate, info.frames
+    if total == 0:
+        raise AudioError(path, "no audio samples in the file")
+    start = round(window.offset_s * rate)
+    if start >= total and not allow_short:
+        raise AudioError(
+            path,
+            f"{total / rate:.2f} s long: it ends before the {window.offset_s:g} s offset, its window would be empty",
+        )
+    if start >= total:
+        return np.zeros(window.length, np.float32), total / rate
+    margin = 0 if rate == window.sample_rate else round(RESAMPLE_MARGIN_S * rate)
+    first = max(start - margin, 0)
+    frames = min(round(window.duration_s * rate) + start - first + margin, total - first)
+    audio, _ = read_samples(path, first, frames, info.subtype)
+    if not np.isfinite(audio).all():
+        raise AudioError(path, "holds NaN or infinite samples")
+    lead = round((start - first) * window.sample_rate / rate)
+    return trim_to_window(to_mono_at(audio, rate, window.sample_rate), lead, window.length), total / rate
+
+
+def load_window(path: str | os.PathLike) -> np.ndarray:
+    """The recipe's input for one file: 40,000 samples (2.5 s at 16 kHz, mono) starting 0.6 s in."""
+    return read_window(path)[0]
+
+
+def read_clips(paths) -> list[np.ndarray]:
+    """Read preprocessed clips (16 kHz mono, as preprocessing writes them) as float32 arrays."""
+    clips = []
+    for path in paths:
+        audio, rate = read_samples(path)
+        if rate != SAMPLE_RATE or audio.shape[1] != 1:
+            raise AudioError(path, "expected 16 kHz mono", "re-run preprocessing into a fresh folder")
+        clips.append(audio[:, 0])
+    return clips

@@ -1,0 +1,93 @@
+"""Where the project writes, and how: the outputs and figures folders, and atomic writes.
+
+Every file is written under a temporary name in its own folder and then renamed, so that readers see the old
+file or the complete new one, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from ser_utils.config import PROJECT_ROOT
+from ser_utils.errors import OutputError
+
+
+def _home() -> Path:
+    """The checkout when it is writable, else the working directory (e.g. /kaggle/working)."""
+    if (PROJECT_ROOT / "pyproject.toml").is_file() and os.access(PROJECT_ROOT, os.W_OK):
+        return PROJECT_ROOT
+    return Path.cwd()
+
+
+def outputs_dir() -> Path:
+    """Root for run products: $SER_OUTPUT_DIR when set, else <home>/outputs."""
+    override = os.environ.get("SER_OUTPUT_DIR")
+    return Path(override) if override else _home() / "outputs"
+
+
+def figures_dir() -> Path:
+    """Where the three report figures go: <home>/figures, or $SER_OUTPUT_DIR/figures when set."""
+    override = os.environ.get("SER_OUTPUT_DIR")
+    return Path(override) / "figures" if override else _home() / "figures"
+
+
+# Temporary files are named .<name>.<pid>.<random>.tmp, so a later run can tell an abandoned one from a live one.
+_TEMPORARY = re.compile(r"^\..+\.(?P<pid>\d+)\.[^.]+\.tmp$")
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike):
+    """Yield a temporary path beside `path`; when the block succeeds, rename it to `path` in one step.
+
+    A failed or killed writer leaves at most a hidden temporary file, which `remove_abandoned` deletes later.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; outputs are ordinary files
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_abandoned(folder: str | os.PathLike) -> int:
+    """Delete temporary files under `folder` left by writers that no longer run; return how many."""
+    removed = 0
+    for path in Path(folder).rglob(".*.tmp"):
+        match = _TEMPORARY.match(path.name)
+        if match and not _alive(int(match["pid"])):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def check_writable(folder: str | os.PathLike) -> None:
+    """Raise OutputError (one line, naming the folder and the fix) unless files can be created in `folder`."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with writing(folder / ".write-test"):
+            pass
+        (folder / ".write-test").unlink()
+    except OSError as error:
+        raise OutputError(
+            f"{folder}: cannot write here ({error.strerror}); set SER_OUTPUT_DIR to a writable folder"
+        ) from error

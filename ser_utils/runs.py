@@ -1,0 +1,222 @@
+"""Run folders: one per training run under outputs/runs, named, opened, found, written, read back, published.
+
+A run folder holds checkpoints/ (one per epoch), model/ (the best model), history.csv, predictions.csv and,
+written last, run_info.json: a folder without it holds an unfinished run. Runs never overwrite each other.
+Nothing here needs torch, so reports read runs without loading it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from ser_utils.config import Profile
+from ser_utils.errors import NotFoundError, TrainingError
+from ser_utils.files import outputs_dir, writing
+
+HISTORY_FILE = "history.csv"
+PREDICTIONS_FILE = "predictions.csv"
+RUN_INFO_FILE = "run_info.json"  # written last: a run folder without it is unfinished
+MODEL_DIR = "model"
+CHECKPOINTS = "checkpoints"
+CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+# A run started without a name gets <profile>[-<split>[-fold<k>]]_<UTC time>, e.g. smoke_20261125-101500.
+RUN_STAMP = "%Y%m%d-%H%M%S"
+_STAMPED = re.compile(r"^(?P<group>.+)_\d{8}-\d{6}(-\d+)?$")
+
+
+def runs_dir() -> Path:
+    """Where training runs go, one folder each: outputs/runs."""
+    return outputs_dir() / "runs"
+
+
+def run_dir_for(run_name: str) -> Path:
+    """The folder of one training run: outputs/runs/<run_name>."""
+    return runs_dir() / run_name
+
+
+def published_model_dir() -> Path:
+    """Where the model of the last completed run is copied, for ser-predict: outputs/model."""
+    return outputs_dir() / MODEL_DIR
+
+
+def run_group(profile: Profile) -> str:
+    """What runs of a profile, split and fold share: the profile, then the split and fold when they are not the
+    original's. Run folders are named <run group>_<UTC time> unless given a name."""
+    if profile.split == "random":
+        return profile.name
+    if profile.split == "actor_kfold":
+        return f"{profile.name}-actor_kfold-fold{profile.fold}"
+    return f"{profile.name}-{profile.split}"
+
+
+def folder_group(run_name: str) -> str:
+    """The run group part of a run folder name: smoke_20261125-101500 -> smoke (a name without a stamp: itself)."""
+    match = _STAMPED.match(run_name)
+    return match["group"] if match else run_name
+
+
+def stamped_run_name(group: str, when: datetime.datetime | None = None) -> str:
+    """A new run folder name for `group`: <group>_<UTC time>."""
+    when = when or datetime.datetime.now(datetime.timezone.utc)
+    return f"{group}_{when.strftime(RUN_STAMP)}"
+
+
+def is_finished(run_dir: str | os.PathLike) -> bool:
+    """Whether `run_dir` holds a completed run (its run_info.json was written)."""
+    return (Path(run_dir) / RUN_INFO_FILE).is_file()
+
+
+def last_checkpoint(checkpoint_dir: str | os.PathLike) -> Path | None:
+    """The newest complete checkpoint under `checkpoint_dir` (one whose trainer_state.json, saved last, exists)."""
+    folder = Path(checkpoint_dir)
+    if not folder.is_dir():
+        return None
+    complete = [
+        (int(match[1]), path)
+        for path in folder.iterdir()
+        if (match := CHECKPOINT.match(path.name)) and (path / "trainer_state.json").is_file()
+    ]
+    return max(complete)[1] if complete else None
+
+
+def _unfinished_run(root: Path, profile: Profile, run_name: str | None) -> Path:
+    """The run `resume` continues: `run_name`, or the newest unfinished run of the profile's run group."""
+    group = run_group(profile)
+    if run_name:
+        candidates = [root / run_name]
+    else:
+        candidates = sorted(p for p in root.glob("*") if p.is_dir() and folder_group(p.name) == group)
+    unfinished = [path for path in candidates if path.is_dir() and not is_finished(path)]
+    if not unfinished:
+        what = (
+            f"{root / run_name} is missing or finished" if run_name else f"no unfinished run of '{group}' under {root}"
+        )
+        raise TrainingError(f"nothing to resume: {what}; start a new run without --resume")
+    return unfinished[-1]
+
+
+def open_run_dir(profile: Profile, run_name: str | None = None, resume: bool = False) -> Path:
+    """Create, or with `resume` find, the folder of a run under outputs/runs; never one holding another run.
+
+    Without `run_name` a new run gets <run group>_<UTC time>, and `resume` picks the newest unfinished run
+    of the profile's run group. With `run_name` the folder is outputs/runs/<run_name>: it must not exist
+    yet, or (with `resume`) must hold an unfinished run.
+    """
+    root = runs_dir()
+    if resume:
+        return _unfinished_run(root, profile, run_name)
+    if run_name:
+        path = root / run_name
+        if path.exists():
+            raise TrainingError(
+                f"{path} already exists and runs never overwrite each other: choose another run_name, "
+                "add --resume to continue it, or delete it"
+            )
+        path.mkdir(parents=True)
+        return path
+    root.mkdir(parents=True, exist_ok=True)
+    name = stamped_run_name(run_group(profile))
+    for attempt in range(1, 1000):
+        path = root / (name if attempt == 1 else f"{name}-{attempt}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise TrainingError(f"{root}: could not create a new run folder named {name}")
+
+
+@dataclasses.dataclass
+class FinishedRun:
+    """What a finished run wrote: its folder, the per-epoch table, the test predictions and the run record."""
+
+    run_dir: Path
+    history: pd.DataFrame
+    predictions: pd.DataFrame
+    info: dict
+
+
+def write_run(run: FinishedRun) -> None:
+    """Write the run's tables and then, last, its run_info.json, each atomically."""
+    with writing(run.run_dir / HISTORY_FILE) as tmp:
+        run.history.to_csv(tmp, index=False)
+    with writing(run.run_dir / PREDICTIONS_FILE) as tmp:
+        run.predictions.to_csv(tmp, index=False)
+    with writing(run.run_dir / RUN_INFO_FILE) as tmp:
+        tmp.write_text(json.dumps(run.info, indent=2))
+
+
+def load_run(run_dir: str | os.PathLike) -> FinishedRun:
+    """Read back what training wrote into `run_dir`."""
+    run_dir = Path(run_dir)
+    missing = [name for name in (HISTORY_FILE, PREDICTIONS_FILE, RUN_INFO_FILE) if not (run_dir / name).is_file()]
+    if missing:
+        raise NotFoundError(
+            f"{run_dir}: missing {', '.join(missing)}; the run did not finish: resume it with --resume "
+            "(or resume=True in 03_finetune_wav2vec2.ipynb), or start a new one"
+        )
+    return FinishedRun(
+        run_dir,
+        pd.read_csv(run_dir / HISTORY_FILE),
+        pd.read_csv(run_dir / PREDICTIONS_FILE),
+        json.loads((run_dir / RUN_INFO_FILE).read_text()),
+    )
+
+
+def _newest_per_group(root: Path, complete_only: bool) -> dict[str, tuple[Path, dict]]:
+    """(folder, run_info) of the newest finished run of every run group under `root`, by run group. A run's group
+    is the one its run_info names (its folder's for older runs); newest is the latest `finished` time. With
+    `complete_only`, runs whose run_info lacks test metrics (written by an older version) are left out."""
+    newest: dict[str, tuple[Path, dict]] = {}
+    for info_file in sorted(root.glob(f"*/{RUN_INFO_FILE}")):
+        info = json.loads(info_file.read_text())
+        if complete_only and "test_metrics" not in info:
+            continue
+        group = info.get("run_group", folder_group(info_file.parent.name))
+        if group not in newest or info.get("finished", "") >= newest[group][1].get("finished", ""):
+            newest[group] = (info_file.parent, info)
+    return newest
+
+
+def finished_runs(root: str | os.PathLike | None = None) -> list[dict]:
+    """run_info.json of the newest finished run of every run group under `root` (default outputs/runs), each
+    with its `run_dir`; earlier runs of the same profile, split and fold are left out."""
+    newest = _newest_per_group(Path(root) if root else runs_dir(), complete_only=True)
+    return [{**info, "run_dir": str(path)} for path, info in newest.values()]
+
+
+def find_run(name: str) -> Path:
+    """A finished run: outputs/runs/<name>, or the newest finished run of run group `name` (e.g. "smoke")."""
+    exact = runs_dir() / name
+    if is_finished(exact):
+        return exact
+    newest = _newest_per_group(runs_dir(), complete_only=False) if runs_dir().is_dir() else {}
+    if name not in newest:
+        raise NotFoundError(
+            f"{runs_dir()}: no finished run named {name!r} or of run group {name!r}; "
+            "run notebooks/03_finetune_wav2vec2.ipynb (or python -m ser_utils.train) first"
+        )
+    return newest[name][0]
+
+
+def publish_model(model_dir: Path, target: Path | None = None) -> Path:
+    """Copy a finished model to `target` (default outputs/model), swapping folders so it is never half-written."""
+    target = target or published_model_dir()
+    staging = target.with_name(f".{target.name}.staging")
+    retired = target.with_name(f".{target.name}.old")
+    for leftover in (staging, retired):
+        shutil.rmtree(leftover, ignore_errors=True)
+    shutil.copytree(model_dir, staging)
+    if target.exists():
+        os.replace(target, retired)
+    os.replace(staging, target)
+    shutil.rmtree(retired, ignore_errors=True)
+    return target

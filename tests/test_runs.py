@@ -1,0 +1,42 @@
+"""Run folders: naming, opening, finding and reading back."""
+
+import pytest
+
+from ser_utils.config import load_profile
+from ser_utils.errors import TrainingError
+from ser_utils.runs import find_run, folder_group, load_run, open_run_dir
+
+
+def test_runs_get_their_own_folders_and_never_overwrite():
+    profile = load_profile("smoke")
+    first, second = open_run_dir(profile), open_run_dir(profile)
+    assert first != second and first.is_dir() and second.is_dir()
+    assert folder_group(first.name) == folder_group(second.name) == "smoke"
+    assert (
+        folder_group(open_run_dir(load_profile("smoke", split="actor_kfold", fold=2)).name) == "smoke-actor_kfold-fold2"
+    )
+    named = open_run_dir(profile, "mine")
+    (named / "history.csv").write_text("kept")
+    with pytest.raises(TrainingError, match="never overwrite"):
+        open_run_dir(profile, "mine")
+    assert (named / "history.csv").read_text() == "kept"
+    assert open_run_dir(profile, resume=True) == second  # the newest unfinished run of the group
+    with pytest.raises(TrainingError, match="nothing to resume"):
+        open_run_dir(load_profile("full"), resume=True)
+
+
+def test_find_run_takes_the_newest_finished_run_of_a_group():
+    profile = load_profile("smoke", split="actor_holdout")
+    names = ("x_20260101-000000", "x_20260102-000000", "x_20260103-000000")
+    older, newer, unfinished = (open_run_dir(profile, name) for name in names)
+    for path in (older, newer):
+        (path / "run_info.json").write_text("{}")
+    assert find_run("x") == newer and unfinished.is_dir()
+    assert find_run("x_20260101-000000") == older
+    with pytest.raises(FileNotFoundError, match="no finished run"):
+        find_run("nothing-here")
+
+
+def test_load_run_names_what_is_missing(tmp_path):
+    with pytest.raises(FileNotFoundError, match="history.csv"):
+        load_run(tmp_path)
