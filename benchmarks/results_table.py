@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ser_utils.files import writing
+
 PREAMBLE = "# Benchmarks\n\nRows are appended by the scripts in benchmarks/; each row is one run on one machine.\n"
 
 
@@ -16,4 +18,5 @@ def append_row(path: Path, section: str, header: str, row: str) -> None:
     start = text.index(section)
     following = text.find("\n## ", start + 1)
     end = len(text) if following == -1 else following
-    path.write_text(text[:end].rstrip("\n") + "\n" + row.rstrip("\n") + "\n" + text[end:])
+    with writing(path) as tmp:
+        tmp.write_text(text[:end].rstrip("\n") + "\n" + row.rstrip("\n") + "\n" + text[end:])

@@ -7,6 +7,7 @@ clip is cut the same way wherever it is used.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 
 import numpy as np
@@ -77,10 +78,17 @@ def to_mono_at(audio: np.ndarray, rate: int, rate_out: int = SAMPLE_RATE) -> np.
     return mono
 
 
+def _finite(path, audio: np.ndarray) -> np.ndarray:
+    if not np.isfinite(audio).all():
+        raise AudioError(path, "holds NaN or infinite samples")
+    return audio
+
+
 def load_audio(path: str | os.PathLike, rate_out: int = SAMPLE_RATE) -> tuple[np.ndarray, float]:
-    """A whole file as mono float32 at `rate_out` Hz (16 kHz); return the samples and the original duration (s)."""
+    """A whole file as mono float32 at `rate_out` Hz (16 kHz); return the samples and the original duration (s).
+    Raises AudioError when it cannot be decoded or holds NaN or infinite samples."""
     audio, rate = read_samples(path)
-    return to_mono_at(audio, rate, rate_out), audio.shape[0] / rate
+    return to_mono_at(_finite(path, audio), rate, rate_out), audio.shape[0] / rate
 
 
 def trim_to_window(audio: np.ndarray, offset: int = RECIPE_WINDOW.offset, length: int = RECIPE_WINDOW.length):
@@ -115,11 +123,35 @@ def read_window(
     margin = 0 if rate == window.sample_rate else round(RESAMPLE_MARGIN_S * rate)
     first = max(start - margin, 0)
     frames = min(round(window.duration_s * rate) + start - first + margin, total - first)
-    audio, _ = read_samples(path, first, frames, info.subtype)
-    if not np.isfinite(audio).all():
-        raise AudioError(path, "holds NaN or infinite samples")
+    audio = _finite(path, read_samples(path, first, frames, info.subtype)[0])
     lead = round((start - first) * window.sample_rate / rate)
     return trim_to_window(to_mono_at(audio, rate, window.sample_rate), lead, window.length), total / rate
+
+
+def stream_windows(path: str | os.PathLike, window: Window, hop_s: float, block: int = 64):
+    """Yield (windows, start times in s) over a whole file, `block` windows at a time: windows of `window`'s length
+    every `hop_s` seconds, at its sample rate, mono, the last one zero-padded. Memory stays bounded by the block,
+    whatever the file's length: each block reads only its own stretch of the file (with a margin, so that
+    resampling gives the numbers of resampling the whole file). Raises AudioError as read_window does."""
+    info = audio_info(path)
+    rate, total, out_rate = info.samplerate, info.frames, window.sample_rate
+    if total == 0:
+        raise AudioError(path, "no audio samples in the file")
+    out_total = math.ceil(total * out_rate / rate)  # the length of the whole file, resampled
+    hop = max(1, round(hop_s * out_rate))
+    count = 1 + max(0, math.ceil((out_total - window.length) / hop))
+    step = rate // math.gcd(rate, out_rate)  # source samples that map to a whole number of output samples
+    margin = 0 if rate == out_rate else round(RESAMPLE_MARGIN_S * rate)
+    for first in range(0, count, block):
+        last = min(first + block, count) - 1
+        begin = max(first * hop * rate // out_rate - margin, 0) // step * step
+        end = min(math.ceil((last * hop + window.length) * rate / out_rate) + margin, total)
+        audio = _finite(path, read_samples(path, begin, end - begin, info.subtype)[0])
+        mono = to_mono_at(audio, rate, out_rate)
+        offset = begin * out_rate // rate
+        starts = np.arange(first, last + 1) * hop
+        windows = np.stack([trim_to_window(mono, start - offset, window.length) for start in starts])
+        yield windows, starts / out_rate
 
 
 def load_window(path: str | os.PathLike) -> np.ndarray:

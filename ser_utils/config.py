@@ -57,12 +57,20 @@ if (PROJECT_ROOT / "params").is_dir():
     PARAMS_DIR = PROJECT_ROOT / "params"
 
 
-def _field(default, help: str, choices=None, option: bool = True, **kwargs):
-    """A profile field whose help text (and allowed values) the command lines and validation read."""
-    metadata = {"help": help, "choices": choices, "option": option}
+def _field(default, help: str, choices=None, option: bool = True, valid=None, **kwargs):
+    """A profile field whose help text, allowed values (`choices`, or `valid`: a test and its words) the command
+    lines and validation read."""
+    metadata = {"help": help, "choices": choices, "option": option, "valid": valid}
     if callable(default):
         return dataclasses.field(default_factory=default, metadata=metadata, **kwargs)
     return dataclasses.field(default=default, metadata=metadata, **kwargs)
+
+
+_AT_LEAST_0 = (lambda v: v >= 0, "0 or more")
+_AT_LEAST_1 = (lambda v: v >= 1, "at least 1")
+_AT_LEAST_3 = (lambda v: v >= 3, "at least 3")
+_POSITIVE = (lambda v: v > 0, "more than 0")
+_FRACTION = (lambda v: 0 < v < 1, "between 0 and 1")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,21 +87,23 @@ class Profile:
         "facebook/wav2vec2-base", "Hub id or local folder (save_pretrained) of the pretrained wav2vec2 to fine-tune"
     )
     split: str = _field("random", "protocol: which clips train, pick the checkpoint and test", tuple(SPLITS))
-    test_size: float = _field(TEST_SIZE, "random split: the fraction of clips that test")
-    fold: int = _field(0, "actor_kfold: the test fold, 0..n_folds-1 (the next fold validates)")
-    n_folds: int = _field(N_FOLDS, "actor_kfold and actor_holdout: how many actor folds")
-    seed: int = _field(SEED, "seed of the split, the initialisation and the data order")
-    learning_rate: float = _field(1e-5, "AdamW learning rate")
-    weight_decay: float = _field(0.01, "AdamW weight decay")
-    batch_size: int = _field(16, "clips per training step (per process under torchrun)")
-    epochs: int = _field(20, "training epochs; evaluation and a checkpoint after each")
+    test_size: float = _field(TEST_SIZE, "random split: the fraction of clips that test", valid=_FRACTION)
+    fold: int = _field(0, "actor_kfold: the test fold, 0..n_folds-1 (the next fold validates)", valid=_AT_LEAST_0)
+    n_folds: int = _field(N_FOLDS, "actor_kfold and actor_holdout: how many actor folds", valid=_AT_LEAST_3)
+    seed: int = _field(SEED, "seed of the split, the initialisation and the data order", valid=_AT_LEAST_0)
+    learning_rate: float = _field(1e-5, "AdamW learning rate", valid=_POSITIVE)
+    weight_decay: float = _field(0.01, "AdamW weight decay", valid=_AT_LEAST_0)
+    batch_size: int = _field(16, "clips per training step (per process under torchrun)", valid=_AT_LEAST_1)
+    epochs: int = _field(20, "training epochs; evaluation and a checkpoint after each", valid=_AT_LEAST_1)
     device: str = _field("auto", "where to train: auto picks CUDA when present", DEVICES)
     precision: str = _field(
         "auto", "auto: bf16 autocast on GPUs with bf16, fp16 (loss scaling) on older GPUs, fp32 on CPU", PRECISIONS
     )
     attention: str = _field("sdpa", "PyTorch's fused scaled_dot_product_attention, or the original's eager", ATTENTIONS)
     optimizer: str = _field("adamw_torch_fused", "any TrainingArguments.optim; adamw_torch is the unfused one")
-    dataloader_workers: int = _field(2, "worker processes feeding batches (0: in the training process)")
+    dataloader_workers: int = _field(
+        2, "worker processes feeding batches (0: in the training process)", valid=_AT_LEAST_0
+    )
     compile: bool = _field(False, "torch.compile the model (slow first epoch, faster later ones)")
     freeze_feature_encoder: bool = _field(False, "train only the transformer and the head (the CNN stays as loaded)")
     gradient_checkpointing: bool = _field(False, "recompute activations in the backward pass: less memory, more time")
@@ -122,24 +132,78 @@ def list_profiles() -> list[str]:
     return sorted(p.stem for p in PARAMS_DIR.glob("*.yaml"))
 
 
+def _read_yaml(path: Path) -> dict:
+    """The mapping in a profile file; ProfileError with the line number when it is not valid YAML or no mapping."""
+    try:
+        values = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}" if mark else str(path)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ProfileError(f"{where}: not valid YAML ({problem}); write one 'key: value' per line") from error
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ProfileError(
+            f"{path}, line 1: a profile is a mapping ('key: value' lines), not a {type(values).__name__}"
+        )
+    return values
+
+
+_TYPE_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string", dict: "a mapping"}
+
+
+def _checked(key: str, value, where: str):
+    """`value` of profile field `key` as its type (YAML 1.1's "1e-3" strings become numbers); ProfileError naming
+    `where`, the key, the value and what is expected otherwise."""
+    hint = typing.get_type_hints(Profile)[key]
+    optional = isinstance(hint, types.UnionType) and type(None) in typing.get_args(hint)
+    kind = typing.get_origin(_scalar_type(hint)) or _scalar_type(hint)
+    if value is None and optional:
+        return None
+    if kind is float and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    expected = _TYPE_WORDS[kind] + (" or null" if optional else "")
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ProfileError(f"{where}: {key} must be {expected}, not {value!r}")
+    choices, valid = PROFILE_FIELDS[key].metadata["choices"], PROFILE_FIELDS[key].metadata["valid"]
+    if choices and value not in choices:
+        raise ProfileError(f"{where}: {key} must be one of {list(choices)}, not {value!r}")
+    if valid and not valid[0](value):
+        raise ProfileError(f"{where}: {key} must be {valid[1]}, not {value!r}")
+    return value
+
+
 def load_profile(name_or_path: str | os.PathLike, **overrides: Any) -> Profile:
-    """Load a profile by name (params/<name>.yaml) or from a YAML path, then apply overrides (None: keep)."""
+    """Load a profile by name (params/<name>.yaml) or from a YAML path, then apply overrides (None: keep).
+
+    Every value is checked against its field's type and range; ProfileError names the file (or the command-line
+    option), the key, the value and what is expected.
+    """
     path = Path(name_or_path)
     if not path.suffix:
         path = PARAMS_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         raise NotFoundError(f"{path}: no such profile; use one of {list_profiles()} or a path to a YAML file")
-    values = yaml.safe_load(path.read_text()) or {}
+    values = _read_yaml(path)
     values.setdefault("name", path.stem)
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
     unknown = sorted(set(values) - set(PROFILE_FIELDS))
     if unknown:
         raise ProfileError(f"{path}: unknown profile keys {unknown}; known keys are {sorted(PROFILE_FIELDS)}")
-    for key, value in values.items():
-        choices = PROFILE_FIELDS[key].metadata["choices"]
-        if choices and value not in choices:
-            raise ProfileError(f"{path}: {key} must be one of {list(choices)}, not {value!r}")
-    return Profile(**values)
+    values.update(given)
+    where = {key: f"--{key.replace('_', '-')}" if key in given else str(path) for key in values}
+    checked = {key: _checked(key, value, where[key]) for key, value in values.items()}
+    if checked.get("fold", 0) >= checked.get("n_folds", N_FOLDS):
+        raise ProfileError(
+            f"{where['fold']}: fold must be 0..{checked.get('n_folds', N_FOLDS) - 1}, not {checked['fold']}"
+        )
+    return Profile(**checked)
 
 
 def _scalar_type(hint):

@@ -79,6 +79,8 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> DataSource:
 def _classify(path: Path, folder: Path, seen: dict) -> tuple[ClipInfo | None, str]:
     """(what its name says, "") for a usable clip in `folder`, else (None, why not); `seen` maps the clips kept
     so far to their paths."""
+    if path.is_symlink() and not path.exists():
+        return None, "a broken link: the file it points to is gone"
     if not path.is_file() or path.suffix.lower() not in CLIP_SUFFIXES:
         return None, f"not a {' or '.join(CLIP_SUFFIXES)} file"
     try:

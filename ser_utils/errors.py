@@ -7,7 +7,9 @@ with its `exit_code` (2, or 1 where training diverged). Anything else is a bug a
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
 import sys
 
 
@@ -55,9 +57,24 @@ class NonFiniteLossError(TrainingError):
     exit_code = 1
 
 
+def no_space_left(error: BaseException) -> bool:
+    """Whether `error` says the disk (or quota) is full, as an OSError or in a library's own exception."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return "No space left on device" in str(error) or "file write failed" in str(error)
+
+
+def disk_full(folder) -> OutputError:
+    """The one-line error for a full disk while writing into `folder`."""
+    return OutputError(
+        f"{folder}: no space left on device; free some space there, or set SER_OUTPUT_DIR to a folder on another disk"
+    )
+
+
 def command_line(prefix: str = "error"):
     """Decorate a command line's `main(argv) -> int`: a SerError becomes `<prefix>: <message>` on stderr and its
-    exit code; anything else propagates with its traceback."""
+    exit code, and so does a full disk; a reader that closes the pipe early (`| head`) ends the command quietly;
+    anything else propagates with its traceback."""
 
     def decorate(main):
         @functools.wraps(main)
@@ -67,6 +84,15 @@ def command_line(prefix: str = "error"):
             except SerError as error:
                 print(f"{prefix}: {error}", file=sys.stderr)
                 return error.exit_code
+            except BrokenPipeError:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+                return 0
+            except OSError as error:
+                if not no_space_left(error):
+                    raise
+                folder = os.path.dirname(error.filename) if error.filename else "the output folder"
+                print(f"{prefix}: {disk_full(folder)}", file=sys.stderr)
+                return OutputError.exit_code
 
         return guarded
 

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from ser_utils.config import PROJECT_ROOT
-from ser_utils.errors import OutputError
+from ser_utils.errors import OutputError, disk_full, no_space_left
 
 
 def _home() -> Path:
@@ -44,18 +44,37 @@ def writing(path: str | os.PathLike):
     """Yield a temporary path beside `path`; when the block succeeds, rename it to `path` in one step.
 
     A failed or killed writer leaves at most a hidden temporary file, which `remove_abandoned` deletes later.
+    A device or pipe (/dev/null, a FIFO) is written in place: renaming a file over it would replace it.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
-    os.close(fd)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        yield path
+        return
+    with space_checked(path.parent):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            yield Path(tmp)
+            os.chmod(tmp, 0o644)  # mkstemp makes files private; outputs are ordinary files
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+
+@contextlib.contextmanager
+def space_checked(folder: str | os.PathLike):
+    """Turn a full disk while writing into `folder` (an OSError, or a library's error saying so) into one
+    OutputError naming the folder."""
     try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; outputs are ordinary files
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        yield
+    except OutputError:
+        raise
+    except Exception as error:
+        if no_space_left(error):
+            raise disk_full(folder) from error
+        raise
 
 
 def _alive(pid: int) -> bool:
@@ -79,6 +98,29 @@ def remove_abandoned(folder: str | os.PathLike) -> int:
     return removed
 
 
+def check_output_file(path: str | os.PathLike) -> Path:
+    """Raise OutputError (one line, naming the file and the fix) unless `path` can be written: its folder exists
+    and takes new files, and it is not a folder itself. Returns the path."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; name a file to write, e.g. {path / 'predictions.csv'}")
+    if path.exists() and not path.is_file():  # a device or pipe, such as /dev/null
+        if not os.access(path, os.W_OK):
+            raise OutputError(f"{path}: cannot be written; write elsewhere")
+        return path
+    if not path.parent.is_dir():
+        raise OutputError(f"{path}: its folder {path.parent} does not exist; create it or write elsewhere")
+    try:
+        with writing(path.parent / f".{path.name}.write-test"):
+            pass
+        (path.parent / f".{path.name}.write-test").unlink()
+    except OutputError:
+        raise
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write into {path.parent} ({error.strerror}); write elsewhere") from error
+    return path
+
+
 def check_writable(folder: str | os.PathLike) -> None:
     """Raise OutputError (one line, naming the folder and the fix) unless files can be created in `folder`."""
     folder = Path(folder)
@@ -88,6 +130,8 @@ def check_writable(folder: str | os.PathLike) -> None:
             pass
         (folder / ".write-test").unlink()
     except OSError as error:
+        if no_space_left(error):
+            raise disk_full(folder) from error
         raise OutputError(
             f"{folder}: cannot write here ({error.strerror}); set SER_OUTPUT_DIR to a writable folder"
         ) from error

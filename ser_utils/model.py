@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import transformers
+from safetensors import SafetensorError
 from transformers import (
     AutoConfig,
     AutoFeatureExtractor,
@@ -24,6 +25,7 @@ from transformers import (
 from ser_utils.audio import RECIPE_WINDOW, Window
 from ser_utils.config import EMOTIONS, ID2LABEL, LABEL2ID, SAMPLE_RATE, SEED
 from ser_utils.errors import ModelError
+from ser_utils.files import writing
 
 # Written beside every trained model, so prediction cuts audio exactly as training did.
 PREPROCESSING_FILE = "ser_preprocessing.json"
@@ -87,7 +89,8 @@ def complete_model_folder(model_dir: str | os.PathLike, window: Window = RECIPE_
     model_dir = Path(model_dir)
     for name in PICKLES:
         (model_dir / name).unlink(missing_ok=True)
-    (model_dir / PREPROCESSING_FILE).write_text(json.dumps(dataclasses.asdict(window), indent=2))
+    with writing(model_dir / PREPROCESSING_FILE) as tmp:
+        tmp.write_text(json.dumps(dataclasses.asdict(window), indent=2))
 
 
 def save_model_folder(model, feature_extractor, model_dir: str | os.PathLike) -> Path:
@@ -102,32 +105,55 @@ def save_model_folder(model, feature_extractor, model_dir: str | os.PathLike) ->
 
 
 def load_preprocessing(model_dir: str | os.PathLike) -> Window:
-    """The audio window a model was trained on; the recipe's window for models saved without one."""
+    """The audio window a model was trained on; the recipe's window for models saved without one. Raises
+    ValueError when the file is damaged."""
     path = Path(model_dir) / PREPROCESSING_FILE
     if not path.is_file():
         return RECIPE_WINDOW
-    return Window(**json.loads(path.read_text()))
+    settings = json.loads(path.read_text())
+    fields = [field.name for field in dataclasses.fields(Window)]
+    if not isinstance(settings, dict) or sorted(settings) != sorted(fields):
+        raise ValueError(f"{PREPROCESSING_FILE} must hold exactly {fields}")
+    if not all(isinstance(settings[name], int | float) and settings[name] >= 0 for name in fields):
+        raise ValueError(f"{PREPROCESSING_FILE} holds a value that is not a number of 0 or more")
+    return Window(**settings)
+
+
+def _check_emotion_config(config) -> None:
+    """Raise ValueError unless `config` is that of a wav2vec2 classifier with a head over the 8 emotions."""
+    if config.model_type != "wav2vec2":
+        raise ValueError(f"a {config.model_type} model, not a wav2vec2 emotion model")
+    architectures = config.architectures or ["no architecture"]
+    if "Wav2Vec2ForSequenceClassification" not in architectures:
+        raise ValueError(
+            f"a {architectures[0]} checkpoint without a trained emotion head (such as a copy of "
+            "facebook/wav2vec2-base): fine-tune it first"
+        )
+    labels = sorted(config.id2label.values())
+    if labels != sorted(EMOTIONS):
+        raise ValueError(f"its labels {labels} are not the 8 emotions {list(EMOTIONS)}")
 
 
 def load_model_folder(model_dir: str | os.PathLike):
     """(model, feature extractor, window) of a folder written by training. Raises ModelError, naming the folder
-    and the fix, when it is missing or holds no trained wav2vec2 emotion model."""
+    and the fix, when it is missing, damaged, or holds no trained wav2vec2 emotion model."""
     model_dir = Path(model_dir)
+    fix = "train one with make reproduce or pass --model with a folder written by training (e.g. outputs/model)"
     if not (model_dir / "config.json").is_file():
-        raise ModelError(
-            f"{model_dir}: no trained model here (no config.json); train one with make reproduce "
-            "or pass --model with a folder written by training (e.g. outputs/model)"
-        )
+        raise ModelError(f"{model_dir}: no trained model here (no config.json); {fix}")
     try:
-        model_type = AutoConfig.from_pretrained(model_dir).model_type
-        if model_type != "wav2vec2":
-            raise ValueError(f"a {model_type} model, not a wav2vec2 emotion model")
+        _check_emotion_config(AutoConfig.from_pretrained(model_dir))
         with no_weight_progress_bars():
-            model = Wav2Vec2ForSequenceClassification.from_pretrained(model_dir, use_safetensors=True)
+            model, loading = Wav2Vec2ForSequenceClassification.from_pretrained(
+                model_dir, use_safetensors=True, output_loading_info=True
+            )
+        if loading["missing_keys"]:
+            raise ValueError(f"weights missing from the folder: {', '.join(sorted(loading['missing_keys']))}")
         feature_extractor = AutoFeatureExtractor.from_pretrained(model_dir)
-    except (OSError, ValueError) as error:
-        raise ModelError(f"{model_dir}: not a trained model ({str(error).splitlines()[0]})") from error
-    return model, feature_extractor, load_preprocessing(model_dir)
+        window = load_preprocessing(model_dir)
+    except (OSError, ValueError, TypeError, KeyError, SafetensorError) as error:  # what damaged files raise
+        raise ModelError(f"{model_dir}: not a usable model folder ({str(error).splitlines()[0]}); {fix}") from error
+    return model, feature_extractor, window
 
 
 @contextlib.contextmanager

@@ -13,20 +13,19 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import math
 import os
 import sys
 import warnings
 from pathlib import Path
 
-import librosa
 import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
 
-from ser_utils.audio import AUDIO_SUFFIXES, load_audio, read_window
+from ser_utils.audio import AUDIO_SUFFIXES, audio_info, read_window, stream_windows
 from ser_utils.errors import AudioError, command_line
+from ser_utils.files import check_output_file, writing
 from ser_utils.model import load_model_folder
 from ser_utils.runs import published_model_dir
 
@@ -51,15 +50,6 @@ class Predictor:
         if int8:
             self.model = quantize_linear_int8(self.model)
         self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
-
-    def windows(self, audio: np.ndarray, hop_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """(windows, start times in s) over a whole recording (mono samples at the window's rate), every `hop_s`
-        seconds; the last window is zero-padded to full length."""
-        length, rate = self.window.length, self.window.sample_rate
-        hop = max(1, round(hop_s * rate))
-        size = length + max(0, math.ceil((len(audio) - length) / hop)) * hop  # pad to a last full window
-        frames = librosa.util.frame(librosa.util.fix_length(audio, size=size), frame_length=length, hop_length=hop)
-        return frames.T, np.arange(frames.shape[1]) * hop / rate
 
     @torch.inference_mode()
     def probabilities(self, windows: np.ndarray) -> np.ndarray:
@@ -98,9 +88,9 @@ def expand_paths(paths) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _file_windows(path: str, predictor: Predictor, hop_s: float | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(windows, start times in s, warnings) of one file: the training window, or with `hop_s` windows over the
-    whole file. Raises AudioError when the file cannot be used, with the reason."""
+def _file_blocks(path: str, predictor: Predictor, hop_s: float | None):
+    """Yield blocks of (windows, start times in s) of one file: the training window, or with `hop_s` windows over
+    the whole file, streamed. Raises AudioError, with the reason, when the file cannot be used."""
     window = predictor.window
     if not os.path.exists(path):
         raise AudioError(path, "no such file" if not glob.has_magic(path) else "no file matches this pattern")
@@ -108,21 +98,63 @@ def _file_windows(path: str, predictor: Predictor, hop_s: float | None) -> tuple
         raise AudioError(path, "a folder with no audio files")
     try:
         if hop_s is None:
-            audio, duration = read_window(path, window, allow_short=True)
-            short = duration < window.offset_s + window.duration_s
-            windows, starts = audio[None, :], np.array([window.offset_s])
+            audio, _ = read_window(path, window, allow_short=True)
+            yield audio[None, :], np.array([window.offset_s])
         else:
-            audio, _ = load_audio(path, window.sample_rate)
-            short = len(audio) < window.length
-            windows, starts = predictor.windows(audio, hop_s)
+            yield from stream_windows(path, window, hop_s)
     except AudioError:
         raise
     except (ValueError, RuntimeError, EOFError) as error:
         raise AudioError(path, f"not readable as audio ({error})") from error
-    if audio.size == 0:
-        raise AudioError(path, "no audio samples in the file")
-    notes = ["silent clip: the prediction means nothing"] if np.abs(audio).max() < SILENCE else []
-    return windows, starts, notes + (["shorter than the window: zero-padded"] if short else [])
+
+
+def _warnings(path: str, predictor: Predictor, hop_s: float | None, peak: float) -> str:
+    """What to know about a prediction: a silent input (`peak`: the largest amplitude the model saw), a file
+    shorter than what the model sees."""
+    window = predictor.window
+    needed = window.duration_s + (window.offset_s if hop_s is None else 0)
+    notes = ["silent clip: the prediction means nothing"] if peak < SILENCE else []
+    if audio_info(path).duration < needed:
+        notes.append("shorter than the window: zero-padded")
+    return "; ".join(notes)
+
+
+class _Batches:
+    """Windows of many files, run through the model `batch_size` at a time; each file's probabilities are
+    gathered in its row (`_p`), its window starts in `_starts`."""
+
+    def __init__(self, predictor: Predictor, batch_size: int):
+        self.predictor, self.batch_size, self.pending = predictor, batch_size, []  # pending: (row, windows)
+
+    def add(self, row: dict, windows: np.ndarray, starts: np.ndarray) -> None:
+        row.setdefault("_p", []), row.setdefault("_starts", []).append(starts)
+        self.pending.append((row, windows))
+        if sum(len(w) for _, w in self.pending) >= self.batch_size:
+            self.flush(keep_partial=True)
+
+    def drop(self, row: dict) -> None:
+        """Forget a row whose file failed part-way."""
+        self.pending = [(r, w) for r, w in self.pending if r is not row]
+        row.pop("_p", None), row.pop("_starts", None)
+
+    def flush(self, keep_partial: bool = False) -> None:
+        """Run every full batch (and, unless `keep_partial`, the last partial one) through the model."""
+        if not self.pending:
+            return
+        stacked = np.concatenate([w for _, w in self.pending])
+        usable = len(stacked) - len(stacked) % self.batch_size if keep_partial else len(stacked)
+        probabilities = [
+            self.predictor.probabilities(stacked[i : i + self.batch_size]) for i in range(0, usable, self.batch_size)
+        ]
+        done = np.concatenate(probabilities) if probabilities else np.zeros((0, len(self.predictor.labels)))
+        rest, start = [], 0
+        for row, windows in self.pending:
+            taken = done[start : start + len(windows)]
+            row["_p"].append(taken)
+            if len(taken) < len(windows):
+                rest.append((row, windows[len(taken) :]))
+            start += len(taken)
+        self.pending = rest
 
 
 def predict(
@@ -139,35 +171,23 @@ def predict(
     Returns one row per file (or per window with `per_window`): path, start_s (window start, s),
     label, probability, p_<Emotion> for each label, warning and error. Files that cannot be
     predicted get a row with `error` set and empty probabilities. `hop_s` switches to windows over
-    the whole file (mean of their probabilities per file); `batch_size` windows go through the model
-    at once.
+    the whole file (mean of their probabilities per file), read in blocks so that memory does not grow
+    with the file's length; `batch_size` windows go through the model at once.
     """
     predictor = predictor or Predictor(model_dir or published_model_dir())
-    rows, pending = [], []  # pending: (row index, windows)
-
-    def flush():
-        stacked = np.concatenate([w for _, w in pending])
-        probabilities = np.concatenate(
-            [predictor.probabilities(stacked[i : i + batch_size]) for i in range(0, len(stacked), batch_size)]
-        )
-        start = 0
-        for index, windows in pending:
-            rows[index]["_p"] = probabilities[start : start + len(windows)]
-            start += len(windows)
-        pending.clear()
-
+    batches, rows = _Batches(predictor, batch_size), []
     for path in tqdm(expand_paths(paths), desc="predict", unit="file", disable=not progress, file=sys.stderr):
+        row, peak = {"path": path, "warning": "", "error": ""}, 0.0
+        rows.append(row)
         try:
-            windows, starts, notes = _file_windows(path, predictor, hop_s)
+            for windows, starts in _file_blocks(path, predictor, hop_s):
+                peak = max(peak, float(np.abs(windows).max()))
+                batches.add(row, windows, starts)
+            row["warning"] = _warnings(path, predictor, hop_s, peak)
         except AudioError as error:
-            rows.append({"path": path, "warning": "", "error": error.reason})
-            continue
-        pending.append((len(rows), windows))
-        rows.append({"path": path, "warning": "; ".join(notes), "error": "", "_starts": starts})
-        if sum(len(w) for _, w in pending) >= batch_size:
-            flush()
-    if pending:
-        flush()
+            batches.drop(row)
+            row["error"] = error.reason
+    batches.flush()
     return _table(rows, predictor.labels, per_window)
 
 
@@ -179,7 +199,8 @@ def _table(rows: list[dict], labels: list[str], per_window: bool) -> pd.DataFram
         if "_p" not in row:
             records.append({**base, "start_s": None, "label": None, "probability": None})
             continue
-        parts = zip(row["_starts"], row["_p"], strict=True) if per_window else [(None, row["_p"].mean(axis=0))]
+        probabilities, starts = np.concatenate(row["_p"]), np.concatenate(row["_starts"])
+        parts = zip(starts, probabilities, strict=True) if per_window else [(None, probabilities.mean(axis=0))]
         for start, p in parts:
             best = int(np.argmax(p))
             records.append(
@@ -196,6 +217,21 @@ def _table(rows: list[dict], labels: list[str], per_window: bool) -> pd.DataFram
     return frame if per_window else frame.drop(columns="start_s")
 
 
+def _at_least(lowest, kind):
+    """An argparse type: a number of `kind` no smaller than `lowest`, else a usage error saying so."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"{text} is too small: it must be at least {lowest}")
+        return value
+
+    return parse
+
+
 @command_line("ser-predict")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ser-predict", description=__doc__.splitlines()[0])
@@ -203,12 +239,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="model folder written by training (default: outputs/model)")
     parser.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
     parser.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="csv (default) or JSON lines")
-    parser.add_argument("--batch-size", type=int, default=16, help="windows per forward pass (default 16)")
+    parser.add_argument("--batch-size", type=_at_least(1, int), default=16, help="windows per forward pass (16)")
     parser.add_argument("--window", action="store_true", help="classify the whole file in windows, not one cut")
-    parser.add_argument("--hop", type=float, default=1.25, help="with --window: seconds between windows (1.25)")
+    parser.add_argument(
+        "--hop", type=_at_least(0.01, float), default=1.25, help="with --window: seconds between windows"
+    )
     parser.add_argument("--per-window", action="store_true", help="with --window: one row per window")
     parser.add_argument("--int8", action="store_true", help="CPU: int8 weights in the linear layers (faster)")
     args = parser.parse_args(argv)
+    output = None if args.output == "-" else check_output_file(args.output)  # before any work
     predictor = Predictor(args.model or published_model_dir(), int8=args.int8)
     table = predict(
         args.paths,
@@ -221,10 +260,12 @@ def main(argv: list[str] | None = None) -> int:
         text = table.to_csv(index=False)
     else:
         text = "".join(json.dumps(record) + "\n" for record in json.loads(table.to_json(orient="records")))
-    if args.output == "-":
+    if output is None:
         sys.stdout.write(text)
+        sys.stdout.flush()  # here, so that a reader closing the pipe early is noticed by the command line's guard
     else:
-        Path(args.output).write_text(text)
+        with writing(output) as tmp:
+            tmp.write_text(text)
     if table["label"].isna().all():
         print(f"ser-predict: no file could be predicted ({len(table)} tried; see the error column)", file=sys.stderr)
         return 1

@@ -19,8 +19,8 @@ import soundfile as sf
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from ser_utils.audio import RECIPE_WINDOW, read_window
-from ser_utils.config import SAMPLE_RATE
+from ser_utils.audio import RECIPE_WINDOW, audio_info, read_window
+from ser_utils.config import EMOTIONS, SAMPLE_RATE
 from ser_utils.data import BUNDLED_SAMPLE, DataSource, resolve_data_dir, scan_dataset
 from ser_utils.errors import AudioError, DatasetError, NotFoundError, command_line
 from ser_utils.files import check_writable, outputs_dir, remove_abandoned, writing
@@ -39,11 +39,14 @@ MANIFEST_COLUMNS = [
     "repetition",
     "duration",
     "source",
+    "source_size",  # bytes, and
+    "source_mtime_ns",  # modification time of the source when its clip was made: a changed source is made again
 ]
 
 
-def write_wav_atomic(path: Path, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
-    """Write a 16-bit WAV under a temporary name in the same folder, then rename it into place.
+def write_wav_atomic(path: Path, audio: np.ndarray, rate: int = SAMPLE_RATE, mtime_ns: int | None = None) -> None:
+    """Write a 16-bit WAV under a temporary name in the same folder, then rename it into place; with `mtime_ns`,
+    the file gets that modification time (its source's, so that a changed source is noticed).
 
     The file is encoded in memory and written in one call, where libsndfile writing to a file makes many small
     writes; the bytes are the same."""
@@ -51,26 +54,40 @@ def write_wav_atomic(path: Path, audio: np.ndarray, rate: int = SAMPLE_RATE) -> 
     sf.write(encoded, audio, rate, subtype="PCM_16", format="WAV")
     with writing(path) as tmp:
         tmp.write_bytes(encoded.getvalue())
+        if mtime_ns is not None:
+            os.utime(tmp, ns=(mtime_ns, mtime_ns))
 
 
-def _is_finished(path: Path) -> bool:
+def _made_from(target: Path, source: os.stat_result, recorded_size: int | None) -> bool:
+    """Whether `target` is a finished clip (16 kHz mono, 40,000 samples) made from `source` as it is now: the
+    clip carries the source's modification time, and the size recorded in the manifest is the source's."""
     try:
-        info = sf.info(path)
-    except (sf.LibsndfileError, RuntimeError):
+        if target.stat().st_mtime_ns != source.st_mtime_ns or recorded_size not in (None, source.st_size):
+            return False
+        info = sf.info(target)
+    except (OSError, sf.LibsndfileError, RuntimeError):
         return False
     return info.samplerate == RECIPE_WINDOW.sample_rate and info.frames == RECIPE_WINDOW.length and info.channels == 1
 
 
-def _prepare_clip(source: str, target: Path) -> tuple[float | None, str | None]:
-    """Make one clip unless it is finished: (original duration in s, None), or (None, why it was skipped)."""
-    if _is_finished(target):
-        return sf.info(source).duration, None
+def _prepare_clip(source: str, target: Path, recorded_size: int | None, owner: int) -> tuple:
+    """Make one clip unless it was made from the source as it is now. Returns (original duration in s, source
+    size, source modification time, "kept", "made" or "remade"), or (None, why it was skipped). Nothing is
+    written once the process `owner` (the run that asked) has ended, e.g. killed."""
     try:
+        stat = os.stat(source)
+        if _made_from(target, stat, recorded_size):
+            return audio_info(source).duration, stat.st_size, stat.st_mtime_ns, "kept"
         window, duration = read_window(source)
     except AudioError as error:
         return None, error.reason
-    write_wav_atomic(target, window)
-    return duration, None
+    except OSError as error:
+        return None, f"cannot be read ({error.strerror})"
+    if owner not in (os.getpid(), os.getppid()):
+        return None, "not written: the run that asked for it has ended"
+    existed = target.exists()
+    write_wav_atomic(target, window, mtime_ns=stat.st_mtime_ns)
+    return duration, stat.st_size, stat.st_mtime_ns, "remade" if existed else "made"
 
 
 def prepared_dir_for(source: DataSource) -> Path:
@@ -81,27 +98,58 @@ def prepared_dir_for(source: DataSource) -> Path:
     return outputs_dir() / "prepared" / f"{source.path.name}-{digest}"
 
 
-def _make_clips(clips: pd.DataFrame, targets: list[Path], progress: bool):
-    """Yield (clip, target, duration in s or None, reason it was skipped or None) as worker processes (one per
-    core, kept for later calls) make the clips."""
+def _recorded_sizes(out_dir: Path) -> dict[str, int]:
+    """Source sizes recorded by the last complete run in `out_dir` (manifest.csv), by clip path."""
+    try:
+        previous = pd.read_csv(out_dir / MANIFEST_NAME)
+    except (OSError, ValueError):
+        return {}
+    if "source_size" not in previous:
+        return {}
+    return dict(zip(previous["path"], previous["source_size"].astype(int), strict=True))
+
+
+def _make_clips(clips: pd.DataFrame, targets: list[Path], out_dir: Path, progress: bool):
+    """Yield (clip, target, outcome of _prepare_clip) as worker processes (one per core, kept for later calls)
+    make the clips."""
+    sizes, owner = _recorded_sizes(out_dir), os.getpid()
     outcomes = Parallel(n_jobs=-1, return_as="generator", batch_size=16)(
-        delayed(_prepare_clip)(path, target) for path, target in zip(clips["path"], targets, strict=True)
+        delayed(_prepare_clip)(path, target, sizes.get(target.relative_to(out_dir).as_posix()), owner)
+        for path, target in zip(clips["path"], targets, strict=True)
     )
     made = zip(clips.itertuples(), targets, outcomes, strict=True)
-    for clip, target, (duration, reason) in tqdm(
-        made, total=len(clips), desc="preprocess", unit="clip", disable=not progress
-    ):
-        yield clip, target, duration, reason
+    yield from tqdm(made, total=len(clips), desc="preprocess", unit="clip", disable=not progress)
 
 
-def _manifest_row(clip, relative: Path, duration: float) -> dict:
+def _manifest_row(clip, relative: Path, duration: float, size: int, mtime_ns: int) -> dict:
     fields = ("emotion", "actor", "gender", "intensity", "statement", "repetition")
     return {
         "path": relative.as_posix(),
         **{name: getattr(clip, name) for name in fields},
         "duration": round(duration, 4),
         "source": clip.path,
+        "source_size": size,
+        "source_mtime_ns": mtime_ns,
     }
+
+
+def _remove_stale_clips(out_dir: Path, kept: set[Path]) -> int:
+    """Delete prepared clips in `out_dir`/<Emotion>/ that are not in `kept` (their source is gone or unusable);
+    return how many."""
+    stale = [path for emotion in EMOTIONS for path in (out_dir / emotion).glob("*.wav") if path not in kept]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
+def _print_changes(source_dir, verification, remade: int, dropped: int) -> None:
+    """Say how the source compares with the originals, and which prepared clips were made again or removed."""
+    problems = " (details: python -m ser_utils.data verify PATH)" if verification.corrupt else ""
+    print(f"{source_dir}: {verification.summary()}{problems}", flush=True)
+    if remade:
+        print(f"{remade} clips made again: their source changed since they were made (or they were damaged)")
+    if dropped:
+        print(f"{dropped} prepared clips removed: their source is gone or can no longer be used")
 
 
 def prepare_dataset(
@@ -124,18 +172,19 @@ def prepare_dataset(
     clips, skipped = scan_dataset(source_dir)
     skipped = skipped.to_dict("records")
     targets = [out_dir / clip.emotion / (Path(clip.file).stem + ".wav") for clip in clips.itertuples()]
-    rows = []
+    rows, kept, remade = [], set(), 0
     with ThreadPoolExecutor(1) as checker:  # checksums in a thread while the workers make the clips
         verification = checker.submit(verify_dataset, source_dir, out_dir / VERIFICATION_CACHE)
-        for clip, target, duration, reason in _make_clips(clips, targets, progress):
-            if reason:
-                skipped.append({"path": clip.path, "reason": reason})
-            else:
-                rows.append(_manifest_row(clip, target.relative_to(out_dir), duration))
-    verification = verification.result()
+        for clip, target, outcome in _make_clips(clips, targets, out_dir, progress):
+            if outcome[0] is None:
+                skipped.append({"path": clip.path, "reason": outcome[1]})
+                continue
+            rows.append(_manifest_row(clip, target.relative_to(out_dir), *outcome[:3]))
+            kept.add(target)
+            remade += outcome[3] == "remade"
+    verification, dropped = verification.result(), _remove_stale_clips(out_dir, kept)
     if summary:
-        problems = " (details: python -m ser_utils.data verify PATH)" if verification.corrupt else ""
-        print(f"{source_dir}: {verification.summary()}{problems}", flush=True)
+        _print_changes(source_dir, verification, remade, dropped)
     skipped = pd.DataFrame(skipped, columns=["path", "reason"])
     with writing(out_dir / SKIPPED_NAME) as tmp:
         skipped.to_csv(tmp, index=False)

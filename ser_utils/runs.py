@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from ser_utils.config import Profile
-from ser_utils.errors import NotFoundError, TrainingError
+from ser_utils.errors import NotFoundError, OutputError, TrainingError
 from ser_utils.files import outputs_dir, writing
 
 HISTORY_FILE = "history.csv"
@@ -88,19 +88,25 @@ def last_checkpoint(checkpoint_dir: str | os.PathLike) -> Path | None:
 
 
 def _unfinished_run(root: Path, profile: Profile, run_name: str | None) -> Path:
-    """The run `resume` continues: `run_name`, or the newest unfinished run of the profile's run group."""
-    group = run_group(profile)
+    """The run `resume` continues: `run_name`, or the newest unfinished run of the profile's run group that has a
+    complete checkpoint. Unfinished runs that never reached one are named in the error when none has."""
     if run_name:
-        candidates = [root / run_name]
-    else:
-        candidates = sorted(p for p in root.glob("*") if p.is_dir() and folder_group(p.name) == group)
-    unfinished = [path for path in candidates if path.is_dir() and not is_finished(path)]
-    if not unfinished:
-        what = (
-            f"{root / run_name} is missing or finished" if run_name else f"no unfinished run of '{group}' under {root}"
-        )
-        raise TrainingError(f"nothing to resume: {what}; start a new run without --resume")
-    return unfinished[-1]
+        path = root / run_name
+        if not path.is_dir() or is_finished(path):
+            raise TrainingError(f"nothing to resume: {path} is missing or finished; start a new run without --resume")
+        return path
+    group = run_group(profile)
+    unfinished = sorted(
+        p for p in root.glob("*") if p.is_dir() and folder_group(p.name) == group and not is_finished(p)
+    )
+    resumable = [path for path in unfinished if last_checkpoint(path / CHECKPOINTS)]
+    if resumable:
+        return resumable[-1]
+    without = f"; these never reached a checkpoint (delete them): {', '.join(p.name for p in unfinished)}"
+    raise TrainingError(
+        f"nothing to resume: no unfinished run of '{group}' with a checkpoint under {root}"
+        f"{without if unfinished else ''}; start a new run without --resume"
+    )
 
 
 def open_run_dir(profile: Profile, run_name: str | None = None, resume: bool = False) -> Path:
@@ -120,18 +126,30 @@ def open_run_dir(profile: Profile, run_name: str | None = None, resume: bool = F
                 f"{path} already exists and runs never overwrite each other: choose another run_name, "
                 "add --resume to continue it, or delete it"
             )
-        path.mkdir(parents=True)
+        _make_dir(path, parents=True)
         return path
-    root.mkdir(parents=True, exist_ok=True)
+    _make_dir(root, parents=True, exist_ok=True)
     name = stamped_run_name(run_group(profile))
     for attempt in range(1, 1000):
         path = root / (name if attempt == 1 else f"{name}-{attempt}")
         try:
-            path.mkdir()
+            _make_dir(path)
             return path
         except FileExistsError:
             continue
     raise TrainingError(f"{root}: could not create a new run folder named {name}")
+
+
+def _make_dir(path: Path, **options) -> None:
+    """mkdir, with OutputError (one line, naming the folder) where it cannot be created."""
+    try:
+        path.mkdir(**options)
+    except FileExistsError:
+        raise
+    except OSError as error:
+        raise OutputError(
+            f"{path}: cannot create the run folder ({error.strerror}); set SER_OUTPUT_DIR to a writable folder"
+        ) from error
 
 
 @dataclasses.dataclass

@@ -109,13 +109,36 @@ def protocol_splits(manifest: pd.DataFrame, protocols=SPLIT_STRATEGIES, n_folds:
             yield strategy, fold, split, ""
 
 
+def check_split(manifest: pd.DataFrame) -> list[str]:
+    """Refuse a split that cannot be trained and scored: an empty training or test part, or a single emotion to
+    learn (DatasetError). Returns warnings for a split that can run but says little: a part scored with fewer
+    clips than there are emotions to tell apart."""
+    counts = manifest["split"].value_counts()
+    emotions = manifest.loc[manifest["split"] == "train", "emotion"].nunique()
+    errors = [f"the {part} part is empty" for part in ("train", "test") if not counts.get(part)]
+    if counts.get("train") and emotions < 2:
+        errors.append("the training part holds a single emotion: there is nothing to tell apart")
+    if errors:
+        raise DatasetError(
+            f"this split cannot be trained on ({len(manifest)} clips): {'; '.join(errors)}; "
+            "use more data (e.g. set RAVDESS_DIR to the full dataset) or another split"
+        )
+    return [
+        f"the {part} part has {counts[part]} clips, fewer than the {emotions} emotions it is scored on"
+        for part in ("validation", "test")
+        if 0 < counts.get(part, 0) < emotions
+    ]
+
+
 def split_dataset(profile: Profile, data_dir: str | os.PathLike | None = None, progress: bool = True):
-    """Find and preprocess the dataset (finished clips are kept), then split it by the profile's protocol.
+    """Find and preprocess the dataset (finished clips are kept), then split it by the profile's protocol;
+    refuse a split that cannot be trained on (check_split).
 
     Returns (data source, manifest with a "split" column).
     """
     source, manifest = prepared_manifest(data_dir, progress)
     split = assign_split(manifest, profile.split, profile.test_size, profile.seed, profile.fold, profile.n_folds)
+    check_split(split)
     return source, split
 
 

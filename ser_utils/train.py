@@ -24,7 +24,7 @@ from transformers import Trainer, TrainingArguments
 from ser_utils.config import EMOTIONS, ID2LABEL, LABEL2ID, Profile, add_profile_options, load_profile, profile_overrides
 from ser_utils.dataset import to_hf_dataset
 from ser_utils.errors import command_line
-from ser_utils.files import outputs_dir
+from ser_utils.files import check_writable, outputs_dir, space_checked
 from ser_utils.metrics import evaluation_metrics, history_table
 from ser_utils.model import complete_model_folder, no_weight_progress_bars
 from ser_utils.runs import (
@@ -36,9 +36,10 @@ from ser_utils.runs import (
     publish_model,
     published_model_dir,
     run_group,
+    runs_dir,
     write_run,
 )
-from ser_utils.splits import leakage_audit, split_dataset
+from ser_utils.splits import check_split, leakage_audit, split_dataset
 from ser_utils.trainer import Parts, build_trainer, describe_machine, is_main_process, precision_of, training_arguments
 
 
@@ -62,6 +63,7 @@ def run_record(
     resumed_from: str | None,
     train_runtime_s: float,
     started: str,
+    warnings: list[str],
 ) -> dict:
     """run_info.json: what ran (profile, model, protocol, machine), on which clips and actors, how it scored on
     the test part, whether it resumed, how long it trained, and when it started and finished."""
@@ -89,7 +91,8 @@ def run_record(
         "steps_per_epoch": math.ceil(state.global_step / profile.epochs),
         "resumed_from": resumed_from,
         "train_runtime_s": train_runtime_s,
-        "published_model": str(published_model_dir()),
+        "published_model": None if warnings else str(published_model_dir()),
+        "warnings": warnings,
         "labels": LABEL2ID,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
         "started": started,
@@ -126,17 +129,18 @@ def train(
     started = datetime.datetime.now(datetime.timezone.utc)
     args = args or training_arguments(profile, run_dir / CHECKPOINTS, progress)
     args.output_dir = str(run_dir / CHECKPOINTS)
-    main = is_main_process(args)
+    main, warnings = is_main_process(args), check_split(manifest)
+    for warning in warnings if main else []:
+        print(f"warning: {warning}", flush=True)
     resume_from = _checkpoint_to_resume(run_dir, main) if resume else None
     parts = Parts.of(manifest)
     trainer, feature_extractor = build_trainer(profile, parts, args, progress)
-    with no_weight_progress_bars():
+    with no_weight_progress_bars(), space_checked(run_dir):
         train_output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
         trainer.save_model(str(run_dir / MODEL_DIR))
+    bars = progress and main
     test_dataset = (
-        trainer.eval_dataset
-        if parts.selection_name == "test"
-        else to_hf_dataset(parts.test, feature_extractor, progress and main)
+        trainer.eval_dataset if parts.selection_name == "test" else to_hf_dataset(parts.test, feature_extractor, bars)
     )
     predictions = prediction_table(parts.test, trainer.predict(test_dataset).predictions)  # every process
     info = run_record(
@@ -148,13 +152,24 @@ def train(
         resumed_from=str(resume_from) if resume_from else None,
         train_runtime_s=round(train_output.metrics["train_runtime"], 1),
         started=started.isoformat(timespec="seconds"),
+        warnings=warnings,
     )
     run = FinishedRun(run_dir, history_table(trainer.state.log_history), predictions, info)
     if main:
-        complete_model_folder(run_dir / MODEL_DIR)
-        write_run(run)
-        publish_model(run_dir / MODEL_DIR)
+        _write_and_publish(run)
     return run
+
+
+def _write_and_publish(run: FinishedRun) -> None:
+    """Complete the model folder and write the run's files; then copy the model to outputs/model, unless the run
+    has warnings about its split (a degenerate run never replaces the published model)."""
+    with space_checked(run.run_dir):
+        complete_model_folder(run.run_dir / MODEL_DIR)
+        write_run(run)
+        if run.info["published_model"]:
+            publish_model(run.run_dir / MODEL_DIR)
+        else:
+            print(f"warning: {published_model_dir()} was left as it was: this run's split is too small to trust")
 
 
 def _from_main_process(args: TrainingArguments, value):
@@ -179,6 +194,8 @@ def run_training(
     """
     args = training_arguments(profile, outputs_dir(), progress)  # starts torch.distributed under torchrun
     main = is_main_process(args)
+    if main:
+        check_writable(runs_dir())  # before any work
     with args.main_process_first(desc="preprocessing"):
         source, manifest = split_dataset(profile, data_dir, progress and main)
     run_dir = _from_main_process(args, open_run_dir(profile, run_name, resume) if main else None)
@@ -204,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         scores = run.info["test_metrics"]
         print(
             f"done: {run.run_dir} (WA {scores['WA']:.2%}, UA {scores['UA']:.2%} on {run.info['test_clips']} "
-            f"test clips; {run.info['split']}); model also at {run.info['published_model']}"
+            f"test clips; {run.info['split']})"
+            + (f"; model also at {run.info['published_model']}" if run.info["published_model"] else "")
         )
     return 0
 

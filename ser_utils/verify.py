@@ -63,6 +63,10 @@ class Verification:
         if self.missing:
             by_actor = pd.Series([path.split("/")[0] for path in self.missing]).value_counts().sort_index()
             lines.append("missing (per actor): " + ", ".join(f"{actor} {n}" for actor, n in by_actor.items()))
+            lines.append("missing (get them from the original download):")
+            lines += [f"  {path}" for path in self.missing[:limit]]
+            if len(self.missing) > limit:
+                lines.append(f"  ... and {len(self.missing) - limit} more")
         problems = [
             ("corrupt", self.corrupt, "replace with a fresh copy from the original download"),
             ("renamed", {p: f"is the original {o}" for p, o in self.renamed.items()}, "rename it back"),
@@ -102,38 +106,70 @@ def verify_dataset(root: str | os.PathLike, cache_file: str | os.PathLike | None
     cache_path = Path(cache_file) if cache_file else None
     cache = json.loads(cache_path.read_text()) if cache_path and cache_path.is_file() else {}
     result = Verification(root, len(expected))
-    claimed, unknown = {}, []
-    for path in sorted(p for p in root.glob("Actor_[0-9][0-9]/*") if not p.name.startswith(".")):
-        key = f"{path.parent.name}/{path.stem}.wav"
-        shown = str(path.relative_to(root))
-        if key not in expected.index or not path.is_file():
-            unknown.append(path)
-        elif key in claimed:
-            result.duplicates[shown] = claimed[key]
-        else:
-            claimed[key] = shown
-            _check_clip(path, expected.loc[key], cache, result, shown)
+    claimed: dict[str, str] = {}  # original clip -> the file that stands for it
+    files = [p for p in root.glob("Actor_[0-9][0-9]/*") if not p.name.startswith(".")]
+    # By clip, the original's own name (.wav) first, so that a copy beside it is the one reported.
+    files.sort(key=lambda p: (p.parent.name, p.stem, p.suffix.lower() != ".wav", p.name))
+    unknown = [path for path in files if not _claim(path, expected, claimed, cache, result)]
     by_md5 = {md5: key for key, md5 in expected["md5"].items()}
-    for path in unknown:
-        shown = str(path.relative_to(root))
-        digest = _md5(path, cache) if path.is_file() and path.suffix.lower() in CLIP_SUFFIXES else None
-        original = by_md5.get(digest)
-        if original and original not in claimed:
-            result.renamed[shown] = original
-            claimed[original] = shown
-        elif original:
-            result.duplicates[shown] = claimed[original]
-        else:
-            try:
-                parse_name(path.name)
-                result.extra[shown] = "a RAVDESS name, but not one of the 1440 speech clips"
-            except ValueError as error:
-                result.extra[shown] = str(error) if path.is_file() else "a folder"
+    for path in sorted(unknown):
+        _place_unknown(path, by_md5, claimed, cache, result)
     result.missing = sorted(set(expected.index) - set(claimed))
     if cache_path:
         with writing(cache_path) as tmp:
             tmp.write_text(json.dumps(cache))
     return result
+
+
+def _claim(path: Path, expected: pd.DataFrame, claimed: dict, cache: dict, result: Verification) -> bool:
+    """Sort a file named like an original clip (Actor_NN/<stem>.<any suffix>) into the result, checking it; False
+    for a file with no such name, left for `_place_unknown`."""
+    key, shown = f"{path.parent.name}/{path.stem}.wav", str(path.relative_to(path.parent.parent))
+    if key not in expected.index or path.is_dir():
+        return False
+    unreadable = _unreadable(path)
+    if unreadable:
+        result.corrupt[shown] = unreadable
+    elif path.suffix.lower() not in CLIP_SUFFIXES:
+        result.extra[shown] = f"named like {key} but not a {' or '.join(CLIP_SUFFIXES)} file"
+    elif key in claimed:
+        result.extra[shown] = f"another copy of {claimed[key]}, which is here too"
+    else:
+        claimed[key] = shown
+        _check_clip(path, expected.loc[key], cache, result, shown)
+    return True
+
+
+def _place_unknown(path: Path, by_md5: dict, claimed: dict, cache: dict, result: Verification) -> None:
+    """Sort a file that is not named like an original: renamed or duplicate (by checksum), else extra."""
+    shown = str(path.relative_to(path.parent.parent))
+    unreadable = None if path.is_dir() else _unreadable(path)
+    if unreadable:
+        result.corrupt[shown] = unreadable
+        return
+    digest = _md5(path, cache) if path.is_file() and path.suffix.lower() in CLIP_SUFFIXES else None
+    original = by_md5.get(digest)
+    if original and original not in claimed:
+        result.renamed[shown] = original
+        claimed[original] = shown
+    elif original:
+        result.duplicates[shown] = claimed[original]
+    else:
+        try:
+            parse_name(path.name)
+            result.extra[shown] = "a RAVDESS name, but not one of the 1440 speech clips"
+        except ValueError as error:
+            result.extra[shown] = str(error) if path.is_file() else "a folder"
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why a file cannot be opened for reading (a broken link, no permission), or None."""
+    try:
+        with open(path, "rb"):
+            return None
+    except OSError as error:
+        broken = " (a broken link)" if path.is_symlink() and not path.exists() else ""
+        return f"cannot be opened: {error.strerror}{broken}"
 
 
 def _check_clip(path: Path, original: pd.Series, cache: dict, result: Verification, shown: str) -> None:

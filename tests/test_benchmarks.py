@@ -51,3 +51,15 @@ def test_int8_inference_on_a_tiny_model(ravdess_subset, tmp_path):
     assert all(speed > 0 for speed in speeds)
     assert abs(float(rows[0][8].rstrip("x")) - speeds[1] / speeds[0]) < 0.02 * speeds[1] / speeds[0]
     assert 0 <= float(rows[0][9].rstrip("%")) <= 100 and 0 <= float(rows[0][10].rstrip(" |")) < 1
+
+
+def test_window_memory_on_short_recordings(tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "window_memory.py"), "--hours", "0.01", "0.02",
+               "--rate", "16000", "--output", str(output)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
+    assert len(rows) == 1 and rows[0][3] == "16 kHz mono 16-bit, hop 1.25 s" and rows[0][5:7] == ["not run", "not run"]
+    peaks = [float(m) for m in re.findall(r"([0-9]+) MiB", rows[0][4] + rows[0][7])]
+    assert len(peaks) == 3 and all(peak > 50 for peak in peaks)

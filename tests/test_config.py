@@ -11,16 +11,9 @@ def test_window_constants_are_the_recipe():
 
 def test_label_order_and_codes():
     assert config.EMOTIONS == ("Anger", "Calm", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
-    codes = {
-        "05": "Anger",
-        "02": "Calm",
-        "07": "Disgust",
-        "06": "Fear",
-        "03": "Happy",
-        "01": "Neutral",
-        "04": "Sad",
-        "08": "Surprise",
-    }
+    # The RAVDESS README's emotion codes, 01 to 08, in its own order.
+    readme = ["Neutral", "Calm", "Happy", "Sad", "Anger", "Fear", "Disgust", "Surprise"]
+    codes = {f"{i:02d}": name for i, name in enumerate(readme, start=1)}
     assert config.EMOTION_CODES == codes
     assert [config.ID2LABEL[i] for i in range(8)] == list(config.EMOTIONS)
     assert all(config.LABEL2ID[config.ID2LABEL[i]] == i for i in range(8))

@@ -1,5 +1,9 @@
 """Output folders and atomic writes."""
 
+import os
+import stat
+from pathlib import Path
+
 from ser_utils import files, runs
 from ser_utils.files import remove_abandoned, writing
 
@@ -18,3 +22,42 @@ def test_abandoned_temporaries_are_removed_and_live_ones_kept(tmp_path):
         assert remove_abandoned(tmp_path) == 1
         assert live.exists() and not abandoned.exists()
     assert (tmp_path / "a.wav").exists() and not live.exists()
+
+
+def test_devices_are_written_in_place_never_replaced(tmp_path):
+    from ser_utils.files import check_output_file
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    assert check_output_file(os.devnull) == Path(os.devnull) and check_output_file(fifo) == fifo
+    with writing(fifo) as target:
+        target.write_text("through the pipe")
+    assert os.read(reader, 100) == b"through the pipe" and stat.S_ISFIFO(fifo.stat().st_mode)
+    with writing(os.devnull) as target:
+        target.write_text("gone")
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode) and not list(Path(os.devnull).parent.glob(".null.*"))
+    os.close(reader)
+
+
+def test_a_full_disk_is_one_error_naming_the_folder_and_keeps_the_old_file(tmp_path):
+    import errno
+
+    import pytest
+
+    from ser_utils.errors import OutputError
+
+    previous = tmp_path / "table.csv"
+    previous.write_text("kept")
+
+    def fill_up(path):
+        path.write_text("half")
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    with pytest.raises(OutputError, match=f"^{tmp_path}: no space left on device; free some space there"):
+        with writing(previous) as tmp:
+            fill_up(tmp)
+    with pytest.raises(OutputError, match="no space left on device"):  # as a library words it
+        with writing(previous):
+            raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
+    assert previous.read_text() == "kept" and sorted(os.listdir(tmp_path)) == ["table.csv"]

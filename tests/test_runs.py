@@ -20,7 +20,13 @@ def test_runs_get_their_own_folders_and_never_overwrite():
     with pytest.raises(TrainingError, match="never overwrite"):
         open_run_dir(profile, "mine")
     assert (named / "history.csv").read_text() == "kept"
-    assert open_run_dir(profile, resume=True) == second  # the newest unfinished run of the group
+    with pytest.raises(TrainingError, match=f"never reached a checkpoint .*{second.name}"):
+        open_run_dir(profile, resume=True)  # neither has a checkpoint: both are named
+    checkpoint = first / "checkpoints" / "checkpoint-4"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "trainer_state.json").write_text("{}")
+    assert open_run_dir(profile, resume=True) == first  # the newest unfinished run with a checkpoint
+    assert open_run_dir(profile, "mine", resume=True) == named  # a named run is continued, checkpoint or not
     with pytest.raises(TrainingError, match="nothing to resume"):
         open_run_dir(load_profile("full"), resume=True)
 
