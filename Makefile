@@ -1,6 +1,7 @@
 # make reproduce  - run notebooks 01-05 headless with papermill (PROFILE=smoke by default; DATA=/path/to/RAVDESS;
 #                   RUN=name for the run folder; RESUME=1 continues the newest unfinished run instead)
-# make kfold      - fine-tune once per actor fold (FOLDS=6), then aggregate them in 05_protocols
+# make kfold      - train once per fold and seed (SPLIT=actor_kfold|emobox, FOLDS=6, SEEDS="1 2 3",
+#                   MODE=fine-tuned|cnn-frozen|frozen, LAYERSUM=1), then aggregate them; make -j N runs N at once
 # make baseline   - the MFCC + SVM baseline under every protocol, in seconds
 # make test       - ruff, then pytest: unit tests, the end-to-end test and nbval over the notebooks
 # Both create .venv from requirements.txt first when it is missing or out of date.
@@ -13,6 +14,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PAPERMILL := $(PY) -m papermill --cwd notebooks --progress-bar
 FOLDS ?= 6
+SPLIT ?= actor_kfold
+SEEDS ?= 42
+MODE ?=
+LAYERSUM ?=
 LINTED := ser_utils tests conftest.py .ci benchmarks
 # Executed notebooks go beside the other run products ($SER_OUTPUT_DIR when set).
 OUT := $(or $(SER_OUTPUT_DIR),outputs)
@@ -26,7 +31,7 @@ ifneq ($(RAVDESS_DIR),)
 export RAVDESS_DIR := $(abspath $(RAVDESS_DIR))
 endif
 
-.PHONY: reproduce eda preprocess finetune report protocols kfold baseline test lint clean notebook-outputs
+.PHONY: reproduce eda preprocess finetune report protocols kfold $(FOLD_RUNS) baseline test lint clean notebook-outputs
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -63,21 +68,27 @@ report: $(VENV)/.installed
 protocols: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) notebooks/05_protocols.ipynb $(EXECUTED)/05_protocols.ipynb \
-		-p profile $(PROFILE_ARG) -p n_folds $(FOLDS) $(DATA_PARAM)
+		-p profile $(PROFILE_ARG) -p kfold_split $(SPLIT) -p n_folds $(FOLDS) -p seeds "$(SEEDS)" $(MODE_PARAMS) $(DATA_PARAM)
 
-kfold: $(VENV)/.installed
-	mkdir -p $(EXECUTED)
-	for fold in $$(seq 0 $$(($(FOLDS) - 1))); do \
-		$(PAPERMILL) --log-output notebooks/03_finetune_wav2vec2.ipynb $(EXECUTED)/03_finetune_wav2vec2_fold$$fold.ipynb \
-			-p profile $(PROFILE_ARG) -p split actor_kfold -p fold $$fold -p n_folds $(FOLDS) \
-			$(DATA_PARAM) || exit 1; \
-	done
+# One target per (fold, seed): `make -j N kfold` runs N at once; the aggregate waits for all of them.
+FOLD_COUNT := $(if $(filter emobox,$(SPLIT)),6,$(FOLDS))
+FOLD_RUNS := $(foreach seed,$(SEEDS),$(foreach fold,$(shell seq 0 $$(($(FOLD_COUNT) - 1))),fold-$(fold)-seed-$(seed)))
+MODE_PARAMS := $(if $(filter frozen,$(MODE)),-p freeze_encoder True,)$(if $(filter cnn-frozen,$(MODE)),-p freeze_feature_encoder True,)$(if $(filter fine-tuned,$(MODE)),-p freeze_encoder False -p freeze_feature_encoder False,) $(if $(LAYERSUM),-p weighted_layer_sum True,)
+MODE_OPTIONS := $(if $(filter frozen,$(MODE)),--freeze-encoder,)$(if $(filter cnn-frozen,$(MODE)),--freeze-feature-encoder,)$(if $(filter fine-tuned,$(MODE)),--no-freeze-encoder --no-freeze-feature-encoder,) $(if $(LAYERSUM),--weighted-layer-sum,)
+
+kfold: $(FOLD_RUNS)
 	$(MAKE) --no-print-directory protocols
 	@echo
-	@echo "Done: $(FOLDS) actor folds of profile '$(PROFILE)'."
-	@echo "  fold runs:           $(OUT)/runs/<profile>-actor_kfold-fold<k>_<time>/ (the newest of each fold counts)"
-	@echo "  aggregate:           $$($(PY) -c 'import sys; from ser_utils.report import kfold_dir; print(kfold_dir(sys.argv[1], int(sys.argv[2])))' $(PROFILE_ARG) $(FOLDS))/ (summary.csv, per_fold.csv, UA_per_fold.png, Conf_Mat_summed.png)"
+	@echo "Done: $(words $(FOLD_RUNS)) runs of profile '$(PROFILE)', split $(SPLIT), seeds $(SEEDS)."
+	@$(PY) -m ser_utils.report --profile $(PROFILE_ARG) --split $(SPLIT) --n-folds $(FOLDS) --seeds $(SEEDS) $(MODE_OPTIONS)
 	@echo "  executed notebooks:  $(EXECUTED)/"
+
+$(FOLD_RUNS): fold-%: $(VENV)/.installed
+	mkdir -p $(EXECUTED)
+	$(PAPERMILL) --log-output notebooks/03_finetune_wav2vec2.ipynb \
+		$(EXECUTED)/03_finetune_wav2vec2_$(SPLIT)_fold$(word 1,$(subst -, ,$*))_seed$(word 3,$(subst -, ,$*)).ipynb \
+		-p profile $(PROFILE_ARG) -p split $(SPLIT) -p fold $(word 1,$(subst -, ,$*)) -p n_folds $(FOLDS) \
+		-p seed $(word 3,$(subst -, ,$*)) $(MODE_PARAMS) $(DATA_PARAM)
 
 baseline: $(VENV)/.installed
 	$(PY) -m ser_utils.baseline $(if $(DATA),--data $(abspath $(DATA)),) --n-folds $(FOLDS)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import os
+import platform
 from pathlib import Path
 
 from ser_utils.files import writing
@@ -20,3 +23,9 @@ def append_row(path: Path, section: str, header: str, row: str) -> None:
     end = len(text) if following == -1 else following
     with writing(path) as tmp:
         tmp.write_text(text[:end].rstrip("\n") + "\n" + row.rstrip("\n") + "\n" + text[end:])
+
+
+def cpu_row(*cells) -> str:
+    """A table row of today's date, this CPU machine and `cells`."""
+    machine = f"CPU {platform.machine()}, {os.cpu_count()} cores"
+    return "| " + " | ".join([str(datetime.date.today()), machine, *map(str, cells)]) + " |\n"

@@ -13,9 +13,7 @@ time of each run, and appends a row to BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -24,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from results_table import append_row  # benchmarks/results_table.py, beside this script
+from results_table import append_row, cpu_row  # benchmarks/results_table.py, beside this script
 
 from ser_utils.audio import load_audio
 from ser_utils.config import load_profile
@@ -82,11 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         return f"{results[hours][0]:.0f} MiB ({results[hours][1]:.0f} s)" if hours in results else "not run"
 
     others = ", ".join(f"{h:g} h: {cell(h)}" for h in options.hours if h not in (1.0, 10.0)) or "-"
-    row = (
-        f"| {datetime.date.today()} | CPU {platform.machine()}, {os.cpu_count()} cores | smoke architecture "
-        f"(random init) | {options.rate / 1000:g} kHz mono 16-bit, hop {options.hop} s | {cell(0.0)} | {cell(1.0)} "
-        f"| {cell(10.0)} | {others} |\n"
-    )
+    audio = f"{options.rate / 1000:g} kHz mono 16-bit, hop {options.hop} s"
+    row = cpu_row("smoke architecture (random init)", audio, cell(0.0), cell(1.0), cell(10.0), others)
     append_row(options.output, "## Long recordings: peak memory of ser-predict --window (benchmarks/window_memory.py)",
                HEADER, row)  # fmt: skip
     print(f"one clip: peak {results[0.0][0]:.0f} MiB; row appended to {options.output}")

@@ -41,7 +41,12 @@ SPLITS = {
     "random": "random split, as in the original (speaker-dependent: the same actors are in both parts)",
     "actor_holdout": "actor hold-out (speaker-independent: test actors never seen in training or selection)",
     "actor_kfold": "actor k-fold (speaker-independent: test actors never seen in training or selection)",
+    "emobox": "EmoBox's 6 actor folds (speaker-independent: test and validation actors never seen in training)",
 }
+EMOBOX_FOLDS = 6  # EmoBox's RAVDESS folds (ser_utils.splits.EMOBOX_TEST_ACTORS)
+# Encoder families with a raw-waveform classifier in transformers (AutoModelForAudioClassification), all with
+# the same head: hidden states (or a learned weighted sum of all layers), a projection, a mean over time, logits.
+ENCODER_TYPES = ("wav2vec2", "hubert", "wavlm", "data2vec-audio")
 # The defaults every protocol, baseline and profile shares.
 SEED = 42
 TEST_SIZE = 0.2  # the random split's test fraction, as in the original
@@ -81,14 +86,18 @@ class Profile:
     name: str = _field(None, "profile name (default: the YAML file's name)", option=False)
     description: str = _field("", "what the profile is for", option=False)
     scratch_config: dict[str, Any] = _field(
-        dict, "Wav2Vec2Config fields of a model trained from scratch (with model_name_or_path null)", option=False
+        dict,
+        "config fields of a model trained from scratch (with model_name_or_path null); model_type is one of "
+        f"{', '.join(ENCODER_TYPES)} (default wav2vec2)",
+        option=False,
     )
     model_name_or_path: str | None = _field(
-        "facebook/wav2vec2-base", "Hub id or local folder (save_pretrained) of the pretrained wav2vec2 to fine-tune"
+        "facebook/wav2vec2-base",
+        "Hub id or local folder (save_pretrained) of the pretrained encoder: wav2vec2, HuBERT, WavLM or data2vec-audio",
     )
     split: str = _field("random", "protocol: which clips train, pick the checkpoint and test", tuple(SPLITS))
     test_size: float = _field(TEST_SIZE, "random split: the fraction of clips that test", valid=_FRACTION)
-    fold: int = _field(0, "actor_kfold: the test fold, 0..n_folds-1 (the next fold validates)", valid=_AT_LEAST_0)
+    fold: int = _field(0, "actor_kfold, emobox: the test fold, 0..n_folds-1 (emobox: 0..5)", valid=_AT_LEAST_0)
     n_folds: int = _field(N_FOLDS, "actor_kfold and actor_holdout: how many actor folds", valid=_AT_LEAST_3)
     seed: int = _field(SEED, "seed of the split, the initialisation and the data order", valid=_AT_LEAST_0)
     learning_rate: float = _field(1e-5, "AdamW learning rate", valid=_POSITIVE)
@@ -106,21 +115,49 @@ class Profile:
     )
     compile: bool = _field(False, "torch.compile the model (slow first epoch, faster later ones)")
     freeze_feature_encoder: bool = _field(False, "train only the transformer and the head (the CNN stays as loaded)")
+    freeze_encoder: bool = _field(
+        False, "train only the head: the whole encoder stays as loaded and runs as at inference (EmoBox, SUPERB)"
+    )
+    weighted_layer_sum: bool = _field(
+        False, "the head reads a learned weighted sum of all hidden layers, not only the last (use_weighted_layer_sum)"
+    )
+    cache_features: bool = _field(
+        True,
+        "with freeze_encoder: pool the encoder's hidden states once per checkpoint, clip and window, cache them "
+        "under outputs/cache and train the head on them; false runs the whole model every epoch",
+    )
     gradient_checkpointing: bool = _field(False, "recompute activations in the backward pass: less memory, more time")
 
     @property
+    def encoder(self) -> str:
+        """The encoder: its checkpoint, or the family of a model from scratch ("wav2vec2 from scratch")."""
+        return self.model_name_or_path or f"{self.scratch_config.get('model_type', 'wav2vec2')} from scratch"
+
+    @property
+    def mode(self) -> str:
+        """How much trains: "fine-tuned", "feature encoder frozen" or "frozen" (head only); "+ layer sum" with a
+        learned weighted sum of the layers."""
+        mode = "frozen" if self.freeze_encoder else "feature encoder frozen" if self.freeze_feature_encoder else ""
+        return (mode or "fine-tuned") + (" + layer sum" if self.weighted_layer_sum else "")
+
+    @property
     def model_label(self) -> str:
-        """Human-readable model name that says whether it was pretrained."""
+        """Human-readable model name that says whether it was pretrained and how much of it trained."""
+        trained = "fine-tuned" if self.mode == "fine-tuned" else self.mode
         if self.model_name_or_path:
-            return f"{self.model_name_or_path} (pretrained, fine-tuned)"
+            return f"{self.model_name_or_path} (pretrained, {trained})"
         size = self.scratch_config.get("hidden_size", 768)
         layers = self.scratch_config.get("num_hidden_layers", 12)
-        return f"small wav2vec2 from scratch ({layers} layers, hidden {size}; no pretraining)"
+        family = self.scratch_config.get("model_type", "wav2vec2")
+        how = "" if self.mode == "fine-tuned" else f"; {self.mode}"
+        return f"small {family} from scratch ({layers} layers, hidden {size}; no pretraining{how})"
 
     @property
     def split_label(self) -> str:
-        """The protocol in words, with the fold for actor_kfold."""
+        """The protocol in words, with the fold for actor_kfold and emobox."""
         label = SPLITS[self.split]
+        if self.split == "emobox":
+            return f"{label}, fold {self.fold} (EmoBox fold_{self.fold + 1})"
         return f"{label}, fold {self.fold} of {self.n_folds}" if self.split == "actor_kfold" else label
 
 
@@ -199,9 +236,13 @@ def load_profile(name_or_path: str | os.PathLike, **overrides: Any) -> Profile:
     values.update(given)
     where = {key: f"--{key.replace('_', '-')}" if key in given else str(path) for key in values}
     checked = {key: _checked(key, value, where[key]) for key, value in values.items()}
-    if checked.get("fold", 0) >= checked.get("n_folds", N_FOLDS):
+    folds = EMOBOX_FOLDS if checked.get("split") == "emobox" else checked.get("n_folds", N_FOLDS)
+    if checked.get("fold", 0) >= folds:
+        raise ProfileError(f"{where.get('fold', path)}: fold must be 0..{folds - 1}, not {checked['fold']}")
+    model_type = (checked.get("scratch_config") or {}).get("model_type", "wav2vec2")
+    if model_type not in ENCODER_TYPES:
         raise ProfileError(
-            f"{where['fold']}: fold must be 0..{checked.get('n_folds', N_FOLDS) - 1}, not {checked['fold']}"
+            f"{path}: scratch_config model_type must be one of {list(ENCODER_TYPES)}, not {model_type!r}"
         )
     return Profile(**checked)
 
@@ -213,12 +254,12 @@ def _scalar_type(hint):
     return hint
 
 
-def add_profile_options(parser: argparse.ArgumentParser) -> None:
-    """One --option per profile field (--epochs, --learning-rate, --precision, ...), with the field's help text.
-    Options left out stay None, so that the profile's own values are kept."""
+def add_profile_options(parser: argparse.ArgumentParser, only=None) -> None:
+    """One --option per profile field (--epochs, --learning-rate, --precision, ...; or only the fields named in
+    `only`), with the field's help text. Options left out stay None, so that the profile's own values are kept."""
     hints = typing.get_type_hints(Profile)
     for name, field in PROFILE_FIELDS.items():
-        if not field.metadata["option"]:
+        if not field.metadata["option"] or (only is not None and name not in only):
             continue
         flag, kind = "--" + name.replace("_", "-"), _scalar_type(hints[name])
         help_text = f"{field.metadata['help']} (default: the profile's, else {field.default})"

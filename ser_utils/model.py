@@ -1,4 +1,5 @@
-"""The model and its folder: Wav2Vec2ForSequenceClassification with the 8 emotion labels in its config.
+"""The model and its folder: a speech encoder's audio classifier (wav2vec2, HuBERT, WavLM, data2vec-audio) with
+the 8 emotion labels in its config, and how much of it trains.
 
 A model folder holds the weights as safetensors (no pickle), the config with the labels in their order, the
 feature extractor's settings and the audio window the model was trained on (ser_preprocessing.json).
@@ -12,18 +13,19 @@ import json
 import os
 from pathlib import Path
 
+import torch
 import transformers
 from safetensors import SafetensorError
 from transformers import (
+    MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING,
     AutoConfig,
     AutoFeatureExtractor,
-    Wav2Vec2Config,
+    AutoModelForAudioClassification,
     Wav2Vec2FeatureExtractor,
-    Wav2Vec2ForSequenceClassification,
 )
 
 from ser_utils.audio import RECIPE_WINDOW, Window
-from ser_utils.config import EMOTIONS, ID2LABEL, LABEL2ID, SAMPLE_RATE, SEED
+from ser_utils.config import EMOTIONS, ENCODER_TYPES, ID2LABEL, LABEL2ID, SAMPLE_RATE, SEED
 from ser_utils.errors import ModelError
 from ser_utils.files import writing
 
@@ -38,10 +40,27 @@ def label_kwargs() -> dict:
 
 
 def new_feature_extractor() -> Wav2Vec2FeatureExtractor:
-    """The feature extractor of wav2vec2-base: 16 kHz, per-clip normalisation, no attention mask."""
+    """The feature extractor of wav2vec2-base (and of the other raw-waveform families' base models): 16 kHz,
+    per-clip normalisation, no attention mask."""
     return Wav2Vec2FeatureExtractor(
         feature_size=1, sampling_rate=SAMPLE_RATE, padding_value=0.0, do_normalize=True, return_attention_mask=False
     )
+
+
+def classifier_class(config, where: str = "this"):
+    """The audio-classification class of an encoder's config; ModelError naming `where` (the checkpoint) and the
+    supported types otherwise."""
+    if config.model_type not in ENCODER_TYPES:
+        raise ModelError(
+            f"{where}: a {config.model_type} model cannot be used here: the supported encoder types are "
+            f"{', '.join(ENCODER_TYPES)} (raw 16 kHz audio in, hidden states out)"
+        )
+    return MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING[type(config)]
+
+
+def _attention(config, attention: str) -> str:
+    """`attention` where the family has it; "eager" for families without PyTorch's fused attention (WavLM)."""
+    return attention if classifier_class(config)._supports_sdpa else "eager"
 
 
 def build_model(
@@ -49,30 +68,40 @@ def build_model(
     scratch_config: dict | None = None,
     seed: int = SEED,
     attention: str = "sdpa",
+    weighted_layer_sum: bool = False,
 ):
     """Return (model, feature_extractor).
 
-    `model_name_or_path` is a hub id (e.g. "facebook/wav2vec2-base") or a local directory written by
-    save_pretrained; a fresh 8-label classification head is put on top. When it is None, a model built
-    from `scratch_config` (Wav2Vec2Config fields) is initialised at random with `seed`. `attention` is
-    "sdpa" (PyTorch's fused attention) or "eager". Weights load as safetensors where the folder has them,
-    and never through code shipped with the model (no trust_remote_code).
+    `model_name_or_path` is a hub id (e.g. "facebook/wav2vec2-base", "microsoft/wavlm-base-plus") or a local
+    directory written by save_pretrained, of a wav2vec2, HuBERT, WavLM or data2vec-audio encoder; a fresh 8-label
+    classification head is put on top, and the feature extractor comes from the checkpoint. When it is None, a
+    model built from `scratch_config` (config fields; `model_type` picks the family, wav2vec2 by default) is
+    initialised at random with `seed`. `attention` is "sdpa" (PyTorch's fused attention, where the family has it)
+    or "eager"; `weighted_layer_sum` makes the head read a learned weighted sum of all hidden layers. Weights load
+    as safetensors where the folder has them, and never through code shipped with the model.
     """
+    head = {**label_kwargs(), "use_weighted_layer_sum": weighted_layer_sum}
     if model_name_or_path is None:
+        fields = dict(scratch_config or {})
+        config = AutoConfig.for_model(fields.pop("model_type", "wav2vec2"), **fields, **head)
+        config._attn_implementation = _attention(config, attention)
         transformers.set_seed(seed)
-        config = Wav2Vec2Config(**(scratch_config or {}), **label_kwargs(), attn_implementation=attention)
-        return Wav2Vec2ForSequenceClassification(config), new_feature_extractor()
+        return classifier_class(config, "scratch_config")(config), new_feature_extractor()
     source = str(model_name_or_path)
     try:
-        model = Wav2Vec2ForSequenceClassification.from_pretrained(
+        config = AutoConfig.from_pretrained(source, trust_remote_code=False)
+        classifier_class(config, source)
+        model = AutoModelForAudioClassification.from_pretrained(
             source,
-            **label_kwargs(),
+            **head,
             ignore_mismatched_sizes=True,
-            attn_implementation=attention,
+            attn_implementation=_attention(config, attention),
             trust_remote_code=False,
         )
         feature_extractor = AutoFeatureExtractor.from_pretrained(source, trust_remote_code=False)
-    except OSError as error:
+    except ModelError:
+        raise
+    except (OSError, ValueError) as error:  # no such checkpoint, or a folder without a usable config
         where = "local directory" if Path(source).exists() else "Hugging Face Hub model"
         raise ModelError(
             f"could not load the {where} {source!r}: {error}\n"
@@ -81,6 +110,15 @@ def build_model(
             "which trains a small model from scratch offline."
         ) from error
     return model, feature_extractor
+
+
+def freeze_encoder(model) -> None:
+    """Train only the head: the encoder's weights stay as loaded and it runs as at inference (no dropout, layer
+    drop or time masking) even while the head trains, so that what it computes can be cached once."""
+    model.freeze_base_model()
+    encoder = model.base_model
+    encoder.train = lambda mode=True: torch.nn.Module.train(encoder, False)
+    encoder.eval()
 
 
 def complete_model_folder(model_dir: str | os.PathLike, window: Window = RECIPE_WINDOW) -> None:
@@ -120,11 +158,12 @@ def load_preprocessing(model_dir: str | os.PathLike) -> Window:
 
 
 def _check_emotion_config(config) -> None:
-    """Raise ValueError unless `config` is that of a wav2vec2 classifier with a head over the 8 emotions."""
-    if config.model_type != "wav2vec2":
-        raise ValueError(f"a {config.model_type} model, not a wav2vec2 emotion model")
+    """Raise ValueError unless `config` is that of a supported encoder's classifier with a head over the 8
+    emotions."""
+    if config.model_type not in ENCODER_TYPES:
+        raise ValueError(f"a {config.model_type} model, not one of the encoder types {', '.join(ENCODER_TYPES)}")
     architectures = config.architectures or ["no architecture"]
-    if "Wav2Vec2ForSequenceClassification" not in architectures:
+    if classifier_class(config).__name__ not in architectures:
         raise ValueError(
             f"a {architectures[0]} checkpoint without a trained emotion head (such as a copy of "
             "facebook/wav2vec2-base): fine-tune it first"
@@ -136,7 +175,7 @@ def _check_emotion_config(config) -> None:
 
 def load_model_folder(model_dir: str | os.PathLike):
     """(model, feature extractor, window) of a folder written by training. Raises ModelError, naming the folder
-    and the fix, when it is missing, damaged, or holds no trained wav2vec2 emotion model."""
+    and the fix, when it is missing, damaged, or holds no trained emotion model of a supported encoder."""
     model_dir = Path(model_dir)
     fix = "train one with make reproduce or pass --model with a folder written by training (e.g. outputs/model)"
     if not (model_dir / "config.json").is_file():
@@ -144,7 +183,7 @@ def load_model_folder(model_dir: str | os.PathLike):
     try:
         _check_emotion_config(AutoConfig.from_pretrained(model_dir))
         with no_weight_progress_bars():
-            model, loading = Wav2Vec2ForSequenceClassification.from_pretrained(
+            model, loading = AutoModelForAudioClassification.from_pretrained(
                 model_dir, use_safetensors=True, output_loading_info=True
             )
         if loading["missing_keys"]:

@@ -117,7 +117,9 @@ def plot_confusion_matrix(matrix: pd.DataFrame, caption: str) -> plt.Figure:
 def plot_fold_scores(per_fold: pd.DataFrame, caption: str, metric: str = "UA") -> plt.Figure:
     """Bar chart of one metric per fold, with the mean across folds."""
     figure, ax = plt.subplots(figsize=(9, 4))
-    labels = [f"fold {row.fold}\n{row.test_actors}" for row in per_fold.itertuples()]
+    seeds = "seed" in per_fold and per_fold["seed"].nunique() > 1
+    labels = [f"fold {row.fold}" + (f", seed {row.seed}" if seeds else "") + f"\n{row.test_actors}"
+              for row in per_fold.itertuples()]  # fmt: skip
     ax.bar(labels, per_fold[metric], color="tab:blue")
     ax.axhline(per_fold[metric].mean(), color="tab:red", linestyle="--", label=f"mean {per_fold[metric].mean():.1%}")
     ax.axhline(1 / len(EMOTIONS), color="grey", linestyle=":", label="chance (1/8)")

@@ -59,17 +59,28 @@ class Predictor:
         return torch.softmax(logits.float(), dim=-1).cpu().numpy()
 
 
+# Attention layers that hand their projections' weight tensors to PyTorch themselves: their linear layers stay float.
+READS_LINEAR_WEIGHTS = ("WavLMAttention",)
+
+
 def quantize_linear_int8(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy of `model` whose nn.Linear layers hold int8 weights and quantize their inputs per batch.
+    """A copy of `model` whose nn.Linear layers hold int8 weights and quantize their inputs per batch (all but
+    those inside READS_LINEAR_WEIGHTS layers, which read the float weights directly).
 
     PyTorch's eager dynamic quantization (its fbgemm CPU kernels); PyTorch marks it deprecated in favour of
     torchao, so its deprecation warning is silenced here. The convolutions of the feature encoder stay float.
     """
-    from torch.ao.quantization import quantize_dynamic
+    from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
 
+    kept = [name for name, module in model.named_modules() if type(module).__name__ in READS_LINEAR_WEIGHTS]
+    chosen = {
+        name: default_dynamic_qconfig
+        for name, module in model.named_modules()
+        if type(module) is torch.nn.Linear and not any(name.startswith(f"{parent}.") for parent in kept)
+    }
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*(deprecated|quantize_per_tensor).*")
-        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=False)
+        return quantize_dynamic(model, chosen, dtype=torch.qint8, inplace=False)
 
 
 def expand_paths(paths) -> list[str]:

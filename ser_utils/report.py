@@ -1,21 +1,54 @@
-"""Results across runs: one row per (model, protocol), k-fold aggregation, and leakage audits per protocol."""
+"""Results across runs: one row per (encoder, mode, protocol), k-fold aggregation over folds and seeds, and
+leakage audits per protocol.
+
+Command line, once every fold run is done (it names those still missing):
+
+    python -m ser_utils.report --profile smoke --split emobox --seeds 1 2 3 [--freeze-encoder]
+"""
 
 from __future__ import annotations
 
-import os
+import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
 
-from ser_utils.config import N_FOLDS, SEED, SPLITS, load_profile
+from ser_utils.config import (
+    EMOBOX_FOLDS,
+    N_FOLDS,
+    SEED,
+    SPLITS,
+    Profile,
+    add_profile_options,
+    load_profile,
+    profile_overrides,
+)
+from ser_utils.errors import ProfileError, command_line
 from ser_utils.files import outputs_dir, writing
 from ser_utils.metrics import SUMMARY_METRICS, emotion_confusion_matrix, mean_and_std
 from ser_utils.plots import plot_confusion_matrix, plot_fold_scores, run_caption, save_figure
-from ser_utils.runs import PREDICTIONS_FILE
+from ser_utils.runs import PREDICTIONS_FILE, finished_runs, mode_suffix
 from ser_utils.splits import leakage_audit, protocol_splits
 
 ORIGINAL_CLAIM = "99.65 % accuracy claimed by the original Kaggle notebook (random split)"
-RESULT_COLUMNS = ["model", "protocol", "data", "folds", *SUMMARY_METRICS, "pretrained", "machine", "runs"]
+RESULT_COLUMNS = ["encoder", "pretrained", "mode", "protocol", "data", "folds", "seeds", *SUMMARY_METRICS, "machine",
+                  "runs"]  # fmt: skip
+# EmoBox (Ma et al., Interspeech 2024, arXiv:2406.07162) on RAVDESS, frozen encoders, its 6 actor folds, in percent.
+# Published figures, not runs of this project: its validation part is a random 20 % of the training clips.
+EMOBOX_PUBLISHED = pd.DataFrame(
+    [
+        ("wav2vec 2.0 base", 54.33, 55.40, 53.99),
+        ("HuBERT base", 65.43, 66.21, 65.31),
+        ("HuBERT large", 70.00, 70.29, 69.54),
+        ("WavLM base", 61.56, 62.10, 61.18),
+        ("WavLM large", 72.00, 72.22, 71.42),
+        ("data2vec base", 51.92, 52.22, 51.10),
+        ("data2vec large", 59.30, 59.50, 58.74),
+        ("Whisper large v3", 75.32, 75.87, 75.19),
+    ],
+    columns=["encoder", "UA", "WA", "macro_F1"],
+).assign(mode="frozen", protocol="emobox (EmoBox's own validation)", source="EmoBox paper, not our run")
 
 
 def data_label(run: dict) -> str:
@@ -26,8 +59,20 @@ def data_label(run: dict) -> str:
     return f"{clips} clips, {len(actors)} actors"
 
 
+def run_configuration(run: dict) -> dict:
+    """Encoder, pretrained or not, mode, protocol and seed of a run_info (older runs: from their profile)."""
+    profile = run["profile"]
+    return {
+        "encoder": run.get("encoder") or profile["model_name_or_path"] or "wav2vec2 from scratch",
+        "pretrained": bool(profile["model_name_or_path"]),
+        "mode": run.get("mode", "fine-tuned"),
+        "protocol": run["split_strategy"],
+        "seed": run.get("seed", profile.get("seed")),
+    }
+
+
 def audit_protocols(manifest: pd.DataFrame, n_folds: int = N_FOLDS, seed: int = SEED) -> pd.DataFrame:
-    """The leakage audit of every protocol (every fold of actor_kfold), or why a protocol is not possible."""
+    """The leakage audit of every protocol (every fold of actor_kfold and emobox), or why a protocol is not possible."""
     rows = [
         {"protocol": strategy, "fold": fold, **(leakage_audit(split) if split is not None else {}), "note": reason}
         for strategy, fold, split, reason in protocol_splits(manifest, n_folds=n_folds, seed=seed)
@@ -38,55 +83,62 @@ def audit_protocols(manifest: pd.DataFrame, n_folds: int = N_FOLDS, seed: int = 
 
 
 def results_table(runs: list[dict]) -> pd.DataFrame:
-    """One row per (model, protocol, data, machine): WA, UA and macro-F1 in percent, mean ± std over folds."""
+    """One row per (encoder, mode, protocol, data, machine): WA, UA and macro-F1 in percent, mean ± std over
+    every fold and seed, with how many folds and seeds there were."""
     if not runs:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     frame = pd.DataFrame(
         {
-            "model": run["model"],
-            "protocol": run["split_strategy"],
+            **run_configuration(run),
+            "fold": run["fold"],
             "data": data_label(run),
-            "pretrained": bool(run["profile"]["model_name_or_path"]),
             "machine": run["machine"],
             "run": Path(run["run_dir"]).name,
             **run["test_metrics"],
         }
         for run in runs
     )
-    rows = []
-    for (model, protocol, data, pretrained, machine), group in frame.groupby(
-        ["model", "protocol", "data", "pretrained", "machine"], sort=False
-    ):
-        rows.append(
-            {
-                "model": model,
-                "protocol": protocol,
-                "data": data,
-                "folds": len(group),
-                **mean_and_std(group),
-                "pretrained": "yes" if pretrained else "no (from scratch)",
-                "machine": machine,
-                "runs": ", ".join(group["run"]),
-            }
-        )
+    keys = ["encoder", "pretrained", "mode", "protocol", "data", "machine"]
+    rows = [
+        {
+            **dict(zip(keys, key, strict=True)),
+            "pretrained": "yes" if key[1] else "no (from scratch)",
+            "folds": group["fold"].nunique() if group["fold"].notna().any() else 1,
+            "seeds": group["seed"].nunique(),
+            **mean_and_std(group),
+            "runs": ", ".join(group["run"]),
+        }
+        for key, group in frame.groupby(keys, sort=False, dropna=False)
+    ]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
-def kfold_runs(runs: list[dict], profile_name: str, n_folds: int = N_FOLDS) -> list[dict]:
-    """The actor_kfold runs of one profile with `n_folds` folds, by fold."""
-    chosen = [
-        r
-        for r in runs
-        if r["split_strategy"] == "actor_kfold"
-        and (r["profile"]["name"], r["profile"]["n_folds"]) == (profile_name, n_folds)
-    ]
-    return sorted(chosen, key=lambda r: r["fold"])
+def kfold_runs(runs: list[dict], profile: Profile, seeds=(SEED,)) -> tuple[list[dict], list[tuple[int, int]]]:
+    """The fold runs of `profile`'s configuration (its name, split, number of folds and mode) with the given seeds,
+    by seed and fold, and the (fold, seed) pairs that have no finished run yet."""
+    folds = EMOBOX_FOLDS if profile.split == "emobox" else profile.n_folds
+    chosen = {
+        (run["fold"], run_configuration(run)["seed"]): run
+        for run in runs
+        if run["split_strategy"] == profile.split
+        and run["profile"]["name"] == profile.name
+        and run_configuration(run)["mode"] == profile.mode
+        and (profile.split == "emobox" or run["profile"]["n_folds"] == profile.n_folds)
+    }
+    wanted = [(fold, seed) for seed in seeds for fold in range(folds)]
+    return [chosen[pair] for pair in wanted if pair in chosen], [pair for pair in wanted if pair not in chosen]
 
 
 def kfold_summary(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-fold metrics (one row per fold, test actors included) and the confusion matrix summed over folds."""
+    """Per-run metrics (one row per fold and seed, test actors included) and the confusion matrix summed over
+    them."""
     per_fold = pd.DataFrame(
-        {"fold": run["fold"], "test_actors": " ".join(map(str, run["test_actors"])), **run["test_metrics"]}
+        {
+            "fold": run["fold"],
+            "seed": run_configuration(run)["seed"],
+            "test_actors": " ".join(map(str, run["test_actors"])),
+            **run["test_metrics"],
+        }
         for run in runs
     )
     predictions = pd.concat(pd.read_csv(Path(run["run_dir"]) / PREDICTIONS_FILE) for run in runs)
@@ -94,36 +146,63 @@ def kfold_summary(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def kfold_caption(runs: list[dict]) -> str:
-    """run_caption for k-fold figures: the protocol with its fold count, test clips summed, the last date."""
+    """run_caption for k-fold figures: the protocol with its fold and seed counts, test clips summed, the last
+    date."""
+    folds, seeds = len({run["fold"] for run in runs}), len({run_configuration(run)["seed"] for run in runs})
     return run_caption(
         {
             **runs[0],
-            "split": f"{SPLITS['actor_kfold']}, {len(runs)} folds",
+            "split": f"{SPLITS[runs[0]['split_strategy']]}, {folds} folds" + (f" x {seeds} seeds" if seeds > 1 else ""),
             "test_clips": sum(run["test_clips"] for run in runs),
             "finished": max(run["finished"] for run in runs),
         }
     )
 
 
-def kfold_dir(profile: str | os.PathLike, n_folds: int = N_FOLDS) -> Path:
-    """Where the k-fold aggregate of a profile (name or YAML path) goes: outputs/kfold/<profile>-<k>folds."""
-    return outputs_dir() / "kfold" / f"{load_profile(profile).name}-{n_folds}folds"
+def kfold_dir(profile: Profile) -> Path:
+    """Where the k-fold aggregate of a configuration goes: outputs/kfold/<profile>-<split>[-<mode>]-<k>folds."""
+    folds = EMOBOX_FOLDS if profile.split == "emobox" else profile.n_folds
+    return outputs_dir() / "kfold" / f"{'-'.join([profile.name, profile.split, *mode_suffix(profile)])}-{folds}folds"
 
 
-def write_kfold_report(runs: list[dict], profile: str | os.PathLike, n_folds: int = N_FOLDS) -> pd.DataFrame | None:
-    """Aggregate the finished actor_kfold runs of a profile into kfold_dir: per_fold.csv, summary.csv,
-    UA_per_fold.png and Conf_Mat_summed.png. Returns the per-fold table, or None when there is no such run."""
-    folds = kfold_runs(runs, load_profile(profile).name, n_folds)
-    print(len(folds), "actor_kfold runs of profile", repr(str(profile)))
-    if not folds:
+def write_kfold_report(runs: list[dict], profile: Profile, seeds=(SEED,)) -> pd.DataFrame | None:
+    """Aggregate the finished fold runs of `profile`'s configuration (split actor_kfold or emobox), over folds
+    and `seeds`, into kfold_dir: per_fold.csv, summary.csv, UA_per_fold.png and Conf_Mat_summed.png; say which
+    (fold, seed) runs are missing. Returns the per-fold table, or None when there is no such run."""
+    found, missing = kfold_runs(runs, profile, seeds)
+    print(f"{len(found)} of {len(found) + len(missing)} runs of {profile.name}, {profile.split}, {profile.mode}")
+    if missing:
+        print("missing (fold, seed):", ", ".join(f"({fold}, {seed})" for fold, seed in missing))
+    if not found:
         return None
-    out = kfold_dir(profile, n_folds)
-    per_fold, summed = kfold_summary(folds)
-    for name, table in (("per_fold.csv", per_fold), ("summary.csv", results_table(folds))):
+    out = kfold_dir(profile)
+    per_fold, summed = kfold_summary(found)
+    for name, table in (("per_fold.csv", per_fold), ("summary.csv", results_table(found))):
         with writing(out / name) as tmp:
             table.to_csv(tmp, index=False)
-    caption = kfold_caption(folds)
+    caption = kfold_caption(found)
     save_figure(plot_fold_scores(per_fold, caption), out / "UA_per_fold.png")
     save_figure(plot_confusion_matrix(summed, caption), out / "Conf_Mat_summed.png")
     print("written:", out)
     return per_fold
+
+
+@command_line()
+def main(argv: list[str] | None = None) -> int:
+    """Aggregate the fold runs of one configuration over folds and seeds (exit code 1 while some are missing)."""
+    parser = argparse.ArgumentParser(prog="python -m ser_utils.report", description=main.__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="smoke", help="profile name in params/ or a YAML path (default smoke)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[SEED], help=f"seeds of the runs (default {SEED})")
+    add_profile_options(parser, only=("split", "n_folds", "freeze_encoder", "freeze_feature_encoder",
+                                      "weighted_layer_sum"))  # fmt: skip
+    options = parser.parse_args(argv)
+    profile = load_profile(options.profile, **profile_overrides(options))
+    if profile.split not in ("actor_kfold", "emobox"):
+        raise ProfileError(f"--split: fold runs are actor_kfold or emobox runs, not {profile.split}")
+    runs = finished_runs()
+    write_kfold_report(runs, profile, options.seeds)
+    return 1 if kfold_runs(runs, profile, options.seeds)[1] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

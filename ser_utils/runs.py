@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ser_utils.config import Profile
+from ser_utils.config import SEED, Profile
 from ser_utils.errors import NotFoundError, OutputError, TrainingError
 from ser_utils.files import outputs_dir, writing
 
@@ -48,13 +48,24 @@ def published_model_dir() -> Path:
 
 
 def run_group(profile: Profile) -> str:
-    """What runs of a profile, split and fold share: the profile, then the split and fold when they are not the
-    original's. Run folders are named <run group>_<UTC time> unless given a name."""
-    if profile.split == "random":
-        return profile.name
-    if profile.split == "actor_kfold":
-        return f"{profile.name}-actor_kfold-fold{profile.fold}"
-    return f"{profile.name}-{profile.split}"
+    """What runs of one configuration share: the profile, then the split and fold when they are not the
+    original's, the seed when it is not the default, and how much trains when not everything does (e.g.
+    smoke-emobox-fold3-seed1-frozen-layersum). Run folders are named <run group>_<UTC time> unless given a name."""
+    parts = [profile.name]
+    if profile.split in ("actor_kfold", "emobox"):
+        parts.append(f"{profile.split}-fold{profile.fold}")
+    elif profile.split != "random":
+        parts.append(profile.split)
+    if profile.seed != SEED:
+        parts.append(f"seed{profile.seed}")
+    return "-".join(parts + mode_suffix(profile))
+
+
+def mode_suffix(profile: Profile) -> list[str]:
+    """How much trains, for folder names: [] when everything does, else e.g. ["frozen-layersum"], ["cnn-frozen"]."""
+    if profile.mode == "fine-tuned":
+        return []
+    return [profile.mode.replace("feature encoder", "cnn").replace(" + layer sum", "-layersum").replace(" ", "-")]
 
 
 def folder_group(run_name: str) -> str:

@@ -12,6 +12,10 @@ Strategies (the `split` column gets "train", "validation" or "test"):
   selection) are fold k+1 (wrapping around), and the rest train. No actor is on two sides.
 - ``actor_holdout``: fold 0 of ``actor_kfold``, for quick runs: test actors 1-4, validation 5-8,
   training 9-24 on the full dataset.
+- ``emobox``: the 6 RAVDESS folds of the EmoBox benchmark (Ma et al., 2024): fold k tests the actors of its
+  published ``data/ravdess/fold_{k+1}`` (EMOBOX_TEST_ACTORS). EmoBox validates on a random 20 % of the training
+  clips, voices that also train; here 4 whole training actors validate instead, 2 male and 2 female where
+  there are, drawn with the seed, so no actor is on two sides.
 """
 
 from __future__ import annotations
@@ -25,12 +29,15 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from ser_utils.config import N_FOLDS, SEED, SPLITS, TEST_SIZE, Profile
+from ser_utils.config import EMOBOX_FOLDS, N_FOLDS, SEED, SPLITS, TEST_SIZE, Profile
 from ser_utils.errors import DatasetError, ProfileError
 from ser_utils.preprocess import prepared_manifest
 
 SPLIT_STRATEGIES = tuple(SPLITS)
 SEEN = ("train", "validation")  # what the model learns from or is selected on
+# The test actors of EmoBox's RAVDESS folds fold_1 .. fold_6 (its data/ravdess/fold_k files); our fold k is fold_{k+1}.
+EMOBOX_TEST_ACTORS = ((1, 11, 20, 21), (4, 10, 12, 14), (8, 9, 19, 23), (3, 5, 7, 24), (2, 15, 16, 18), (6, 13, 17, 22))
+EMOBOX_VALIDATION_ACTORS = 4  # per gender half of them, where the training actors have both
 
 
 def random_split(manifest: pd.DataFrame, test_size: float = TEST_SIZE, seed: int = SEED) -> pd.Series:
@@ -73,6 +80,30 @@ def actor_fold_split(manifest: pd.DataFrame, fold: int, n_folds: int = N_FOLDS) 
     return split
 
 
+def emobox_split(manifest: pd.DataFrame, fold: int, seed: int = SEED) -> pd.Series:
+    """EmoBox fold `fold` (0..5, its fold_{fold+1}): its test actors test; 4 of the other actors, 2 male and 2
+    female where possible, drawn with `seed`, validate; the rest train."""
+    if not 0 <= fold < EMOBOX_FOLDS:
+        raise ProfileError(f"fold must be 0..{EMOBOX_FOLDS - 1} for the emobox split, not {fold}")
+    test = EMOBOX_TEST_ACTORS[fold]
+    rest = sorted({int(a) for a in manifest["actor"]} - set(test))
+    by_gender = [[a for a in rest if a % 2], [a for a in rest if not a % 2]]  # odd actors are male
+    rng = np.random.default_rng([seed, fold])
+    want = [min(len(group), EMOBOX_VALIDATION_ACTORS // 2) for group in by_gender]
+    short = EMOBOX_VALIDATION_ACTORS - sum(want)  # one gender too small: the other makes up for it
+    want = [min(len(group), n + short) for group, n in zip(by_gender, want, strict=True)] if short else want
+    validation = [int(a) for group, n in zip(by_gender, want, strict=True) for a in rng.choice(group, n, False)]
+    if len(validation) >= len(rest):
+        raise DatasetError(
+            f"the emobox split needs more than {EMOBOX_VALIDATION_ACTORS} actors besides fold {fold}'s test "
+            f"actors {list(test)}; the data has {len(rest)}. Use the full dataset (24 actors; set RAVDESS_DIR)."
+        )
+    split = pd.Series("train", index=manifest.index, name="split")
+    split[manifest["actor"].isin(validation)] = "validation"
+    split[manifest["actor"].isin(test)] = "test"
+    return split
+
+
 def assign_split(
     manifest: pd.DataFrame,
     strategy: str = "random",
@@ -88,6 +119,8 @@ def assign_split(
         split = actor_fold_split(manifest, 0, n_folds)
     elif strategy == "actor_kfold":
         split = actor_fold_split(manifest, fold, n_folds)
+    elif strategy == "emobox":
+        split = emobox_split(manifest, fold, seed)
     else:
         raise ProfileError(f"unknown split strategy {strategy!r}; use one of {SPLIT_STRATEGIES}")
     return manifest.assign(split=split)
@@ -96,11 +129,12 @@ def assign_split(
 def protocol_splits(manifest: pd.DataFrame, protocols=SPLIT_STRATEGIES, n_folds: int = N_FOLDS, seed: int = SEED):
     """Yield (protocol, fold, split manifest, reason) for every protocol and, for actor_kfold, every fold.
 
-    `fold` is None outside actor_kfold. A protocol the data cannot support (actor splits on too few
+    `fold` is None outside actor_kfold and emobox. A protocol the data cannot support (actor splits on too few
     actors) is yielded once, with split None and the reason.
     """
     for strategy in protocols:
-        for fold in range(n_folds) if strategy == "actor_kfold" else [None]:
+        folds = {"actor_kfold": range(n_folds), "emobox": range(EMOBOX_FOLDS)}.get(strategy, [None])
+        for fold in folds:
             try:
                 split = assign_split(manifest, strategy, seed=seed, fold=fold or 0, n_folds=n_folds)
             except DatasetError as error:
@@ -158,10 +192,12 @@ def leakage_audit(manifest: pd.DataFrame) -> dict[str, int]:
     - actors_on_both_sides: test actors who also have clips in train/validation;
     - test_clips_with_seen_twin: test clips whose twin (same actor, emotion, intensity and statement,
       the other repetition) is in train/validation;
-    - identical_audio_across_sides: test clips whose audio file is byte-identical to a seen clip's.
+    - identical_audio_across_sides: test clips whose audio file is byte-identical to a seen clip's;
+    - validation_actors_in_training: actors who select the checkpoint and also train (0 where the test part
+      selects, as in the original).
     """
     seen = manifest[manifest["split"].isin(SEEN)]
-    test = manifest[manifest["split"] == "test"]
+    train, validation, test = (manifest[manifest["split"] == part] for part in ("train", "validation", "test"))
     twin_keys = ["actor", "emotion", "intensity", "statement"]
     seen_keys = set(map(tuple, seen[twin_keys].to_numpy()))
     twins = sum(tuple(row) in seen_keys for row in test[twin_keys].to_numpy())
@@ -172,4 +208,5 @@ def leakage_audit(manifest: pd.DataFrame) -> dict[str, int]:
         "actors_on_both_sides": len(set(test["actor"]) & set(seen["actor"])),
         "test_clips_with_seen_twin": twins,
         "identical_audio_across_sides": identical,
+        "validation_actors_in_training": len(set(validation["actor"]) & set(train["actor"])),
     }

@@ -22,11 +22,10 @@ import transformers
 from transformers import Trainer, TrainingArguments
 
 from ser_utils.config import EMOTIONS, ID2LABEL, LABEL2ID, Profile, add_profile_options, load_profile, profile_overrides
-from ser_utils.dataset import to_hf_dataset
 from ser_utils.errors import command_line
 from ser_utils.files import check_writable, outputs_dir, space_checked
 from ser_utils.metrics import evaluation_metrics, history_table
-from ser_utils.model import complete_model_folder, no_weight_progress_bars
+from ser_utils.model import complete_model_folder, no_weight_progress_bars, save_model_folder
 from ser_utils.runs import (
     CHECKPOINTS,
     MODEL_DIR,
@@ -72,9 +71,12 @@ def run_record(
         "run_group": run_group(profile),
         "profile": dataclasses.asdict(profile),
         "model": profile.model_label,
+        "encoder": profile.encoder,
+        "mode": profile.mode,
         "split": profile.split_label,
         "split_strategy": profile.split,
-        "fold": profile.fold if profile.split == "actor_kfold" else None,
+        "fold": profile.fold if profile.split in ("actor_kfold", "emobox") else None,
+        "seed": profile.seed,
         "selection_part": parts.selection_name,
         "machine": describe_machine(args.use_cpu),
         "precision": precision_of(args),
@@ -134,14 +136,13 @@ def train(
         print(f"warning: {warning}", flush=True)
     resume_from = _checkpoint_to_resume(run_dir, main) if resume else None
     parts = Parts.of(manifest)
-    trainer, feature_extractor = build_trainer(profile, parts, args, progress)
+    setup = build_trainer(profile, parts, args, progress)
+    trainer = setup.trainer
     with no_weight_progress_bars(), space_checked(run_dir):
         train_output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-        trainer.save_model(str(run_dir / MODEL_DIR))
-    bars = progress and main
-    test_dataset = (
-        trainer.eval_dataset if parts.selection_name == "test" else to_hf_dataset(parts.test, feature_extractor, bars)
-    )
+        if main:  # the whole model, also when the Trainer stepped only its head
+            save_model_folder(setup.model, setup.feature_extractor, run_dir / MODEL_DIR)
+    test_dataset = setup.test_data(parts, progress and main)
     predictions = prediction_table(parts.test, trainer.predict(test_dataset).predictions)  # every process
     info = run_record(
         profile,

@@ -7,15 +7,17 @@ import dataclasses
 import os
 import platform
 
+import numpy as np
 import pandas as pd
 import torch
-from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
+from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, default_data_collator
 
 from ser_utils.config import Profile
 from ser_utils.dataset import to_hf_dataset
 from ser_utils.errors import NonFiniteLossError, TrainingError
+from ser_utils.features import FeatureDataset, PooledHead, pooled_hidden_states
 from ser_utils.metrics import compute_metrics
-from ser_utils.model import build_model
+from ser_utils.model import build_model, freeze_encoder
 from ser_utils.runs import last_checkpoint
 from ser_utils.splits import selection_part
 
@@ -142,23 +144,65 @@ class Parts:
         )
 
 
-def build_trainer(profile: Profile, parts: Parts, args: TrainingArguments, progress: bool):
-    """(GuardedTrainer, feature extractor): the profile's model, fed the train part and evaluated on the part
-    that selects the checkpoint."""
+@dataclasses.dataclass
+class Setup:
+    """What a run trains: the Trainer, the whole model (the one saved, whatever the Trainer steps), its feature
+    extractor, and the test part as the Trainer reads it (None: made from the audio after training)."""
+
+    trainer: GuardedTrainer
+    model: torch.nn.Module
+    feature_extractor: object
+    test_dataset: object
+
+    def test_data(self, parts: Parts, progress: bool):
+        """The test part as the Trainer reads it, made from the audio now where it was not made before."""
+        if self.test_dataset is None:
+            self.test_dataset = to_hf_dataset(parts.test, self.feature_extractor, progress)
+        return self.test_dataset
+
+
+def _datasets(profile: Profile, parts: Parts, model, feature_extractor, args: TrainingArguments, bars: bool):
+    """(the model the Trainer steps, train, selection and test datasets): the whole model on audio, or with
+    a frozen encoder and cache_features its head on cached pooled hidden states (computed by process 0 first)."""
+    if not (profile.freeze_encoder and profile.cache_features):
+        audio = [to_hf_dataset(rows, feature_extractor, bars) for rows in (parts.train, parts.selection)]
+        test = audio[1] if parts.selection_name == "test" else None  # the rest is made after training
+        return model, *audio, test
+    rows = pd.concat([parts.train, parts.selection, parts.test])
+    with args.main_process_first(desc="encoder features"):
+        extraction = pooled_hidden_states(
+            model, feature_extractor, rows["path"], batch_size=profile.batch_size, device=args.device, progress=bars
+        )
+    if bars:
+        print(f"encoder features of {len(rows)} clips: {extraction.computed} computed, the others read from the "
+              f"cache ({extraction.folder})", flush=True)  # fmt: skip
+    ends = np.cumsum([len(parts.train), len(parts.selection)])
+    sets = [FeatureDataset(part, chunk) for part, chunk in zip(
+        (parts.train, parts.selection, parts.test), np.split(extraction.features, ends), strict=True)]  # fmt: skip
+    return PooledHead(model), *sets
+
+
+def build_trainer(profile: Profile, parts: Parts, args: TrainingArguments, progress: bool) -> Setup:
+    """The profile's model (trained whole, with its feature encoder frozen, or with its whole encoder frozen and
+    only the head training), fed the train part and evaluated on the part that selects the checkpoint."""
     model, feature_extractor = build_model(
-        profile.model_name_or_path, profile.scratch_config, profile.seed, profile.attention
+        profile.model_name_or_path, profile.scratch_config, profile.seed, profile.attention, profile.weighted_layer_sum
     )
-    if profile.freeze_feature_encoder:
+    if profile.freeze_encoder:
+        freeze_encoder(model)
+    elif profile.freeze_feature_encoder:
         model.freeze_feature_encoder()
     bars = progress and is_main_process(args)
+    stepped, train_set, selection_set, test_set = _datasets(profile, parts, model, feature_extractor, args, bars)
     trainer = GuardedTrainer(
-        model=model,
+        model=stepped,
         args=args,
-        train_dataset=to_hf_dataset(parts.train, feature_extractor, bars),
-        eval_dataset=to_hf_dataset(parts.selection, feature_extractor, bars),
+        train_dataset=train_set,
+        eval_dataset=selection_set,
         processing_class=feature_extractor,
+        data_collator=default_data_collator if stepped is not model else None,  # features need no padding
         compute_metrics=compute_metrics,
         callbacks=[EpochLine()],
     )
     trainer.remove_callback(PrinterCallback)  # EpochLine says the same in one line per epoch
-    return trainer, feature_extractor
+    return Setup(trainer, model, feature_extractor, test_set)

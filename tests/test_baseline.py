@@ -26,6 +26,7 @@ def test_baseline_on_1440_clips_shows_the_protocol_gap(full_features):
         "random": 1,
         "actor_holdout": 1,
         "actor_kfold": 6,
+        "emobox": 6,
     }
     random_wa = per_fold.loc[per_fold["protocol"] == "random", "WA"].iloc[0]
     kfold_wa = per_fold.loc[per_fold["protocol"] == "actor_kfold", "WA"].mean()
@@ -33,7 +34,7 @@ def test_baseline_on_1440_clips_shows_the_protocol_gap(full_features):
     assert (per_fold[["WA", "UA", "macro_F1"]] > 0.25).all().all()  # far above chance (0.125)
     assert random_wa > kfold_wa + 0.1  # the random split flatters: same actors on both sides
     summary = summarize(per_fold)
-    assert list(summary["protocol"]) == ["random", "actor_holdout", "actor_kfold"]
+    assert list(summary["protocol"]) == ["random", "actor_holdout", "actor_kfold", "emobox"]
     assert "±" in summary.set_index("protocol").loc["actor_kfold", "UA"]
 
 

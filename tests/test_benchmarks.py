@@ -63,3 +63,17 @@ def test_window_memory_on_short_recordings(tmp_path):
     assert len(rows) == 1 and rows[0][3] == "16 kHz mono 16-bit, hop 1.25 s" and rows[0][5:7] == ["not run", "not run"]
     peaks = [float(m) for m in re.findall(r"([0-9]+) MiB", rows[0][4] + rows[0][7])]
     assert len(peaks) == 3 and all(peak > 50 for peak in peaks)
+
+
+def test_frozen_cache_benchmark_on_a_subset(ravdess_subset, tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "frozen_cache.py"),
+               "--data", str(ravdess_subset(range(1, 7), 8)), "--folds", "3", "--epochs", "2",
+               "--output", str(output)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
+    assert len(rows) == 1 and rows[0][3:5] == ["48", "3 x 2"]
+    whole, cached = (float(cell.rstrip(" s")) for cell in rows[0][5:7])
+    assert whole > 0 and cached > 0 and abs(float(rows[0][7].rstrip("x")) - whole / cached) < 0.1
+    assert float(rows[0][8].rstrip(" |")) < 1e-6  # the two sides score the same

@@ -1,4 +1,5 @@
-"""`make kfold` end to end on a small real subset: 12 actors x 8 clips, 3 actor folds, 1 epoch each."""
+"""`make -j2 kfold` end to end on a small real subset: 12 actors x 8 clips, 3 actor folds x 2 seeds, a frozen
+encoder (its features cached once, by two runs at a time), 1 epoch each."""
 
 import json
 import os
@@ -12,6 +13,7 @@ from ser_utils.config import EMOTION_CODES, PROJECT_ROOT, load_profile
 from ser_utils.runs import folder_group
 
 FOLDS = 3
+SEEDS = (1, 2)
 
 
 def test_make_kfold_on_a_subset(ravdess_16k, tmp_path):
@@ -27,31 +29,49 @@ def test_make_kfold_on_a_subset(ravdess_16k, tmp_path):
     profile.write_text(json.dumps({"model_name_or_path": None, "scratch_config": scratch, "epochs": 1}))
     out = tmp_path / "outputs"
     venv = Path(sys.prefix)
-    command = ["make", "-o", f"{venv}/.installed", "kfold", f"VENV={venv}", f"PROFILE={profile}", f"DATA={data}",
-               f"FOLDS={FOLDS}"]  # fmt: skip
+    command = ["make", "-j2", "-o", f"{venv}/.installed", "kfold", f"VENV={venv}", f"PROFILE={profile}",
+               f"DATA={data}", f"FOLDS={FOLDS}", "SEEDS=1 2", "MODE=frozen", "LAYERSUM=1"]  # fmt: skip
     env = {**os.environ, "SER_OUTPUT_DIR": str(out)}
     done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "epoch 1/1" in done.stderr  # progress reaches the terminal (papermill logs to stderr)
 
     run_dirs = sorted((out / "runs").iterdir())  # one folder per run: <group>_<UTC time>
-    assert [folder_group(path.name) for path in run_dirs] == [f"tiny-actor_kfold-fold{k}" for k in range(3)]
+    groups = sorted(folder_group(path.name) for path in run_dirs)
+    assert groups == [f"tiny-actor_kfold-fold{k}-seed{s}-frozen-layersum" for k in range(FOLDS) for s in SEEDS]
     infos = [json.loads((path / "run_info.json").read_text()) for path in run_dirs]
-    assert [info["fold"] for info in infos] == [0, 1, 2]
-    assert [info["test_actors"] for info in infos] == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]
+    assert sorted((info["fold"], info["seed"]) for info in infos) == [(k, s) for k in range(FOLDS) for s in SEEDS]
     for info in infos:
+        assert info["test_actors"] == list(range(4 * info["fold"] + 1, 4 * info["fold"] + 5))
         assert info["selection_part"] == "validation" and info["test_clips"] == 32
-        assert info["leakage"]["actors_on_both_sides"] == 0
+        assert info["leakage"]["actors_on_both_sides"] == 0 and info["mode"] == "frozen + layer sum"
+    # Each seed initialises its own encoder from scratch: two cache folders, every clip once in each.
+    assert sorted(len(list(folder.iterdir())) for folder in (out / "cache" / "features").iterdir()) == [96, 96]
 
-    aggregate = out / "kfold" / f"tiny-{FOLDS}folds"
+    assert "6 of 6 runs of tiny, actor_kfold, frozen + layer sum" in done.stdout
+    aggregate = out / "kfold" / f"tiny-actor_kfold-frozen-layersum-{FOLDS}folds"
     summary = pd.read_csv(aggregate / "summary.csv")
-    assert summary[["protocol", "folds"]].values.tolist() == [["actor_kfold", FOLDS]]
+    assert summary[["protocol", "mode", "folds", "seeds"]].values.tolist() == [
+        ["actor_kfold", "frozen + layer sum", FOLDS, 2]
+    ]
     assert "±" in summary.loc[0, "UA"]
     per_fold = pd.read_csv(aggregate / "per_fold.csv")
-    assert per_fold["fold"].tolist() == [0, 1, 2]
+    assert sorted(zip(per_fold["fold"], per_fold["seed"], strict=True)) == [(k, s) for k in range(FOLDS) for s in SEEDS]
     mean_ua = float(summary.loc[0, "UA"].split(" ± ")[0])
     assert abs(per_fold["UA"].mean() * 100 - mean_ua) < 0.051
     for figure in ("UA_per_fold.png", "Conf_Mat_summed.png"):
         assert (aggregate / figure).stat().st_size > 10_000
     executed = sorted(p.name for p in (out / "notebooks").iterdir())
-    assert executed == [f"03_finetune_wav2vec2_fold{k}.ipynb" for k in range(3)] + ["05_protocols.ipynb"]
+    runs = [f"03_finetune_wav2vec2_actor_kfold_fold{k}_seed{s}.ipynb" for k in range(FOLDS) for s in SEEDS]
+    assert executed == sorted(runs) + ["05_protocols.ipynb"]
+
+
+def test_the_aggregate_names_missing_runs(tmp_path):
+    env = {**os.environ, "SER_OUTPUT_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "ser_utils.report", "--split", "emobox", "--seeds", "1", "2"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.splitlines()[:2] == [
+        "0 of 12 runs of smoke, emobox, fine-tuned",
+        "missing (fold, seed): " + ", ".join(f"({k}, {s})" for s in (1, 2) for k in range(6)),
+    ]

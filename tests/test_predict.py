@@ -157,7 +157,7 @@ def test_a_folder_of_another_model_type_is_refused(tmp_path):
     from ser_utils.errors import ModelError
 
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertModel"]}))
-    with pytest.raises(ModelError, match="a bert model, not a wav2vec2 emotion model"):
+    with pytest.raises(ModelError, match="a bert model, not one of the encoder types wav2vec2, hubert, wavlm"):
         Predictor(tmp_path)
 
 

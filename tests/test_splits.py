@@ -11,6 +11,15 @@ def manifest(prepared_full):
     return read_manifest(out)
 
 
+NO_LEAKAGE = {
+    "test_clips": 240,
+    "actors_on_both_sides": 0,
+    "test_clips_with_seen_twin": 0,
+    "identical_audio_across_sides": 0,
+    "validation_actors_in_training": 0,
+}
+
+
 def test_random_split_is_the_originals(manifest):
     split = assign_split(manifest, "random", 0.2, 42)
     assert split["split"].value_counts().to_dict() == {"train": 1152, "test": 288}
@@ -52,12 +61,7 @@ def test_actor_splits_do_not_leak(manifest, strategy, fold):
     parts = {part: set(split.loc[split["split"] == part, "actor"]) for part in ("train", "validation", "test")}
     assert not parts["test"] & (parts["train"] | parts["validation"])
     assert not parts["train"] & parts["validation"]
-    assert leakage_audit(split) == {
-        "test_clips": 240,
-        "actors_on_both_sides": 0,
-        "test_clips_with_seen_twin": 0,
-        "identical_audio_across_sides": 0,
-    }
+    assert leakage_audit(split) == NO_LEAKAGE
     assert selection_part(split) == "validation"
 
 
@@ -72,3 +76,31 @@ def test_too_few_actors_is_a_clear_error(manifest):
         assign_split(sample, "actor_holdout")
     with pytest.raises(ValueError, match="fold must be 0..5"):
         assign_split(manifest, "actor_kfold", fold=6)
+
+
+# EmoBox's data/ravdess/fold_1 .. fold_6, test actors as published (written out here, not read from the package).
+EMOBOX = {0: [1, 11, 20, 21], 1: [4, 10, 12, 14], 2: [8, 9, 19, 23], 3: [3, 5, 7, 24], 4: [2, 15, 16, 18],
+          5: [6, 13, 17, 22]}  # fmt: skip
+
+
+@pytest.mark.parametrize("fold", range(6))
+def test_emobox_folds_actor_by_actor_with_speaker_disjoint_validation(manifest, fold):
+    split = assign_split(manifest, "emobox", fold=fold, seed=42)
+    parts = {part: sorted(set(split.loc[split["split"] == part, "actor"])) for part in ("train", "validation", "test")}
+    assert parts["test"] == EMOBOX[fold]
+    assert len(parts["validation"]) == 4 and sum(a % 2 for a in parts["validation"]) == 2  # 2 male, 2 female
+    assert len(parts["train"]) == 16 and sorted(sum(parts.values(), [])) == list(range(1, 25))
+    assert leakage_audit(split) == NO_LEAKAGE
+    assert selection_part(split) == "validation"
+    again = assign_split(manifest, "emobox", fold=fold, seed=42)["split"]
+    assert (again == split["split"]).all()  # the seed decides the validation actors
+    others = [set(assign_split(manifest, "emobox", fold=fold, seed=s).query("split == 'validation'")["actor"])
+              for s in range(1, 6)]  # fmt: skip
+    assert len({frozenset(o) for o in others}) > 1
+
+
+def test_emobox_folds_test_every_actor_once_and_refuse_a_seventh(manifest):
+    tested = [a for k in range(6) for a in assign_split(manifest, "emobox", fold=k).query("split == 'test'")["actor"]]
+    assert sorted(set(tested)) == list(range(1, 25)) and len(tested) == 1440
+    with pytest.raises(ValueError, match="fold must be 0..5 for the emobox split"):
+        assign_split(manifest, "emobox", fold=6)
