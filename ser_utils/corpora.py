@@ -1,0 +1,168 @@
+"""The emotional speech corpora by their file-naming conventions: RAVDESS, CREMA-D, TESS, SAVEE and EmoDB.
+
+Each corpus says, from a file's path alone, who speaks (a speaker id qualified by the corpus, so that speakers of
+two corpora never merge), which of the project's 8 emotions the clip shows (None for an emotion with no
+counterpart, such as EmoDB's boredom, which is left out), and the corpus's own label. Each has a default window:
+RAVDESS's 0.6 s offset skips its lead-in silence; the other corpora start at 0 s, since many of their clips
+(TESS's most of all) are short, and clips shorter than the window are padded.
+
+| corpus | file name | speaker | emotions |
+|---|---|---|---|
+| RAVDESS | Actor_01/03-01-05-01-01-01-01.wav | actor 01-24 (odd male) | 8, as the project's |
+| CREMA-D | AudioWAV/1001_DFA_ANG_XX.wav | actor 1001-1091 | ANG DIS FEA HAP NEU SAD |
+| TESS | OAF_angry/OAF_back_angry.wav | OAF, YAF (female) | angry disgust fear happy neutral ps sad |
+| SAVEE | ALL/DC_a01.wav | DC JE JK KL (male) | a d f h n sa su |
+| EmoDB | wav/03a01Fa.wav | 03 08 09 10 11 12 13 14 15 16 | W L E A F T N (L, boredom, left out) |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+
+from ser_utils.audio import AUDIO_SUFFIXES, Window
+from ser_utils.config import DURATION_S, EMOTIONS, OFFSET_S, SAMPLE_RATE
+from ser_utils.ravdess import EXPECTED_NAME, parse_name
+
+
+@dataclasses.dataclass(frozen=True)
+class CorpusClip:
+    """What a file's path says about its clip, in any corpus."""
+
+    corpus: str
+    speaker: str  # "<corpus>:<its own speaker id>", e.g. "crema-d:1001"
+    emotion: str | None  # one of the project's EMOTIONS, or None: no counterpart, left out
+    label: str  # the corpus's own emotion label, e.g. "ANG", "ps", "L"
+    gender: str | None  # "male", "female", or None where the name does not say
+
+
+@dataclasses.dataclass(frozen=True)
+class Corpus:
+    """A corpus: its name, its file-naming convention, its labels mapped onto EMOTIONS, and its default window."""
+
+    name: str
+    convention: str  # an example file name, with the parts it carries
+    pattern: re.Pattern | None  # matched against the file name's stem (None: RAVDESS, parsed by ser_utils.ravdess)
+    labels: dict[str, str | None]  # the corpus's label -> one of EMOTIONS, or None (left out)
+    window: Window
+    genders: dict[str, str]  # the corpus's speaker id -> gender, where it is known
+    depth: int = 1  # how far above a file its corpus folder is in the usual download (RAVDESS: Actor_NN/file, 2)
+
+    def parse(self, path: str | Path) -> CorpusClip:
+        """The clip at `path` (only its name is read); ValueError when the name does not follow the convention."""
+        if self.pattern is None:
+            info = parse_name(Path(path).name)
+            return CorpusClip(self.name, f"{self.name}:{info.actor:02d}", info.emotion, info.emotion, info.gender)
+        match = self.pattern.match(Path(path).stem)
+        if not match:
+            raise ValueError(f"not a {self.name} name (expected {self.convention})")
+        speaker, label = match["speaker"], match["label"]
+        key = label if label in self.labels else label.lower()
+        return CorpusClip(self.name, f"{self.name}:{speaker}", self.labels[key], key, self.genders.get(speaker))
+
+
+def _labels(pairs: str) -> dict[str, str | None]:
+    """ "ANG=Anger DIS=Disgust L=-" -> {"ANG": "Anger", "DIS": "Disgust", "L": None}."""
+    mapping = dict(pair.split("=") for pair in pairs.split())
+    assert all(value in (*EMOTIONS, "-") for value in mapping.values()), mapping
+    return {key: None if value == "-" else value for key, value in mapping.items()}
+
+
+FROM_START = Window(SAMPLE_RATE, 0.0, DURATION_S)  # the other corpora: 2.5 s from the start
+CORPORA: dict[str, Corpus] = {
+    corpus.name: corpus
+    for corpus in (
+        Corpus(
+            "ravdess",
+            f"Actor_NN/{EXPECTED_NAME}: modality, channel, emotion, intensity, statement, repetition, actor",
+            None,
+            {name: name for name in EMOTIONS},
+            Window(SAMPLE_RATE, OFFSET_S, DURATION_S),
+            {},
+            depth=2,
+        ),
+        Corpus(
+            "crema-d",
+            "1001_DFA_ANG_XX.wav: actor 1001-1091, sentence, emotion, level (LO, MD, HI, XX)",
+            re.compile(r"^(?P<speaker>1\d{3})_(?P<sentence>[A-Z]{3})_(?P<label>[A-Z]{3})_(?P<level>LO|MD|HI|XX)$"),
+            _labels("ANG=Anger DIS=Disgust FEA=Fear HAP=Happy NEU=Neutral SAD=Sad"),
+            FROM_START,
+            {},
+        ),
+        Corpus(
+            "tess",
+            "OAF_back_angry.wav: speaker (OAF, YAF), word, emotion",
+            re.compile(
+                r"^(?P<speaker>OAF|YAF)_(?P<word>[a-zA-Z]+)_(?P<label>angry|disgust|fear|happy|neutral|ps|sad)$",
+                re.IGNORECASE,
+            ),
+            _labels("angry=Anger disgust=Disgust fear=Fear happy=Happy neutral=Neutral ps=Surprise sad=Sad"),
+            FROM_START,
+            {"OAF": "female", "YAF": "female"},
+            depth=2,
+        ),
+        Corpus(
+            "savee",
+            "DC_a01.wav: speaker (DC, JE, JK, KL), emotion (a, d, f, h, n, sa, su), number",
+            re.compile(r"^(?P<speaker>DC|JE|JK|KL)_(?P<label>sa|su|a|d|f|h|n)(?P<number>\d\d)$"),
+            _labels("a=Anger d=Disgust f=Fear h=Happy n=Neutral sa=Sad su=Surprise"),
+            FROM_START,
+            dict.fromkeys(("DC", "JE", "JK", "KL"), "male"),
+        ),
+        Corpus(
+            "emodb",
+            "03a01Fa.wav: speaker (03, 08-16), text, emotion (W, L, E, A, F, T, N), version",
+            re.compile(r"^(?P<speaker>03|08|09|10|11|12|13|14|15|16)(?P<text>[ab]\d\d)(?P<label>[WLEAFTN])(?P<version>[a-z])$"),
+            _labels("W=Anger L=- E=Disgust A=Fear F=Happy T=Sad N=Neutral"),
+            FROM_START,
+            {s: "male" for s in ("03", "10", "11", "12", "15")} | {s: "female" for s in ("08", "09", "13", "14", "16")},
+        ),
+    )
+}  # fmt: skip
+
+
+def conventions() -> str:
+    """Every corpus's file-naming convention, one per line, for error messages."""
+    return "\n".join(f"  {corpus.name}: {corpus.convention}" for corpus in CORPORA.values())
+
+
+def parse_clip(path: str | Path, corpus: str | None = None) -> CorpusClip:
+    """The clip at `path` under `corpus`'s convention, or under the first convention its name follows; ValueError
+    naming the conventions otherwise."""
+    candidates = [CORPORA[corpus]] if corpus else CORPORA.values()
+    for candidate in candidates:
+        try:
+            return candidate.parse(path)
+        except ValueError:
+            continue
+    raise ValueError(f"{Path(path).name}: follows no corpus's naming convention; these are known:\n{conventions()}")
+
+
+def find_corpora(root: str | Path, max_depth: int = 4) -> dict[str, Path]:
+    """The corpora under `root` (files down to `max_depth` folders deep), each with its folder: the deepest one
+    that holds all of that corpus's files in its usual layout (RAVDESS: the folder of the Actor_NN folders). A
+    Kaggle input folder with several corpora attached gives several; files of no known corpus are passed over."""
+    folders: dict[str, set[Path]] = {}
+    for path in _audio_files(Path(root), max_depth):
+        try:
+            corpus = CORPORA[parse_clip(path).corpus]
+        except ValueError:
+            continue
+        folders.setdefault(corpus.name, set()).add(path.parents[corpus.depth - 1])
+    return {name: Path(os.path.commonpath(sorted(paths))) for name, paths in sorted(folders.items())}
+
+
+def _audio_files(root: Path, max_depth: int):
+    """Audio files at most `max_depth` folders below `root`, breadth first."""
+    level = [root]
+    for _ in range(max_depth + 1):
+        children = []
+        for folder in level:
+            for child in sorted(folder.iterdir()) if folder.is_dir() else []:
+                if child.is_dir():
+                    children.append(child)
+                elif child.suffix.lower() in AUDIO_SUFFIXES:
+                    yield child
+        level = children

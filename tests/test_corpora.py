@@ -1,0 +1,116 @@
+"""Each corpus's naming convention, on real RAVDESS clips renamed (and resampled to the corpus's rate) into it, laid
+out as its usual Kaggle dataset: name parsing, the label mapping, speakers, and discovery."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ser_utils.audio import load_audio, read_window
+from ser_utils.config import EMOTIONS
+from ser_utils.corpora import CORPORA, find_corpora, parse_clip
+from ser_utils.ravdess import parse_name
+
+# Each corpus's own code for the RAVDESS emotions it has, written out from the corpora's documentation.
+CODES = {
+    "crema-d": {"Anger": "ANG", "Disgust": "DIS", "Fear": "FEA", "Happy": "HAP", "Neutral": "NEU", "Sad": "SAD"},
+    "tess": {"Anger": "angry", "Disgust": "disgust", "Fear": "fear", "Happy": "happy", "Neutral": "neutral",
+             "Sad": "sad", "Surprise": "ps"},
+    "savee": {"Anger": "a", "Disgust": "d", "Fear": "f", "Happy": "h", "Neutral": "n", "Sad": "sa", "Surprise": "su"},
+    "emodb": {"Anger": "W", "Disgust": "E", "Fear": "A", "Happy": "F", "Sad": "T", "Neutral": "N", "Calm": "L"},
+}  # fmt: skip
+RATES = {"crema-d": 16_000, "tess": 24_414, "savee": 44_100, "emodb": 16_000}
+WORDS = ["back", "bar", "base", "bath", "bean", "beg", "bite", "boat", "bone", "book", "bought", "burn", "cab", "calm",
+         "came", "cause", "chain", "chair", "chalk", "chat", "check", "cheek", "chief", "choice"]  # fmt: skip
+
+
+def corpus_path(corpus: str, emotion: str, n: int) -> str:
+    """A file name of `corpus` for a clip of `emotion` (n: which clip), in its usual Kaggle layout."""
+    code = CODES[corpus][emotion]
+    return {
+        "crema-d": f"cremad/AudioWAV/{1001 + n % 3}_DFA_{code}_XX.wav",
+        "tess": f"tess/TESS Toronto emotional speech set data/{'OAF' if n % 2 else 'YAF'}_{code}/"
+        f"{'OAF' if n % 2 else 'YAF'}_{WORDS[n]}_{code}.wav",
+        "savee": f"savee/ALL/{['DC', 'JE', 'JK', 'KL'][n % 4]}_{code}{n + 1:02d}.wav",
+        "emodb": f"emodb/wav/{['03', '08'][n % 2]}a{n:02d}{code}a.wav",
+    }[corpus]
+
+
+@pytest.fixture(scope="module")
+def kaggle_input(ravdess_16k, tmp_path_factory):
+    """A /kaggle/input-like folder: RAVDESS (2 actors) and the four other corpora made of RAVDESS clips."""
+    root = tmp_path_factory.mktemp("kaggle-input")
+    ravdess = root / "ravdess-emotional-speech-audio" / "audio_speech_actors_01-24"
+    for actor in ("Actor_01", "Actor_02"):
+        (ravdess / actor).mkdir(parents=True)
+        for clip in sorted((ravdess_16k / actor).iterdir())[:8]:
+            (ravdess / actor / clip.name).symlink_to(clip)
+    sources = sorted((ravdess_16k / "Actor_03").iterdir())
+    for corpus, codes in CODES.items():
+        chosen = [s for s in sources if parse_name(s.name).emotion in codes]
+        chosen = [s for e in codes for s in [c for c in chosen if parse_name(c.name).emotion == e][:2]]  # 2 each
+        for n, source in enumerate(chosen):
+            audio, _ = load_audio(source, RATES[corpus])
+            path = root / corpus_path(corpus, parse_name(source.name).emotion, n)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, audio, RATES[corpus], subtype="PCM_16")
+    return root
+
+
+@pytest.mark.parametrize(
+    "name, corpus, speaker, emotion, label, gender",
+    [
+        ("Actor_05/03-01-05-02-01-01-05.wav", "ravdess", "ravdess:05", "Anger", "Anger", "male"),
+        ("AudioWAV/1091_IEO_HAP_HI.wav", "crema-d", "crema-d:1091", "Happy", "HAP", None),
+        ("OAF_Pleasant_surprise/OAF_bath_ps.wav", "tess", "tess:OAF", "Surprise", "ps", "female"),
+        ("YAF_angry/YAF_back_ANGRY.wav", "tess", "tess:YAF", "Anger", "angry", "female"),
+        ("ALL/KL_sa15.wav", "savee", "savee:KL", "Sad", "sa", "male"),
+        ("ALL/JE_su03.wav", "savee", "savee:JE", "Surprise", "su", "male"),
+        ("wav/16b10Wb.wav", "emodb", "emodb:16", "Anger", "W", "female"),
+        ("wav/03a01Lc.wav", "emodb", "emodb:03", None, "L", "male"),  # boredom: no counterpart, left out
+    ],
+)
+def test_names_say_speaker_emotion_and_gender(name, corpus, speaker, emotion, label, gender):
+    clip = parse_clip(name)
+    assert (clip.corpus, clip.speaker, clip.emotion, clip.label, clip.gender) == (
+        corpus, speaker, emotion, label, gender)  # fmt: skip
+    assert parse_clip(name, corpus) == clip
+
+
+def test_every_label_maps_onto_the_8_emotions_or_is_left_out():
+    for corpus in CORPORA.values():
+        assert set(corpus.labels.values()) <= {*EMOTIONS, None}, corpus.name
+    assert [k for c in CORPORA.values() for k, v in c.labels.items() if v is None] == ["L"]  # EmoDB's boredom
+
+
+@pytest.mark.parametrize("name", ["1001_DFA_ANG.wav", "OAF_back.wav", "XX_a01.wav", "03a01Xa.wav", "notes.wav"])
+def test_a_name_of_no_corpus_is_refused_listing_the_conventions(name):
+    with pytest.raises(ValueError, match="follows no corpus's naming convention") as refused:
+        parse_clip(name)
+    assert all(f"  {corpus}: " in str(refused.value) for corpus in CORPORA)
+
+
+def test_a_kaggle_like_input_folder_is_found_corpus_by_corpus(kaggle_input):
+    found = find_corpora(kaggle_input)
+    assert found == {
+        "crema-d": kaggle_input / "cremad" / "AudioWAV",
+        "emodb": kaggle_input / "emodb" / "wav",
+        "ravdess": kaggle_input / "ravdess-emotional-speech-audio" / "audio_speech_actors_01-24",
+        "savee": kaggle_input / "savee" / "ALL",
+        "tess": kaggle_input / "tess" / "TESS Toronto emotional speech set data",
+    }
+    assert find_corpora(kaggle_input / "savee") == {"savee": kaggle_input / "savee" / "ALL"}
+    assert find_corpora(kaggle_input, max_depth=1) == {}  # every corpus lies deeper
+
+
+@pytest.mark.parametrize("corpus", list(CODES))
+def test_renamed_clips_at_the_corpus_rate_read_through_its_window(corpus, kaggle_input):
+    files = sorted((find_corpora(kaggle_input)[corpus]).rglob("*.wav"))
+    assert len(files) == len({f.name for f in files}) == len(CODES[corpus]) * 2
+    emotions = {parse_clip(f, corpus).emotion for f in files}
+    assert emotions == {None if code == "L" else e for e, code in CODES[corpus].items()}
+    window = CORPORA[corpus].window
+    assert window.offset_s == 0.0 and window.length == 40_000
+    for path in files[:3]:
+        assert sf.info(path).samplerate == RATES[corpus]
+        audio, duration = read_window(path, window)
+        assert audio.shape == (40_000,) and np.abs(audio).max() > 0.01 and duration > 2.5
