@@ -89,14 +89,14 @@ def history_table(log_history: list[dict]) -> pd.DataFrame:
     return table.dropna(subset=["Validation Loss"]).reset_index(drop=True)
 
 
-def classification_report_text(y_true, y_pred) -> str:
-    """scikit-learn's classification report over the 8 emotions, in label order."""
-    return classification_report(
-        y_true, y_pred, labels=list(EMOTIONS), target_names=list(EMOTIONS), digits=4, zero_division=0
-    )
+def classification_report_text(y_true, y_pred, labels=EMOTIONS) -> str:
+    """scikit-learn's classification report over `labels` (the 8 emotions), in label order."""
+    labels = list(labels)
+    return classification_report(y_true, y_pred, labels=labels, target_names=labels, digits=4, zero_division=0)
 
 
-def emotion_confusion_matrix(y_true, y_pred) -> pd.DataFrame:
-    """Confusion matrix (rows: true emotion, columns: predicted) as a labelled DataFrame."""
-    matrix = confusion_matrix(y_true, y_pred, labels=list(EMOTIONS))
-    return pd.DataFrame(matrix, index=pd.Index(EMOTIONS, name="true"), columns=pd.Index(EMOTIONS, name="predicted"))
+def emotion_confusion_matrix(y_true, y_pred, labels=EMOTIONS) -> pd.DataFrame:
+    """Confusion matrix over `labels` (rows: true emotion, columns: predicted) as a labelled DataFrame."""
+    labels = list(labels)
+    matrix = confusion_matrix(y_true, y_pred, labels=labels)
+    return pd.DataFrame(matrix, index=pd.Index(labels, name="true"), columns=pd.Index(labels, name="predicted"))

@@ -82,3 +82,11 @@ def small_manifest(ravdess_subset, tmp_path_factory):
     prepared = tmp_path_factory.mktemp("prepared")
     prepare_dataset(ravdess_subset([1, 2], 24), prepared, progress=False)
     return assign_split(read_manifest(prepared), "random", 0.2, 42)
+
+
+@pytest.fixture(scope="session")
+def kaggle_input(ravdess_16k, tmp_path_factory):
+    """A /kaggle/input-like folder: RAVDESS (2 actors) and the four other corpora made of RAVDESS clips."""
+    from corpus_samples import make_kaggle_input
+
+    return make_kaggle_input(ravdess_16k, tmp_path_factory.mktemp("kaggle-input"))

@@ -1,0 +1,157 @@
+"""Scoring a trained model on any labelled folder: the corpus is recognised from its file names.
+
+    ser-evaluate --model outputs/model /path/to/TESS [--corpus tess] [--output-dir DIR]
+
+Each file is cut with its corpus's window (RAVDESS from 0.6 s in, the others from the start; the model's sample
+rate and window length) and predicted as by ser-predict. Only the emotions that both the model and the folder
+have are scored: a clip of an emotion the model does not know (or that has no counterpart among the 8, such as
+EmoDB's boredom) is left out, and the model's choice is its most probable emotion among the shared ones. WA, UA
+(mean recall over the shared emotions) and macro-F1 are over those, and the report names them. Files that
+cannot be read, or whose names follow no corpus's convention, get error rows and are counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import datetime
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
+from ser_utils.audio import Window
+from ser_utils.corpora import CORPORA, parse_clip
+from ser_utils.errors import command_line
+from ser_utils.files import check_writable, outputs_dir, writing
+from ser_utils.metrics import classification_report_text, emotion_confusion_matrix
+from ser_utils.plots import plot_confusion_matrix, save_figure
+from ser_utils.predict import Predictor, expand_paths, predict
+from ser_utils.runs import published_model_dir
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """Per-file rows, the emotions scored (shared by model and folder), the scores over them, and counts."""
+
+    table: pd.DataFrame
+    classes: list[str]
+    scores: dict[str, float]
+    counts: dict[str, int]
+
+    def summary(self) -> str:
+        """A few lines: the scores, the classes they are over, and what was left out or failed."""
+        scored = ", ".join(f"{name} {value:.1%}" for name, value in self.scores.items())
+        counts = ", ".join(f"{value} {name}" for name, value in self.counts.items())
+        return f"{scored} over the {len(self.classes)} shared emotions ({', '.join(self.classes)})\nfiles: {counts}"
+
+
+def _labelled(paths, corpus: str | None) -> pd.DataFrame:
+    """One row per file: path, corpus, speaker, true emotion (None: no counterpart), error for unknown names."""
+    rows = []
+    for path in expand_paths(paths):
+        try:
+            clip = parse_clip(path, corpus)
+            rows.append({"path": path, "corpus": clip.corpus, "speaker": clip.speaker, "emotion": clip.emotion})
+        except ValueError as error:
+            rows.append({"path": path, "error": str(error).splitlines()[0]})
+    return pd.DataFrame(rows, columns=["path", "corpus", "speaker", "emotion", "error"])
+
+
+def _predict_by_corpus(files: pd.DataFrame, predictor: Predictor, batch_size: int, progress: bool) -> pd.DataFrame:
+    """ser-predict's rows for the files, each corpus cut with its own window offset (the model's rate and length)."""
+    tables = []
+    for name, group in files.groupby("corpus", sort=False):
+        cut = copy.copy(predictor)
+        cut.window = Window(predictor.window.sample_rate, CORPORA[name].window.offset_s, predictor.window.duration_s)
+        tables.append(predict(group["path"].tolist(), batch_size=batch_size, progress=progress, predictor=cut))
+    return pd.concat(tables) if tables else pd.DataFrame(columns=["path", "label", "probability", "error"])
+
+
+def evaluate(
+    paths,
+    model_dir: str | os.PathLike | None = None,
+    corpus: str | None = None,
+    batch_size: int = 16,
+    progress: bool = True,
+    predictor: Predictor | None = None,
+) -> Evaluation:
+    """Score a model (`model_dir`, default outputs/model, or a `predictor`) on the labelled files in `paths`
+    (files, folders, globs), recognising each file's corpus from its name (or taking `corpus`)."""
+    predictor = predictor or Predictor(model_dir or published_model_dir())
+    files = _labelled(paths, corpus)
+    named = files[files["error"].isna()]
+    predicted = _predict_by_corpus(named, predictor, batch_size, progress).set_index("path")
+    predicted = predicted.drop(columns="label").rename(columns={"error": "error_predict"})
+    table = files.set_index("path").join(predicted).reset_index()
+    table["error"] = table["error"].fillna(table.pop("error_predict")).fillna("")
+    classes = [label for label in predictor.labels if label in set(named["emotion"].dropna())]
+    p_shared = table[[f"p_{label}" for label in classes]].to_numpy(dtype=float)
+    read = table["error"].eq("") & ~np.isnan(p_shared).any(axis=1) if classes else table["error"].eq("")
+    table["scored"] = read & table["emotion"].isin(classes)
+    table["predicted"] = None
+    if classes and read.any():
+        table.loc[read, "predicted"] = np.array(classes)[np.nanargmax(p_shared[read.to_numpy()], axis=1)]
+    scored = table[table["scored"]]
+    scores = {}
+    if len(scored):
+        truth, guess = scored["emotion"], scored["predicted"]
+        scores = {"WA": accuracy_score(truth, guess), "UA": balanced_accuracy_score(truth, guess),
+                  "macro_F1": f1_score(truth, guess, labels=classes, average="macro", zero_division=0)}  # fmt: skip
+    counts = {
+        "scored": int(table["scored"].sum()),
+        "left out (emotion not shared)": int((table["error"].eq("") & ~table["emotion"].isin(classes)).sum()),
+        "errors": int(table["error"].ne("").sum()),
+    }
+    return Evaluation(table, classes, scores, counts)
+
+
+def write_evaluation(result: Evaluation, out_dir: str | os.PathLike) -> Path:
+    """evaluation.csv (one row per file), report.txt (scores, classification report) and Conf_Mat.png in
+    `out_dir`, each written atomically. Returns the folder."""
+    out_dir = Path(out_dir)
+    with writing(out_dir / "evaluation.csv") as tmp:
+        result.table.to_csv(tmp, index=False)
+    scored = result.table[result.table["scored"]]
+    report = classification_report_text(scored["emotion"], scored["predicted"], result.classes)
+    with writing(out_dir / "report.txt") as tmp:
+        tmp.write_text(result.summary() + "\n\n" + report)
+    matrix = emotion_confusion_matrix(scored["emotion"], scored["predicted"], result.classes)
+    caption = (
+        f"{len(scored)} clips of {', '.join(sorted(set(scored['corpus'])))}; {len(result.classes)} shared emotions"
+    )
+    save_figure(plot_confusion_matrix(matrix, caption), out_dir / "Conf_Mat.png")
+    return out_dir
+
+
+@command_line("ser-evaluate")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ser-evaluate", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", help="labelled audio files, folders (searched recursively) or globs")
+    parser.add_argument("--model", default=None, help="model folder written by training (default: outputs/model)")
+    parser.add_argument("--corpus", choices=list(CORPORA), help="the corpus (default: recognised from the names)")
+    parser.add_argument("--output-dir", help="where to write (default: outputs/evaluations/<UTC time>)")
+    parser.add_argument("--batch-size", type=int, default=16, help="windows per forward pass (16)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    out_dir = Path(args.output_dir or outputs_dir() / "evaluations" / stamp)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    check_writable(out_dir)  # before any work
+    predictor = Predictor(args.model or published_model_dir())
+    result = evaluate(args.paths, corpus=args.corpus, batch_size=args.batch_size, progress=not args.no_progress,
+                      predictor=predictor)  # fmt: skip
+    if not result.counts["scored"]:
+        print(f"ser-evaluate: no file could be scored ({result.summary().splitlines()[-1]})", file=sys.stderr)
+        return 1
+    print(result.summary())
+    print(f"written: {write_evaluation(result, out_dir)} (evaluation.csv, report.txt, Conf_Mat.png)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Other corpora made of real RAVDESS clips: renamed into each corpus's naming convention, resampled to its rate and
+laid out as its usual Kaggle dataset (for tests/test_corpora.py and tests/test_evaluate.py)."""
+
+from pathlib import Path
+
+import soundfile as sf
+
+from ser_utils.audio import load_audio
+from ser_utils.ravdess import parse_name
+
+# Each corpus's own code for the RAVDESS emotions it has, written out from the corpora's documentation.
+CORPUS_CODES = {
+    "crema-d": {"Anger": "ANG", "Disgust": "DIS", "Fear": "FEA", "Happy": "HAP", "Neutral": "NEU", "Sad": "SAD"},
+    "tess": {"Anger": "angry", "Disgust": "disgust", "Fear": "fear", "Happy": "happy", "Neutral": "neutral",
+             "Sad": "sad", "Surprise": "ps"},
+    "savee": {"Anger": "a", "Disgust": "d", "Fear": "f", "Happy": "h", "Neutral": "n", "Sad": "sa", "Surprise": "su"},
+    "emodb": {"Anger": "W", "Disgust": "E", "Fear": "A", "Happy": "F", "Sad": "T", "Neutral": "N", "Calm": "L"},
+}  # fmt: skip
+CORPUS_RATES = {"crema-d": 16_000, "tess": 24_414, "savee": 44_100, "emodb": 16_000}
+WORDS = ["back", "bar", "base", "bath", "bean", "beg", "bite", "boat", "bone", "book", "bought", "burn", "cab", "calm",
+         "came", "cause", "chain", "chair", "chalk", "chat", "check", "cheek", "chief", "choice"]  # fmt: skip
+
+
+def corpus_path(corpus: str, emotion: str, n: int) -> str:
+    """A file name of `corpus` for a clip of `emotion` (n: which clip), in its usual Kaggle layout."""
+    code = CORPUS_CODES[corpus][emotion]
+    return {
+        "crema-d": f"cremad/AudioWAV/{1001 + n % 3}_DFA_{code}_XX.wav",
+        "tess": f"tess/TESS Toronto emotional speech set data/{'OAF' if n % 2 else 'YAF'}_{code}/"
+        f"{'OAF' if n % 2 else 'YAF'}_{WORDS[n]}_{code}.wav",
+        "savee": f"savee/ALL/{['DC', 'JE', 'JK', 'KL'][n % 4]}_{code}{n + 1:02d}.wav",
+        "emodb": f"emodb/wav/{['03', '08'][n % 2]}a{n:02d}{code}a.wav",
+    }[corpus]
+
+
+def make_kaggle_input(ravdess_16k: Path, root: Path) -> Path:
+    """A /kaggle/input-like folder in `root`: RAVDESS (2 actors, linked) and the four other corpora made of
+    Actor_03's clips, 2 per emotion, renamed into each convention and resampled to each corpus's rate."""
+    ravdess = root / "ravdess-emotional-speech-audio" / "audio_speech_actors_01-24"
+    for actor in ("Actor_01", "Actor_02"):
+        (ravdess / actor).mkdir(parents=True)
+        for clip in sorted((ravdess_16k / actor).iterdir())[:8]:
+            (ravdess / actor / clip.name).symlink_to(clip)
+    sources = sorted((ravdess_16k / "Actor_03").iterdir())
+    for corpus, codes in CORPUS_CODES.items():
+        chosen = [s for s in sources if parse_name(s.name).emotion in codes]
+        chosen = [s for e in codes for s in [c for c in chosen if parse_name(c.name).emotion == e][:2]]  # 2 each
+        for n, source in enumerate(chosen):
+            audio, _ = load_audio(source, CORPUS_RATES[corpus])
+            path = root / corpus_path(corpus, parse_name(source.name).emotion, n)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, audio, CORPUS_RATES[corpus], subtype="PCM_16")
+    return root

@@ -1,0 +1,87 @@
+"""ser-evaluate end to end on renamed corpora (RAVDESS clips in TESS's, SAVEE's, ... conventions), bad files among
+the good ones: shared-class scoring, per-corpus windows, error rows, and what it writes."""
+
+import copy
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+from ser_utils.audio import Window
+from ser_utils.config import EMOTIONS, load_profile
+from ser_utils.evaluate import evaluate
+from ser_utils.model import build_model, save_model_folder
+from ser_utils.predict import Predictor, predict
+
+TESS = ["Anger", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise"]  # in the model's label order
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=3)
+    return save_model_folder(model, extractor, tmp_path_factory.mktemp("evaluate-model") / "model")
+
+
+@pytest.fixture()
+def tess_with_bad_files(kaggle_input, tmp_path):
+    folder = tmp_path / "tess"
+    shutil.copytree(kaggle_input / "tess", folder)
+    (folder / "TESS Toronto emotional speech set data" / "OAF_angry" / "OAF_broken_angry.wav").write_text("no audio")
+    (folder / "notes.wav").write_bytes(b"")
+    return folder
+
+
+def test_cli_scores_the_shared_emotions_and_counts_bad_files(model_dir, tess_with_bad_files, tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "ser_utils.evaluate", "--model", str(model_dir), "--output-dir", str(out),
+               "--no-progress", str(tess_with_bad_files)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    table = pd.read_csv(out / "evaluation.csv").fillna("")
+    assert len(table) == 16 and table["scored"].sum() == 14
+    errors = dict(zip(table["path"].str.rsplit("/", n=1).str[-1], table["error"], strict=True))
+    assert errors["notes.wav"].startswith("notes.wav: follows no corpus's naming convention")
+    assert errors["OAF_broken_angry.wav"].startswith("cannot be read as audio")
+    scored = table[table["scored"]]
+    assert set(scored["predicted"]) <= set(TESS)  # never Calm: TESS has no calm clips
+    wa, ua = accuracy_score(scored["emotion"], scored["predicted"]), balanced_accuracy_score(
+        scored["emotion"], scored["predicted"])  # fmt: skip
+    assert done.stdout.startswith(f"WA {wa:.1%}, UA {ua:.1%}, macro_F1 ")
+    assert f"over the 7 shared emotions ({', '.join(TESS)})" in done.stdout
+    assert "files: 14 scored, 0 left out (emotion not shared), 2 errors" in done.stdout
+    report = (out / "report.txt").read_text()
+    assert "Calm" not in report and all(name in report for name in TESS)
+    assert (out / "Conf_Mat.png").stat().st_size > 10_000
+
+
+def test_several_corpora_each_cut_with_its_own_window(model_dir, kaggle_input):
+    predictor = Predictor(model_dir)
+    result = evaluate([kaggle_input], predictor=predictor, progress=False)
+    table = result.table
+    assert sorted(set(table["corpus"])) == ["crema-d", "emodb", "ravdess", "savee", "tess"]
+    assert result.classes == list(EMOTIONS)  # RAVDESS brings Calm
+    assert result.counts == {"scored": 16 + 12 + 14 + 14 + 12, "left out (emotion not shared)": 2, "errors": 0}
+    assert table.loc[table["emotion"].isna(), "path"].str.contains(r"/\d\da\d\dLa\.wav$").all()  # EmoDB boredom
+    p_columns = [f"p_{name}" for name in EMOTIONS]
+    ravdess = table[table["corpus"] == "ravdess"]["path"].tolist()[:3]
+    tess = table[table["corpus"] == "tess"]["path"].tolist()[:3]
+    from_start = copy.copy(predictor)
+    from_start.window = Window(16_000, 0.0, 2.5)
+    for paths, cut in ((ravdess, predictor), (tess, from_start)):  # RAVDESS from 0.6 s in, TESS from the start
+        expected = predict(paths, predictor=cut, progress=False)[p_columns].to_numpy()
+        got = table.set_index("path").loc[paths, p_columns].to_numpy()
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert not np.allclose(predict(tess, predictor=predictor, progress=False)[p_columns].to_numpy(), got)
+
+
+def test_nothing_scorable_is_exit_code_1(model_dir, tmp_path):
+    (tmp_path / "notes.wav").write_text("not audio")
+    done = subprocess.run([sys.executable, "-m", "ser_utils.evaluate", "--model", str(model_dir), "--no-progress",
+                           "--output-dir", str(tmp_path / "out"), str(tmp_path)], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith("ser-evaluate: no file could be scored (files: 0 scored")
