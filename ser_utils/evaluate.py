@@ -26,7 +26,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
 from ser_utils.audio import Window
 from ser_utils.corpora import CORPORA, parse_clip
-from ser_utils.errors import command_line
+from ser_utils.errors import OutputError, command_line
 from ser_utils.files import check_writable, outputs_dir, writing
 from ser_utils.metrics import classification_report_text, emotion_confusion_matrix
 from ser_utils.plots import plot_confusion_matrix, save_figure
@@ -139,10 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    predictor = Predictor(args.model or published_model_dir())  # a bad model folder leaves nothing behind
     out_dir = Path(args.output_dir or outputs_dir() / "evaluations" / stamp)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"{out_dir}: cannot create it ({error.strerror}); pass --output-dir elsewhere") from error
     check_writable(out_dir)  # before any work
-    predictor = Predictor(args.model or published_model_dir())
     result = evaluate(args.paths, corpus=args.corpus, batch_size=args.batch_size, progress=not args.no_progress,
                       predictor=predictor)  # fmt: skip
     if not result.counts["scored"]:
