@@ -1,7 +1,8 @@
 # make reproduce  - run notebooks 01-05 headless with papermill (PROFILE=smoke by default; DATA=/path/to/RAVDESS;
 #                   RUN=name for the run folder; RESUME=1 continues the newest unfinished run instead)
 # make kfold      - train once per fold and seed (SPLIT=actor_kfold|emobox, FOLDS=6, SEEDS="1 2 3",
-#                   MODE=fine-tuned|cnn-frozen|frozen, LAYERSUM=1), then aggregate them; make -j N runs N at once
+#                   MODE=fine-tuned|cnn-frozen|frozen, LAYERSUM=1, LR=1e-3), then aggregate them; make -j N runs N
+#                   at once
 # make baseline   - the MFCC + SVM baseline under every protocol, in seconds
 # make test       - ruff, then pytest: unit tests, the end-to-end test and nbval over the notebooks
 # Both create .venv from requirements.txt first when it is missing or out of date.
@@ -18,6 +19,7 @@ SPLIT ?= actor_kfold
 SEEDS ?= 42
 MODE ?=
 LAYERSUM ?=
+LR ?=
 LINTED := ser_utils tests conftest.py .ci benchmarks
 # Executed notebooks go beside the other run products ($SER_OUTPUT_DIR when set).
 OUT := $(or $(SER_OUTPUT_DIR),outputs)
@@ -88,7 +90,7 @@ $(FOLD_RUNS): fold-%: $(VENV)/.installed
 	$(PAPERMILL) --log-output notebooks/03_finetune_wav2vec2.ipynb \
 		$(EXECUTED)/03_finetune_wav2vec2_$(SPLIT)_fold$(word 1,$(subst -, ,$*))_seed$(word 3,$(subst -, ,$*)).ipynb \
 		-p profile $(PROFILE_ARG) -p split $(SPLIT) -p fold $(word 1,$(subst -, ,$*)) -p n_folds $(FOLDS) \
-		-p seed $(word 3,$(subst -, ,$*)) $(MODE_PARAMS) $(DATA_PARAM)
+		-p seed $(word 3,$(subst -, ,$*)) $(MODE_PARAMS) $(if $(LR),-p learning_rate $(LR),) $(DATA_PARAM)
 
 baseline: $(VENV)/.installed
 	$(PY) -m ser_utils.baseline $(if $(DATA),--data $(abspath $(DATA)),) --n-folds $(FOLDS)
