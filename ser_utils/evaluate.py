@@ -30,7 +30,7 @@ from ser_utils.errors import OutputError, command_line
 from ser_utils.files import check_writable, outputs_dir, writing
 from ser_utils.metrics import classification_report_text, emotion_confusion_matrix
 from ser_utils.plots import plot_confusion_matrix, save_figure
-from ser_utils.predict import Predictor, expand_paths, predict
+from ser_utils.predict import Predictor, at_least, expand_paths, predict
 from ser_utils.runs import published_model_dir
 
 
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="model folder written by training (default: outputs/model)")
     parser.add_argument("--corpus", choices=list(CORPORA), help="the corpus (default: recognised from the names)")
     parser.add_argument("--output-dir", help="where to write (default: outputs/evaluations/<UTC time>)")
-    parser.add_argument("--batch-size", type=int, default=16, help="windows per forward pass (16)")
+    parser.add_argument("--batch-size", type=at_least(1, int), default=16, help="windows per forward pass (16)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")

@@ -228,7 +228,7 @@ def _table(rows: list[dict], labels: list[str], per_window: bool) -> pd.DataFram
     return frame if per_window else frame.drop(columns="start_s")
 
 
-def _at_least(lowest, kind):
+def at_least(lowest, kind):
     """An argparse type: a number of `kind` no smaller than `lowest`, else a usage error saying so."""
 
     def parse(text: str):
@@ -250,10 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="model folder written by training (default: outputs/model)")
     parser.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
     parser.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="csv (default) or JSON lines")
-    parser.add_argument("--batch-size", type=_at_least(1, int), default=16, help="windows per forward pass (16)")
+    parser.add_argument("--batch-size", type=at_least(1, int), default=16, help="windows per forward pass (16)")
     parser.add_argument("--window", action="store_true", help="classify the whole file in windows, not one cut")
     parser.add_argument(
-        "--hop", type=_at_least(0.01, float), default=1.25, help="with --window: seconds between windows"
+        "--hop", type=at_least(0.01, float), default=1.25, help="with --window: seconds between windows"
     )
     parser.add_argument("--per-window", action="store_true", help="with --window: one row per window")
     parser.add_argument("--int8", action="store_true", help="CPU: int8 weights in the linear layers (faster)")

@@ -25,7 +25,7 @@ from ser_utils.config import EMOTIONS, ID2LABEL, LABEL2ID, Profile, add_profile_
 from ser_utils.errors import command_line
 from ser_utils.files import check_writable, outputs_dir, space_checked
 from ser_utils.metrics import evaluation_metrics, history_table
-from ser_utils.model import complete_model_folder, no_weight_progress_bars, save_model_folder
+from ser_utils.model import no_weight_progress_bars, save_model_folder
 from ser_utils.runs import (
     CHECKPOINTS,
     MODEL_DIR,
@@ -162,10 +162,9 @@ def train(
 
 
 def _write_and_publish(run: FinishedRun) -> None:
-    """Complete the model folder and write the run's files; then copy the model to outputs/model, unless the run
+    """Write the run's files; then copy the model (completed by save_model_folder) to outputs/model, unless the run
     has warnings about its split (a degenerate run never replaces the published model)."""
     with space_checked(run.run_dir):
-        complete_model_folder(run.run_dir / MODEL_DIR)
         write_run(run)
         if run.info["published_model"]:
             publish_model(run.run_dir / MODEL_DIR)
