@@ -111,9 +111,7 @@ def check_output_file(path: str | os.PathLike) -> Path:
     if not path.parent.is_dir():
         raise OutputError(f"{path}: its folder {path.parent} does not exist; create it or write elsewhere")
     try:
-        with writing(path.parent / f".{path.name}.write-test"):
-            pass
-        (path.parent / f".{path.name}.write-test").unlink()
+        _probe(path.parent)
     except OutputError:
         raise
     except OSError as error:
@@ -126,12 +124,43 @@ def check_writable(folder: str | os.PathLike) -> None:
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with writing(folder / ".write-test"):
-            pass
-        (folder / ".write-test").unlink()
+        _probe(folder)
     except OSError as error:
         if no_space_left(error):
             raise disk_full(folder) from error
         raise OutputError(
             f"{folder}: cannot write here ({error.strerror}); set SER_OUTPUT_DIR to a writable folder"
         ) from error
+
+
+def _probe(folder: Path) -> None:
+    """Create and delete a file of this process's own in `folder` (two runs checking one folder never collide)."""
+    with space_checked(folder):
+        fd, name = tempfile.mkstemp(dir=folder, prefix=f".write-test.{os.getpid()}.", suffix=".tmp")
+        os.close(fd)
+        os.remove(name)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike, waiting: str = ""):
+    """Hold an exclusive lock on `folder` (its .lock file) for the block, so that runs writing the same folder
+    take turns; when another run holds it, print `waiting` (if given) once and wait. The operating system
+    releases the lock when its holder exits, however it ends. Where there is no fcntl (Windows), no lock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting:
+                print(waiting, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -23,7 +23,7 @@ from ser_utils.audio import RECIPE_WINDOW, audio_info, read_window
 from ser_utils.config import EMOTIONS, SAMPLE_RATE
 from ser_utils.data import BUNDLED_SAMPLE, DataSource, resolve_data_dir, scan_dataset
 from ser_utils.errors import AudioError, DatasetError, NotFoundError, command_line
-from ser_utils.files import check_writable, outputs_dir, remove_abandoned, writing
+from ser_utils.files import check_writable, folder_lock, outputs_dir, remove_abandoned, writing
 from ser_utils.verify import verify_dataset
 
 MANIFEST_NAME = "manifest.csv"
@@ -168,6 +168,11 @@ def prepare_dataset(
     """
     out_dir = Path(out_dir)
     check_writable(out_dir)
+    with folder_lock(out_dir, waiting=f"{out_dir}: another run is preparing these clips; waiting for it"):
+        return _prepare_locked(Path(source_dir), out_dir, progress, summary)
+
+
+def _prepare_locked(source_dir: Path, out_dir: Path, progress: bool, summary: bool) -> pd.DataFrame:
     remove_abandoned(out_dir)
     clips, skipped = scan_dataset(source_dir)
     skipped = skipped.to_dict("records")

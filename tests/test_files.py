@@ -61,3 +61,18 @@ def test_a_full_disk_is_one_error_naming_the_folder_and_keeps_the_old_file(tmp_p
         with writing(previous):
             raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
     assert previous.read_text() == "kept" and sorted(os.listdir(tmp_path)) == ["table.csv"]
+
+
+def test_many_writers_checking_one_folder_at_once_never_collide(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ser_utils.files import check_output_file, check_writable
+
+    def check(_):
+        for _ in range(50):
+            check_writable(tmp_path / "shared")
+            check_output_file(tmp_path / "shared" / "out.csv")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(check, range(8)))  # raises if one check removed another's probe
+    assert [p.name for p in (tmp_path / "shared").iterdir()] == []

@@ -113,11 +113,15 @@ def test_two_runs_at_once_both_finish_with_the_complete_set(ravdess_16k, prepare
     reference = _outputs(prepared_full[0])
     out = tmp_path / "prepared"
     command = [*PREPROCESS, "--data", str(ravdess_16k), "--out", str(out)]
-    runs = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    said = []
     for run in runs:
-        _, err = run.communicate(timeout=300)
+        output, err = run.communicate(timeout=300)
         assert run.returncode == 0, err
-    _assert_same_outputs(out, reference)
+        said.append(output)
+    # the runs take turns on the folder: one prepares, the other waits for it and then only checks
+    assert sum("another run is preparing these clips; waiting" in output for output in said) == 1, said
+    _assert_same_outputs(out, {**reference, ".lock": b""})
 
 
 def _write(path: Path, audio: np.ndarray, rate: int, **kwargs) -> None:
