@@ -142,8 +142,8 @@ def _probe(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike, waiting: str = ""):
-    """Hold an exclusive lock on `folder` (its .lock file) for the block, so that runs writing the same folder
+def folder_lock(folder: str | os.PathLike, waiting: str = "", name: str = ".lock"):
+    """Hold an exclusive lock on `folder` (its file `name`) for the block, so that runs writing the same folder
     take turns; when another run holds it, print `waiting` (if given) once and wait. The operating system
     releases the lock when its holder exits, however it ends. Where there is no fcntl (Windows), no lock."""
     try:
@@ -153,7 +153,7 @@ def folder_lock(folder: str | os.PathLike, waiting: str = ""):
         return
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a") as handle:
+    with open(folder / name, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

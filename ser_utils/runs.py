@@ -19,7 +19,7 @@ import pandas as pd
 
 from ser_utils.config import SEED, Profile
 from ser_utils.errors import NotFoundError, OutputError, TrainingError
-from ser_utils.files import outputs_dir, writing
+from ser_utils.files import folder_lock, outputs_dir, writing
 
 HISTORY_FILE = "history.csv"
 PREDICTIONS_FILE = "predictions.csv"
@@ -237,15 +237,17 @@ def find_run(name: str) -> Path:
 
 
 def publish_model(model_dir: Path, target: Path | None = None) -> Path:
-    """Copy a finished model to `target` (default outputs/model), swapping folders so it is never half-written."""
+    """Copy a finished model to `target` (default outputs/model), swapping folders so it is never half-written.
+    Runs finishing at once (parallel folds) take turns; the last one to finish is published."""
     target = target or published_model_dir()
     staging = target.with_name(f".{target.name}.staging")
     retired = target.with_name(f".{target.name}.old")
-    for leftover in (staging, retired):
-        shutil.rmtree(leftover, ignore_errors=True)
-    shutil.copytree(model_dir, staging)
-    if target.exists():
-        os.replace(target, retired)
-    os.replace(staging, target)
-    shutil.rmtree(retired, ignore_errors=True)
+    with folder_lock(target.parent, name=f".{target.name}.lock"):
+        for leftover in (staging, retired):
+            shutil.rmtree(leftover, ignore_errors=True)
+        shutil.copytree(model_dir, staging)
+        if target.exists():
+            os.replace(target, retired)
+        os.replace(staging, target)
+        shutil.rmtree(retired, ignore_errors=True)
     return target

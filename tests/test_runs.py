@@ -46,3 +46,29 @@ def test_find_run_takes_the_newest_finished_run_of_a_group():
 def test_load_run_names_what_is_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match="history.csv"):
         load_run(tmp_path)
+
+
+def test_models_published_at_once_take_turns_and_one_arrives_whole(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ser_utils.runs import publish_model
+
+    sources = []
+    for index in range(4):
+        source = tmp_path / f"run{index}"
+        source.mkdir()
+        for part in range(20):
+            (source / f"part{part}.bin").write_bytes(bytes([index]) * 10_000)
+        sources.append(source)
+    target = tmp_path / "outputs" / "model"
+    target.parent.mkdir()
+
+    def publish(source):
+        for _ in range(5):
+            publish_model(source, target)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(publish, sources))  # raises if one swap breaks another's
+    contents = {path.read_bytes() for path in target.iterdir()}
+    assert len(list(target.iterdir())) == 20 and len(contents) == 1
+    assert sorted(p.name for p in target.parent.iterdir()) == [".model.lock", "model"]
