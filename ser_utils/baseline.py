@@ -3,9 +3,10 @@
 Each clip's 2.5 s window (the model's own input) becomes 40 MFCCs with their deltas and delta-deltas,
 summarised by mean and standard deviation over time (240 numbers). A scikit-learn Pipeline scales them
 and fits an RBF support-vector classifier on the training part; the test part is scored. There is no
-checkpoint to select, so the validation part of actor splits is not used.
+checkpoint to select, so the validation part of actor splits is not used. Under cross_corpus the SVM is scored
+as the fine-tuned models are: on the emotions both sides have, its answer the likeliest of those.
 
-    python -m ser_utils.baseline [--data DIR]     # all protocols, table on stdout and in outputs/baseline/
+    python -m ser_utils.baseline [--data DIR ...] [--test-corpora tess]   # table on stdout, in outputs/baseline/
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from tqdm import tqdm
 
 from ser_utils.audio import read_clips
 from ser_utils.config import N_FOLDS, SAMPLE_RATE, SEED
+from ser_utils.data import DATA_HELP
 from ser_utils.errors import command_line
 from ser_utils.files import outputs_dir, writing
-from ser_utils.metrics import SUMMARY_METRICS, evaluation_metrics, mean_and_std
+from ser_utils.metrics import SUMMARY_METRICS, evaluation_metrics, mean_and_std, most_probable
 from ser_utils.preprocess import prepared_manifest
-from ser_utils.splits import SPLIT_STRATEGIES, protocol_splits
+from ser_utils.splits import SPLIT_STRATEGIES, names, protocol_splits, scored_classes, wanted_corpora
 
 N_MFCC = 40
 
@@ -50,23 +52,38 @@ def baseline_classifier(seed: int = SEED):
     return make_pipeline(StandardScaler(), SVC(C=10.0, gamma="scale", random_state=seed))
 
 
-def score_split(split: pd.DataFrame, features: np.ndarray, seed: int = SEED) -> dict[str, float]:
-    """Fit on the "train" rows of `split` (a manifest with a split column), score its "test" rows."""
+def score_split(split: pd.DataFrame, features: np.ndarray, seed: int = SEED) -> dict:
+    """Fit on the "train" rows of `split` (a manifest with a split column), score its "test" rows over the emotions
+    both parts have (scored_classes), and name them."""
     train, test = (split["split"] == "train").to_numpy(), (split["split"] == "test").to_numpy()
-    model = baseline_classifier(seed).fit(features[train], split.loc[train, "emotion"])
-    return evaluation_metrics(split.loc[test, "emotion"], model.predict(features[test]))
+    model = baseline_classifier(seed).fit(features[train], split.loc[train, "emotion"].astype(str))
+    classes = scored_classes(split)
+    test = test & split["emotion"].isin(classes).to_numpy()
+    if len(classes) == len(model.classes_):
+        predicted = model.predict(features[test])
+    else:  # an emotion only training has: the answer is the likeliest emotion the test shares
+        scores = model.decision_function(features[test])
+        predicted = most_probable(scores, list(model.classes_), classes)
+    metrics = evaluation_metrics(split.loc[test, "emotion"].astype(str), predicted, classes)
+    return {**metrics, "classes": " ".join(classes)}
 
 
 def evaluate_protocols(
-    manifest: pd.DataFrame, features: np.ndarray, protocols=SPLIT_STRATEGIES, n_folds: int = N_FOLDS, seed: int = SEED
+    manifest: pd.DataFrame,
+    features: np.ndarray,
+    protocols=SPLIT_STRATEGIES,
+    n_folds: int = N_FOLDS,
+    seed: int = SEED,
+    test_corpora=(),
 ) -> pd.DataFrame:
-    """Score the baseline under each protocol: one row per (protocol, fold) with every metric.
+    """Score the baseline under each protocol: one row per (protocol, fold) with every metric and the emotions
+    scored; cross_corpus with `test_corpora`.
 
     A protocol the data cannot support (actor splits on too few actors) gets a row with its reason
     in the `note` column instead of metrics.
     """
     rows = []
-    for strategy, fold, split, reason in protocol_splits(manifest, protocols, n_folds, seed):
+    for strategy, fold, split, reason in protocol_splits(manifest, protocols, n_folds, seed, test_corpora):
         scores = score_split(split, features, seed) if split is not None else {"note": reason}
         rows.append({"protocol": strategy, "fold": fold, **scores})
     return pd.DataFrame(rows)
@@ -80,18 +97,24 @@ def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
         if scored.empty:
             rows.append({"protocol": protocol, "folds": 0, "note": group["note"].iloc[0]})
             continue
-        rows.append({"protocol": protocol, "folds": len(scored), **mean_and_std(scored, SUMMARY_METRICS)})
+        rows.append({"protocol": protocol, "folds": len(scored), **mean_and_std(scored, SUMMARY_METRICS),
+                     "classes": scored["classes"].iloc[0]})  # fmt: skip
     return pd.DataFrame(rows)
 
 
 @command_line()
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ser_utils.baseline", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", help="RAVDESS folder (default: RAVDESS_DIR, /kaggle/input, bundled sample)")
+    parser.add_argument("--data", nargs="+", help=DATA_HELP)
+    parser.add_argument(
+        "--corpora", help="the corpora to use, e.g. ravdess,tess (default: all in --data, else RAVDESS)"
+    )
+    parser.add_argument("--test-corpora", help="also score cross_corpus: these corpora test, the others train")
     parser.add_argument("--n-folds", type=int, default=N_FOLDS, help=f"actor folds for actor_kfold (default {N_FOLDS})")
     args = parser.parse_args(argv)
-    source, manifest = prepared_manifest(args.data)
-    per_fold = evaluate_protocols(manifest, feature_matrix(manifest), n_folds=args.n_folds)
+    test_corpora = names(args.test_corpora or "")
+    source, manifest = prepared_manifest(args.data, corpora=wanted_corpora(args.corpora, args.test_corpora))
+    per_fold = evaluate_protocols(manifest, feature_matrix(manifest), n_folds=args.n_folds, test_corpora=test_corpora)
     summary = summarize(per_fold)
     out = outputs_dir() / "baseline"
     for name, table in (("per_fold.csv", per_fold), ("summary.csv", summary)):

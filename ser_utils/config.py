@@ -42,6 +42,7 @@ SPLITS = {
     "actor_holdout": "actor hold-out (speaker-independent: test actors never seen in training or selection)",
     "actor_kfold": "actor k-fold (speaker-independent: test actors never seen in training or selection)",
     "emobox": "EmoBox's 6 actor folds (speaker-independent: test and validation actors never seen in training)",
+    "cross_corpus": "cross-corpus (trained on some corpora, tested on others; scored on the emotions both have)",
 }
 EMOBOX_FOLDS = 6  # EmoBox's RAVDESS folds (ser_utils.splits.EMOBOX_TEST_ACTORS)
 # Encoder families with a raw-waveform classifier in transformers (AutoModelForAudioClassification), all with
@@ -96,9 +97,16 @@ class Profile:
         "Hub id or local folder (save_pretrained) of the pretrained encoder: wav2vec2, HuBERT, WavLM or data2vec-audio",
     )
     split: str = _field("random", "protocol: which clips train, pick the checkpoint and test", tuple(SPLITS))
+    corpora: str = _field(
+        "", "the corpora to train on, e.g. ravdess,crema-d,tess,savee (default: all found in data, else RAVDESS)"
+    )
+    test_corpora: str = _field("", "cross_corpus: the corpora to test on, e.g. tess (none of them trains)")
     test_size: float = _field(TEST_SIZE, "random split: the fraction of clips that test", valid=_FRACTION)
-    fold: int = _field(0, "actor_kfold, emobox: the test fold, 0..n_folds-1 (emobox: 0..5)", valid=_AT_LEAST_0)
-    n_folds: int = _field(N_FOLDS, "actor_kfold and actor_holdout: how many actor folds", valid=_AT_LEAST_3)
+    fold: int = _field(
+        0, "actor_kfold, emobox: the test fold, 0..n_folds-1 (emobox: 0..5); cross_corpus: the validation fold",
+        valid=_AT_LEAST_0,
+    )  # fmt: skip
+    n_folds: int = _field(N_FOLDS, "actor_kfold/_holdout, cross_corpus: how many speaker folds", valid=_AT_LEAST_3)
     seed: int = _field(SEED, "seed of the split, the initialisation and the data order", valid=_AT_LEAST_0)
     learning_rate: float = _field(1e-5, "AdamW learning rate", valid=_POSITIVE)
     weight_decay: float = _field(0.01, "AdamW weight decay", valid=_AT_LEAST_0)
@@ -158,6 +166,8 @@ class Profile:
         label = SPLITS[self.split]
         if self.split == "emobox":
             return f"{label}, fold {self.fold} (EmoBox fold_{self.fold + 1})"
+        if self.split == "cross_corpus":
+            return f"{label}: {self.corpora or 'all found'} -> {self.test_corpora}"
         return f"{label}, fold {self.fold} of {self.n_folds}" if self.split == "actor_kfold" else label
 
 
@@ -239,12 +249,26 @@ def load_profile(name_or_path: str | os.PathLike, **overrides: Any) -> Profile:
     folds = EMOBOX_FOLDS if checked.get("split") == "emobox" else checked.get("n_folds", N_FOLDS)
     if checked.get("fold", 0) >= folds:
         raise ProfileError(f"{where.get('fold', path)}: fold must be 0..{folds - 1}, not {checked['fold']}")
+    _check_corpora(checked, where, path)
     model_type = (checked.get("scratch_config") or {}).get("model_type", "wav2vec2")
     if model_type not in ENCODER_TYPES:
         raise ProfileError(
             f"{path}: scratch_config model_type must be one of {list(ENCODER_TYPES)}, not {model_type!r}"
         )
     return Profile(**checked)
+
+
+def _check_corpora(checked: dict, where: dict, path: Path) -> None:
+    """cross_corpus needs test corpora that do not train; other protocols take none."""
+    train = {name.strip() for name in checked.get("corpora", "").split(",") if name.strip()}
+    test = {name.strip() for name in checked.get("test_corpora", "").split(",") if name.strip()}
+    cross = checked.get("split") == "cross_corpus"
+    if cross and not test or test & train or test and not cross:
+        raise ProfileError(
+            f"{where.get('test_corpora', path)}: test_corpora names the corpora that test under split cross_corpus, "
+            f"none of which trains (corpora {sorted(train) or 'all found'}, test_corpora {sorted(test)}, "
+            f"split {checked.get('split', 'random')})"
+        )
 
 
 def _scalar_type(hint):

@@ -13,6 +13,9 @@ RAVDESS's 0.6 s offset skips its lead-in silence; the other corpora start at 0 s
 | TESS | OAF_angry/OAF_back_angry.wav | OAF, YAF (female) | angry disgust fear happy neutral ps sad |
 | SAVEE | ALL/DC_a01.wav | DC JE JK KL (male) | a d f h n sa su |
 | EmoDB | wav/03a01Fa.wav | 03 08 09 10 11 12 13 14 15 16 | W L E A F T N (L, boredom, left out) |
+
+Any other corpus comes as a CSV manifest with columns path (relative to the CSV's folder, or absolute), emotion
+(one of the 8), speaker, and optionally corpus (default: the CSV's name) and gender.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ import os
 import re
 from pathlib import Path
 
-from ser_utils.audio import AUDIO_SUFFIXES, Window
+import pandas as pd
+
+from ser_utils.audio import AUDIO_SUFFIXES, CLIP_SUFFIXES, Window
 from ser_utils.config import DURATION_S, EMOTIONS, OFFSET_S, SAMPLE_RATE
+from ser_utils.errors import DatasetError
 from ser_utils.ravdess import EXPECTED_NAME, parse_name
 
 
@@ -123,9 +129,93 @@ CORPORA: dict[str, Corpus] = {
 }  # fmt: skip
 
 
+MANIFEST_CORPUS = "manifest"  # a DataSource's corpus for a CSV manifest (its rows name their own corpus)
+MANIFEST_COLUMNS = ("path", "emotion", "speaker")  # required; corpus and gender are optional
+CLIP_COLUMNS = ["path", "file", "corpus", "speaker", "gender", "emotion", "label"]
+
+
 def conventions() -> str:
     """Every corpus's file-naming convention, one per line, for error messages."""
-    return "\n".join(f"  {corpus.name}: {corpus.convention}" for corpus in CORPORA.values())
+    lines = [f"  {corpus.name}: {corpus.convention}" for corpus in CORPORA.values()]
+    return "\n".join([*lines, f"  any other: a CSV manifest with columns {', '.join(MANIFEST_COLUMNS)}"])
+
+
+def window_for(corpus: str) -> Window:
+    """The default window of `corpus`; 2.5 s from the start for a corpus from a CSV manifest."""
+    return CORPORA[corpus].window if corpus in CORPORA else FROM_START
+
+
+def _unusable(path: Path) -> str:
+    """Why `path` is not a clip file at all ("" when it may be one)."""
+    if path.is_symlink() and not path.exists():
+        return "a broken link: the file it points to is gone"
+    if not path.is_file() or path.suffix.lower() not in CLIP_SUFFIXES:
+        return f"not a {' or '.join(CLIP_SUFFIXES)} file"
+    return ""
+
+
+def _scanned(rows: list[dict], skipped: list[dict], where) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if not rows:
+        raise DatasetError(f"{where}: no clips found ({len(skipped)} other files); these conventions are known:\n"
+                         f"{conventions()}")  # fmt: skip
+    clips = pd.DataFrame(rows, columns=CLIP_COLUMNS)
+    clips["emotion"] = pd.Categorical(clips["emotion"], categories=EMOTIONS)
+    clips = clips.sort_values(["speaker", "file"], kind="stable").reset_index(drop=True)
+    return clips, pd.DataFrame(skipped, columns=["path", "reason"])
+
+
+def scan_corpus(root: str | Path, corpus: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sort the files under `root` (any depth) into clips of `corpus` (not RAVDESS: ser_utils.data.scan_dataset)
+    and files to skip. Returns (clips with columns CLIP_COLUMNS, sorted by speaker and name; skipped: path and
+    reason). An emotion with no counterpart among the 8 is skipped with a reason that says so ("left out"); the
+    same clip twice (Kaggle's TESS holds two copies) is kept once. DatasetError when no clip is left."""
+    root, rows, skipped, seen = Path(root), [], [], {}
+    for path in sorted(root.rglob("*")):
+        if path.is_dir() or any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue
+        reason = _unusable(path)
+        try:
+            clip = None if reason else CORPORA[corpus].parse(path)
+        except ValueError as error:
+            reason = str(error)
+        if clip is not None and clip.emotion is None:
+            reason = f"left out: {corpus}'s {clip.label} has no counterpart among the 8 emotions"
+        elif clip is not None and path.stem in seen:
+            reason = f"the same clip as {seen[path.stem]}"
+        if reason:
+            skipped.append({"path": str(path), "reason": reason})
+            continue
+        seen[path.stem] = path.relative_to(root)
+        rows.append({"path": str(path), "file": path.name, **dataclasses.asdict(clip)})
+    return _scanned(rows, skipped, root)
+
+
+def scan_manifest(csv_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The clips a CSV manifest lists (see the module's docstring), as scan_corpus gives them; rows whose file is
+    missing or whose emotion is not one of the 8 are skipped with the reason. DatasetError for a CSV without the
+    required columns, or with no usable row."""
+    csv_path = Path(csv_path)
+    try:
+        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as error:
+        raise DatasetError(f"{csv_path}: cannot be read as a CSV manifest ({error})") from error
+    missing = [column for column in MANIFEST_COLUMNS if column not in table]
+    if missing:
+        raise DatasetError(f"{csv_path}: a manifest needs the columns {', '.join(MANIFEST_COLUMNS)}; {missing} missing")
+    names = {emotion.lower(): emotion for emotion in EMOTIONS}
+    rows, skipped = [], []
+    for row in table.to_dict("records"):
+        path = csv_path.parent / row["path"]
+        emotion = names.get(row["emotion"].strip().lower())
+        reason = _unusable(path) or ("" if emotion else f"emotion {row['emotion']!r} is not one of {list(EMOTIONS)}")
+        if reason:
+            skipped.append({"path": str(path), "reason": reason})
+            continue
+        corpus = row.get("corpus") or csv_path.stem
+        gender = row.get("gender") or None
+        rows.append({"path": str(path), "file": path.name, "corpus": corpus, "speaker": f"{corpus}:{row['speaker']}",
+                     "gender": gender, "emotion": emotion, "label": row["emotion"]})  # fmt: skip
+    return _scanned(rows, skipped, csv_path)
 
 
 def parse_clip(path: str | Path, corpus: str | None = None) -> CorpusClip:

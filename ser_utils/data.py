@@ -1,4 +1,5 @@
-"""Where the RAVDESS data is, and which of its files are clips.
+"""Where the data is, and which of its files are clips: RAVDESS, the other corpora (ser_utils.corpora) and
+generic CSV manifests.
 
 python -m ser_utils.data verify PATH     # compare a folder with the checksums of the original files
 """
@@ -15,23 +16,31 @@ import pandas as pd
 
 from ser_utils.audio import CLIP_SUFFIXES, audio_info
 from ser_utils.config import EMOTIONS
+from ser_utils.corpora import CORPORA, MANIFEST_CORPUS, conventions, find_corpora, scan_corpus, scan_manifest
 from ser_utils.errors import DatasetError, command_line
 from ser_utils.ravdess import EXPECTED_NAME, ClipInfo, parse_name
 from ser_utils.verify import verify_dataset
 
 BUNDLED_SAMPLE = Path(__file__).resolve().parent / "ravdess-sample"
+DATA_HELP = (
+    "corpus folders or CSV manifests, searched a few levels deep for RAVDESS, CREMA-D, TESS, SAVEE and EmoDB "
+    "(default: RAVDESS_DIR, Kaggle input, the bundled sample)"
+)
 KAGGLE_INPUT = Path("/kaggle/input")
 
 
 @dataclasses.dataclass(frozen=True)
 class DataSource:
-    """A dataset folder and how it was found (parameter, RAVDESS_DIR, Kaggle, bundled sample)."""
+    """A corpus's folder (or a CSV manifest's file) and how it was found (parameter, RAVDESS_DIR, Kaggle, bundled
+    sample)."""
 
     path: Path
     origin: str
+    corpus: str = "ravdess"  # a name of CORPORA, or MANIFEST_CORPUS for a CSV manifest
 
     def __str__(self) -> str:
-        return f"{self.path} (from {self.origin})"
+        what = "" if self.corpus == "ravdess" else f"{self.corpus}: "
+        return f"{what}{self.path} (from {self.origin})"
 
 
 def _has_actor_folders(path: Path) -> bool:
@@ -74,6 +83,88 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> DataSource:
         if root is not None:
             return DataSource(root, "Kaggle input")
     return DataSource(BUNDLED_SAMPLE, "bundled sample (4 actors; set RAVDESS_DIR for all 24)")
+
+
+class DataSources(tuple):
+    """The DataSources of one run, printed one after the other."""
+
+    def __str__(self) -> str:
+        return "; ".join(map(str, self))
+
+
+CORPUS_VARIABLES = {name: name.upper().replace("-", "_") + "_DIR" for name in CORPORA}  # RAVDESS_DIR, CREMA_D_DIR, ...
+
+
+def corpus_names(corpora: str | None) -> list[str]:
+    """The corpora named in "ravdess,tess" (a profile's `corpora`), checked; [] for "" (all that are found)."""
+    names = [name.strip() for name in (corpora or "").split(",") if name.strip()]
+    unknown = [name for name in names if name not in CORPORA]
+    if unknown:
+        raise DatasetError(f"unknown corpora {unknown}; these are known:\n{conventions()}")
+    return names
+
+
+def _given_paths(data) -> list[Path]:
+    """`data` as a list of paths: one path, a list of them, or several in one string separated by commas."""
+    if data is None or data == "":
+        return []
+    items = data.split(",") if isinstance(data, str) else [str(item) for item in data]
+    return [Path(item.strip()) for item in items if item.strip()]
+
+
+def _found_in(paths: list[Path], origin: str) -> list[DataSource]:
+    """Every corpus in `paths`: CSV manifests as they are, folders searched a few levels deep."""
+    found = []
+    for path in paths:
+        if not path.exists():
+            raise DatasetError(f"{path}: no such file or folder (set by {origin})")
+        if path.is_file() and path.suffix.lower() == ".csv":
+            found.append(DataSource(path.resolve(), origin, MANIFEST_CORPUS))
+            continue
+        corpora = find_corpora(path)
+        if not corpora:
+            raise DatasetError(f"{path}: holds no clips of a known corpus (set by {origin}); these are known:\n"
+                               f"{conventions()}")  # fmt: skip
+        found += [DataSource(folder.resolve(), origin, name) for name, folder in corpora.items()]
+    return found
+
+
+def _elsewhere(name: str) -> DataSource:
+    """Corpus `name` from its environment variable, else /kaggle/input, else (RAVDESS) the bundled sample."""
+    variable = CORPUS_VARIABLES[name]
+    if name == "ravdess":
+        return resolve_data_dir()
+    if os.environ.get(variable):
+        found = [s for s in _found_in([Path(os.environ[variable])], f"environment variable {variable}")]
+        if any(s.corpus == name for s in found):
+            return next(s for s in found if s.corpus == name)
+        raise DatasetError(f"{os.environ[variable]}: no {name} clips (set by {variable}); expected "
+                           f"{CORPORA[name].convention}")  # fmt: skip
+    folder = find_corpora(KAGGLE_INPUT).get(name) if KAGGLE_INPUT.is_dir() else None
+    if folder is None:
+        raise DatasetError(f"{name}: not found; pass its folder as data, or set {variable}. Its files are named "
+                           f"{CORPORA[name].convention}")  # fmt: skip
+    return DataSource(folder, "Kaggle input", name)
+
+
+def resolve_sources(data=None, corpora: str | None = "") -> DataSources:
+    """The corpora to use, each with its folder (a CSV manifest with its file).
+
+    `data`: one or several folders or CSV manifests (a list, or one string separated by commas); each folder is
+    searched a few levels deep for every known corpus. `corpora` ("ravdess,tess"; "" for all) picks among them.
+    A corpus named but not in `data` comes from its environment variable (RAVDESS_DIR, TESS_DIR, ...), else
+    /kaggle/input; RAVDESS last from the bundled sample. Without `data` and `corpora`: RAVDESS alone, as
+    resolve_data_dir finds it.
+    """
+    names, paths = corpus_names(corpora), _given_paths(data)
+    if not paths:
+        return DataSources(_elsewhere(name) for name in names or ["ravdess"])
+    if len(paths) == 1 and names in ([], ["ravdess"]) and set(find_corpora(paths[0])) <= {"ravdess"}:
+        return DataSources([resolve_data_dir(paths[0])])  # a RAVDESS folder (or none), found and checked as always
+    found = _found_in(paths, "parameter data_dir")
+    chosen = [s for s in found if not names or s.corpus in (*names, MANIFEST_CORPUS)]
+    have = {s.corpus for s in chosen}
+    return DataSources(chosen + [_elsewhere(name) for name in names if name not in have])
 
 
 def _classify(path: Path, folder: Path, seen: dict) -> tuple[ClipInfo | None, str]:
@@ -122,6 +213,18 @@ def scan_dataset(root: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame["emotion"] = pd.Categorical(frame["emotion"], categories=EMOTIONS)
     clips = frame.sort_values(["actor", "file"], kind="stable").reset_index(drop=True)
     return clips, pd.DataFrame(skipped, columns=["path", "reason"])
+
+
+def scan_source(source: DataSource) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(clips, skipped) of any corpus: columns CLIP_COLUMNS (corpus, speaker "<corpus>:<id>", gender, emotion,
+    the corpus's own label) and, for RAVDESS, its actor, intensity, statement and repetition as well."""
+    if source.corpus == MANIFEST_CORPUS:
+        return scan_manifest(source.path)
+    if source.corpus != "ravdess":
+        return scan_corpus(source.path, source.corpus)
+    clips, skipped = scan_dataset(source.path)
+    speakers = [f"ravdess:{actor:02d}" for actor in clips["actor"]]
+    return clips.assign(corpus="ravdess", speaker=speakers, label=clips["emotion"].astype(str)), skipped
 
 
 def audio_census(clips: pd.DataFrame) -> pd.DataFrame:

@@ -28,14 +28,15 @@ def classification_metrics(y_true, y_pred) -> dict[str, float]:
 SUMMARY_METRICS = ["WA", "UA", "macro_F1"]
 
 
-def evaluation_metrics(y_true, y_pred) -> dict[str, float]:
-    """Every test-set metric of the project, by name.
+def evaluation_metrics(y_true, y_pred, labels=EMOTIONS) -> dict[str, float]:
+    """Every test-set metric of the project, by name, over the emotions `labels` (the 8, or the classes a
+    cross-corpus test shares with training: rows of other emotions must be left out first).
 
-    WA (weighted accuracy: plain accuracy), UA (unweighted accuracy: mean per-class recall, i.e.
-    balanced accuracy), macro_F1, the original's weighted precision/recall/F1, and recall_<Emotion>
-    for each of the 8 classes. All fractions in [0, 1].
+    WA (weighted accuracy: plain accuracy), UA (unweighted accuracy: mean recall over the classes present,
+    i.e. balanced accuracy), macro_F1 (over `labels`), the original's weighted precision/recall/F1, and
+    recall_<Emotion> for each of `labels`. All fractions in [0, 1].
     """
-    labels = list(EMOTIONS)
+    labels = list(labels)
     weighted = classification_metrics(y_true, y_pred)
     per_class = recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
     return {
@@ -47,6 +48,13 @@ def evaluation_metrics(y_true, y_pred) -> dict[str, float]:
         "weighted_F1": weighted["f1"],
         **{f"recall_{name}": value for name, value in zip(labels, per_class, strict=True)},
     }
+
+
+def most_probable(probabilities: np.ndarray, labels, classes) -> np.ndarray:
+    """Per row of `probabilities` (columns: `labels`), the most probable of `classes`: a model is judged on the
+    emotions a test shares with it, so an emotion the test has no clips of is never its answer."""
+    columns = [list(labels).index(name) for name in classes]
+    return np.asarray(classes, dtype=object)[np.argmax(probabilities[:, columns], axis=1)]
 
 
 def mean_and_std(per_fold: pd.DataFrame, columns=SUMMARY_METRICS) -> dict[str, str]:

@@ -131,14 +131,14 @@ def complete_model_folder(model_dir: str | os.PathLike, window: Window = RECIPE_
         tmp.write_text(json.dumps(dataclasses.asdict(window), indent=2))
 
 
-def save_model_folder(model, feature_extractor, model_dir: str | os.PathLike) -> Path:
+def save_model_folder(model, feature_extractor, model_dir: str | os.PathLike, window: Window = RECIPE_WINDOW) -> Path:
     """Save a model as training does and as Predictor reads it: safetensors weights, the feature extractor's
-    settings and the audio window. Returns the folder."""
+    settings and the audio `window` (the one its training clips were cut with). Returns the folder."""
     model_dir = Path(model_dir)
     with no_weight_progress_bars():
         model.save_pretrained(model_dir)
     feature_extractor.save_pretrained(model_dir)
-    complete_model_folder(model_dir)
+    complete_model_folder(model_dir, window)
     return model_dir
 
 

@@ -1,6 +1,7 @@
-"""Preprocessing: each clip to 16 kHz mono, 2.5 s from 0.6 s in, into per-emotion folders plus a manifest.
+"""Preprocessing: each clip to 16 kHz mono, 2.5 s from its corpus's offset (RAVDESS 0.6 s, the others 0 s), into
+per-emotion folders plus a manifest; one prepared folder per corpus.
 
-python -m ser_utils.preprocess [--data PATH] [--out FOLDER]
+python -m ser_utils.preprocess [--data PATH [PATH ...]] [--corpora ravdess,tess] [--out FOLDER]
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import soundfile as sf
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from ser_utils.audio import RECIPE_WINDOW, audio_info, read_window
+from ser_utils.audio import RECIPE_WINDOW, Window, audio_info, read_window
 from ser_utils.config import EMOTIONS, SAMPLE_RATE
-from ser_utils.data import BUNDLED_SAMPLE, DataSource, resolve_data_dir, scan_dataset
+from ser_utils.corpora import window_for
+from ser_utils.data import BUNDLED_SAMPLE, DATA_HELP, DataSource, resolve_sources, scan_source
 from ser_utils.errors import AudioError, DatasetError, NotFoundError, command_line
 from ser_utils.files import check_writable, folder_lock, outputs_dir, remove_abandoned, writing
 from ser_utils.verify import verify_dataset
@@ -32,7 +34,10 @@ VERIFICATION_CACHE = ".source_checksums.json"
 MANIFEST_COLUMNS = [
     "path",
     "emotion",
-    "actor",
+    "corpus",
+    "speaker",  # "<corpus>:<its speaker id>", e.g. "ravdess:01", "tess:OAF"
+    "label",  # the corpus's own label, e.g. "ps" (TESS's pleasant surprise, here Surprise)
+    "actor",  # RAVDESS only, as are intensity, statement and repetition
     "gender",
     "intensity",
     "statement",
@@ -70,7 +75,7 @@ def _made_from(target: Path, source: os.stat_result, recorded_size: int | None) 
     return info.samplerate == RECIPE_WINDOW.sample_rate and info.frames == RECIPE_WINDOW.length and info.channels == 1
 
 
-def _prepare_clip(source: str, target: Path, recorded_size: int | None, owner: int) -> tuple:
+def _prepare_clip(source: str, target: Path, recorded_size: int | None, owner: int, window: Window) -> tuple:
     """Make one clip unless it was made from the source as it is now. Returns (original duration in s, source
     size, source modification time, "kept", "made" or "remade"), or (None, why it was skipped). Nothing is
     written once the process `owner` (the run that asked) has ended, e.g. killed."""
@@ -78,7 +83,7 @@ def _prepare_clip(source: str, target: Path, recorded_size: int | None, owner: i
         stat = os.stat(source)
         if _made_from(target, stat, recorded_size):
             return audio_info(source).duration, stat.st_size, stat.st_mtime_ns, "kept"
-        window, duration = read_window(source)
+        audio, duration = read_window(source, window)
     except AudioError as error:
         return None, error.reason
     except OSError as error:
@@ -86,16 +91,17 @@ def _prepare_clip(source: str, target: Path, recorded_size: int | None, owner: i
     if owner not in (os.getpid(), os.getppid()):
         return None, "not written: the run that asked for it has ended"
     existed = target.exists()
-    write_wav_atomic(target, window, mtime_ns=stat.st_mtime_ns)
+    write_wav_atomic(target, audio, mtime_ns=stat.st_mtime_ns)
     return duration, stat.st_size, stat.st_mtime_ns, "remade" if existed else "made"
 
 
 def prepared_dir_for(source: DataSource) -> Path:
-    """Where a source's preprocessed clips go: outputs/prepared/<folder name>-<hash of its path>."""
+    """Where a source's preprocessed clips go: outputs/prepared/[<corpus>-]<folder name>-<hash of its path>."""
     if source.path == BUNDLED_SAMPLE:
         return outputs_dir() / "prepared" / "bundled-sample"
     digest = hashlib.sha1(str(source.path.resolve()).encode()).hexdigest()[:8]
-    return outputs_dir() / "prepared" / f"{source.path.name}-{digest}"
+    corpus = "" if source.corpus == "ravdess" else f"{source.corpus}-"
+    return outputs_dir() / "prepared" / f"{corpus}{source.path.stem}-{digest}"
 
 
 def _recorded_sizes(out_dir: Path) -> dict[str, int]:
@@ -113,19 +119,20 @@ def _make_clips(clips: pd.DataFrame, targets: list[Path], out_dir: Path, progres
     """Yield (clip, target, outcome of _prepare_clip) as worker processes (one per core, kept for later calls)
     make the clips."""
     sizes, owner = _recorded_sizes(out_dir), os.getpid()
+    windows = [window_for(corpus) for corpus in clips["corpus"]]
     outcomes = Parallel(n_jobs=-1, return_as="generator", batch_size=16)(
-        delayed(_prepare_clip)(path, target, sizes.get(target.relative_to(out_dir).as_posix()), owner)
-        for path, target in zip(clips["path"], targets, strict=True)
+        delayed(_prepare_clip)(path, target, sizes.get(target.relative_to(out_dir).as_posix()), owner, window)
+        for path, target, window in zip(clips["path"], targets, windows, strict=True)
     )
     made = zip(clips.itertuples(), targets, outcomes, strict=True)
     yield from tqdm(made, total=len(clips), desc="preprocess", unit="clip", disable=not progress)
 
 
 def _manifest_row(clip, relative: Path, duration: float, size: int, mtime_ns: int) -> dict:
-    fields = ("emotion", "actor", "gender", "intensity", "statement", "repetition")
+    fields = ("emotion", "corpus", "speaker", "label", "actor", "gender", "intensity", "statement", "repetition")
     return {
         "path": relative.as_posix(),
-        **{name: getattr(clip, name) for name in fields},
+        **{name: getattr(clip, name, None) for name in fields},
         "duration": round(duration, 4),
         "source": clip.path,
         "source_size": size,
@@ -143,9 +150,11 @@ def _remove_stale_clips(out_dir: Path, kept: set[Path]) -> int:
 
 
 def _print_changes(source_dir, verification, remade: int, dropped: int) -> None:
-    """Say how the source compares with the originals, and which prepared clips were made again or removed."""
-    problems = " (details: python -m ser_utils.data verify PATH)" if verification.corrupt else ""
-    print(f"{source_dir}: {verification.summary()}{problems}", flush=True)
+    """Say how the source compares with the originals (RAVDESS), and which prepared clips were made again or
+    removed."""
+    if verification is not None:
+        problems = " (details: python -m ser_utils.data verify PATH)" if verification.corrupt else ""
+        print(f"{source_dir}: {verification.summary()}{problems}", flush=True)
     if remade:
         print(f"{remade} clips made again: their source changed since they were made (or they were damaged)")
     if dropped:
@@ -153,11 +162,16 @@ def _print_changes(source_dir, verification, remade: int, dropped: int) -> None:
 
 
 def prepare_dataset(
-    source_dir: str | os.PathLike, out_dir: str | os.PathLike, progress: bool = True, summary: bool = True
+    source_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    progress: bool = True,
+    summary: bool = True,
+    corpus: str = "ravdess",
 ) -> pd.DataFrame:
-    """Preprocess every clip under `source_dir` into `out_dir`/<Emotion>/<name>.wav and write the manifest.
+    """Preprocess every clip of `corpus` (a CSV manifest's file for MANIFEST_CORPUS) under `source_dir` into
+    `out_dir`/<Emotion>/<name>.wav, each cut with its corpus's window, and write the manifest.
 
-    While the clips are made (by worker processes), the source is checked against the original checksums
+    While RAVDESS clips are made (by worker processes), the source is checked against the original checksums
     (`verify_dataset`, cached in `out_dir`); with `summary` the result is printed, then the count of clips ready
     and skipped. Clips that fail the check are still used unless they cannot be read. Clips already finished in
     `out_dir` (16 kHz mono, 40,000 samples) are kept, so a re-run only does what is missing; every file is
@@ -169,17 +183,23 @@ def prepare_dataset(
     out_dir = Path(out_dir)
     check_writable(out_dir)
     with folder_lock(out_dir, waiting=f"{out_dir}: another run is preparing these clips; waiting for it"):
-        return _prepare_locked(Path(source_dir), out_dir, progress, summary)
+        return _prepare_locked(DataSource(Path(source_dir), "", corpus), out_dir, progress, summary)
 
 
-def _prepare_locked(source_dir: Path, out_dir: Path, progress: bool, summary: bool) -> pd.DataFrame:
+def _verification(source: DataSource, out_dir: Path):
+    """The checksum check of a RAVDESS source (None for the other corpora, which have no published checksums)."""
+    return verify_dataset(source.path, out_dir / VERIFICATION_CACHE) if source.corpus == "ravdess" else None
+
+
+def _prepare_locked(source: DataSource, out_dir: Path, progress: bool, summary: bool) -> pd.DataFrame:
+    source_dir = source.path
     remove_abandoned(out_dir)
-    clips, skipped = scan_dataset(source_dir)
+    clips, skipped = scan_source(source)
     skipped = skipped.to_dict("records")
     targets = [out_dir / clip.emotion / (Path(clip.file).stem + ".wav") for clip in clips.itertuples()]
     rows, kept, remade = [], set(), 0
     with ThreadPoolExecutor(1) as checker:  # checksums in a thread while the workers make the clips
-        verification = checker.submit(verify_dataset, source_dir, out_dir / VERIFICATION_CACHE)
+        verification = checker.submit(_verification, source, out_dir)
         for clip, target, outcome in _make_clips(clips, targets, out_dir, progress):
             if outcome[0] is None:
                 skipped.append({"path": clip.path, "reason": outcome[1]})
@@ -218,26 +238,50 @@ def read_manifest(prepared_dir: str | os.PathLike) -> pd.DataFrame:
     return manifest
 
 
-def prepared_manifest(data_dir: str | os.PathLike | None = None, progress: bool = True):
-    """Find the dataset (see resolve_data_dir), preprocess it (finished clips are kept) and read its manifest.
+def left_out(prepared_dir: str | os.PathLike) -> int:
+    """How many clips of emotions with no counterpart among the 8 (EmoDB's boredom) preprocessing left out."""
+    try:
+        skipped = pd.read_csv(Path(prepared_dir) / SKIPPED_NAME)
+    except (OSError, ValueError):
+        return 0
+    return int(skipped["reason"].astype(str).str.startswith("left out").sum())
 
-    Returns (data source, manifest with absolute paths).
+
+def prepared_manifest(data_dir=None, progress: bool = True, corpora: str | None = ""):
+    """Find the corpora (see resolve_sources: `data_dir` is one folder or CSV, or several), preprocess each (finished
+    clips are kept) and read their manifests into one.
+
+    Returns (the DataSources, manifest with absolute paths). The manifest's attrs["left_out"] counts, by corpus,
+    the clips of emotions with no counterpart that were left out.
     """
-    source = resolve_data_dir(data_dir)
-    prepared_dir = prepared_dir_for(source)
-    prepare_dataset(source.path, prepared_dir, progress=progress, summary=progress)
-    return source, read_manifest(prepared_dir)
+    sources = resolve_sources(data_dir, corpora)
+    manifests, dropped = [], {}
+    for source in sources:
+        prepared_dir = prepared_dir_for(source)
+        prepare_dataset(source.path, prepared_dir, progress=progress, summary=progress, corpus=source.corpus)
+        manifests.append(read_manifest(prepared_dir))
+        dropped[source.corpus] = dropped.get(source.corpus, 0) + left_out(prepared_dir)
+    manifest = pd.concat(manifests, ignore_index=True) if len(manifests) > 1 else manifests[0]
+    if manifest["path"].duplicated().any():
+        raise DatasetError(f"{sources}: the same corpus folder is given twice; give each corpus once")
+    manifest.attrs["left_out"] = {corpus: count for corpus, count in dropped.items() if count}
+    return sources, manifest
 
 
 @command_line()
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ser_utils.preprocess", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", help="folder holding Actor_01..Actor_24 (default: RAVDESS_DIR, Kaggle, sample)")
-    parser.add_argument("--out", help="output folder (default outputs/prepared/<dataset>-<hash>)")
+    parser.add_argument("--data", nargs="+", help=DATA_HELP)
+    parser.add_argument("--corpora", help="which corpora, e.g. ravdess,tess (default: all in --data, else RAVDESS)")
+    parser.add_argument("--out", help="output folder of a single corpus (default outputs/prepared/<dataset>-<hash>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     options = parser.parse_args(argv)
-    source = resolve_data_dir(options.data)
-    prepare_dataset(source.path, options.out or prepared_dir_for(source), progress=not options.no_progress)
+    sources = resolve_sources(options.data, options.corpora)
+    if options.out and len(sources) > 1:
+        raise DatasetError(f"--out names one folder, but {len(sources)} corpora were found: {sources}; leave it out")
+    for source in sources:
+        out = options.out or prepared_dir_for(source)
+        prepare_dataset(source.path, out, progress=not options.no_progress, corpus=source.corpus)
     return 0
 
 

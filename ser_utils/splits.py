@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from ser_utils.config import EMOBOX_FOLDS, N_FOLDS, SEED, SPLITS, TEST_SIZE, Profile
+from ser_utils.config import EMOBOX_FOLDS, EMOTIONS, N_FOLDS, SEED, SPLITS, TEST_SIZE, Profile
 from ser_utils.errors import DatasetError, ProfileError
 from ser_utils.preprocess import prepared_manifest
 
@@ -51,32 +50,54 @@ def random_split(manifest: pd.DataFrame, test_size: float = TEST_SIZE, seed: int
     return split
 
 
-def actor_folds(actors, n_folds: int = N_FOLDS) -> list[list[int]]:
-    """Deal actors into `n_folds` gender-balanced folds of consecutive numbers (odd actors are male).
+def speaker_folds(manifest: pd.DataFrame, n_folds: int = N_FOLDS, balanced: bool = True) -> list[list[str]]:
+    """Deal the manifest's speakers into `n_folds` folds: the male, the female and the unknown-gender speakers are
+    each sorted (by corpus, then id) and cut into `n_folds` consecutive groups, and fold k takes group k of each.
+    On the 24 RAVDESS actors that gives folds of actors {1-4}, {5-8}, ..., two male and two female each.
 
-    Raises DatasetError when the actors cannot fill every fold with at least one male and one female.
+    Raises DatasetError when a fold would be empty or (`balanced`) lack a male or a female speaker where the data
+    has both.
     """
-    actors = sorted({int(a) for a in actors})
-    males, females = [a for a in actors if a % 2], [a for a in actors if not a % 2]
-    if n_folds < 3 or min(len(males), len(females)) < n_folds:
+    speakers = manifest.drop_duplicates("speaker")[["corpus", "speaker", "gender"]].fillna({"gender": "unknown"})
+    folds = [[] for _ in range(n_folds)]
+    for _, group in speakers.sort_values("speaker").groupby("gender", sort=True):
+        for fold, part in zip(folds, np.array_split(group["speaker"].to_numpy(), n_folds), strict=True):
+            fold += part.tolist()
+    genders = dict(zip(speakers["speaker"], speakers["gender"], strict=True))
+    need = {"male", "female"} & set(genders.values()) if balanced else set()
+    if n_folds < 3 or any(not fold or not need <= {genders[s] for s in fold} for fold in folds):
+        counts = speakers["gender"].value_counts().to_dict()
         raise DatasetError(
-            f"actor folds need at least 3 folds and one male and one female actor per fold; got {n_folds} "
-            f"folds for {len(males)} male and {len(females)} female actors. Use the full dataset (24 actors; "
-            "set RAVDESS_DIR) or the 'random' split."
+            f"speaker folds need at least 3 folds and one male and one female speaker per fold; got {n_folds} "
+            f"folds for speakers {counts}. Use the full dataset (24 actors; set RAVDESS_DIR) or the 'random' split."
         )
-    male_groups, female_groups = np.array_split(males, n_folds), np.array_split(females, n_folds)
-    return [sorted(int(a) for a in (*m, *f)) for m, f in zip(male_groups, female_groups, strict=True)]
+    return [sorted(fold) for fold in folds]
 
 
 def actor_fold_split(manifest: pd.DataFrame, fold: int, n_folds: int = N_FOLDS) -> pd.Series:
-    """Fold `fold` of the actor k-fold: test = fold, validation = next fold, train = the rest."""
-    folds = actor_folds(manifest["actor"], n_folds)
+    """Fold `fold` of the speaker k-fold: test = fold, validation = next fold, train = the rest."""
+    folds = speaker_folds(manifest, n_folds)
     if not 0 <= fold < n_folds:
         raise ProfileError(f"fold must be 0..{n_folds - 1}, not {fold}")
     test, validation = folds[fold], folds[(fold + 1) % n_folds]
     split = pd.Series("train", index=manifest.index, name="split")
-    split[manifest["actor"].isin(validation)] = "validation"
-    split[manifest["actor"].isin(test)] = "test"
+    split[manifest["speaker"].isin(validation)] = "validation"
+    split[manifest["speaker"].isin(test)] = "test"
+    return split
+
+
+def cross_corpus_split(manifest: pd.DataFrame, test_corpora, fold: int = 0, n_folds: int = N_FOLDS) -> pd.Series:
+    """Every clip of `test_corpora` tests; the speakers of fold `fold` of the other corpora (speaker_folds)
+    validate; the rest train."""
+    testing = manifest["corpus"].isin(list(test_corpora))
+    missing = sorted(set(test_corpora) - set(manifest["corpus"]))
+    if missing or testing.all():
+        what = f"no clips of the test corpora {missing}" if missing else "no corpus left to train on"
+        raise DatasetError(f"cross_corpus: {what} (the data holds {sorted(set(manifest['corpus']))})")
+    validation = speaker_folds(manifest[~testing], n_folds, balanced=False)[fold]
+    split = pd.Series("train", index=manifest.index, name="split")
+    split[manifest["speaker"].isin(validation)] = "validation"
+    split[testing] = "test"
     return split
 
 
@@ -85,6 +106,10 @@ def emobox_split(manifest: pd.DataFrame, fold: int, seed: int = SEED) -> pd.Seri
     female where possible, drawn with `seed`, validate; the rest train."""
     if not 0 <= fold < EMOBOX_FOLDS:
         raise ProfileError(f"fold must be 0..{EMOBOX_FOLDS - 1} for the emobox split, not {fold}")
+    if set(manifest["corpus"]) != {"ravdess"}:
+        raise DatasetError(
+            f"the emobox split is RAVDESS's alone; the data holds {sorted(set(manifest['corpus']))}"
+        )
     test = EMOBOX_TEST_ACTORS[fold]
     rest = sorted({int(a) for a in manifest["actor"]} - set(test))
     by_gender = [[a for a in rest if a % 2], [a for a in rest if not a % 2]]  # odd actors are male
@@ -111,6 +136,7 @@ def assign_split(
     seed: int = SEED,
     fold: int = 0,
     n_folds: int = N_FOLDS,
+    test_corpora=(),
 ) -> pd.DataFrame:
     """Return a copy of `manifest` with a `split` column ("train"/"validation"/"test") made by `strategy`."""
     if strategy == "random":
@@ -121,22 +147,30 @@ def assign_split(
         split = actor_fold_split(manifest, fold, n_folds)
     elif strategy == "emobox":
         split = emobox_split(manifest, fold, seed)
+    elif strategy == "cross_corpus":
+        split = cross_corpus_split(manifest, test_corpora, fold, n_folds)
     else:
         raise ProfileError(f"unknown split strategy {strategy!r}; use one of {SPLIT_STRATEGIES}")
     return manifest.assign(split=split)
 
 
-def protocol_splits(manifest: pd.DataFrame, protocols=SPLIT_STRATEGIES, n_folds: int = N_FOLDS, seed: int = SEED):
-    """Yield (protocol, fold, split manifest, reason) for every protocol and, for actor_kfold, every fold.
+def protocol_splits(
+    manifest: pd.DataFrame, protocols=SPLIT_STRATEGIES, n_folds: int = N_FOLDS, seed: int = SEED, test_corpora=()
+):
+    """Yield (protocol, fold, split manifest, reason) for every protocol and, for actor_kfold and emobox, every fold.
 
     `fold` is None outside actor_kfold and emobox. A protocol the data cannot support (actor splits on too few
-    actors) is yielded once, with split None and the reason.
+    actors, emobox beyond RAVDESS) is yielded once, with split None and the reason. cross_corpus is yielded only
+    with `test_corpora`.
     """
     for strategy in protocols:
+        if strategy == "cross_corpus" and not test_corpora:
+            continue
         folds = {"actor_kfold": range(n_folds), "emobox": range(EMOBOX_FOLDS)}.get(strategy, [None])
         for fold in folds:
             try:
-                split = assign_split(manifest, strategy, seed=seed, fold=fold or 0, n_folds=n_folds)
+                split = assign_split(manifest, strategy, seed=seed, fold=fold or 0, n_folds=n_folds,
+                                     test_corpora=test_corpora)  # fmt: skip
             except DatasetError as error:
                 yield strategy, fold, None, str(error)
                 break
@@ -164,16 +198,35 @@ def check_split(manifest: pd.DataFrame) -> list[str]:
     ]
 
 
-def split_dataset(profile: Profile, data_dir: str | os.PathLike | None = None, progress: bool = True):
-    """Find and preprocess the dataset (finished clips are kept), then split it by the profile's protocol;
+def split_dataset(profile: Profile, data_dir=None, progress: bool = True):
+    """Find and preprocess the profile's corpora (finished clips are kept), then split them by its protocol;
     refuse a split that cannot be trained on (check_split).
 
-    Returns (data source, manifest with a "split" column).
+    Returns (data sources, manifest with a "split" column).
     """
-    source, manifest = prepared_manifest(data_dir, progress)
-    split = assign_split(manifest, profile.split, profile.test_size, profile.seed, profile.fold, profile.n_folds)
+    sources, manifest = prepared_manifest(data_dir, progress, wanted_corpora(profile.corpora, profile.test_corpora))
+    split = assign_split(manifest, profile.split, profile.test_size, profile.seed, profile.fold, profile.n_folds,
+                         names(profile.test_corpora))  # fmt: skip
     check_split(split)
-    return source, split
+    return sources, split
+
+
+def wanted_corpora(corpora: str | None, test_corpora: str | None) -> str:
+    """The corpora to find: those that train and those that test; "" (all that are found) when the training ones
+    are not named."""
+    return f"{corpora},{test_corpora}" if corpora and test_corpora else corpora or ""
+
+
+def names(corpora: str) -> list[str]:
+    """ "ravdess, tess" -> ["ravdess", "tess"]."""
+    return [name.strip() for name in corpora.split(",") if name.strip()]
+
+
+def scored_classes(manifest: pd.DataFrame) -> list[str]:
+    """The emotions a split is scored on, in label order: those of its test part that its training part has too
+    (under cross_corpus, the emotions both sides share; in-corpus, normally every test emotion)."""
+    parts = [set(manifest.loc[manifest["split"] == part, "emotion"].astype(str)) for part in ("train", "test")]
+    return [emotion for emotion in EMOTIONS if emotion in parts[0] & parts[1]]
 
 
 def selection_part(manifest: pd.DataFrame) -> str:
@@ -189,24 +242,30 @@ def _file_digest(path: str | Path) -> str:
 def leakage_audit(manifest: pd.DataFrame) -> dict[str, int]:
     """Count what the test part shares with the parts the model learnt from or was selected on.
 
-    - actors_on_both_sides: test actors who also have clips in train/validation;
-    - test_clips_with_seen_twin: test clips whose twin (same actor, emotion, intensity and statement,
+    - actors_on_both_sides: test speakers (actors, in RAVDESS) who also have clips in train/validation;
+    - test_clips_with_seen_twin: RAVDESS test clips whose twin (same actor, emotion, intensity and statement,
       the other repetition) is in train/validation;
     - identical_audio_across_sides: test clips whose audio file is byte-identical to a seen clip's;
-    - validation_actors_in_training: actors who select the checkpoint and also train (0 where the test part
+    - validation_actors_in_training: speakers who select the checkpoint and also train (0 where the test part
       selects, as in the original).
     """
     seen = manifest[manifest["split"].isin(SEEN)]
     train, validation, test = (manifest[manifest["split"] == part] for part in ("train", "validation", "test"))
-    twin_keys = ["actor", "emotion", "intensity", "statement"]
-    seen_keys = set(map(tuple, seen[twin_keys].to_numpy()))
-    twins = sum(tuple(row) in seen_keys for row in test[twin_keys].to_numpy())
+    twin_keys = ["speaker", "emotion", "intensity", "statement"]
+    ravdess = [part[part["corpus"] == "ravdess"] for part in (seen, test)]
+    seen_keys = set(map(tuple, ravdess[0][twin_keys].to_numpy()))
+    twins = sum(tuple(row) in seen_keys for row in ravdess[1][twin_keys].to_numpy())
     seen_digests = {_file_digest(p) for p in seen["path"]}
     identical = sum(_file_digest(p) in seen_digests for p in test["path"])
     return {
         "test_clips": len(test),
-        "actors_on_both_sides": len(set(test["actor"]) & set(seen["actor"])),
+        "actors_on_both_sides": len(set(test["speaker"]) & set(seen["speaker"])),
         "test_clips_with_seen_twin": twins,
         "identical_audio_across_sides": identical,
-        "validation_actors_in_training": len(set(validation["actor"]) & set(train["actor"])),
+        "validation_actors_in_training": len(set(validation["speaker"]) & set(train["speaker"])),
     }
+
+
+def leakage_by_corpus(manifest: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """The leakage audit of each corpus's clips on their own (speakers are per corpus, so the audits add up)."""
+    return {corpus: leakage_audit(rows) for corpus, rows in manifest.groupby("corpus", sort=True)}

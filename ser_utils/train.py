@@ -21,10 +21,13 @@ import torch
 import transformers
 from transformers import Trainer, TrainingArguments
 
-from ser_utils.config import EMOTIONS, ID2LABEL, LABEL2ID, Profile, add_profile_options, load_profile, profile_overrides
+from ser_utils.audio import Window
+from ser_utils.config import EMOTIONS, LABEL2ID, Profile, add_profile_options, load_profile, profile_overrides
+from ser_utils.corpora import window_for
+from ser_utils.data import DATA_HELP
 from ser_utils.errors import command_line
 from ser_utils.files import check_writable, outputs_dir, space_checked
-from ser_utils.metrics import evaluation_metrics, history_table
+from ser_utils.metrics import evaluation_metrics, history_table, most_probable
 from ser_utils.model import no_weight_progress_bars, save_model_folder
 from ser_utils.runs import (
     CHECKPOINTS,
@@ -38,18 +41,33 @@ from ser_utils.runs import (
     runs_dir,
     write_run,
 )
-from ser_utils.splits import check_split, leakage_audit, split_dataset
+from ser_utils.splits import check_split, leakage_audit, leakage_by_corpus, scored_classes, split_dataset
 from ser_utils.trainer import Parts, build_trainer, describe_machine, is_main_process, precision_of, training_arguments
 
 
-def prediction_table(test_rows: pd.DataFrame, logits) -> pd.DataFrame:
-    """One row per test clip: path, source, actor, true and predicted emotion, and p_<Emotion> for each label."""
+def prediction_table(test_rows: pd.DataFrame, logits, classes=EMOTIONS) -> pd.DataFrame:
+    """One row per test clip: path, source, corpus, speaker, true emotion, the predicted one (the most probable of
+    the scored `classes`), whether it is scored (its emotion is one of them), and p_<Emotion> for each label."""
     probabilities = torch.softmax(torch.as_tensor(logits, dtype=torch.float32), dim=-1).numpy()
-    predictions = test_rows[["path", "source", "actor", "emotion"]].assign(
-        predicted=[ID2LABEL[i] for i in probabilities.argmax(axis=1)]
+    predictions = test_rows[["path", "source", "corpus", "speaker", "emotion"]].assign(
+        predicted=most_probable(probabilities, EMOTIONS, classes), scored=test_rows["emotion"].isin(classes)
     )
     predictions[[f"p_{name}" for name in EMOTIONS]] = probabilities
     return predictions
+
+
+def _parts_record(manifest: pd.DataFrame) -> dict:
+    """Clips, speakers and (RAVDESS) actors of each part, and the corpora that train and that test."""
+    record = {}
+    for part in ("train", "validation", "test"):
+        rows = manifest[manifest["split"] == part]
+        record[f"{part}_clips"] = len(rows)
+        record[f"{part}_speakers"] = sorted(rows["speaker"].unique())
+        record[f"{part}_actors"] = sorted(int(a) for a in rows.loc[rows["corpus"] == "ravdess", "actor"].unique())
+    seen = manifest["split"].isin(("train", "validation"))
+    record["corpora"] = sorted(manifest.loc[seen, "corpus"].unique())
+    record["test_corpora"] = sorted(manifest.loc[manifest["split"] == "test", "corpus"].unique())
+    return record
 
 
 def run_record(
@@ -64,9 +82,11 @@ def run_record(
     started: str,
     warnings: list[str],
 ) -> dict:
-    """run_info.json: what ran (profile, model, protocol, machine), on which clips and actors, how it scored on
-    the test part, whether it resumed, how long it trained, and when it started and finished."""
+    """run_info.json: what ran (profile, model, protocol, machine), on which corpora, clips and speakers, how it
+    scored on the test part (over `classes`, the emotions both sides have), whether it resumed, how long it
+    trained, and when it started and finished."""
     args, state = trainer.args, trainer.state
+    classes, scored = scored_classes(manifest), predictions[predictions["scored"]]
     return {
         "run_group": run_group(profile),
         "profile": dataclasses.asdict(profile),
@@ -81,13 +101,12 @@ def run_record(
         "machine": describe_machine(args.use_cpu),
         "precision": precision_of(args),
         "world_size": args.world_size,
-        **{f"{part}_clips": int((manifest["split"] == part).sum()) for part in ("train", "validation", "test")},
-        **{
-            f"{part}_actors": sorted(int(a) for a in manifest.loc[manifest["split"] == part, "actor"].unique())
-            for part in ("train", "validation", "test")
-        },
+        **_parts_record(manifest),
+        "left_out": manifest.attrs.get("left_out", {}),
         "leakage": leakage_audit(manifest),
-        "test_metrics": evaluation_metrics(predictions["emotion"], predictions["predicted"]),
+        "leakage_by_corpus": leakage_by_corpus(manifest) if manifest["corpus"].nunique() > 1 else None,
+        "classes": classes,
+        "test_metrics": evaluation_metrics(scored["emotion"].astype(str), scored["predicted"], classes),
         "best_checkpoint": state.best_model_checkpoint,
         "train_steps": state.global_step,
         "steps_per_epoch": math.ceil(state.global_step / profile.epochs),
@@ -100,6 +119,12 @@ def run_record(
         "started": started,
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def training_window(manifest: pd.DataFrame) -> Window:
+    """The window recorded in the model folder (and used for recordings of unknown origin): that of the corpus
+    with the most training clips (RAVDESS: 0.6 s in; the others: from the start)."""
+    return window_for(manifest.loc[manifest["split"] == "train", "corpus"].value_counts().index[0])
 
 
 def _checkpoint_to_resume(run_dir: Path, main: bool) -> Path | None:
@@ -141,9 +166,10 @@ def train(
     with no_weight_progress_bars(), space_checked(run_dir):
         train_output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
         if main:  # the whole model, also when the Trainer stepped only its head
-            save_model_folder(setup.model, setup.feature_extractor, run_dir / MODEL_DIR)
+            save_model_folder(setup.model, setup.feature_extractor, run_dir / MODEL_DIR, training_window(manifest))
     test_dataset = setup.test_data(parts, progress and main)
-    predictions = prediction_table(parts.test, trainer.predict(test_dataset).predictions)  # every process
+    logits = trainer.predict(test_dataset).predictions  # every process
+    predictions = prediction_table(parts.test, logits, scored_classes(manifest))
     info = run_record(
         profile,
         manifest,
@@ -197,10 +223,10 @@ def run_training(
     if main:
         check_writable(runs_dir())  # before any work
     with args.main_process_first(desc="preprocessing"):
-        source, manifest = split_dataset(profile, data_dir, progress and main)
+        sources, manifest = split_dataset(profile, data_dir, progress and main)
     run_dir = _from_main_process(args, open_run_dir(profile, run_name, resume) if main else None)
     if main:
-        print(f"dataset: {source}\nrun dir: {run_dir}", flush=True)
+        print(f"dataset: {sources}\nrun dir: {run_dir}", flush=True)
     run = train(profile, manifest, run_dir, progress, resume, args)
     return run if main else None
 
@@ -209,7 +235,7 @@ def run_training(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ser_utils.train", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="smoke", help="profile name in params/ or a YAML path (default smoke)")
-    parser.add_argument("--data", help="folder holding Actor_01..Actor_24 (default: RAVDESS_DIR, Kaggle, sample)")
+    parser.add_argument("--data", nargs="+", help=DATA_HELP)
     parser.add_argument("--run-name", help="run folder under outputs/runs (default <profile>[-split]_<time>)")
     parser.add_argument("--resume", action="store_true", help="continue the newest unfinished run of this profile")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (one line per epoch stays)")
@@ -221,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         scores = run.info["test_metrics"]
         print(
             f"done: {run.run_dir} (WA {scores['WA']:.2%}, UA {scores['UA']:.2%} on {run.info['test_clips']} "
-            f"test clips; {run.info['split']})"
+            f"test clips; {run.info['split']}; {len(run.info['classes'])} emotions scored)"
             + (f"; model also at {run.info['published_model']}" if run.info["published_model"] else "")
         )
     return 0

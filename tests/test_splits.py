@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from ser_utils.preprocess import read_manifest
-from ser_utils.splits import actor_folds, assign_split, leakage_audit, selection_part
+from ser_utils.splits import assign_split, leakage_audit, selection_part, speaker_folds
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_audit_finds_the_identical_pair(manifest):
 
 
 def test_folds_are_gender_balanced_and_cover_every_actor(manifest):
-    folds = actor_folds(manifest["actor"])
+    folds = [[int(speaker.split(":")[1]) for speaker in fold] for fold in speaker_folds(manifest)]
     assert folds == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16], [17, 18, 19, 20], [21, 22, 23, 24]]
     for fold in folds:
         assert sum(a % 2 for a in fold) == 2
