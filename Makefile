@@ -1,5 +1,7 @@
 # make reproduce  - run notebooks 01-05 headless with papermill (PROFILE=smoke by default; DATA=/path/to/RAVDESS;
 #                   RUN=name for the run folder; RESUME=1 continues the newest unfinished run instead)
+#                   DATA="dir1 dir2" gives several corpora; CORPORA=ravdess,tess picks among them; SPLIT=cross_corpus
+#                   TEST_CORPORA=tess tests on one and trains on the others (finetune, kfold, protocols, baseline)
 # make kfold      - train once per fold and seed (SPLIT=actor_kfold|emobox, FOLDS=6, SEEDS="1 2 3",
 #                   MODE=fine-tuned|cnn-frozen|frozen, LAYERSUM=1, LR=1e-3), then aggregate them; make -j N runs N
 #                   at once
@@ -25,7 +27,13 @@ LINTED := ser_utils tests conftest.py .ci benchmarks
 OUT := $(or $(SER_OUTPUT_DIR),outputs)
 EXECUTED := $(OUT)/notebooks
 RUN_PARAM := $(if $(RUN),-p run_name $(RUN),)
-DATA_PARAM := $(if $(DATA),-p data_dir $(abspath $(DATA)),)
+comma := ,
+empty :=
+space := $(empty) $(empty)
+DATA_PARAM := $(if $(DATA),-p data_dir $(subst $(space),$(comma),$(abspath $(DATA))),)
+CORPORA ?=
+TEST_CORPORA ?=
+CORPORA_PARAMS := $(if $(CORPORA),-p corpora $(CORPORA),) $(if $(TEST_CORPORA),-p test_corpora $(TEST_CORPORA),)
 # PROFILE is a name from params/ or a path to a YAML file (made absolute, like the dataset path below).
 PROFILE_ARG := $(if $(wildcard $(PROFILE)),$(abspath $(PROFILE)),$(PROFILE))
 # Notebooks run with notebooks/ as working directory: hand them an absolute dataset path.
@@ -61,7 +69,8 @@ preprocess: $(VENV)/.installed
 finetune: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) --log-output notebooks/03_finetune_wav2vec2.ipynb $(EXECUTED)/03_finetune_wav2vec2.ipynb \
-		-p profile $(PROFILE_ARG) $(RUN_PARAM) $(if $(RESUME),-p resume True,) $(DATA_PARAM)
+		-p profile $(PROFILE_ARG) $(RUN_PARAM) $(if $(RESUME),-p resume True,) $(DATA_PARAM) $(CORPORA_PARAMS) \
+		$(if $(filter cross_corpus,$(SPLIT)),-p split cross_corpus,)
 
 report: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
@@ -70,7 +79,8 @@ report: $(VENV)/.installed
 protocols: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) notebooks/05_protocols.ipynb $(EXECUTED)/05_protocols.ipynb \
-		-p profile $(PROFILE_ARG) -p kfold_split $(SPLIT) -p n_folds $(FOLDS) -p seeds "$(SEEDS)" $(MODE_PARAMS) $(DATA_PARAM)
+		-p profile $(PROFILE_ARG) -p kfold_split $(SPLIT) -p n_folds $(FOLDS) -p seeds "$(SEEDS)" $(MODE_PARAMS) $(DATA_PARAM) \
+		$(CORPORA_PARAMS)
 
 # One target per (fold, seed): `make -j N kfold` runs N at once; the aggregate waits for all of them.
 FOLD_COUNT := $(if $(filter emobox,$(SPLIT)),6,$(FOLDS))
@@ -90,10 +100,11 @@ $(FOLD_RUNS): fold-%: $(VENV)/.installed
 	$(PAPERMILL) --log-output notebooks/03_finetune_wav2vec2.ipynb \
 		$(EXECUTED)/03_finetune_wav2vec2_$(SPLIT)_fold$(word 1,$(subst -, ,$*))_seed$(word 3,$(subst -, ,$*)).ipynb \
 		-p profile $(PROFILE_ARG) -p split $(SPLIT) -p fold $(word 1,$(subst -, ,$*)) -p n_folds $(FOLDS) \
-		-p seed $(word 3,$(subst -, ,$*)) $(MODE_PARAMS) $(if $(LR),-p learning_rate $(LR),) $(DATA_PARAM)
+		-p seed $(word 3,$(subst -, ,$*)) $(MODE_PARAMS) $(if $(LR),-p learning_rate $(LR),) $(DATA_PARAM) $(CORPORA_PARAMS)
 
 baseline: $(VENV)/.installed
-	$(PY) -m ser_utils.baseline $(if $(DATA),--data $(abspath $(DATA)),) --n-folds $(FOLDS)
+	$(PY) -m ser_utils.baseline $(if $(DATA),--data $(abspath $(DATA)),) --n-folds $(FOLDS) \
+		$(if $(CORPORA),--corpora $(CORPORA),) $(if $(TEST_CORPORA),--test-corpora $(TEST_CORPORA),)
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check $(LINTED)

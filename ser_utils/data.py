@@ -108,6 +108,8 @@ def _given_paths(data) -> list[Path]:
     """`data` as a list of paths: one path, a list of them, or several in one string separated by commas."""
     if data is None or data == "":
         return []
+    if isinstance(data, os.PathLike):
+        return [Path(data)]
     items = data.split(",") if isinstance(data, str) else [str(item) for item in data]
     return [Path(item.strip()) for item in items if item.strip()]
 
@@ -159,7 +161,8 @@ def resolve_sources(data=None, corpora: str | None = "") -> DataSources:
     names, paths = corpus_names(corpora), _given_paths(data)
     if not paths:
         return DataSources(_elsewhere(name) for name in names or ["ravdess"])
-    if len(paths) == 1 and names in ([], ["ravdess"]) and set(find_corpora(paths[0])) <= {"ravdess"}:
+    csv = paths[0].suffix.lower() == ".csv"
+    if len(paths) == 1 and not csv and names in ([], ["ravdess"]) and set(find_corpora(paths[0])) <= {"ravdess"}:
         return DataSources([resolve_data_dir(paths[0])])  # a RAVDESS folder (or none), found and checked as always
     found = _found_in(paths, "parameter data_dir")
     chosen = [s for s in found if not names or s.corpus in (*names, MANIFEST_CORPUS)]

@@ -18,10 +18,13 @@ from ser_utils.files import writing
 
 
 def run_caption(info: dict) -> str:
-    """One line saying what produced a result: profile, model, split, machine and date."""
+    """Two lines saying what produced a result: profile, model, split (with the emotions scored, where not all 8),
+    machine and date."""
+    classes = info.get("classes") or []
+    scored = f" · scored on {len(classes)} shared emotions" if 0 < len(classes) < 8 else ""
     return (
         f"profile '{info['profile']['name']}' · {info['model']}\n"
-        f"{info['split']} · {info['test_clips']} test clips · {info['machine']} · {info['finished'][:10]}"
+        f"{info['split']}{scored} · {info['test_clips']} test clips · {info['machine']} · {info['finished'][:10]}"
     )
 
 

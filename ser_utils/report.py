@@ -16,6 +16,7 @@ import pandas as pd
 
 from ser_utils.config import (
     EMOBOX_FOLDS,
+    EMOTIONS,
     N_FOLDS,
     SEED,
     SPLITS,
@@ -32,8 +33,8 @@ from ser_utils.runs import PREDICTIONS_FILE, finished_runs, mode_suffix
 from ser_utils.splits import leakage_audit, protocol_splits
 
 ORIGINAL_CLAIM = "99.65 % accuracy claimed by the original Kaggle notebook (random split)"
-RESULT_COLUMNS = ["encoder", "pretrained", "mode", "protocol", "data", "folds", "seeds", *SUMMARY_METRICS, "machine",
-                  "runs"]  # fmt: skip
+RESULT_COLUMNS = ["encoder", "pretrained", "mode", "protocol", "data", "emotions scored", "folds", "seeds",
+                  *SUMMARY_METRICS, "machine", "runs"]  # fmt: skip
 # EmoBox (Ma et al., Interspeech 2024, arXiv:2406.07162) on RAVDESS, frozen encoders, its 6 actor folds, in percent.
 # Published figures, not runs of this project: its validation part is a random 20 % of the training clips.
 EMOBOX_PUBLISHED = pd.DataFrame(
@@ -52,11 +53,22 @@ EMOBOX_PUBLISHED = pd.DataFrame(
 
 
 def data_label(run: dict) -> str:
-    """What a run was trained and tested on, from its run_info: "1440 clips, 24 actors"."""
+    """What a run was trained and tested on, from its run_info: "1440 clips, 24 actors" (RAVDESS alone), else the
+    corpora, e.g. "crema-d+ravdess -> tess: 9000 clips, 117 speakers"."""
     parts = ("train", "validation", "test")
     clips = sum(run[f"{part}_clips"] for part in parts)
-    actors = set().union(*(run[f"{part}_actors"] for part in parts))
-    return f"{clips} clips, {len(actors)} actors"
+    speakers = set().union(*(run.get(f"{part}_speakers", run[f"{part}_actors"]) for part in parts))
+    trained, tested = run.get("corpora", ["ravdess"]), run.get("test_corpora", ["ravdess"])
+    if trained == tested == ["ravdess"]:
+        return f"{clips} clips, {len(speakers)} actors"
+    where = "+".join(trained) + ("" if tested == trained else f" -> {'+'.join(tested)}")
+    return f"{where}: {clips} clips, {len(speakers)} speakers"
+
+
+def classes_label(run: dict) -> str:
+    """The emotions a run was scored on: "all 8", or their count and names (cross-corpus: those both sides have)."""
+    classes = run.get("classes", list(EMOTIONS))
+    return "all 8" if len(classes) == len(EMOTIONS) else f"{len(classes)}: {' '.join(classes)}"
 
 
 def run_configuration(run: dict) -> dict:
@@ -71,11 +83,14 @@ def run_configuration(run: dict) -> dict:
     }
 
 
-def audit_protocols(manifest: pd.DataFrame, n_folds: int = N_FOLDS, seed: int = SEED) -> pd.DataFrame:
-    """The leakage audit of every protocol (every fold of actor_kfold and emobox), or why a protocol is not possible."""
+def audit_protocols(manifest: pd.DataFrame, n_folds: int = N_FOLDS, seed: int = SEED, test_corpora=()) -> pd.DataFrame:
+    """The leakage audit of every protocol (every fold of actor_kfold and emobox; cross_corpus with `test_corpora`),
+    or why a protocol is not possible."""
     rows = [
         {"protocol": strategy, "fold": fold, **(leakage_audit(split) if split is not None else {}), "note": reason}
-        for strategy, fold, split, reason in protocol_splits(manifest, n_folds=n_folds, seed=seed)
+        for strategy, fold, split, reason in protocol_splits(
+            manifest, n_folds=n_folds, seed=seed, test_corpora=test_corpora
+        )  # fmt: skip
     ]
     frame = pd.DataFrame(rows)
     counts = [column for column in frame.columns if column not in ("protocol", "note")]
@@ -83,8 +98,8 @@ def audit_protocols(manifest: pd.DataFrame, n_folds: int = N_FOLDS, seed: int = 
 
 
 def results_table(runs: list[dict]) -> pd.DataFrame:
-    """One row per (encoder, mode, protocol, data, machine): WA, UA and macro-F1 in percent, mean ± std over
-    every fold and seed, with how many folds and seeds there were."""
+    """One row per (encoder, mode, protocol, data, emotions scored, machine): WA, UA and macro-F1 in percent, mean ±
+    std over every fold and seed, with how many folds and seeds there were."""
     if not runs:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     frame = pd.DataFrame(
@@ -92,13 +107,14 @@ def results_table(runs: list[dict]) -> pd.DataFrame:
             **run_configuration(run),
             "fold": run["fold"],
             "data": data_label(run),
+            "emotions scored": classes_label(run),
             "machine": run["machine"],
             "run": Path(run["run_dir"]).name,
             **run["test_metrics"],
         }
         for run in runs
     )
-    keys = ["encoder", "pretrained", "mode", "protocol", "data", "machine"]
+    keys = ["encoder", "pretrained", "mode", "protocol", "data", "emotions scored", "machine"]
     rows = [
         {
             **dict(zip(keys, key, strict=True)),
@@ -142,6 +158,8 @@ def kfold_summary(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
         for run in runs
     )
     predictions = pd.concat(pd.read_csv(Path(run["run_dir"]) / PREDICTIONS_FILE) for run in runs)
+    if "scored" in predictions:  # rows of emotions the runs were not scored on are left out
+        predictions = predictions[predictions["scored"]]
     return per_fold, emotion_confusion_matrix(predictions["emotion"], predictions["predicted"])
 
 

@@ -5,17 +5,20 @@ Strategies (the `split` column gets "train", "validation" or "test"):
 - ``random``: the original's ``train_test_split(test_size=0.2, random_state=42)`` over all clips.
   There is no separate validation part: as in the original, the test part also picks the checkpoint.
   Speaker-dependent: the same actors are in both parts.
-- ``actor_kfold``: actors are dealt into ``n_folds`` folds (default 6), each with as many male as
-  female actors: males and females are each sorted by number and cut into ``n_folds`` consecutive
-  groups. On the 24 RAVDESS actors that gives folds {1-4}, {5-8}, ..., {21-24}, two male (odd) and two
-  female (even) actors each. For fold k the test actors are fold k, the validation actors (checkpoint
-  selection) are fold k+1 (wrapping around), and the rest train. No actor is on two sides.
+- ``actor_kfold``: speakers (RAVDESS's actors; with several corpora, every corpus's speakers, who are never
+  merged across corpora) are dealt into ``n_folds`` folds (default 6), each with as many male as female
+  speakers: males and females are each sorted and cut into ``n_folds`` consecutive groups. On the 24
+  RAVDESS actors that gives folds {1-4}, {5-8}, ..., {21-24}, two male (odd) and two female (even) actors
+  each. For fold k the test speakers are fold k, the validation speakers (checkpoint selection) are fold k+1
+  (wrapping around), and the rest train. No speaker is on two sides.
 - ``actor_holdout``: fold 0 of ``actor_kfold``, for quick runs: test actors 1-4, validation 5-8,
   training 9-24 on the full dataset.
 - ``emobox``: the 6 RAVDESS folds of the EmoBox benchmark (Ma et al., 2024): fold k tests the actors of its
   published ``data/ravdess/fold_{k+1}`` (EMOBOX_TEST_ACTORS). EmoBox validates on a random 20 % of the training
   clips, voices that also train; here 4 whole training actors validate instead, 2 male and 2 female where
-  there are, drawn with the seed, so no actor is on two sides.
+  there are, drawn with the seed, so no actor is on two sides. RAVDESS only.
+- ``cross_corpus``: every clip of the test corpora tests; fold ``fold`` of the other corpora's speakers
+  validates and the rest train. It is scored on the emotions both sides have (``scored_classes``).
 """
 
 from __future__ import annotations
@@ -107,9 +110,7 @@ def emobox_split(manifest: pd.DataFrame, fold: int, seed: int = SEED) -> pd.Seri
     if not 0 <= fold < EMOBOX_FOLDS:
         raise ProfileError(f"fold must be 0..{EMOBOX_FOLDS - 1} for the emobox split, not {fold}")
     if set(manifest["corpus"]) != {"ravdess"}:
-        raise DatasetError(
-            f"the emobox split is RAVDESS's alone; the data holds {sorted(set(manifest['corpus']))}"
-        )
+        raise DatasetError(f"the emobox split is RAVDESS's alone; the data holds {sorted(set(manifest['corpus']))}")
     test = EMOBOX_TEST_ACTORS[fold]
     rest = sorted({int(a) for a in manifest["actor"]} - set(test))
     by_gender = [[a for a in rest if a % 2], [a for a in rest if not a % 2]]  # odd actors are male
