@@ -152,7 +152,7 @@ def kfold_summary(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
         {
             "fold": run["fold"],
             "seed": run_configuration(run)["seed"],
-            "test_actors": " ".join(map(str, run["test_actors"])),
+            "test_actors": " ".join(map(str, run["test_actors"])) or " ".join(run.get("test_speakers", [])),
             **run["test_metrics"],
         }
         for run in runs
