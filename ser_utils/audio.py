@@ -7,8 +7,10 @@ clip is cut the same way wherever it is used.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -42,6 +44,22 @@ class Window:
 
 
 RECIPE_WINDOW = Window()  # 16 kHz mono, 2.5 s from 0.6 s in: 40,000 samples
+PREPROCESSING_FILE = "ser_preprocessing.json"  # a model folder's window, as json.dumps(dataclasses.asdict(window))
+
+
+def load_preprocessing(model_dir: str | os.PathLike) -> Window:
+    """The audio window a model was trained on; the recipe's window for models saved without one. Raises
+    ValueError when the file is damaged."""
+    path = Path(model_dir) / PREPROCESSING_FILE
+    if not path.is_file():
+        return RECIPE_WINDOW
+    settings = json.loads(path.read_text())
+    fields = [field.name for field in dataclasses.fields(Window)]
+    if not isinstance(settings, dict) or sorted(settings) != sorted(fields):
+        raise ValueError(f"{PREPROCESSING_FILE} must hold exactly {fields}")
+    if not all(isinstance(settings[name], int | float) and settings[name] >= 0 for name in fields):
+        raise ValueError(f"{PREPROCESSING_FILE} holds a value that is not a number of 0 or more")
+    return Window(**settings)
 
 
 def audio_info(path: str | os.PathLike):

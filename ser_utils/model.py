@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -24,13 +25,12 @@ from transformers import (
     Wav2Vec2FeatureExtractor,
 )
 
-from ser_utils.audio import RECIPE_WINDOW, Window
+from ser_utils.audio import PREPROCESSING_FILE, RECIPE_WINDOW, Window, load_preprocessing
 from ser_utils.config import EMOTIONS, ENCODER_TYPES, ID2LABEL, LABEL2ID, SAMPLE_RATE, SEED
 from ser_utils.errors import ModelError
 from ser_utils.files import writing
 
 # Written beside every trained model, so prediction cuts audio exactly as training did.
-PREPROCESSING_FILE = "ser_preprocessing.json"
 PICKLES = ("training_args.bin",)  # what Trainer.save_model adds that a model folder does not need
 
 
@@ -142,21 +142,6 @@ def save_model_folder(model, feature_extractor, model_dir: str | os.PathLike, wi
     return model_dir
 
 
-def load_preprocessing(model_dir: str | os.PathLike) -> Window:
-    """The audio window a model was trained on; the recipe's window for models saved without one. Raises
-    ValueError when the file is damaged."""
-    path = Path(model_dir) / PREPROCESSING_FILE
-    if not path.is_file():
-        return RECIPE_WINDOW
-    settings = json.loads(path.read_text())
-    fields = [field.name for field in dataclasses.fields(Window)]
-    if not isinstance(settings, dict) or sorted(settings) != sorted(fields):
-        raise ValueError(f"{PREPROCESSING_FILE} must hold exactly {fields}")
-    if not all(isinstance(settings[name], int | float) and settings[name] >= 0 for name in fields):
-        raise ValueError(f"{PREPROCESSING_FILE} holds a value that is not a number of 0 or more")
-    return Window(**settings)
-
-
 def _check_emotion_config(config) -> None:
     """Raise ValueError unless `config` is that of a supported encoder's classifier with a head over the 8
     emotions."""
@@ -203,3 +188,27 @@ def no_weight_progress_bars():
         yield
     finally:
         transformers.logging.enable_progress_bar()
+
+
+# Attention layers that hand their projections' weight tensors to PyTorch themselves: their linear layers stay float.
+READS_LINEAR_WEIGHTS = ("WavLMAttention",)
+
+
+def quantize_linear_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of `model` whose nn.Linear layers hold int8 weights and quantize their inputs per batch (all but
+    those inside READS_LINEAR_WEIGHTS layers, which read the float weights directly).
+
+    PyTorch's eager dynamic quantization (its fbgemm CPU kernels); PyTorch marks it deprecated in favour of
+    torchao, so its deprecation warning is silenced here. The convolutions of the feature encoder stay float.
+    """
+    from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+
+    kept = [name for name, module in model.named_modules() if type(module).__name__ in READS_LINEAR_WEIGHTS]
+    chosen = {
+        name: default_dynamic_qconfig
+        for name, module in model.named_modules()
+        if type(module) is torch.nn.Linear and not any(name.startswith(f"{parent}.") for parent in kept)
+    }
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(deprecated|quantize_per_tensor).*")
+        return quantize_dynamic(model, chosen, dtype=torch.qint8, inplace=False)

@@ -15,33 +15,46 @@ import glob
 import json
 import os
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from tqdm import tqdm
 
-from ser_utils.audio import AUDIO_SUFFIXES, audio_info, read_window, stream_windows
-from ser_utils.errors import AudioError, command_line
+from ser_utils.audio import AUDIO_SUFFIXES, audio_info, load_preprocessing, read_window, stream_windows
+from ser_utils.config import EMOTIONS
+from ser_utils.errors import AudioError, ModelError, command_line
+from ser_utils.export import OnnxModel, read_labels
 from ser_utils.files import check_output_file, writing
-from ser_utils.model import load_model_folder
 from ser_utils.runs import published_model_dir
 
 SILENCE = 1e-4  # peak amplitude below which a clip counts as silent
+BACKENDS = ("torch", "onnx")
 
 
 class Predictor:
-    """A trained model with its feature extractor and the audio window it was trained on."""
+    """A trained model with its feature extractor and the audio window it was trained on, run by torch or by ONNX
+    Runtime (ser_utils.export)."""
 
-    def __init__(self, model_dir: str | os.PathLike, device: str | None = None, int8: bool = False):
+    def __init__(self, model_dir: str | os.PathLike, device: str | None = None, int8: bool = False,
+                 backend: str = "torch"):  # fmt: skip
         """Load the model in `model_dir` onto `device` (default: CUDA when available, else CPU).
 
         `int8` quantizes the weights of its linear layers to 8-bit integers for inference on CPU (activations are
         quantized on the fly: dynamic quantization), which is faster there; its agreement with the full-precision
-        model is measured by benchmarks/int8_inference.py.
+        model is measured by benchmarks/int8_inference.py. `backend` "onnx" runs the folder's model.onnx
+        (model.int8.onnx with `int8`, both written by ser-export) with ONNX Runtime on the CPU, without torch.
         """
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+        if backend == "onnx":
+            self._open_onnx(Path(model_dir), int8)
+            return
+        import torch
+
+        from ser_utils.model import load_model_folder, quantize_linear_int8
+
+        self.onnx = None
         self.model, self.feature_extractor, self.window = load_model_folder(model_dir)
         self.device = device or ("cpu" if int8 or not torch.cuda.is_available() else "cuda")
         if int8 and self.device != "cpu":
@@ -51,36 +64,29 @@ class Predictor:
             self.model = quantize_linear_int8(self.model)
         self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
 
-    @torch.inference_mode()
+    def _open_onnx(self, model_dir: Path, int8: bool) -> None:
+        labels = read_labels(model_dir)
+        if sorted(labels) != sorted(EMOTIONS):
+            raise ModelError(
+                f"{model_dir}: its labels {labels} are not the 8 emotions; pass a folder written by training"
+            )
+        try:
+            self.window = load_preprocessing(model_dir)
+        except ValueError as error:
+            raise ModelError(f"{model_dir}: not a usable model folder ({error})") from error
+        self.onnx, self.labels, self.device = OnnxModel(model_dir, int8, labels), labels, "cpu"
+        self.model = self.feature_extractor = None
+
     def probabilities(self, windows: np.ndarray) -> np.ndarray:
         """Class probabilities, one row per window (windows: array of shape (n, samples))."""
-        inputs = self.feature_extractor(list(windows), sampling_rate=self.window.sample_rate, return_tensors="pt")
-        logits = self.model(inputs["input_values"].to(self.device)).logits
-        return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        if self.onnx is not None:
+            return self.onnx.probabilities(windows)
+        import torch
 
-
-# Attention layers that hand their projections' weight tensors to PyTorch themselves: their linear layers stay float.
-READS_LINEAR_WEIGHTS = ("WavLMAttention",)
-
-
-def quantize_linear_int8(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy of `model` whose nn.Linear layers hold int8 weights and quantize their inputs per batch (all but
-    those inside READS_LINEAR_WEIGHTS layers, which read the float weights directly).
-
-    PyTorch's eager dynamic quantization (its fbgemm CPU kernels); PyTorch marks it deprecated in favour of
-    torchao, so its deprecation warning is silenced here. The convolutions of the feature encoder stay float.
-    """
-    from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
-
-    kept = [name for name, module in model.named_modules() if type(module).__name__ in READS_LINEAR_WEIGHTS]
-    chosen = {
-        name: default_dynamic_qconfig
-        for name, module in model.named_modules()
-        if type(module) is torch.nn.Linear and not any(name.startswith(f"{parent}.") for parent in kept)
-    }
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*(deprecated|quantize_per_tensor).*")
-        return quantize_dynamic(model, chosen, dtype=torch.qint8, inplace=False)
+        with torch.inference_mode():
+            inputs = self.feature_extractor(list(windows), sampling_rate=self.window.sample_rate, return_tensors="pt")
+            logits = self.model(inputs["input_values"].to(self.device)).logits
+            return torch.softmax(logits.float(), dim=-1).cpu().numpy()
 
 
 def expand_paths(paths) -> list[str]:
@@ -257,9 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--per-window", action="store_true", help="with --window: one row per window")
     parser.add_argument("--int8", action="store_true", help="CPU: int8 weights in the linear layers (faster)")
+    parser.add_argument("--backend", choices=BACKENDS, default="torch", help="torch (default) or onnx (ser-export)")
     args = parser.parse_args(argv)
     output = None if args.output == "-" else check_output_file(args.output)  # before any work
-    predictor = Predictor(args.model or published_model_dir(), int8=args.int8)
+    predictor = Predictor(args.model or published_model_dir(), int8=args.int8, backend=args.backend)
     table = predict(
         args.paths,
         batch_size=args.batch_size,

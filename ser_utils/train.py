@@ -22,6 +22,7 @@ import transformers
 from transformers import Trainer, TrainingArguments
 
 from ser_utils.audio import Window
+from ser_utils.card import push_model, write_model_card
 from ser_utils.config import EMOTIONS, LABEL2ID, Profile, add_profile_options, load_profile, profile_overrides
 from ser_utils.corpora import window_for
 from ser_utils.data import DATA_HELP
@@ -106,6 +107,7 @@ def run_record(
         "leakage": leakage_audit(manifest),
         "leakage_by_corpus": leakage_by_corpus(manifest) if manifest["corpus"].nunique() > 1 else None,
         "classes": classes,
+        "window": dataclasses.asdict(training_window(manifest)),
         "test_metrics": evaluation_metrics(scored["emotion"].astype(str), scored["predicted"], classes),
         "best_checkpoint": state.best_model_checkpoint,
         "train_steps": state.global_step,
@@ -192,6 +194,7 @@ def _write_and_publish(run: FinishedRun) -> None:
     has warnings about its split (a degenerate run never replaces the published model)."""
     with space_checked(run.run_dir):
         write_run(run)
+        write_model_card(run.run_dir / MODEL_DIR, run.info)
         if run.info["published_model"]:
             publish_model(run.run_dir / MODEL_DIR)
         else:
@@ -239,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-name", help="run folder under outputs/runs (default <profile>[-split]_<time>)")
     parser.add_argument("--resume", action="store_true", help="continue the newest unfinished run of this profile")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (one line per epoch stays)")
+    parser.add_argument("--push-to-hub", metavar="REPO", help="then upload the model folder to this Hub repository")
     add_profile_options(parser)
     options = parser.parse_args(argv)
     profile = load_profile(options.profile, **profile_overrides(options))
@@ -250,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
             f"test clips; {run.info['split']}; {len(run.info['classes'])} emotions scored)"
             + (f"; model also at {run.info['published_model']}" if run.info["published_model"] else "")
         )
+        if options.push_to_hub:
+            print(f"uploaded: {push_model(run.run_dir / MODEL_DIR, options.push_to_hub)}")
     return 0
 
 

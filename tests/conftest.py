@@ -90,3 +90,26 @@ def kaggle_input(ravdess_16k, tmp_path_factory):
     from corpus_samples import make_kaggle_input
 
     return make_kaggle_input(ravdess_16k, tmp_path_factory.mktemp("kaggle-input"))
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """A small model from scratch trained 5 epochs on 96 real clips of the bundled sample (random split): its run
+    folder, model card and model, for the training, card and ONNX tests."""
+    from ser_utils.config import load_profile
+    from ser_utils.data import BUNDLED_SAMPLE
+    from ser_utils.preprocess import prepare_dataset, read_manifest
+    from ser_utils.splits import assign_split
+    from ser_utils.train import train
+
+    prepared = tmp_path_factory.mktemp("prepared-sample")
+    prepare_dataset(BUNDLED_SAMPLE, prepared, progress=False)
+    subset = read_manifest(prepared).groupby("emotion").head(12).reset_index(drop=True)  # 96 clips
+    manifest = assign_split(subset, "random", 0.2, 42)
+    profile = load_profile("smoke", epochs=5, learning_rate=2e-3, device="cpu")
+    outputs, before = tmp_path_factory.mktemp("trained-run-outputs"), os.environ["SER_OUTPUT_DIR"]
+    os.environ["SER_OUTPUT_DIR"] = str(outputs)  # its published model is its own: no other test replaces it
+    try:
+        return train(profile, manifest, outputs / "runs" / "e2e", progress=False)
+    finally:
+        os.environ["SER_OUTPUT_DIR"] = before

@@ -8,8 +8,8 @@ from ser_utils.config import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "ser_utils"
 STAGES = ["errors", "config", "files", "audio", "ravdess", "corpora", "verify", "data", "preprocess", "splits",
-          "dataset", "model", "features", "metrics", "runs", "plots", "trainer", "train", "report", "baseline",
-          "predict", "evaluate"]  # fmt: skip
+          "dataset", "model", "features", "metrics", "runs", "plots", "card", "trainer", "train", "report", "baseline",
+          "export", "predict", "evaluate"]  # fmt: skip
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 50
 

@@ -1,32 +1,24 @@
 """End to end on real clips: preprocess, split, train a small model through Trainer, report, reload."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from ser_utils.config import EMOTIONS, load_profile
-from ser_utils.data import BUNDLED_SAMPLE
-from ser_utils.files import figures_dir, outputs_dir
+from ser_utils.config import EMOTIONS
+from ser_utils.files import figures_dir
 from ser_utils.metrics import HISTORY_COLUMNS, emotion_confusion_matrix
 from ser_utils.model import build_model
 from ser_utils.plots import plot_accuracy, plot_confusion_matrix, plot_loss, run_caption, save_figure
-from ser_utils.preprocess import prepare_dataset, read_manifest
 from ser_utils.runs import load_run
-from ser_utils.splits import assign_split
-from ser_utils.train import train
 
-EPOCHS = 5
+EPOCHS = 5  # as the trained_run fixture (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    prepared = tmp_path_factory.mktemp("prepared-sample")
-    prepare_dataset(BUNDLED_SAMPLE, prepared, progress=False)
-    subset = read_manifest(prepared).groupby("emotion").head(12).reset_index(drop=True)  # 96 clips
-    manifest = assign_split(subset, "random", 0.2, 42)
-    profile = load_profile("smoke", epochs=EPOCHS, learning_rate=2e-3, device="cpu")
-    return train(profile, manifest, tmp_path_factory.mktemp("runs") / "e2e", progress=False)
+def finished_run(trained_run):
+    return trained_run
 
 
 def test_history_has_one_row_per_epoch_and_loss_falls(finished_run):
@@ -53,11 +45,11 @@ def test_predictions_and_run_info(finished_run):
     assert info["machine"].startswith("CPU")
     assert info["best_checkpoint"]
     assert info["train_runtime_s"] > 0
-    assert info["published_model"] == str(outputs_dir() / "model")
+    assert info["published_model"] == str(finished_run.run_dir.parent.parent / "model")  # its SER_OUTPUT_DIR
 
 
 def test_saved_model_reloads_with_labels(finished_run):
-    for folder in (finished_run.run_dir / "model", outputs_dir() / "model"):
+    for folder in (finished_run.run_dir / "model", Path(finished_run.info["published_model"])):
         model, extractor = build_model(folder)
         assert [model.config.id2label[i] for i in range(8)] == list(EMOTIONS)
         assert extractor.sampling_rate == 16_000

@@ -1,0 +1,147 @@
+"""Model cards: the README.md of every model folder training writes, in the Hugging Face model-card format.
+
+The YAML header gives the license, the datasets, the metrics, the base model and the pipeline tag, and a
+model-index with the test scores; the text says what the model is, what it was trained and tested on under which
+protocol (with the leakage audit's numbers), how it scored, with which settings, how to load it, its limits and
+the license of its data. Everything comes from the run's record (run_info.json). `push_model` uploads a folder to
+the Hugging Face Hub where there is network.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from ser_utils.files import writing
+
+CARD_FILE = "README.md"
+# The terms each corpus's data is released under, as the card's license and its text say them.
+CORPUS_LICENSES = {
+    "ravdess": ("cc-by-nc-sa-4.0", "RAVDESS: CC BY-NC-SA 4.0 (non-commercial, share-alike; Livingstone & Russo, 2018)"),
+    "crema-d": ("odbl", "CREMA-D: Open Database License (contents: Database Contents License)"),
+    "tess": ("cc-by-nc-nd-4.0", "TESS: CC BY-NC-ND 4.0 (University of Toronto)"),
+    "savee": ("other", "SAVEE: free for research use under its authors' terms (University of Surrey)"),
+    "emodb": ("other", "EmoDB: under its authors' terms (TU Berlin)"),
+}
+
+
+def _license(corpora: list[str]) -> tuple[str, list[str]]:
+    """The card's license id (the data's, "other" when the corpora differ) and one line per corpus."""
+    known = [CORPUS_LICENSES.get(name, ("other", f"{name}: under its owner's terms")) for name in corpora]
+    ids = {license_id for license_id, _ in known}
+    return (ids.pop() if len(ids) == 1 else "other"), [line for _, line in known]
+
+
+def _header(info: dict) -> dict:
+    """The card's YAML metadata."""
+    profile, scores = info["profile"], info["test_metrics"]
+    corpora = sorted(set(info.get("corpora", ["ravdess"])) | set(info.get("test_corpora", ["ravdess"])))
+    protocol = f"{info['split']}; scored on {len(info.get('classes', [0] * 8))} emotions"
+    header = {
+        "license": _license(corpora)[0],
+        "datasets": corpora,
+        "metrics": ["accuracy", "recall", "f1"],
+        "pipeline_tag": "audio-classification",
+        "library_name": "transformers",
+        "tags": ["speech-emotion-recognition", "audio-classification", info.get("encoder", "wav2vec2")],
+    }
+    if profile.get("model_name_or_path"):
+        header["base_model"] = profile["model_name_or_path"]
+    metrics = [("accuracy", "WA", "WA (accuracy)"), ("recall", "UA", "UA (unweighted average recall)"),
+               ("f1", "macro_F1", "macro-F1")]  # fmt: skip
+    header["model-index"] = [{
+        "name": f"{info['run_group']} ({info['model']})",
+        "results": [{
+            "task": {"type": "audio-classification", "name": "Speech emotion recognition"},
+            "dataset": {"name": " + ".join(corpora), "type": corpora[0], "split": f"test ({protocol})"},
+            "metrics": [{"type": kind, "value": round(float(scores[key]), 4), "name": f"{name}, {protocol}"}
+                        for kind, key, name in metrics],
+        }],
+    }]  # fmt: skip
+    return header
+
+
+def _data_section(info: dict) -> list[str]:
+    leakage = info["leakage"]
+    parts = [f"{info[f'{part}_clips']} {part} clips ({len(info.get(f'{part}_speakers', info[f'{part}_actors']))} "
+             f"speakers)" for part in ("train", "validation", "test")]  # fmt: skip
+    left_out = info.get("left_out") or {}
+    return [
+        "## Data and protocol",
+        f"- Trained on: {', '.join(info.get('corpora', ['ravdess']))}; tested on: "
+        f"{', '.join(info.get('test_corpora', ['ravdess']))}; {', '.join(parts)}.",
+        f"- Protocol: {info['split']}. The checkpoint was picked on the {info['selection_part']} part.",
+        f"- Leakage audit of the test part: {leakage['actors_on_both_sides']} speakers also seen in training or "
+        f"selection, {leakage['test_clips_with_seen_twin']} clips whose twin recording was seen, "
+        f"{leakage['identical_audio_across_sides']} byte-identical to a seen clip, "
+        f"{leakage['validation_actors_in_training']} validation speakers who also train.",
+        *([f"- Left out (no counterpart among the 8 emotions): {left_out}."] if left_out else []),
+    ]
+
+
+def model_card(info: dict) -> str:
+    """The model card of a run, from its run_info."""
+    profile, scores = info["profile"], info["test_metrics"]
+    classes, offset = info.get("classes") or [], info.get("window", {}).get("offset_s", 0.6)
+    pretrained = "pretrained" if profile.get("model_name_or_path") else "trained from scratch (no pretraining)"
+    _, licenses = _license(sorted(set(info.get("corpora", ["ravdess"])) | set(info.get("test_corpora", ["ravdess"]))))
+    lines = [
+        "---", yaml.safe_dump(_header(info), sort_keys=False).strip(), "---", "",
+        f"# Speech emotion recognition: {info['model']}", "",
+        f"Classifies a 2.5 s window of speech into 8 emotions: {', '.join(info['labels'])}.", "",
+        "## Model",
+        f"- Encoder: {info.get('encoder', profile.get('model_name_or_path'))}, {pretrained}; how much trained: "
+        f"{info.get('mode', 'fine-tuned')}.",
+        f"- Run: {info['run_group']}, finished {info['finished']}, on {info['machine']} ({info['precision']}).", "",
+        *_data_section(info), "",
+        "## Results (test part)",
+        f"WA {scores['WA']:.2%}, UA {scores['UA']:.2%}, macro-F1 {scores['macro_F1']:.2%}, under the protocol "
+        f"{info['split']}, over {len(classes)} emotions ({', '.join(classes)}).", "",
+        "## Training settings",
+        f"learning rate {profile['learning_rate']}, weight decay {profile['weight_decay']}, batch "
+        f"{profile['batch_size']}, {profile['epochs']} epochs, seed {profile['seed']}, precision "
+        f"{info['precision']}, {info['train_steps']} steps in {info['train_runtime_s']} s.", "",
+        "## How to use",
+        "```bash",
+        "ser-predict --model THIS_FOLDER recordings/            # torch",
+        "ser-export --model THIS_FOLDER && ser-predict --backend onnx --model THIS_FOLDER recordings/",
+        "```",
+        "```python",
+        "import soundfile as sf",
+        "from transformers import pipeline",
+        'classify = pipeline("audio-classification", model="THIS_FOLDER")',
+        'audio, rate = sf.read("clip.wav")  # 16 kHz mono; an array needs no ffmpeg',
+        'print(classify({"raw": audio, "sampling_rate": rate}))',
+        "```", "",
+        "## Limits",
+        "- Acted speech in studio conditions; expect lower scores on spontaneous speech and other recordings.",
+        "- Only the 8 emotions above; each prediction reads one 2.5 s window (ser-predict --window covers longer "
+        f"audio), starting {offset} s in (ser_preprocessing.json).",
+        "- Scores under a random split have the same speakers on both sides and overstate what a new voice gets.", "",
+        "## License",
+        "A model trained on these data is bound by their terms:",
+        *[f"- {line}" for line in licenses], "",
+    ]  # fmt: skip
+    return "\n".join(lines)
+
+
+def write_model_card(model_dir: str | os.PathLike, info: dict) -> Path:
+    """Write `model_dir`/README.md (atomically) from the run's info; returns its path."""
+    path = Path(model_dir) / CARD_FILE
+    with writing(path) as tmp:
+        tmp.write_text(model_card(info))
+    return path
+
+
+def push_model(model_dir: str | os.PathLike, repo: str, private: bool = True) -> str:
+    """Upload a model folder (card included) to the Hugging Face Hub repository `repo`, creating it (private by
+    default) where it does not exist; returns the repository's URL. Needs network and a token (HF_TOKEN or
+    `hf auth login`)."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    url = api.create_repo(repo, private=private, exist_ok=True)
+    api.upload_folder(folder_path=str(model_dir), repo_id=repo, commit_message="Upload from ser_utils training")
+    return str(url)

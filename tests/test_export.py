@@ -1,0 +1,93 @@
+"""ONNX: export, parity with torch on real clips (fp32 and int8), ser-predict --backend onnx, and the errors for a
+missing or stale model.onnx; the ONNX path runs without torch."""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ser_utils.data import BUNDLED_SAMPLE
+from ser_utils.errors import ModelError
+from ser_utils.export import ONNX_FILE, ONNX_INT8_FILE, export_onnx
+from ser_utils.predict import Predictor, predict
+from ser_utils.runs import MODEL_DIR
+
+CLIPS = sorted(str(path) for path in BUNDLED_SAMPLE.rglob("*.flac"))  # 240 real clips, 4 actors
+
+
+@pytest.fixture(scope="module")
+def exported(trained_run, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("onnx") / "model"
+    shutil.copytree(trained_run.run_dir / MODEL_DIR, folder)
+    export_onnx(folder, int8=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def torch_table(exported):
+    return predict(CLIPS, progress=False, predictor=Predictor(exported, device="cpu"))
+
+
+def _probabilities(table):
+    return table[[column for column in table.columns if column.startswith("p_")]].to_numpy(dtype=float)
+
+
+def test_onnx_fp32_gives_torchs_labels_and_probabilities(exported, torch_table):
+    table = predict(CLIPS, progress=False, predictor=Predictor(exported, backend="onnx"))
+    assert len(table) == 240 and (table["label"] == torch_table["label"]).all()
+    assert np.abs(_probabilities(table) - _probabilities(torch_table)).max() < 1e-4
+    assert torch_table["label"].nunique() > 1  # a trained model, not one answer for everything
+
+
+def test_onnx_int8_agrees_with_torch_fp32_on_99_percent_of_labels(exported, torch_table):
+    table = predict(CLIPS, progress=False, predictor=Predictor(exported, backend="onnx", int8=True))
+    agreement = (table["label"] == torch_table["label"]).mean()
+    print(f"ONNX int8 agrees with torch fp32 on {agreement:.1%} of {len(table)} clips")
+    assert agreement >= 0.99
+    assert (exported / ONNX_INT8_FILE).stat().st_size < (exported / ONNX_FILE).stat().st_size
+
+
+def test_command_lines_export_and_predict_with_onnx(trained_run, torch_table, tmp_path):
+    out = tmp_path / "exported"
+    done = subprocess.run([sys.executable, "-m", "ser_utils.export", "--model", str(trained_run.run_dir / MODEL_DIR),
+                           "--output", str(out)], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "written:" in done.stdout and (out / ONNX_FILE).is_file() and (out / "ser_preprocessing.json").is_file()
+    command = [sys.executable, "-m", "ser_utils.predict", "--backend", "onnx", "--model", str(out), *CLIPS[:12]]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    labels = [line.split(",")[1] for line in done.stdout.splitlines()[1:]]
+    assert labels == torch_table["label"].tolist()[:12]
+
+
+def test_the_onnx_path_runs_without_torch(exported):
+    script = (
+        "import sys; sys.modules['torch'] = None; sys.modules['transformers'] = None\n"  # importing either fails
+        "from ser_utils.predict import Predictor, predict\n"
+        f"table = predict({CLIPS[:4]!r}, progress=False, predictor=Predictor({str(exported)!r}, backend='onnx'))\n"
+        "print(table['label'].notna().sum())"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "4"
+
+
+def test_a_missing_or_stale_onnx_model_is_refused_naming_the_fix(exported, trained_run, tmp_path):
+    bare = tmp_path / "bare"
+    shutil.copytree(trained_run.run_dir / MODEL_DIR, bare)
+    with pytest.raises(ModelError, match=f"no ONNX model here; run: ser-export --model {bare}"):
+        Predictor(bare, backend="onnx")
+    stale = tmp_path / "stale"
+    shutil.copytree(exported, stale)
+    weights = stale / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-8:] = bytes(8)  # other weights than those exported
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="exported from other weights"):
+        Predictor(stale, backend="onnx")
+    (stale / ONNX_FILE).write_bytes(b"not a graph")
+    done = subprocess.run([sys.executable, "-m", "ser_utils.predict", "--backend", "onnx", "--model", str(stale),
+                           CLIPS[0]], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 2 and "not a usable ONNX model" in done.stderr and "Traceback" not in done.stderr
