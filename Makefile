@@ -6,6 +6,7 @@
 #                   MODE=fine-tuned|cnn-frozen|frozen, LAYERSUM=1, LR=1e-3), then aggregate them; make -j N runs N
 #                   at once
 # make baseline   - the MFCC + SVM baseline under every protocol, in seconds
+# make wheel      - dist/ser_utils-*.whl (bundled sample, checksums, profiles): attach it to Kaggle for offline installs
 # make test       - ruff, then pytest: unit tests, the end-to-end test and nbval over the notebooks
 # Both create .venv from requirements.txt first when it is missing or out of date.
 
@@ -41,7 +42,7 @@ ifneq ($(RAVDESS_DIR),)
 export RAVDESS_DIR := $(abspath $(RAVDESS_DIR))
 endif
 
-.PHONY: reproduce eda preprocess finetune report protocols kfold $(FOLD_RUNS) baseline test lint clean notebook-outputs
+.PHONY: reproduce eda preprocess finetune report protocols kfold $(FOLD_RUNS) baseline wheel test lint clean notebook-outputs
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -106,6 +107,11 @@ baseline: $(VENV)/.installed
 	$(PY) -m ser_utils.baseline $(if $(DATA),--data $(abspath $(DATA)),) --n-folds $(FOLDS) \
 		$(if $(CORPORA),--corpora $(CORPORA),) $(if $(TEST_CORPORA),--test-corpora $(TEST_CORPORA),)
 
+wheel: $(VENV)/.installed
+	rm -rf build dist/ser_utils-*.whl
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
+	@ls -l dist/ser_utils-*.whl
+
 lint: $(VENV)/.installed
 	$(PY) -m ruff check $(LINTED)
 	$(PY) -m ruff format --check $(LINTED)
@@ -114,7 +120,7 @@ test: lint
 	$(PY) -m pytest
 
 clean:
-	rm -rf outputs .pytest_cache
+	rm -rf outputs .pytest_cache build dist
 
 # Maintainers: after changing a notebook, store fresh outputs for nbval to compare against.
 notebook-outputs: $(VENV)/.installed

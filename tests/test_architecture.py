@@ -9,7 +9,7 @@ from ser_utils.config import PROJECT_ROOT
 PACKAGE = PROJECT_ROOT / "ser_utils"
 STAGES = ["errors", "config", "files", "audio", "ravdess", "corpora", "verify", "data", "preprocess", "splits",
           "dataset", "model", "features", "metrics", "runs", "plots", "card", "trainer", "train", "report", "baseline",
-          "export", "predict", "evaluate"]  # fmt: skip
+          "export", "predict", "evaluate", "demo"]  # fmt: skip
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 50
 

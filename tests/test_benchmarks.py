@@ -79,3 +79,19 @@ def test_frozen_cache_benchmark_on_a_subset(ravdess_subset, tmp_path):
     assert whole > 0 and cached > 0 and (whole - 0.05) / (cached + 0.05) - 0.05 <= speedup
     assert speedup <= (whole + 0.05) / (cached - 0.05) + 0.05
     assert float(rows[0][8].rstrip(" |")) < 1e-6  # the two sides score the same
+
+
+def test_onnx_inference_benchmark_on_a_tiny_model(ravdess_subset, tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "onnx_inference.py"), "--arch", "tiny",
+               "--data", str(ravdess_subset([3], 12)), "--clips", "8", "--batch-size", "4",
+               "--output", str(output)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
+    assert len(rows) == 1 and rows[0][2] == "wav2vec2-tiny (random init)" and rows[0][3:5] == ["8", "4"]
+    speeds = [re.match(r"([\d.]+) clips/s \(([\d.]+)x real time\)", cell).groups() for cell in rows[0][5:9]]
+    assert all(abs(float(real) - 2.5 * float(clips)) < 0.1 * float(real) + 0.1 for clips, real in speeds)
+    assert len(re.findall(r"[\d.]+%", rows[0][9])) == 3
+    peaks = [int(value) for value in re.findall(r"\d+", rows[0][10])]
+    assert len(peaks) == 4 and max(peaks[2:]) < min(peaks[:2])  # ONNX Runtime alone needs less memory than torch
