@@ -55,18 +55,28 @@ def timed_probabilities(predictor: Predictor, windows: np.ndarray, batch_size: i
     return time.perf_counter() - start, np.concatenate(probabilities)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def inference_options(description: str) -> argparse.ArgumentParser:
+    """The command line of the inference benchmarks: which model, which clips, how many at once, where to write."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", type=Path, help="a trained model folder (default: a random-init model)")
     parser.add_argument("--arch", choices=["base", "tiny"], default="base", help="without --model: which model")
     parser.add_argument("--data", type=Path, default=SHARED / "ravdess-16k", help="RAVDESS folder (any rate)")
     parser.add_argument("--clips", type=int, default=64, help="clips to classify, drawn across the set (64)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
-    options = parser.parse_args(argv)
-    clips, _ = scan_dataset(options.data)
-    chosen = clips.sample(min(options.clips, len(clips)), random_state=0)
-    windows = np.stack([load_window(path) for path in chosen["path"]])
+    return parser
+
+
+def sample_windows(data: Path, count: int) -> np.ndarray:
+    """The recipe's window of `count` clips drawn across the RAVDESS folder `data` (the same ones every run)."""
+    clips, _ = scan_dataset(data)
+    chosen = clips.sample(min(count, len(clips)), random_state=0)
+    return np.stack([load_window(path) for path in chosen["path"]])
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = inference_options(__doc__.splitlines()[0]).parse_args(argv)
+    windows = sample_windows(options.data, options.clips)
     with tempfile.TemporaryDirectory(prefix="ser-int8-bench-") as tmp:
         model_dir = options.model or save_random_model(options.arch, Path(tmp))
         name = f"{options.model} (trained)" if options.model else f"wav2vec2-{options.arch} (random init)"

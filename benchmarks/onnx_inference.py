@@ -13,7 +13,6 @@ user installs per backend (onnxruntime alone; torch with transformers). Appends 
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import subprocess
@@ -26,7 +25,6 @@ import numpy as np
 from results_table import append_row, cpu_row  # benchmarks/results_table.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
 BACKENDS = {"torch fp32": ("torch", False), "torch int8": ("torch", True), "ONNX fp32": ("onnx", False),
             "ONNX int8": ("onnx", True)}  # fmt: skip
 HEADER = (
@@ -81,23 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         model_dir, backend, int8, windows_file, batch, out = sys.argv[2:]
         child(model_dir, backend, int8 == "True", windows_file, int(batch), out)
         return 0
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, help="a trained model folder (default: wav2vec2-base, random init)")
-    parser.add_argument("--arch", choices=["base", "tiny"], default="base", help="without --model: which model")
-    parser.add_argument("--data", type=Path, default=SHARED / "ravdess-16k", help="RAVDESS folder (any rate)")
-    parser.add_argument("--clips", type=int, default=64, help="clips to classify, drawn across the set (64)")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
-    options = parser.parse_args(argv)
-    from int8_inference import save_random_model  # beside this script
+    from int8_inference import inference_options, sample_windows, save_random_model  # beside this script (torch)
 
-    from ser_utils.audio import load_window
-    from ser_utils.data import scan_dataset
     from ser_utils.export import export_onnx
 
-    clips, _ = scan_dataset(options.data)
-    chosen = clips.sample(min(options.clips, len(clips)), random_state=0)
-    windows = np.stack([load_window(path) for path in chosen["path"]])
+    options = inference_options(__doc__.splitlines()[0]).parse_args(argv)
+    windows = sample_windows(options.data, options.clips)
     with tempfile.TemporaryDirectory(prefix="ser-onnx-bench-") as tmp:
         tmp = Path(tmp)
         model_dir = tmp / "model"

@@ -38,14 +38,18 @@ def test_preprocess_throughput_on_two_actors(ravdess_subset, ravdess_48k_sample,
     assert len(row) == 1 and " | 24 | " in row[0]
 
 
-def test_int8_inference_on_a_tiny_model(ravdess_subset, tmp_path):
+def _inference_rows(script: str, data, clips: int, tmp_path) -> list[list[str]]:
+    """Run an inference benchmark on the tiny architecture, batch 4; the cells of the rows it appended."""
     output = tmp_path / "BENCHMARKS.md"
-    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "int8_inference.py"), "--arch", "tiny",
-               "--data", str(ravdess_subset([3], 12)), "--clips", "10", "--batch-size", "4",
-               "--output", str(output)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / script), "--arch", "tiny", "--data", str(data),
+               "--clips", str(clips), "--batch-size", "4", "--output", str(output)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    rows = [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
+    return [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
+
+
+def test_int8_inference_on_a_tiny_model(ravdess_subset, tmp_path):
+    rows = _inference_rows("int8_inference.py", ravdess_subset([3], 12), 10, tmp_path)
     assert len(rows) == 1 and rows[0][3] == "wav2vec2-tiny (random init)" and rows[0][4:6] == ["10", "4"]
     speeds = [float(cell.split(" clips/s")[0]) for cell in rows[0][6:8]]
     assert all(speed > 0 for speed in speeds)
@@ -82,13 +86,7 @@ def test_frozen_cache_benchmark_on_a_subset(ravdess_subset, tmp_path):
 
 
 def test_onnx_inference_benchmark_on_a_tiny_model(ravdess_subset, tmp_path):
-    output = tmp_path / "BENCHMARKS.md"
-    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "onnx_inference.py"), "--arch", "tiny",
-               "--data", str(ravdess_subset([3], 12)), "--clips", "8", "--batch-size", "4",
-               "--output", str(output)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    rows = [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
+    rows = _inference_rows("onnx_inference.py", ravdess_subset([3], 12), 8, tmp_path)
     assert len(rows) == 1 and rows[0][2] == "wav2vec2-tiny (random init)" and rows[0][3:5] == ["8", "4"]
     speeds = [re.match(r"([\d.]+) clips/s \(([\d.]+)x real time\)", cell).groups() for cell in rows[0][5:9]]
     assert all(abs(float(real) - 2.5 * float(clips)) < 0.1 * float(real) + 0.1 for clips, real in speeds)
