@@ -145,7 +145,7 @@ def window_for(corpus: str) -> Window:
     return CORPORA[corpus].window if corpus in CORPORA else FROM_START
 
 
-def _unusable(path: Path) -> str:
+def unusable(path: Path) -> str:
     """Why `path` is not a clip file at all ("" when it may be one)."""
     if path.is_symlink() and not path.exists():
         return "a broken link: the file it points to is gone"
@@ -173,7 +173,7 @@ def scan_corpus(root: str | Path, corpus: str) -> tuple[pd.DataFrame, pd.DataFra
     for path in sorted(root.rglob("*")):
         if path.is_dir() or any(part.startswith(".") for part in path.relative_to(root).parts):
             continue
-        reason = _unusable(path)
+        reason = unusable(path)
         try:
             clip = None if reason else CORPORA[corpus].parse(path)
         except ValueError as error:
@@ -207,7 +207,7 @@ def scan_manifest(csv_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     for row in table.to_dict("records"):
         path = csv_path.parent / row["path"]
         emotion = names.get(row["emotion"].strip().lower())
-        reason = _unusable(path) or ("" if emotion else f"emotion {row['emotion']!r} is not one of {list(EMOTIONS)}")
+        reason = unusable(path) or ("" if emotion else f"emotion {row['emotion']!r} is not one of {list(EMOTIONS)}")
         if reason:
             skipped.append({"path": str(path), "reason": reason})
             continue

@@ -22,13 +22,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
 from ser_utils.audio import Window
 from ser_utils.corpora import CORPORA, parse_clip
 from ser_utils.errors import OutputError, command_line
 from ser_utils.files import check_writable, outputs_dir, writing
-from ser_utils.metrics import classification_report_text, emotion_confusion_matrix
+from ser_utils.metrics import (
+    SUMMARY_METRICS,
+    classification_report_text,
+    emotion_confusion_matrix,
+    evaluation_metrics,
+    most_probable,
+)
 from ser_utils.plots import plot_confusion_matrix, save_figure
 from ser_utils.predict import Predictor, at_least, expand_paths, predict
 from ser_utils.runs import published_model_dir
@@ -90,18 +95,17 @@ def evaluate(
     table = files.set_index("path").join(predicted).reset_index()
     table["error"] = table["error"].fillna(table.pop("error_predict")).fillna("")
     classes = [label for label in predictor.labels if label in set(named["emotion"].dropna())]
-    p_shared = table[[f"p_{label}" for label in classes]].to_numpy(dtype=float)
-    read = table["error"].eq("") & ~np.isnan(p_shared).any(axis=1) if classes else table["error"].eq("")
+    probabilities = table.reindex(columns=[f"p_{label}" for label in predictor.labels]).to_numpy(dtype=float)
+    read = table["error"].eq("") & ~np.isnan(probabilities).any(axis=1)
     table["scored"] = read & table["emotion"].isin(classes)
     table["predicted"] = None
     if classes and read.any():
-        table.loc[read, "predicted"] = np.array(classes)[np.nanargmax(p_shared[read.to_numpy()], axis=1)]
+        table.loc[read, "predicted"] = most_probable(probabilities[read.to_numpy()], predictor.labels, classes)
     scored = table[table["scored"]]
     scores = {}
     if len(scored):
-        truth, guess = scored["emotion"], scored["predicted"]
-        scores = {"WA": accuracy_score(truth, guess), "UA": balanced_accuracy_score(truth, guess),
-                  "macro_F1": f1_score(truth, guess, labels=classes, average="macro", zero_division=0)}  # fmt: skip
+        metrics = evaluation_metrics(scored["emotion"], scored["predicted"], classes)
+        scores = {name: metrics[name] for name in SUMMARY_METRICS}
     counts = {
         "scored": int(table["scored"].sum()),
         "left out (emotion not shared)": int((table["error"].eq("") & ~table["emotion"].isin(classes)).sum()),
