@@ -35,6 +35,7 @@ DATA_PARAM := $(if $(DATA),-p data_dir $(subst $(space),$(comma),$(abspath $(DAT
 CORPORA ?=
 TEST_CORPORA ?=
 CORPORA_PARAMS := $(if $(CORPORA),-p corpora $(CORPORA),) $(if $(TEST_CORPORA),-p test_corpora $(TEST_CORPORA),)
+CORPORA_OPTIONS := $(if $(CORPORA),--corpora $(CORPORA),) $(if $(TEST_CORPORA),--test-corpora $(TEST_CORPORA),)
 # PROFILE is a name from params/ or a path to a YAML file (made absolute, like the dataset path below).
 PROFILE_ARG := $(if $(wildcard $(PROFILE)),$(abspath $(PROFILE)),$(PROFILE))
 # Notebooks run with notebooks/ as working directory: hand them an absolute dataset path.
@@ -93,7 +94,8 @@ kfold: $(FOLD_RUNS)
 	$(MAKE) --no-print-directory protocols
 	@echo
 	@echo "Done: $(words $(FOLD_RUNS)) runs of profile '$(PROFILE)', split $(SPLIT), seeds $(SEEDS)."
-	@$(PY) -m ser_utils.report --profile $(PROFILE_ARG) --split $(SPLIT) --n-folds $(FOLDS) --seeds $(SEEDS) $(MODE_OPTIONS)
+	@$(PY) -m ser_utils.report --profile $(PROFILE_ARG) --split $(SPLIT) --n-folds $(FOLDS) --seeds $(SEEDS) $(MODE_OPTIONS) \
+		$(CORPORA_OPTIONS)
 	@echo "  executed notebooks:  $(EXECUTED)/"
 
 $(FOLD_RUNS): fold-%: $(VENV)/.installed
@@ -104,8 +106,7 @@ $(FOLD_RUNS): fold-%: $(VENV)/.installed
 		-p seed $(word 3,$(subst -, ,$*)) $(MODE_PARAMS) $(if $(LR),-p learning_rate $(LR),) $(DATA_PARAM) $(CORPORA_PARAMS)
 
 baseline: $(VENV)/.installed
-	$(PY) -m ser_utils.baseline $(if $(DATA),--data $(abspath $(DATA)),) --n-folds $(FOLDS) \
-		$(if $(CORPORA),--corpora $(CORPORA),) $(if $(TEST_CORPORA),--test-corpora $(TEST_CORPORA),)
+	$(PY) -m ser_utils.baseline $(if $(DATA),--data $(abspath $(DATA)),) --n-folds $(FOLDS) $(CORPORA_OPTIONS)
 
 wheel: $(VENV)/.installed
 	rm -rf build dist/ser_utils-*.whl

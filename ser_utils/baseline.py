@@ -23,13 +23,13 @@ from sklearn.svm import SVC
 from tqdm import tqdm
 
 from ser_utils.audio import read_clips
-from ser_utils.config import N_FOLDS, SAMPLE_RATE, SEED
+from ser_utils.config import N_FOLDS, SAMPLE_RATE, SEED, named_corpora
 from ser_utils.data import DATA_HELP
 from ser_utils.errors import command_line
 from ser_utils.files import outputs_dir, writing
 from ser_utils.metrics import SUMMARY_METRICS, evaluation_metrics, mean_and_std, most_probable
 from ser_utils.preprocess import prepared_manifest
-from ser_utils.splits import SPLIT_STRATEGIES, names, protocol_splits, scored_classes, wanted_corpora
+from ser_utils.splits import SPLIT_STRATEGIES, protocol_splits, scored_classes, wanted_corpora
 
 N_MFCC = 40
 
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-corpora", help="also score cross_corpus: these corpora test, the others train")
     parser.add_argument("--n-folds", type=int, default=N_FOLDS, help=f"actor folds for actor_kfold (default {N_FOLDS})")
     args = parser.parse_args(argv)
-    test_corpora = names(args.test_corpora or "")
+    test_corpora = named_corpora(args.test_corpora)
     source, manifest = prepared_manifest(args.data, corpora=wanted_corpora(args.corpora, args.test_corpora))
     per_fold = evaluate_protocols(manifest, feature_matrix(manifest), n_folds=args.n_folds, test_corpora=test_corpora)
     summary = summarize(per_fold)

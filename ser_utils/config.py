@@ -44,6 +44,7 @@ SPLITS = {
     "emobox": "EmoBox's 6 actor folds (speaker-independent: test and validation actors never seen in training)",
     "cross_corpus": "cross-corpus (trained on some corpora, tested on others; scored on the emotions both have)",
 }
+FOLD_SPLITS = ("actor_kfold", "emobox", "cross_corpus")  # protocols whose runs go fold by fold (`fold`)
 EMOBOX_FOLDS = 6  # EmoBox's RAVDESS folds (ser_utils.splits.EMOBOX_TEST_ACTORS)
 # Encoder families with a raw-waveform classifier in transformers (AutoModelForAudioClassification), all with
 # the same head: hidden states (or a learned weighted sum of all layers), a projection, a mean over time, logits.
@@ -97,15 +98,10 @@ class Profile:
         "Hub id or local folder (save_pretrained) of the pretrained encoder: wav2vec2, HuBERT, WavLM or data2vec-audio",
     )
     split: str = _field("random", "protocol: which clips train, pick the checkpoint and test", tuple(SPLITS))
-    corpora: str = _field(
-        "", "the corpora to train on, e.g. ravdess,crema-d,tess,savee (default: all found in data, else RAVDESS)"
-    )
+    corpora: str = _field("", "the corpora that train, e.g. ravdess,crema-d,tess (default: all found, else RAVDESS)")
     test_corpora: str = _field("", "cross_corpus: the corpora to test on, e.g. tess (none of them trains)")
     test_size: float = _field(TEST_SIZE, "random split: the fraction of clips that test", valid=_FRACTION)
-    fold: int = _field(
-        0, "actor_kfold, emobox: the test fold, 0..n_folds-1 (emobox: 0..5); cross_corpus: the validation fold",
-        valid=_AT_LEAST_0,
-    )  # fmt: skip
+    fold: int = _field(0, "test fold, 0..n_folds-1 (emobox 0..5); cross_corpus: validation fold", valid=_AT_LEAST_0)
     n_folds: int = _field(N_FOLDS, "actor_kfold/_holdout, cross_corpus: how many speaker folds", valid=_AT_LEAST_3)
     seed: int = _field(SEED, "seed of the split, the initialisation and the data order", valid=_AT_LEAST_0)
     learning_rate: float = _field(1e-5, "AdamW learning rate", valid=_POSITIVE)
@@ -258,10 +254,14 @@ def load_profile(name_or_path: str | os.PathLike, **overrides: Any) -> Profile:
     return Profile(**checked)
 
 
+def named_corpora(text: str | None) -> list[str]:
+    """The corpora a profile's `corpora` or `test_corpora` names: "ravdess, tess" -> ["ravdess", "tess"]."""
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
 def _check_corpora(checked: dict, where: dict, path: Path) -> None:
     """cross_corpus needs test corpora that do not train; other protocols take none."""
-    train = {name.strip() for name in checked.get("corpora", "").split(",") if name.strip()}
-    test = {name.strip() for name in checked.get("test_corpora", "").split(",") if name.strip()}
+    train, test = set(named_corpora(checked.get("corpora"))), set(named_corpora(checked.get("test_corpora")))
     cross = checked.get("split") == "cross_corpus"
     if cross and not test or test & train or test and not cross:
         raise ProfileError(

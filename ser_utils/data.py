@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ser_utils.audio import CLIP_SUFFIXES, audio_info
-from ser_utils.config import EMOTIONS
-from ser_utils.corpora import CORPORA, MANIFEST_CORPUS, conventions, find_corpora, scan_corpus, scan_manifest
+from ser_utils.audio import audio_info
+from ser_utils.config import EMOTIONS, named_corpora
+from ser_utils.corpora import CORPORA, MANIFEST_CORPUS, conventions, find_corpora, scan_corpus, scan_manifest, unusable
 from ser_utils.errors import DatasetError, command_line
 from ser_utils.ravdess import EXPECTED_NAME, ClipInfo, parse_name
 from ser_utils.verify import verify_dataset
@@ -98,7 +98,7 @@ CORPUS_VARIABLES = {name: name.upper().replace("-", "_") + "_DIR" for name in CO
 
 def corpus_names(corpora: str | None) -> list[str]:
     """The corpora named in "ravdess,tess" (a profile's `corpora`), checked; [] for "" (all that are found)."""
-    names = [name.strip() for name in (corpora or "").split(",") if name.strip()]
+    names = named_corpora(corpora)
     unknown = [name for name in names if name not in CORPORA]
     if unknown:
         raise DatasetError(f"unknown corpora {unknown}; these are known:\n{conventions()}")
@@ -138,9 +138,10 @@ def _elsewhere(name: str) -> DataSource:
     if name == "ravdess":
         return resolve_data_dir()
     if os.environ.get(variable):
-        found = [s for s in _found_in([Path(os.environ[variable])], f"environment variable {variable}")]
-        if any(s.corpus == name for s in found):
-            return next(s for s in found if s.corpus == name)
+        found = _found_in([Path(os.environ[variable])], f"environment variable {variable}")
+        source = next((s for s in found if s.corpus == name), None)
+        if source is not None:
+            return source
         raise DatasetError(f"{os.environ[variable]}: no {name} clips (set by {variable}); expected "
                            f"{CORPORA[name].convention}")  # fmt: skip
     folder = find_corpora(KAGGLE_INPUT).get(name) if KAGGLE_INPUT.is_dir() else None
@@ -174,10 +175,8 @@ def resolve_sources(data=None, corpora: str | None = "") -> DataSources:
 def _classify(path: Path, folder: Path, seen: dict) -> tuple[ClipInfo | None, str]:
     """(what its name says, "") for a usable clip in `folder`, else (None, why not); `seen` maps the clips kept
     so far to their paths."""
-    if path.is_symlink() and not path.exists():
-        return None, "a broken link: the file it points to is gone"
-    if not path.is_file() or path.suffix.lower() not in CLIP_SUFFIXES:
-        return None, f"not a {' or '.join(CLIP_SUFFIXES)} file"
+    if reason := unusable(path):
+        return None, reason
     try:
         info = parse_name(path.name)
     except ValueError as error:

@@ -17,6 +17,7 @@ import pandas as pd
 from ser_utils.config import (
     EMOBOX_FOLDS,
     EMOTIONS,
+    FOLD_SPLITS,
     N_FOLDS,
     SEED,
     SPLITS,
@@ -29,7 +30,7 @@ from ser_utils.errors import ProfileError, command_line
 from ser_utils.files import outputs_dir, writing
 from ser_utils.metrics import SUMMARY_METRICS, emotion_confusion_matrix, mean_and_std
 from ser_utils.plots import plot_confusion_matrix, plot_fold_scores, run_caption, save_figure
-from ser_utils.runs import PREDICTIONS_FILE, finished_runs, mode_suffix
+from ser_utils.runs import PREDICTIONS_FILE, corpora_suffix, finished_runs, mode_suffix
 from ser_utils.splits import leakage_audit, protocol_splits
 
 ORIGINAL_CLAIM = "99.65 % accuracy claimed by the original Kaggle notebook (random split)"
@@ -130,9 +131,10 @@ def results_table(runs: list[dict]) -> pd.DataFrame:
 
 
 def kfold_runs(runs: list[dict], profile: Profile, seeds=(SEED,)) -> tuple[list[dict], list[tuple[int, int]]]:
-    """The fold runs of `profile`'s configuration (its name, split, number of folds and mode) with the given seeds,
-    by seed and fold, and the (fold, seed) pairs that have no finished run yet."""
+    """The fold runs of `profile`'s configuration (its name, corpora, split, number of folds and mode) with the given
+    seeds, by seed and fold, and the (fold, seed) pairs that have no finished run yet."""
     folds = EMOBOX_FOLDS if profile.split == "emobox" else profile.n_folds
+    corpora = corpora_suffix(profile.corpora, profile.test_corpora)
     chosen = {
         (run["fold"], run_configuration(run)["seed"]): run
         for run in runs
@@ -140,6 +142,7 @@ def kfold_runs(runs: list[dict], profile: Profile, seeds=(SEED,)) -> tuple[list[
         and run["profile"]["name"] == profile.name
         and run_configuration(run)["mode"] == profile.mode
         and (profile.split == "emobox" or run["profile"]["n_folds"] == profile.n_folds)
+        and corpora_suffix(run["profile"].get("corpora"), run["profile"].get("test_corpora")) == corpora
     }
     wanted = [(fold, seed) for seed in seeds for fold in range(folds)]
     return [chosen[pair] for pair in wanted if pair in chosen], [pair for pair in wanted if pair not in chosen]
@@ -178,9 +181,12 @@ def kfold_caption(runs: list[dict]) -> str:
 
 
 def kfold_dir(profile: Profile) -> Path:
-    """Where the k-fold aggregate of a configuration goes: outputs/kfold/<profile>-<split>[-<mode>]-<k>folds."""
+    """Where the k-fold aggregate of a configuration goes:
+    outputs/kfold/<profile>[-<corpora>]-<split>[-<mode>]-<k>folds."""
     folds = EMOBOX_FOLDS if profile.split == "emobox" else profile.n_folds
-    return outputs_dir() / "kfold" / f"{'-'.join([profile.name, profile.split, *mode_suffix(profile)])}-{folds}folds"
+    corpora = corpora_suffix(profile.corpora, profile.test_corpora)
+    name = "-".join([profile.name, *corpora, profile.split, *mode_suffix(profile)])
+    return outputs_dir() / "kfold" / f"{name}-{folds}folds"
 
 
 def write_kfold_report(runs: list[dict], profile: Profile, seeds=(SEED,)) -> pd.DataFrame | None:
@@ -211,12 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ser_utils.report", description=main.__doc__.splitlines()[0])
     parser.add_argument("--profile", default="smoke", help="profile name in params/ or a YAML path (default smoke)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[SEED], help=f"seeds of the runs (default {SEED})")
-    add_profile_options(parser, only=("split", "n_folds", "freeze_encoder", "freeze_feature_encoder",
-                                      "weighted_layer_sum"))  # fmt: skip
+    add_profile_options(parser, only=("split", "corpora", "test_corpora", "n_folds", "freeze_encoder",
+                                      "freeze_feature_encoder", "weighted_layer_sum"))  # fmt: skip
     options = parser.parse_args(argv)
     profile = load_profile(options.profile, **profile_overrides(options))
-    if profile.split not in ("actor_kfold", "emobox"):
-        raise ProfileError(f"--split: fold runs are actor_kfold or emobox runs, not {profile.split}")
+    if profile.split not in FOLD_SPLITS:
+        raise ProfileError(f"--split: fold runs are {', '.join(FOLD_SPLITS)} runs, not {profile.split}")
     runs = finished_runs()
     write_kfold_report(runs, profile, options.seeds)
     return 1 if kfold_runs(runs, profile, options.seeds)[1] else 0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ser_utils.config import SEED, Profile
+from ser_utils.config import FOLD_SPLITS, SEED, Profile, named_corpora
 from ser_utils.errors import NotFoundError, OutputError, TrainingError
 from ser_utils.files import folder_lock, outputs_dir, writing
 
@@ -27,7 +27,7 @@ RUN_INFO_FILE = "run_info.json"  # written last: a run folder without it is unfi
 MODEL_DIR = "model"
 CHECKPOINTS = "checkpoints"
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-# A run started without a name gets <profile>[-<split>[-fold<k>]]_<UTC time>, e.g. smoke_20261125-101500.
+# A run started without a name gets <profile>[-<corpora>][-<split>[-fold<k>]]_<UTC time>, e.g. smoke_20261125-101500.
 RUN_STAMP = "%Y%m%d-%H%M%S"
 _STAMPED = re.compile(r"^(?P<group>.+)_\d{8}-\d{6}(-\d+)?$")
 
@@ -48,17 +48,27 @@ def published_model_dir() -> Path:
 
 
 def run_group(profile: Profile) -> str:
-    """What runs of one configuration share: the profile, then the split and fold when they are not the
-    original's, the seed when it is not the default, and how much trains when not everything does (e.g.
-    smoke-emobox-fold3-seed1-frozen-layersum). Run folders are named <run group>_<UTC time> unless given a name."""
-    parts = [profile.name]
-    if profile.split in ("actor_kfold", "emobox"):
+    """What runs of one configuration share: the profile, the corpora when they are named, then the split and fold
+    when they are not the original's, the seed when it is not the default, and how much trains when not everything
+    does (e.g. smoke-emobox-fold3-seed1-frozen-layersum, smoke-crema-d-to-tess-cross_corpus-fold0). Run folders
+    are named <run group>_<UTC time> unless given a name."""
+    parts = [profile.name, *corpora_suffix(profile.corpora, profile.test_corpora)]
+    if profile.split in FOLD_SPLITS:
         parts.append(f"{profile.split}-fold{profile.fold}")
     elif profile.split != "random":
         parts.append(profile.split)
     if profile.seed != SEED:
         parts.append(f"seed{profile.seed}")
     return "-".join(parts + mode_suffix(profile))
+
+
+def corpora_suffix(corpora: str | None, test_corpora: str | None) -> list[str]:
+    """A profile's corpora, for folder names: [] when none is named, else e.g. ["crema-d+ravdess"] or, under
+    cross_corpus, ["crema-d-to-tess"] (["all-to-tess"] with the training corpora left to what is found)."""
+    train, test = "+".join(named_corpora(corpora)), "+".join(named_corpora(test_corpora))
+    if not (train or test):
+        return []
+    return [f"{train or 'all'}-to-{test}" if test else train]
 
 
 def mode_suffix(profile: Profile) -> list[str]:

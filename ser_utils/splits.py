@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from ser_utils.config import EMOBOX_FOLDS, EMOTIONS, N_FOLDS, SEED, SPLITS, TEST_SIZE, Profile
+from ser_utils.config import EMOBOX_FOLDS, EMOTIONS, N_FOLDS, SEED, SPLITS, TEST_SIZE, Profile, named_corpora
 from ser_utils.errors import DatasetError, ProfileError
 from ser_utils.preprocess import prepared_manifest
 
@@ -207,7 +207,7 @@ def split_dataset(profile: Profile, data_dir=None, progress: bool = True):
     """
     sources, manifest = prepared_manifest(data_dir, progress, wanted_corpora(profile.corpora, profile.test_corpora))
     split = assign_split(manifest, profile.split, profile.test_size, profile.seed, profile.fold, profile.n_folds,
-                         names(profile.test_corpora))  # fmt: skip
+                         named_corpora(profile.test_corpora))  # fmt: skip
     check_split(split)
     return sources, split
 
@@ -216,11 +216,6 @@ def wanted_corpora(corpora: str | None, test_corpora: str | None) -> str:
     """The corpora to find: those that train and those that test; "" (all that are found) when the training ones
     are not named."""
     return f"{corpora},{test_corpora}" if corpora and test_corpora else corpora or ""
-
-
-def names(corpora: str) -> list[str]:
-    """ "ravdess, tess" -> ["ravdess", "tess"]."""
-    return [name.strip() for name in corpora.split(",") if name.strip()]
 
 
 def scored_classes(manifest: pd.DataFrame) -> list[str]:

@@ -23,7 +23,15 @@ from transformers import Trainer, TrainingArguments
 
 from ser_utils.audio import Window
 from ser_utils.card import push_model, write_model_card
-from ser_utils.config import EMOTIONS, LABEL2ID, Profile, add_profile_options, load_profile, profile_overrides
+from ser_utils.config import (
+    EMOTIONS,
+    FOLD_SPLITS,
+    LABEL2ID,
+    Profile,
+    add_profile_options,
+    load_profile,
+    profile_overrides,
+)
 from ser_utils.corpora import window_for
 from ser_utils.data import DATA_HELP
 from ser_utils.errors import command_line
@@ -96,7 +104,7 @@ def run_record(
         "mode": profile.mode,
         "split": profile.split_label,
         "split_strategy": profile.split,
-        "fold": profile.fold if profile.split in ("actor_kfold", "emobox") else None,
+        "fold": profile.fold if profile.split in FOLD_SPLITS else None,
         "seed": profile.seed,
         "selection_part": parts.selection_name,
         "machine": describe_machine(args.use_cpu),

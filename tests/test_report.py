@@ -8,7 +8,7 @@ from ser_utils.report import audit_protocols, kfold_runs, kfold_summary, results
 from ser_utils.runs import finished_runs
 
 
-def fake_run(root, name, strategy, fold, wa, pretrained=False, seed=42):
+def fake_run(root, name, strategy, fold, wa, pretrained=False, seed=42, corpora="", test_corpora=""):
     run_dir = root / name
     run_dir.mkdir(parents=True)
     info = {
@@ -16,7 +16,14 @@ def fake_run(root, name, strategy, fold, wa, pretrained=False, seed=42):
         "split_strategy": strategy,
         "fold": fold,
         "machine": "CPU",
-        "profile": {"name": "p", "n_folds": 6, "seed": seed, "model_name_or_path": "hub/id" if pretrained else None},
+        "profile": {
+            "name": "p",
+            "n_folds": 6,
+            "seed": seed,
+            "model_name_or_path": "hub/id" if pretrained else None,
+            "corpora": corpora,
+            "test_corpora": test_corpora,
+        },  # fmt: skip
         "train_actors": [23, 24],
         "validation_actors": [],
         "test_actors": [(fold or 0) * 4 + 1, (fold or 0) * 4 + 2],
@@ -52,6 +59,10 @@ def test_results_table_one_row_per_model_and_protocol(tmp_path):
     assert [(run["fold"], run["profile"]["seed"]) for run in folds] == [(0, 42), (1, 42), (1, 7)]
     assert missing == [(2, 42), (3, 42), (4, 42), (5, 42), (0, 7), (2, 7), (3, 7), (4, 7), (5, 7)]
     assert kfold_runs(runs, dataclasses.replace(profile, freeze_encoder=True))[0] == []  # another mode
+    assert kfold_runs(runs, dataclasses.replace(profile, corpora="ravdess,tess"))[0] == []  # other corpora
+    fake_run(tmp_path, "x1", "cross_corpus", 1, 0.3, corpora="crema-d", test_corpora="tess")
+    cross = load_profile("smoke", split="cross_corpus", corpora="crema-d", test_corpora="tess", name="p", n_folds=6)
+    assert [run["fold"] for run in kfold_runs(finished_runs(tmp_path), cross)[0]] == [1]  # only the cross-corpus run
     per_fold, summed = kfold_summary(folds[:2])
     assert per_fold["test_actors"].tolist() == ["1 2", "5 6"] and per_fold["seed"].tolist() == [42, 42]
     assert summed.values.sum() == 4 and summed.loc["Anger", "Anger"] == 2 and summed.loc["Calm", "Calm"] == 1

@@ -4,7 +4,7 @@ import pytest
 
 from ser_utils.config import load_profile
 from ser_utils.errors import TrainingError
-from ser_utils.runs import find_run, folder_group, load_run, open_run_dir
+from ser_utils.runs import find_run, folder_group, load_run, open_run_dir, run_group
 
 
 def test_runs_get_their_own_folders_and_never_overwrite():
@@ -72,3 +72,15 @@ def test_models_published_at_once_take_turns_and_one_arrives_whole(tmp_path):
     contents = {path.read_bytes() for path in target.iterdir()}
     assert len(list(target.iterdir())) == 20 and len(contents) == 1
     assert sorted(p.name for p in target.parent.iterdir()) == [".model.lock", "model"]
+
+
+def test_run_groups_name_the_corpora_and_the_cross_corpus_fold():
+    assert run_group(load_profile("smoke")) == "smoke"  # RAVDESS, or whatever is found: as before
+    assert run_group(load_profile("smoke", split="actor_kfold", fold=2, corpora="ravdess,tess")) == (
+        "smoke-ravdess+tess-actor_kfold-fold2"
+    )
+    cross = load_profile("smoke", split="cross_corpus", fold=1, corpora="crema-d", test_corpora="tess")
+    assert run_group(cross) == "smoke-crema-d-to-tess-cross_corpus-fold1"
+    assert run_group(load_profile("smoke", split="cross_corpus", test_corpora="tess")) == (
+        "smoke-all-to-tess-cross_corpus-fold0"
+    )
