@@ -27,6 +27,11 @@ CORPUS_LICENSES = {
 }
 
 
+def _all_corpora(info: dict) -> list[str]:
+    """Every corpus a run trained, validated or tested on (RAVDESS for runs recorded before there were others)."""
+    return sorted(set(info.get("corpora", ["ravdess"])) | set(info.get("test_corpora", ["ravdess"])))
+
+
 def _license(corpora: list[str]) -> tuple[str, list[str]]:
     """The card's license id (the data's, "other" when the corpora differ) and one line per corpus."""
     known = [CORPUS_LICENSES.get(name, ("other", f"{name}: under its owner's terms")) for name in corpora]
@@ -37,7 +42,7 @@ def _license(corpora: list[str]) -> tuple[str, list[str]]:
 def _header(info: dict) -> dict:
     """The card's YAML metadata."""
     profile, scores = info["profile"], info["test_metrics"]
-    corpora = sorted(set(info.get("corpora", ["ravdess"])) | set(info.get("test_corpora", ["ravdess"])))
+    corpora = _all_corpora(info)
     protocol = f"{info['split']}; scored on {len(info.get('classes', [0] * 8))} emotions"
     header = {
         "license": _license(corpora)[0],
@@ -86,7 +91,7 @@ def model_card(info: dict) -> str:
     profile, scores = info["profile"], info["test_metrics"]
     classes, offset = info.get("classes") or [], info.get("window", {}).get("offset_s", 0.6)
     pretrained = "pretrained" if profile.get("model_name_or_path") else "trained from scratch (no pretraining)"
-    _, licenses = _license(sorted(set(info.get("corpora", ["ravdess"])) | set(info.get("test_corpora", ["ravdess"]))))
+    _, licenses = _license(_all_corpora(info))
     lines = [
         "---", yaml.safe_dump(_header(info), sort_keys=False).strip(), "---", "",
         f"# Speech emotion recognition: {info['model']}", "",
