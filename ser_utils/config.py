@@ -98,7 +98,7 @@ class Profile:
         "Hub id or local folder (save_pretrained) of the pretrained encoder: wav2vec2, HuBERT, WavLM or data2vec-audio",
     )
     split: str = _field("random", "protocol: which clips train, pick the checkpoint and test", tuple(SPLITS))
-    corpora: str = _field("", "the corpora that train, e.g. ravdess,crema-d,tess (default: all found, else RAVDESS)")
+    corpora: str = _field("", "the corpora that train, e.g. ravdess,crema-d,tess; none: all found, else RAVDESS")
     test_corpora: str = _field("", "cross_corpus: the corpora to test on, e.g. tess (none of them trains)")
     test_size: float = _field(TEST_SIZE, "random split: the fraction of clips that test", valid=_FRACTION)
     fold: int = _field(0, "test fold, 0..n_folds-1 (emobox 0..5); cross_corpus: validation fold", valid=_AT_LEAST_0)
@@ -286,7 +286,8 @@ def add_profile_options(parser: argparse.ArgumentParser, only=None) -> None:
         if not field.metadata["option"] or (only is not None and name not in only):
             continue
         flag, kind = "--" + name.replace("_", "-"), _scalar_type(hints[name])
-        help_text = f"{field.metadata['help']} (default: the profile's, else {field.default})"
+        default = "none" if field.default == "" else field.default
+        help_text = f"{field.metadata['help']} (default: the profile's, else {default})"
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
