@@ -182,6 +182,7 @@ def test_training_cross_corpus_scores_and_records_the_shared_emotions(kaggle_inp
     assert info["corpora"] == ["crema-d"] and info["test_corpora"] == ["tess"] and info["classes"] == CREMA_D
     predictions = run.predictions
     assert len(predictions) == 14 and predictions["scored"].sum() == 12
+    assert predictions["actor"].isna().all()  # RAVDESS's actor number only
     assert set(predictions["predicted"]) <= set(CREMA_D)
     scored = predictions[predictions["scored"]]
     assert info["test_metrics"]["UA"] == pytest.approx(balanced_accuracy_score(scored["emotion"], scored["predicted"]))

@@ -33,6 +33,17 @@ def test_history_has_one_row_per_epoch_and_loss_falls(finished_run):
 def test_predictions_and_run_info(finished_run):
     predictions = finished_run.predictions
     assert len(predictions) == 20  # 20 % of 96
+    assert list(predictions.columns[:8]) == [
+        "path",
+        "source",
+        "actor",
+        "corpus",
+        "speaker",
+        "emotion",
+        "predicted",
+        "scored",
+    ]
+    assert (predictions["speaker"] == "ravdess:" + predictions["actor"].map("{:02d}".format)).all()
     assert set(predictions["predicted"]) <= set(EMOTIONS)
     probabilities = predictions[[f"p_{e}" for e in EMOTIONS]].sum(axis=1)
     assert probabilities.round(5).eq(1).all()
