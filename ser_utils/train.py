@@ -59,10 +59,10 @@ def prediction_table(test_rows: pd.DataFrame, logits, classes=EMOTIONS) -> pd.Da
     the predicted one (the most probable of the scored `classes`), whether it is scored (its emotion is one of them),
     and p_<Emotion> for each label."""
     probabilities = torch.softmax(torch.as_tensor(logits, dtype=torch.float32), dim=-1).numpy()
-    predictions = test_rows.reindex(columns=["path", "source", "actor", "corpus", "speaker", "emotion"]).assign(
+    predictions = test_rows[["path", "source", "corpus", "speaker", "emotion"]].assign(
         predicted=most_probable(probabilities, EMOTIONS, classes), scored=test_rows["emotion"].isin(classes)
     )
-    predictions["actor"] = predictions["actor"].astype("Int64")
+    predictions.insert(2, "actor", test_rows["actor"].astype("Int64"))
     predictions[[f"p_{name}" for name in EMOTIONS]] = probabilities
     return predictions
 
