@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from ser_utils.audio import read_clips
 from ser_utils.config import N_FOLDS, SAMPLE_RATE, SEED, named_corpora
-from ser_utils.data import DATA_HELP
+from ser_utils.data import CORPORA_HELP, DATA_HELP
 from ser_utils.errors import command_line
 from ser_utils.files import outputs_dir, writing
 from ser_utils.metrics import SUMMARY_METRICS, evaluation_metrics, mean_and_std, most_probable
@@ -106,9 +106,7 @@ def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ser_utils.baseline", description=__doc__.splitlines()[0])
     parser.add_argument("--data", nargs="+", help=DATA_HELP)
-    parser.add_argument(
-        "--corpora", help="the corpora to use, e.g. ravdess,tess (default: all in --data, else RAVDESS)"
-    )
+    parser.add_argument("--corpora", help=CORPORA_HELP)
     parser.add_argument("--test-corpora", help="also score cross_corpus: these corpora test, the others train")
     parser.add_argument("--n-folds", type=int, default=N_FOLDS, help=f"actor folds for actor_kfold (default {N_FOLDS})")
     args = parser.parse_args(argv)

@@ -26,6 +26,7 @@ DATA_HELP = (
     "corpus folders or CSV manifests, searched a few levels deep for RAVDESS, CREMA-D, TESS, SAVEE and EmoDB "
     "(default: RAVDESS_DIR, Kaggle input, the bundled sample)"
 )
+CORPORA_HELP = "which corpora, e.g. ravdess,tess (default: all in --data, else RAVDESS)"
 # Kaggle mounts attached datasets here; SER_KAGGLE_INPUT points elsewhere (tests, a Kaggle-like folder of your own).
 KAGGLE_INPUT = Path(os.environ.get("SER_KAGGLE_INPUT", "/kaggle/input"))
 

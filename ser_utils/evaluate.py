@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import datetime
 import os
 import sys
 from pathlib import Path
@@ -36,7 +35,7 @@ from ser_utils.metrics import (
 )
 from ser_utils.plots import plot_confusion_matrix, save_figure
 from ser_utils.predict import Predictor, at_least, expand_paths, predict
-from ser_utils.runs import published_model_dir
+from ser_utils.runs import published_model_dir, utc_stamp
 
 
 @dataclasses.dataclass
@@ -142,9 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=at_least(1, int), default=16, help="windows per forward pass (16)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
     predictor = Predictor(args.model or published_model_dir())  # a bad model folder leaves nothing behind
-    out_dir = Path(args.output_dir or outputs_dir() / "evaluations" / stamp)
+    out_dir = Path(args.output_dir or outputs_dir() / "evaluations" / utc_stamp())
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:

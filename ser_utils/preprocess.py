@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from ser_utils.audio import RECIPE_WINDOW, Window, audio_info, read_window
 from ser_utils.config import EMOTIONS, SAMPLE_RATE
 from ser_utils.corpora import window_for
-from ser_utils.data import BUNDLED_SAMPLE, DATA_HELP, DataSource, resolve_sources, scan_source
+from ser_utils.data import BUNDLED_SAMPLE, CORPORA_HELP, DATA_HELP, DataSource, resolve_sources, scan_source
 from ser_utils.errors import AudioError, DatasetError, NotFoundError, command_line
 from ser_utils.files import check_writable, folder_lock, outputs_dir, remove_abandoned, writing
 from ser_utils.verify import verify_dataset
@@ -272,7 +272,7 @@ def prepared_manifest(data_dir=None, progress: bool = True, corpora: str | None 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ser_utils.preprocess", description=__doc__.splitlines()[0])
     parser.add_argument("--data", nargs="+", help=DATA_HELP)
-    parser.add_argument("--corpora", help="which corpora, e.g. ravdess,tess (default: all in --data, else RAVDESS)")
+    parser.add_argument("--corpora", help=CORPORA_HELP)
     parser.add_argument("--out", help="output folder of a single corpus (default outputs/prepared/<dataset>-<hash>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     options = parser.parse_args(argv)

@@ -84,10 +84,14 @@ def folder_group(run_name: str) -> str:
     return match["group"] if match else run_name
 
 
+def utc_stamp(when: datetime.datetime | None = None) -> str:
+    """The UTC time `when` (default: now) as output folders are named with it, e.g. 20261125-101500."""
+    return (when or datetime.datetime.now(datetime.timezone.utc)).strftime(RUN_STAMP)
+
+
 def stamped_run_name(group: str, when: datetime.datetime | None = None) -> str:
     """A new run folder name for `group`: <group>_<UTC time>."""
-    when = when or datetime.datetime.now(datetime.timezone.utc)
-    return f"{group}_{when.strftime(RUN_STAMP)}"
+    return f"{group}_{utc_stamp(when)}"
 
 
 def is_finished(run_dir: str | os.PathLike) -> bool:
