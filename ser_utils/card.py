@@ -9,11 +9,13 @@ the Hugging Face Hub where there is network.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import yaml
 
+from ser_utils.audio import RECIPE_WINDOW
 from ser_utils.files import writing
 
 CARD_FILE = "README.md"
@@ -89,13 +91,13 @@ def _data_section(info: dict) -> list[str]:
 def model_card(info: dict) -> str:
     """The model card of a run, from its run_info."""
     profile, scores = info["profile"], info["test_metrics"]
-    classes, offset = info.get("classes") or [], info.get("window", {}).get("offset_s", 0.6)
+    classes, window = info.get("classes") or [], info.get("window") or dataclasses.asdict(RECIPE_WINDOW)
     pretrained = "pretrained" if profile.get("model_name_or_path") else "trained from scratch (no pretraining)"
     _, licenses = _license(_all_corpora(info))
     lines = [
         "---", yaml.safe_dump(_header(info), sort_keys=False).strip(), "---", "",
         f"# Speech emotion recognition: {info['model']}", "",
-        f"Classifies a 2.5 s window of speech into 8 emotions: {', '.join(info['labels'])}.", "",
+        f"Classifies a {window['duration_s']} s window of speech into 8 emotions: {', '.join(info['labels'])}.", "",
         "## Model",
         f"- Encoder: {info.get('encoder', profile.get('model_name_or_path'))}, {pretrained}; how much trained: "
         f"{info.get('mode', 'fine-tuned')}.",
@@ -122,8 +124,8 @@ def model_card(info: dict) -> str:
         "```", "",
         "## Limits",
         "- Acted speech in studio conditions; expect lower scores on spontaneous speech and other recordings.",
-        "- Only the 8 emotions above; each prediction reads one 2.5 s window (ser-predict --window covers longer "
-        f"audio), starting {offset} s in (ser_preprocessing.json).",
+        f"- Only the 8 emotions above; each prediction reads one {window['duration_s']} s window (ser-predict --window "
+        f"covers longer audio), starting {window['offset_s']} s in (ser_preprocessing.json).",
         "- Scores under a random split have the same speakers on both sides and overstate what a new voice gets.", "",
         "## License",
         "A model trained on these data is bound by their terms:",
