@@ -62,6 +62,21 @@ def load_preprocessing(model_dir: str | os.PathLike) -> Window:
     return Window(**settings)
 
 
+def not_a_file(path: str | Path) -> str:
+    """Why `path` cannot be read as a file ("" when it is a regular file): missing, a broken link, or something
+    that is not a plain file (a folder, a named pipe, a device), which reading could block on."""
+    path = Path(path)
+    if path.is_symlink() and not path.exists():
+        return "a broken link: the file it points to is gone"
+    if not path.exists():
+        return "no such file"
+    if path.is_dir():
+        return "a folder, not a file"
+    if not path.is_file():
+        return "not a regular file (a named pipe, socket or device): skipped"
+    return ""
+
+
 def audio_info(path: str | os.PathLike):
     """soundfile's header information (samplerate, channels, frames, duration in s) of one file."""
     try:

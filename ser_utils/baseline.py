@@ -25,7 +25,7 @@ from tqdm import tqdm
 from ser_utils.audio import read_clips
 from ser_utils.config import N_FOLDS, SAMPLE_RATE, SEED, named_corpora
 from ser_utils.data import CORPORA_HELP, DATA_HELP
-from ser_utils.errors import command_line
+from ser_utils.errors import at_least, command_line
 from ser_utils.files import outputs_dir, writing
 from ser_utils.metrics import SUMMARY_METRICS, evaluation_metrics, mean_and_std, most_probable
 from ser_utils.preprocess import prepared_manifest
@@ -56,8 +56,14 @@ def score_split(split: pd.DataFrame, features: np.ndarray, seed: int = SEED) -> 
     """Fit on the "train" rows of `split` (a manifest with a split column), score its "test" rows over the emotions
     both parts have (scored_classes), and name them."""
     train, test = (split["split"] == "train").to_numpy(), (split["split"] == "test").to_numpy()
-    model = baseline_classifier(seed).fit(features[train], split.loc[train, "emotion"].astype(str))
     classes = scored_classes(split)
+    if len(classes) < 2:  # one emotion scored: the restricted answer is forced, and a score would read 100 %
+        return {
+            "note": f"not scored: the test part shares {len(classes)} emotion(s) with training "
+            f"({' '.join(classes) or 'none'}); a score needs at least two",
+            "classes": " ".join(classes),
+        }
+    model = baseline_classifier(seed).fit(features[train], split.loc[train, "emotion"].astype(str))
     test = test & split["emotion"].isin(classes).to_numpy()
     if len(classes) == len(model.classes_):
         predicted = model.predict(features[test])
@@ -108,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", nargs="+", help=DATA_HELP)
     parser.add_argument("--corpora", help=CORPORA_HELP)
     parser.add_argument("--test-corpora", help="also score cross_corpus: these corpora test, the others train")
-    parser.add_argument("--n-folds", type=int, default=N_FOLDS, help=f"actor folds for actor_kfold (default {N_FOLDS})")
+    folds = f"speaker folds for actor_kfold and cross_corpus, at least 3 (default {N_FOLDS})"
+    parser.add_argument("--n-folds", type=at_least(3, int), default=N_FOLDS, help=folds)
     args = parser.parse_args(argv)
     test_corpora = named_corpora(args.test_corpora)
     source, manifest = prepared_manifest(args.data, corpora=wanted_corpora(args.corpora, args.test_corpora))

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ser_utils.audio import AUDIO_SUFFIXES, CLIP_SUFFIXES, Window
+from ser_utils.audio import AUDIO_SUFFIXES, CLIP_SUFFIXES, Window, not_a_file
 from ser_utils.config import DURATION_S, EMOTIONS, OFFSET_S, SAMPLE_RATE
 from ser_utils.errors import DatasetError
 from ser_utils.ravdess import EXPECTED_NAME, parse_name
@@ -65,7 +65,11 @@ class Corpus:
         if not match:
             raise ValueError(f"not a {self.name} name (expected {self.convention})")
         speaker, label = match["speaker"], match["label"]
+        if self.pattern.flags & re.IGNORECASE:  # TESS's OAF_ and oaf_ are one speaker
+            speaker = speaker.upper()
         key = label if label in self.labels else label.lower()
+        if key not in self.labels:
+            raise ValueError(f"unknown {self.name} emotion code {label!r} (known: {' '.join(self.labels)})")
         return CorpusClip(self.name, f"{self.name}:{speaker}", self.labels[key], key, self.genders.get(speaker))
 
 
@@ -147,9 +151,9 @@ def window_for(corpus: str) -> Window:
 
 def unusable(path: Path) -> str:
     """Why `path` is not a clip file at all ("" when it may be one)."""
-    if path.is_symlink() and not path.exists():
-        return "a broken link: the file it points to is gone"
-    if not path.is_file() or path.suffix.lower() not in CLIP_SUFFIXES:
+    if reason := not_a_file(path):
+        return f"missing: {reason}" if reason == "no such file" else reason
+    if path.suffix.lower() not in CLIP_SUFFIXES:
         return f"not a {' or '.join(CLIP_SUFFIXES)} file"
     return ""
 
@@ -177,7 +181,7 @@ def scan_corpus(root: str | Path, corpus: str) -> tuple[pd.DataFrame, pd.DataFra
         try:
             clip = None if reason else CORPORA[corpus].parse(path)
         except ValueError as error:
-            reason = str(error)
+            reason = _stray(path, corpus) or str(error)
         if clip is not None and clip.emotion is None:
             reason = f"left out: {corpus}'s {clip.label} has no counterpart among the 8 emotions"
         elif clip is not None and path.stem in seen:
@@ -188,6 +192,15 @@ def scan_corpus(root: str | Path, corpus: str) -> tuple[pd.DataFrame, pd.DataFra
         seen[path.stem] = path.relative_to(root)
         rows.append({"path": str(path), "file": path.name, **dataclasses.asdict(clip)})
     return _scanned(rows, skipped, root)
+
+
+def _stray(path: Path, corpus: str) -> str:
+    """The reason for a file named after another corpus's convention inside a `corpus` folder ("" otherwise)."""
+    try:
+        other = parse_clip(path).corpus
+    except ValueError:
+        return ""
+    return f"a stray: a {other} name inside this {corpus} folder" if other != corpus else ""
 
 
 def scan_manifest(csv_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -203,17 +216,22 @@ def scan_manifest(csv_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     if missing:
         raise DatasetError(f"{csv_path}: a manifest needs the columns {', '.join(MANIFEST_COLUMNS)}; {missing} missing")
     names = {emotion.lower(): emotion for emotion in EMOTIONS}
-    rows, skipped = [], []
-    for row in table.to_dict("records"):
+    rows, skipped, listed = [], [], {}
+    for line, row in enumerate(table.to_dict("records"), start=2):  # line 1 is the header
         path = csv_path.parent / row["path"]
         emotion = names.get(row["emotion"].strip().lower())
         reason = unusable(path) or ("" if emotion else f"emotion {row['emotion']!r} is not one of {list(EMOTIONS)}")
+        same = listed.get(os.path.realpath(path))
+        if not reason and same:
+            reason = f"listed twice in {csv_path.name}: kept once, from line {same}"
         if reason:
             skipped.append({"path": str(path), "reason": reason})
             continue
-        corpus = row.get("corpus") or csv_path.stem
+        listed[os.path.realpath(path)] = line
+        corpus = row.get("corpus", "").strip() or csv_path.stem
         gender = row.get("gender") or None
-        rows.append({"path": str(path), "file": path.name, "corpus": corpus, "speaker": f"{corpus}:{row['speaker']}",
+        speaker = f"{corpus}:{row['speaker'].strip()}"
+        rows.append({"path": str(path), "file": path.name, "corpus": corpus, "speaker": speaker,
                      "gender": gender, "emotion": emotion, "label": row["emotion"]})  # fmt: skip
     return _scanned(rows, skipped, csv_path)
 
@@ -222,11 +240,14 @@ def parse_clip(path: str | Path, corpus: str | None = None) -> CorpusClip:
     """The clip at `path` under `corpus`'s convention, or under the first convention its name follows; ValueError
     naming the conventions otherwise."""
     candidates = [CORPORA[corpus]] if corpus else CORPORA.values()
+    close = []  # a name that follows a convention but holds a code it does not know
     for candidate in candidates:
         try:
             return candidate.parse(path)
-        except ValueError:
-            continue
+        except ValueError as error:
+            close += [str(error)] if str(error).startswith("unknown") else []
+    if close:
+        raise ValueError(f"{Path(path).name}: {close[0]}")
     raise ValueError(f"{Path(path).name}: follows no corpus's naming convention; these are known:\n{conventions()}")
 
 
@@ -235,13 +256,25 @@ def find_corpora(root: str | Path, max_depth: int = 4) -> dict[str, Path]:
     that holds all of that corpus's files in its usual layout (RAVDESS: the folder of the Actor_NN folders). A
     Kaggle input folder with several corpora attached gives several; files of no known corpus are passed over."""
     folders: dict[str, set[Path]] = {}
+    counts: dict[str, int] = {}
     for path in _audio_files(Path(root), max_depth):
         try:
             corpus = CORPORA[parse_clip(path).corpus]
         except ValueError:
             continue
         folders.setdefault(corpus.name, set()).add(path.parents[corpus.depth - 1])
-    return {name: Path(os.path.commonpath(sorted(paths))) for name, paths in sorted(folders.items())}
+        counts[corpus.name] = counts.get(corpus.name, 0) + 1
+    found = {name: Path(os.path.commonpath(sorted(paths))) for name, paths in sorted(folders.items())}
+    return {name: folder for name, folder in found.items() if not _strays_in(name, found, counts)}
+
+
+def _strays_in(name: str, found: dict[str, Path], counts: dict[str, int]) -> bool:
+    """Whether corpus `name`'s files are a few strays inside another corpus's folder: a folder belongs to the corpus
+    with the most files in it (the strays are then listed as skipped when that corpus is scanned)."""
+    return any(
+        other != name and found[name].is_relative_to(folder) and counts[other] > counts[name]
+        for other, folder in found.items()
+    )
 
 
 def _audio_files(root: Path, max_depth: int):

@@ -7,9 +7,12 @@ with its `exit_code` (2, or 1 where training diverged). Anything else is a bug a
 
 from __future__ import annotations
 
+import argparse
 import errno
 import functools
+import importlib.util
 import os
+import pickle
 import sys
 
 
@@ -71,10 +74,47 @@ def disk_full(folder) -> OutputError:
     )
 
 
+# Optional packages and the install line that brings each (the package's own extras, see pyproject.toml).
+OPTIONAL_PACKAGES = {
+    "onnx": "pip install 'ser-utils[onnx]' (or: pip install onnx)",
+    "onnxruntime": "pip install 'ser-utils[onnx]' (or: pip install onnxruntime)",
+    "gradio": "pip install 'ser-utils[demo]' (or: pip install gradio)",
+}
+INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C
+
+
+class MissingPackageError(SerError, ImportError):
+    """An optional package that a command needs is not installed."""
+
+
+def require(*modules: str, purpose: str) -> None:
+    """Raise MissingPackageError, naming the install command, unless every optional package in `modules` can be
+    imported; call it before a command writes anything."""
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            raise MissingPackageError(f"{purpose} needs {module}, which is not installed; {OPTIONAL_PACKAGES[module]}")
+
+
+def at_least(lowest, kind):
+    """An argparse type: a number of `kind` no smaller than `lowest`, else a usage error saying so."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"{text} is too small: it must be at least {lowest}")
+        return value
+
+    return parse
+
+
 def command_line(prefix: str = "error"):
     """Decorate a command line's `main(argv) -> int`: a SerError becomes `<prefix>: <message>` on stderr and its
-    exit code, and so does a full disk; a reader that closes the pipe early (`| head`) ends the command quietly;
-    anything else propagates with its traceback."""
+    exit code, and so does a full disk; Ctrl-C ends it with one line and exit code 130 (files are written under
+    temporary names, so nothing half-written is left); a pickle that torch refuses to load is one line; a reader
+    that closes the pipe early (`| head`) ends the command quietly; anything else propagates with its traceback."""
 
     def decorate(main):
         @functools.wraps(main)
@@ -84,6 +124,14 @@ def command_line(prefix: str = "error"):
             except SerError as error:
                 print(f"{prefix}: {error}", file=sys.stderr)
                 return error.exit_code
+            except KeyboardInterrupt:
+                print(f"{prefix}: interrupted; finished files are kept and nothing half-written is left, so running "
+                      "the same command again continues", file=sys.stderr)  # fmt: skip
+                return INTERRUPTED
+            except pickle.UnpicklingError as error:
+                print(f"{prefix}: a pickled file was refused as unsafe to load ({str(error).splitlines()[0]}); use "
+                      "a .safetensors copy, or a file from a source you trust", file=sys.stderr)  # fmt: skip
+                return SerError.exit_code
             except BrokenPipeError:
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
                 return 0

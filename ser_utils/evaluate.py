@@ -6,8 +6,10 @@ Each file is cut with its corpus's window (RAVDESS from 0.6 s in, the others fro
 rate and window length) and predicted as by ser-predict. Only the emotions that both the model and the folder
 have are scored: a clip of an emotion the model does not know (or that has no counterpart among the 8, such as
 EmoDB's boredom) is left out, and the model's choice is its most probable emotion among the shared ones. WA, UA
-(mean recall over the shared emotions) and macro-F1 are over those, and the report names them. Files that
-cannot be read, or whose names follow no corpus's convention, get error rows and are counted.
+(mean recall over the shared emotions) and macro-F1 are over those, and the report names them, beside the emotions
+the model knows. A folder whose readable files share fewer than two emotions with the model is refused: with one,
+the restricted answer is forced and any score would be 100 %. Files that cannot be read, or whose names follow no
+corpus's convention, get error rows and are counted.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import copy
 import dataclasses
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -24,8 +27,8 @@ import pandas as pd
 
 from ser_utils.audio import Window
 from ser_utils.corpora import CORPORA, parse_clip
-from ser_utils.errors import OutputError, command_line
-from ser_utils.files import check_writable, outputs_dir, writing
+from ser_utils.errors import DatasetError, at_least, command_line
+from ser_utils.files import claim_folder, outputs_dir, writing
 from ser_utils.metrics import (
     SUMMARY_METRICS,
     classification_report_text,
@@ -34,7 +37,7 @@ from ser_utils.metrics import (
     most_probable,
 )
 from ser_utils.plots import plot_confusion_matrix, save_figure
-from ser_utils.predict import Predictor, at_least, expand_paths, predict
+from ser_utils.predict import Predictor, expand_paths, predict
 from ser_utils.runs import published_model_dir, utc_stamp
 
 
@@ -47,11 +50,17 @@ class Evaluation:
     scores: dict[str, float]
     counts: dict[str, int]
 
+    labels: list[str] = dataclasses.field(default_factory=list)  # the emotions the model knows
+
     def summary(self) -> str:
-        """A few lines: the scores, the classes they are over, and what was left out or failed."""
+        """A few lines: the scores, the emotions the answer could take and was scored over (the same: those the model
+        and the folder share), the emotions the model knows, and what was left out or failed."""
         scored = ", ".join(f"{name} {value:.1%}" for name, value in self.scores.items())
         counts = ", ".join(f"{value} {name}" for name, value in self.counts.items())
-        return f"{scored} over the {len(self.classes)} shared emotions ({', '.join(self.classes)})\nfiles: {counts}"
+        return (
+            f"{scored} over the {len(self.classes)} shared emotions ({', '.join(self.classes)}): the answer was "
+            f"restricted to these, of the model's {len(self.labels)} emotions\nfiles: {counts}"
+        )
 
 
 def _labelled(paths, corpus: str | None) -> pd.DataFrame:
@@ -93,9 +102,15 @@ def evaluate(
     predicted = predicted.drop(columns="label").rename(columns={"error": "error_predict"})
     table = files.set_index("path").join(predicted).reset_index()
     table["error"] = table["error"].fillna(table.pop("error_predict")).fillna("")
-    classes = [label for label in predictor.labels if label in set(named["emotion"].dropna())]
     probabilities = table.reindex(columns=[f"p_{label}" for label in predictor.labels]).to_numpy(dtype=float)
     read = table["error"].eq("") & ~np.isnan(probabilities).any(axis=1)
+    classes = [label for label in predictor.labels if label in set(table.loc[read, "emotion"].dropna())]
+    if len(classes) == 1:
+        raise DatasetError(
+            f"{', '.join(map(str, paths))}: the readable files share one emotion with the model ({classes[0]}); "
+            "scored over a single emotion, the answer is forced and the score says nothing: give files of at "
+            "least two emotions"
+        )
     table["scored"] = read & table["emotion"].isin(classes)
     table["predicted"] = None
     if classes and read.any():
@@ -110,7 +125,7 @@ def evaluate(
         "left out (emotion not shared)": int((table["error"].eq("") & ~table["emotion"].isin(classes)).sum()),
         "errors": int(table["error"].ne("").sum()),
     }
-    return Evaluation(table, classes, scores, counts)
+    return Evaluation(table, classes, scores, counts, list(predictor.labels))
 
 
 def write_evaluation(result: Evaluation, out_dir: str | os.PathLike) -> Path:
@@ -143,15 +158,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     predictor = Predictor(args.model or published_model_dir())  # a bad model folder leaves nothing behind
     out_dir = Path(args.output_dir or outputs_dir() / "evaluations" / utc_stamp())
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"{out_dir}: cannot create it ({error.strerror}); pass --output-dir elsewhere") from error
-    check_writable(out_dir)  # before any work
-    result = evaluate(args.paths, corpus=args.corpus, batch_size=args.batch_size, progress=not args.no_progress,
-                      predictor=predictor)  # fmt: skip
+    new = not out_dir.exists()
+    try:  # before any work: a folder of the user's own is refused, and no file in it is replaced
+        claim_folder(out_dir, made_by=("evaluation.csv",), what="--output-dir")
+        result = evaluate(args.paths, corpus=args.corpus, batch_size=args.batch_size, progress=not args.no_progress,
+                          predictor=predictor)  # fmt: skip
+    except BaseException:
+        if new:  # nothing was written: leave no folder behind
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     if not result.counts["scored"]:
         print(f"ser-evaluate: no file could be scored ({result.summary().splitlines()[-1]})", file=sys.stderr)
+        if new:
+            shutil.rmtree(out_dir, ignore_errors=True)
         return 1
     print(result.summary())
     print(f"written: {write_evaluation(result, out_dir)} (evaluation.csv, report.txt, Conf_Mat.png)")

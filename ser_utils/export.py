@@ -6,8 +6,9 @@
 The graph takes raw 16 kHz windows (`input_values`, dynamic batch and length axes) and gives `logits` over the 8
 emotions. Running it needs numpy, soundfile and onnxruntime, not torch: the feature extractor's normalisation
 (zero mean and unit variance per window, where the model's preprocessor_config.json asks for it) is done here in
-numpy. The file records the labels and a checksum of the weights it was exported from, so a model.onnx left
-beside newer weights is refused instead of giving another model's answers.
+numpy. The file records the labels, a checksum of the weights it was exported from and a checksum of its own
+graph (nodes and weights), so a model.onnx left beside newer weights, one from another model with its records
+stripped, or one whose weights were edited, is refused instead of giving another model's answers.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_utils.errors import ModelError, command_line
-from ser_utils.files import check_writable, writing
+from ser_utils.errors import ModelError, command_line, require
+from ser_utils.files import check_writable, claim_folder, file_digest, writing
 
 ONNX_FILE = "model.onnx"
 ONNX_INT8_FILE = "model.int8.onnx"  # dynamic int8 quantization of ONNX_FILE (onnxruntime.quantization)
@@ -38,13 +39,22 @@ COMPANIONS = ("config.json", "preprocessor_config.json", "ser_preprocessing.json
 def weights_digest(model_dir: Path) -> str:
     """SHA-256 of the folder's weights file ("" where there is none)."""
     path = model_dir / WEIGHTS_FILE
-    if not path.is_file():
-        return ""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path, "sha256") if path.is_file() else ""
+
+
+def graph_digest(graph) -> str:
+    """SHA-256 of an ONNX model's graph (its nodes and weights; not the records kept beside it)."""
+    return hashlib.sha256(graph.graph.SerializeToString()).hexdigest()
+
+
+def _record(path: Path, labels: list[str], weights: str) -> None:
+    """Write the labels, the source weights' checksum and the graph's own checksum into the ONNX file at `path`."""
+    import onnx
+
+    graph = onnx.load(str(path))
+    props = {"ser_labels": json.dumps(labels), "ser_weights": weights, "ser_graph": graph_digest(graph)}
+    onnx.helper.set_model_props(graph, props)
+    onnx.save(graph, str(path))
 
 
 def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike | None = None, int8: bool = False) -> Path:
@@ -59,7 +69,10 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike | No
     model_dir = Path(model_dir)
     model, _, window = load_model_folder(model_dir)
     out = Path(output_dir or model_dir)
-    check_writable(out)
+    if out.resolve() == model_dir.resolve():
+        check_writable(out)
+    else:  # a folder of the user's own is refused: its files are never replaced
+        claim_folder(out, made_by=(ONNX_FILE,), what="--output")
     model.eval()
     example = torch.zeros(2, window.length)
     with writing(out / ONNX_FILE) as tmp, no_weight_progress_bars(), warnings.catch_warnings():
@@ -68,28 +81,28 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike | No
             model, (example,), str(tmp), input_names=["input_values"], output_names=["logits"], opset_version=OPSET,
             dynamic_axes={"input_values": {0: "batch", 1: "samples"}, "logits": {0: "batch"}}, dynamo=False,
         )  # fmt: skip
-        graph = onnx.load(str(tmp))
         labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-        onnx.helper.set_model_props(graph, {"ser_labels": json.dumps(labels), "ser_weights": weights_digest(model_dir)})
-        onnx.checker.check_model(graph)
-        onnx.save(graph, str(tmp))
+        onnx.checker.check_model(str(tmp))
+        _record(tmp, labels, weights_digest(model_dir))
     if out != model_dir:
         for name in COMPANIONS:
             if (model_dir / name).is_file():
                 shutil.copyfile(model_dir / name, out / name)
     if int8:
-        quantize_int8(out / ONNX_FILE, out / ONNX_INT8_FILE)
+        quantize_int8(out / ONNX_FILE, out / ONNX_INT8_FILE, labels, weights_digest(model_dir))
     return out / ONNX_FILE
 
 
-def quantize_int8(source: Path, target: Path) -> Path:
-    """Dynamic int8 quantization of an ONNX graph's MatMul weights (the convolutions stay float)."""
+def quantize_int8(source: Path, target: Path, labels: list[str], weights: str) -> Path:
+    """Dynamic int8 quantization of an ONNX graph's MatMul weights (the convolutions stay float), with the records
+    of _record."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     logging.disable(logging.WARNING)  # its advice to pre-process the graph first, printed on every call
     try:
         with writing(target) as tmp:
             quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+            _record(tmp, labels, weights)
     finally:
         logging.disable(logging.NOTSET)
     return target
@@ -100,7 +113,9 @@ class OnnxModel:
 
     def __init__(self, model_dir: str | os.PathLike, int8: bool = False, labels: list[str] | None = None):
         """Open `model_dir`/model.onnx (model.int8.onnx with `int8`). ModelError, naming the file and the fix, when
-        it is missing, unreadable, or was exported from other weights or labels than the folder's."""
+        it is missing, unreadable, lacks its records (labels, source weights, its own checksum), was changed since
+        it was exported, or was exported from other weights or labels than the folder's."""
+        import onnx
         import onnxruntime
 
         model_dir = Path(model_dir)
@@ -115,12 +130,17 @@ class OnnxModel:
         except Exception as error:  # onnxruntime raises its own classes for damaged files
             raise ModelError(f"{path}: not a usable ONNX model ({str(error).splitlines()[0]}); {fix}") from error
         recorded = self.session.get_modelmeta().custom_metadata_map
-        self.labels = json.loads(recorded.get("ser_labels", "null")) or labels
+        missing = [key for key in ("ser_labels", "ser_weights", "ser_graph") if not recorded.get(key)]
+        if missing:
+            raise ModelError(f"{path}: not exported by ser-export, or its records were removed ({', '.join(missing)} "
+                             f"missing), so nothing says which model it is; {fix}")  # fmt: skip
+        if graph_digest(onnx.load(str(path))) != recorded["ser_graph"]:
+            raise ModelError(f"{path}: its graph or weights were changed after it was exported; {fix}")
+        self.labels = json.loads(recorded["ser_labels"])
         if labels is not None and self.labels != labels:
             raise ModelError(f"{path}: its labels {self.labels} are not the model folder's {labels}; {fix}")
-        if recorded.get("ser_weights") and (model_dir / WEIGHTS_FILE).is_file():
-            if recorded["ser_weights"] != weights_digest(model_dir):
-                raise ModelError(f"{path}: exported from other weights than {model_dir / WEIGHTS_FILE}; {fix}")
+        if (model_dir / WEIGHTS_FILE).is_file() and recorded["ser_weights"] != weights_digest(model_dir):
+            raise ModelError(f"{path}: exported from other weights than {model_dir / WEIGHTS_FILE}; {fix}")
         settings = model_dir / "preprocessor_config.json"
         self.normalize = json.loads(settings.read_text()).get("do_normalize", True) if settings.is_file() else True
 
@@ -150,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", help="folder to write into (default: the model folder)")
     parser.add_argument("--int8", action="store_true", help="also write model.int8.onnx (int8 weights, CPU)")
     args = parser.parse_args(argv)
+    require("onnx", "onnxruntime", purpose="ser-export")  # before anything is loaded or written
     path = export_onnx(args.model, args.output, args.int8)
     written = [path] + ([path.with_name(ONNX_INT8_FILE)] if args.int8 else [])
     print("written: " + ", ".join(f"{p} ({p.stat().st_size / 1e6:.1f} MB)" for p in written))

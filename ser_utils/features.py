@@ -8,7 +8,9 @@ seed then trains the head on those vectors, in seconds.
 A cache entry is named by what determines it: the encoder (its weights and settings), the feature extractor and
 the window (the folder), and the clip's bytes (the file). A changed checkpoint, window or clip is a new entry; a
 stale one is never read. Entries are written atomically one clip at a time, so an interrupted extraction resumes
-where it stopped and two runs at once never corrupt the cache.
+where it stopped and two runs at once never corrupt the cache. Each entry is a .npz file, whose zip records a CRC-32
+of the array: an entry damaged on disk (truncated, changed, of the wrong shape) is named, removed and extracted
+again, never read as features.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +34,7 @@ from ser_utils.audio import RECIPE_WINDOW, Window, read_clips
 from ser_utils.config import LABEL2ID, SAMPLE_RATE
 from ser_utils.files import outputs_dir, space_checked, writing
 
-CACHE_VERSION = 1  # bump when what is cached changes meaning
+CACHE_VERSION = 2  # bump when what is cached changes meaning (2: entries are .npz, checked on reading)
 # Config fields that change the head, the labels or the bookkeeping, not what the encoder computes.
 HEAD_FIELDS = {"id2label", "label2id", "num_labels", "use_weighted_layer_sum", "classifier_proj_size"}
 BOOKKEEPING = {"architectures", "transformers_version", "_name_or_path", "dtype", "torch_dtype"}
@@ -94,11 +98,13 @@ def pooled_hidden_states(
     `device`, for the clips it lacks. The encoder must be frozen (ser_utils.model.freeze_encoder)."""
     paths = [str(path) for path in paths]
     folder = Path(root or cache_root()) / encoder_fingerprint(model, feature_extractor, window)
-    files = [folder / f"{clip_key(path)}.npy" for path in paths]
+    files = [folder / f"{clip_key(path)}.npz" for path in paths]
     first: dict[Path, int] = {}
     for i, file in enumerate(files):
         first.setdefault(file, i)  # identical clips share an entry
-    missing = [i for file, i in first.items() if not file.is_file()]
+    shape = (model.config.num_hidden_layers + 2, model.config.hidden_size)
+    cached = {file: _read_entry(file, shape) for file in first}
+    missing = [i for file, i in first.items() if cached[file] is None]
     model.to(device)
     with space_checked(folder), tqdm(total=len(missing), desc="encoder", unit="clip", disable=not progress) as bar:
         for start in range(0, len(missing), batch_size):
@@ -106,9 +112,30 @@ def pooled_hidden_states(
             pooled_batch = _pool(model, feature_extractor, [paths[i] for i in batch], device)
             for i, pooled in zip(batch, pooled_batch, strict=True):
                 with writing(files[i]) as tmp, open(tmp, "wb") as out:
-                    np.save(out, pooled)
+                    np.savez(out, pooled=pooled)
+                cached[files[i]] = pooled
             bar.update(len(batch))
-    return Extraction(np.stack([np.load(file) for file in files]), len(missing), folder)
+    return Extraction(np.stack([cached[file] for file in files]), len(missing), folder)
+
+
+def _read_entry(file: Path, shape: tuple[int, int]) -> np.ndarray | None:
+    """A cache entry's pooled hidden states, or None when there is none; an entry that cannot be read, fails its
+    CRC, or holds another shape or non-finite values is named on stderr and removed (the cache is the project's),
+    so that it is extracted again."""
+    if not file.is_file():
+        return None
+    try:
+        with np.load(file) as entry:
+            pooled = entry["pooled"]
+        problem = f"shape {pooled.shape}, not {shape}" if pooled.shape != shape else ""
+        problem = problem or ("" if np.isfinite(pooled).all() else "values that are not finite")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if not problem:
+        return pooled
+    print(f"{file}: a damaged feature-cache entry ({problem}); extracting it again", file=sys.stderr)
+    file.unlink(missing_ok=True)
+    return None
 
 
 class PooledHead(nn.Module):

@@ -7,6 +7,7 @@ file or the complete new one, never a half-written one.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import tempfile
@@ -33,6 +34,53 @@ def figures_dir() -> Path:
     """Where the three report figures go: <home>/figures, or $SER_OUTPUT_DIR/figures when set."""
     override = os.environ.get("SER_OUTPUT_DIR")
     return Path(override) / "figures" if override else _home() / "figures"
+
+
+OWNED_MARKER = ".ser-utils-output"  # in every folder a command made to write into: its files are the project's
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "md5") -> str:
+    """The hex digest of a file's bytes, read in blocks (memory stays small for long recordings)."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def claim_folder(folder: str | os.PathLike, made_by: tuple[str, ...] = (), what: str = "--out") -> Path:
+    """Make sure that `folder` is one this project may write into, and mark it: a new or empty folder, or one it
+    wrote before (it holds OWNED_MARKER, or a file named in `made_by` from an earlier version). A folder holding
+    anything else is the user's: OutputError, naming it and `what` to change, before anything is written."""
+    folder = Path(folder)
+    marker = folder / OWNED_MARKER
+    if folder.is_dir() and not marker.is_file():
+        others = sorted(p.name for p in folder.iterdir())
+        if others and not any((folder / name).exists() for name in made_by):
+            raise OutputError(
+                f"{folder}: holds files this project did not write ({', '.join(others[:3])}"
+                f"{', ...' if len(others) > 3 else ''}); it writes only into a new or empty folder, or one it wrote "
+                f"before, so that no file of yours is replaced or removed: choose another {what}"
+            )
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: is a file, not a folder; choose another {what}")
+    check_writable(folder)
+    if not marker.is_file():
+        marker.write_text("Written by ser_utils: its commands replace or remove only files they wrote here.\n")
+    return folder
+
+
+def check_apart(out_dir: str | os.PathLike, folders=(), files=(), what: str = "--out") -> None:
+    """Refuse (OutputError) an output folder that is, lies inside or holds one of the `folders` a command reads, or
+    holds one of its `files`: writing there could overwrite or remove a user's recordings."""
+    out = Path(os.path.realpath(out_dir))
+    real = [(path, Path(os.path.realpath(path))) for path in (*folders, *files)]
+    clash = [path for path, p in real if p.is_relative_to(out) or (path in folders and out.is_relative_to(p))]
+    if clash:
+        raise OutputError(
+            f"{out_dir}: the output folder overlaps what it reads ({clash[0]}); no command writes among its sources: "
+            f"choose another {what}, outside the data folders"
+        )
 
 
 # Temporary files are named .<name>.<pid>.<random>.tmp, so a later run can tell an abandoned one from a live one.

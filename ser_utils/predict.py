@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ser_utils.audio import AUDIO_SUFFIXES, audio_info, load_preprocessing, read_window, stream_windows
+from ser_utils.audio import AUDIO_SUFFIXES, audio_info, load_preprocessing, not_a_file, read_window, stream_windows
 from ser_utils.config import EMOTIONS
-from ser_utils.errors import AudioError, ModelError, command_line
+from ser_utils.errors import AudioError, ModelError, OutputError, at_least, command_line, require
 from ser_utils.export import OnnxModel, read_labels
 from ser_utils.files import check_output_file, writing
 from ser_utils.runs import published_model_dir
@@ -65,6 +65,7 @@ class Predictor:
         self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
 
     def _open_onnx(self, model_dir: Path, int8: bool) -> None:
+        require("onnx", "onnxruntime", purpose="the ONNX backend")
         labels = read_labels(model_dir)
         if sorted(labels) != sorted(EMOTIONS):
             raise ModelError(
@@ -109,10 +110,12 @@ def _file_blocks(path: str, predictor: Predictor, hop_s: float | None):
     """Yield blocks of (windows, start times in s) of one file: the training window, or with `hop_s` windows over
     the whole file, streamed. Raises AudioError, with the reason, when the file cannot be used."""
     window = predictor.window
-    if not os.path.exists(path):
-        raise AudioError(path, "no such file" if not glob.has_magic(path) else "no file matches this pattern")
+    if not os.path.lexists(path) and glob.has_magic(path):
+        raise AudioError(path, "no file matches this pattern")
     if os.path.isdir(path):
         raise AudioError(path, "a folder with no audio files")
+    if reason := not_a_file(path):  # a named pipe or device would block the read forever
+        raise AudioError(path, reason)
     try:
         if hop_s is None:
             audio, _ = read_window(path, window, allow_short=True)
@@ -234,19 +237,19 @@ def _table(rows: list[dict], labels: list[str], per_window: bool) -> pd.DataFram
     return frame if per_window else frame.drop(columns="start_s")
 
 
-def at_least(lowest, kind):
-    """An argparse type: a number of `kind` no smaller than `lowest`, else a usage error saying so."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value < lowest:
-            raise argparse.ArgumentTypeError(f"{text} is too small: it must be at least {lowest}")
-        return value
-
-    return parse
+def check_replaceable(output: Path, paths) -> Path:
+    """`output`, unless it is a file that writing would destroy (OutputError, before any work): one of the inputs,
+    or any existing file that is not an earlier output of ser-predict (a CSV or JSON lines table of paths)."""
+    if not output.is_file():
+        return output
+    if os.path.realpath(output) in {os.path.realpath(path) for path in expand_paths(paths)}:
+        raise OutputError(f"{output}: is one of the recordings to classify; write the predictions elsewhere")
+    with open(output, "rb") as handle:
+        head = handle.read(16)
+    if not head.startswith((b"path,", b'{"path":')):
+        raise OutputError(f"{output}: exists and is not an earlier ser-predict output, so it is left as it is; "
+                          "name a new file, or delete it first")  # fmt: skip
+    return output
 
 
 @command_line("ser-predict")
@@ -265,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--int8", action="store_true", help="CPU: int8 weights in the linear layers (faster)")
     parser.add_argument("--backend", choices=BACKENDS, default="torch", help="torch (default) or onnx (ser-export)")
     args = parser.parse_args(argv)
-    output = None if args.output == "-" else check_output_file(args.output)  # before any work
+    output = None if args.output == "-" else check_replaceable(check_output_file(args.output), args.paths)
     predictor = Predictor(args.model or published_model_dir(), int8=args.int8, backend=args.backend)
     table = predict(
         args.paths,

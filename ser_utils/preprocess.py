@@ -21,32 +21,22 @@ from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from ser_utils.audio import RECIPE_WINDOW, Window, audio_info, read_window
-from ser_utils.config import EMOTIONS, SAMPLE_RATE
+from ser_utils.config import SAMPLE_RATE
 from ser_utils.corpora import window_for
 from ser_utils.data import BUNDLED_SAMPLE, CORPORA_HELP, DATA_HELP, DataSource, resolve_sources, scan_source
 from ser_utils.errors import AudioError, DatasetError, NotFoundError, command_line
-from ser_utils.files import check_writable, folder_lock, outputs_dir, remove_abandoned, writing
+from ser_utils.files import check_apart, claim_folder, file_digest, folder_lock, outputs_dir, remove_abandoned, writing
 from ser_utils.verify import verify_dataset
 
 MANIFEST_NAME = "manifest.csv"
 SKIPPED_NAME = "skipped.csv"  # files that are not usable clips, with the reason
 VERIFICATION_CACHE = ".source_checksums.json"
-MANIFEST_COLUMNS = [
-    "path",
-    "emotion",
-    "corpus",
-    "speaker",  # "<corpus>:<its speaker id>", e.g. "ravdess:01", "tess:OAF"
-    "label",  # the corpus's own label, e.g. "ps" (TESS's pleasant surprise, here Surprise)
-    "actor",  # RAVDESS only, as are intensity, statement and repetition
-    "gender",
-    "intensity",
-    "statement",
-    "repetition",
-    "duration",
-    "source",
-    "source_size",  # bytes, and
-    "source_mtime_ns",  # modification time of the source when its clip was made: a changed source is made again
-]
+# speaker: "<corpus>:<its speaker id>" ("ravdess:01", "tess:OAF"); label: the corpus's own ("ps", TESS's pleasant
+# surprise, here Surprise); actor, intensity, statement, repetition: RAVDESS only; source_size (bytes) and
+# source_mtime_ns: the source when its clip was made, so a changed source is made again; source_md5: its bytes, so
+# the leakage audit finds the same audio reached through two corpora.
+MANIFEST_COLUMNS = ["path", "emotion", "corpus", "speaker", "label", "actor", "gender", "intensity", "statement",
+                    "repetition", "duration", "source", "source_size", "source_mtime_ns", "source_md5"]  # fmt: skip
 
 
 def write_wav_atomic(path: Path, audio: np.ndarray, rate: int = SAMPLE_RATE, mtime_ns: int | None = None) -> None:
@@ -75,15 +65,19 @@ def _made_from(target: Path, source: os.stat_result, recorded_size: int | None) 
     return info.samplerate == RECIPE_WINDOW.sample_rate and info.frames == RECIPE_WINDOW.length and info.channels == 1
 
 
-def _prepare_clip(source: str, target: Path, recorded_size: int | None, owner: int, window: Window) -> tuple:
-    """Make one clip unless it was made from the source as it is now. Returns (original duration in s, source
-    size, source modification time, "kept", "made" or "remade"), or (None, why it was skipped). Nothing is
-    written once the process `owner` (the run that asked) has ended, e.g. killed."""
+def _prepare_clip(source: str, target: Path, recorded: tuple, owner: int, window: Window) -> tuple:
+    """Make one clip unless it was made from the source as it is now (`recorded`: the source's size and md5 in the
+    last manifest, or Nones). Returns (original duration in s, source size, source modification time, source md5,
+    "kept", "made" or "remade"), or (None, why it was skipped). Nothing is written once the process `owner` (the
+    run that asked) has ended, e.g. killed."""
+    size, md5 = recorded
     try:
         stat = os.stat(source)
-        if _made_from(target, stat, recorded_size):
-            return audio_info(source).duration, stat.st_size, stat.st_mtime_ns, "kept"
+        if _made_from(target, stat, size):
+            md5 = md5 if isinstance(md5, str) and size == stat.st_size else file_digest(source)
+            return audio_info(source).duration, stat.st_size, stat.st_mtime_ns, md5, "kept"
         audio, duration = read_window(source, window)
+        md5 = file_digest(source)
     except AudioError as error:
         return None, error.reason
     except OSError as error:
@@ -92,7 +86,7 @@ def _prepare_clip(source: str, target: Path, recorded_size: int | None, owner: i
         return None, "not written: the run that asked for it has ended"
     existed = target.exists()
     write_wav_atomic(target, audio, mtime_ns=stat.st_mtime_ns)
-    return duration, stat.st_size, stat.st_mtime_ns, "remade" if existed else "made"
+    return duration, stat.st_size, stat.st_mtime_ns, md5, "remade" if existed else "made"
 
 
 def prepared_dir_for(source: DataSource) -> Path:
@@ -104,31 +98,32 @@ def prepared_dir_for(source: DataSource) -> Path:
     return outputs_dir() / "prepared" / f"{corpus}{source.path.stem}-{digest}"
 
 
-def _recorded_sizes(out_dir: Path) -> dict[str, int]:
-    """Source sizes recorded by the last complete run in `out_dir` (manifest.csv), by clip path."""
+def _recorded(out_dir: Path) -> dict[str, tuple]:
+    """What the last complete run in `out_dir` (manifest.csv) wrote: by clip path, its source's size and md5
+    (None where an older version did not record them). Preprocessing removes no file that is not listed here."""
     try:
         previous = pd.read_csv(out_dir / MANIFEST_NAME)
     except (OSError, ValueError):
         return {}
-    if "source_size" not in previous:
-        return {}
-    return dict(zip(previous["path"], previous["source_size"].astype(int), strict=True))
+    sizes = previous["source_size"].astype(int) if "source_size" in previous else [None] * len(previous)
+    digests = previous["source_md5"] if "source_md5" in previous else [None] * len(previous)
+    return {path: (size, md5) for path, size, md5 in zip(previous["path"], sizes, digests, strict=True)}
 
 
-def _make_clips(clips: pd.DataFrame, targets: list[Path], out_dir: Path, progress: bool):
+def _make_clips(clips: pd.DataFrame, targets: list[Path], out_dir: Path, recorded: dict, progress: bool):
     """Yield (clip, target, outcome of _prepare_clip) as worker processes (one per core, kept for later calls)
     make the clips."""
-    sizes, owner = _recorded_sizes(out_dir), os.getpid()
-    windows = [window_for(corpus) for corpus in clips["corpus"]]
+    owner, windows = os.getpid(), [window_for(corpus) for corpus in clips["corpus"]]
+    before = [recorded.get(target.relative_to(out_dir).as_posix(), (None, None)) for target in targets]
     outcomes = Parallel(n_jobs=-1, return_as="generator", batch_size=16)(
-        delayed(_prepare_clip)(path, target, sizes.get(target.relative_to(out_dir).as_posix()), owner, window)
-        for path, target, window in zip(clips["path"], targets, windows, strict=True)
+        delayed(_prepare_clip)(path, target, previous, owner, window)
+        for path, target, previous, window in zip(clips["path"], targets, before, windows, strict=True)
     )
     made = zip(clips.itertuples(), targets, outcomes, strict=True)
     yield from tqdm(made, total=len(clips), desc="preprocess", unit="clip", disable=not progress)
 
 
-def _manifest_row(clip, relative: Path, duration: float, size: int, mtime_ns: int) -> dict:
+def _manifest_row(clip, relative: Path, duration: float, size: int, mtime_ns: int, md5: str) -> dict:
     fields = ("emotion", "corpus", "speaker", "label", "actor", "gender", "intensity", "statement", "repetition")
     return {
         "path": relative.as_posix(),
@@ -137,16 +132,29 @@ def _manifest_row(clip, relative: Path, duration: float, size: int, mtime_ns: in
         "source": clip.path,
         "source_size": size,
         "source_mtime_ns": mtime_ns,
+        "source_md5": md5,
     }
 
 
-def _remove_stale_clips(out_dir: Path, kept: set[Path]) -> int:
-    """Delete prepared clips in `out_dir`/<Emotion>/ that are not in `kept` (their source is gone or unusable);
-    return how many."""
-    stale = [path for emotion in EMOTIONS for path in (out_dir / emotion).glob("*.wav") if path not in kept]
+def _remove_stale_clips(out_dir: Path, kept: set[Path], recorded: dict) -> int:
+    """Delete the clips the last run wrote into `out_dir` (its manifest lists them) that are not in `kept` (their
+    source is gone or unusable); return how many. A file no run recorded is never removed."""
+    stale = [out_dir / path for path in recorded if out_dir / path not in kept]
     for path in stale:
         path.unlink(missing_ok=True)
     return len(stale)
+
+
+def prepared_names(clips: pd.DataFrame) -> list[str]:
+    """Each clip's prepared path, <Emotion>/<stem>.wav; where two sources share an emotion and a stem (a CSV
+    listing spk1/take.wav and spk2/take.wav), each gets a short hash of its source path beside the stem, so that
+    two sources never map to one clip."""
+    names = [f"{clip.emotion}/{Path(clip.file).stem}" for clip in clips.itertuples()]
+    shared = {name for name in names if names.count(name) > 1} if len(set(names)) < len(names) else set()
+    return [
+        f"{name}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}.wav" if name in shared else f"{name}.wav"
+        for name, path in zip(names, clips["path"], strict=True)
+    ]
 
 
 def _print_changes(source_dir, verification, remade: int, dropped: int) -> None:
@@ -180,10 +188,13 @@ def prepare_dataset(
     `out_dir`/skipped.csv. Returns the manifest: one row per clip, sorted by emotion then file name, with `path`
     relative to `out_dir` and `duration` the original clip's length in seconds.
     """
-    out_dir = Path(out_dir)
-    check_writable(out_dir)
+    out_dir, source = Path(out_dir), DataSource(Path(source_dir), "", corpus)
+    clips, skipped = scan_source(source)
+    csv = source.path.is_file()  # a CSV manifest: it and the clips it lists must lie outside the output folder
+    check_apart(out_dir, folders=[] if csv else [source.path], files=[source.path, *clips["path"]] if csv else [])
+    claim_folder(out_dir, made_by=(MANIFEST_NAME,))
     with folder_lock(out_dir, waiting=f"{out_dir}: another run is preparing these clips; waiting for it"):
-        return _prepare_locked(DataSource(Path(source_dir), "", corpus), out_dir, progress, summary)
+        return _prepare_locked(source, out_dir, clips, skipped, progress, summary)
 
 
 def _verification(source: DataSource, out_dir: Path):
@@ -191,23 +202,22 @@ def _verification(source: DataSource, out_dir: Path):
     return verify_dataset(source.path, out_dir / VERIFICATION_CACHE) if source.corpus == "ravdess" else None
 
 
-def _prepare_locked(source: DataSource, out_dir: Path, progress: bool, summary: bool) -> pd.DataFrame:
+def _prepare_locked(source: DataSource, out_dir: Path, clips, skipped, progress: bool, summary: bool) -> pd.DataFrame:
     source_dir = source.path
     remove_abandoned(out_dir)
-    clips, skipped = scan_source(source)
-    skipped = skipped.to_dict("records")
-    targets = [out_dir / clip.emotion / (Path(clip.file).stem + ".wav") for clip in clips.itertuples()]
+    skipped, recorded = skipped.to_dict("records"), _recorded(out_dir)
+    targets = [out_dir / name for name in prepared_names(clips)]
     rows, kept, remade = [], set(), 0
     with ThreadPoolExecutor(1) as checker:  # checksums in a thread while the workers make the clips
         verification = checker.submit(_verification, source, out_dir)
-        for clip, target, outcome in _make_clips(clips, targets, out_dir, progress):
+        for clip, target, outcome in _make_clips(clips, targets, out_dir, recorded, progress):
             if outcome[0] is None:
                 skipped.append({"path": clip.path, "reason": outcome[1]})
                 continue
-            rows.append(_manifest_row(clip, target.relative_to(out_dir), *outcome[:3]))
+            rows.append(_manifest_row(clip, target.relative_to(out_dir), *outcome[:4]))
             kept.add(target)
-            remade += outcome[3] == "remade"
-    verification, dropped = verification.result(), _remove_stale_clips(out_dir, kept)
+            remade += outcome[4] == "remade"
+    verification, dropped = verification.result(), _remove_stale_clips(out_dir, kept, recorded)
     if summary:
         _print_changes(source_dir, verification, remade, dropped)
     skipped = pd.DataFrame(skipped, columns=["path", "reason"])

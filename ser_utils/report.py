@@ -30,7 +30,7 @@ from ser_utils.errors import ProfileError, command_line
 from ser_utils.files import outputs_dir, writing
 from ser_utils.metrics import SUMMARY_METRICS, emotion_confusion_matrix, mean_and_std
 from ser_utils.plots import plot_confusion_matrix, plot_fold_scores, run_caption, save_figure
-from ser_utils.runs import PREDICTIONS_FILE, corpora_suffix, finished_runs, mode_suffix
+from ser_utils.runs import PREDICTIONS_FILE, corpora_suffix, finished_runs, mode_suffix, plain_name
 from ser_utils.splits import leakage_audit, protocol_splits
 
 ORIGINAL_CLAIM = "99.65 % accuracy claimed by the original Kaggle notebook (random split)"
@@ -130,21 +130,60 @@ def results_table(runs: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
-def kfold_runs(runs: list[dict], profile: Profile, seeds=(SEED,)) -> tuple[list[dict], list[tuple[int, int]]]:
+# Profile fields that differ between the runs of one experiment: which fold tests, and the seed.
+PER_RUN_FIELDS = {"fold", "seed", "name", "description"}
+
+
+def experiment_identity(run: dict) -> dict:
+    """What the runs of one k-fold experiment share: every profile value but the fold and seed, and the data's
+    fingerprint (the clips and their emotions; None for runs recorded before it was)."""
+    profile = {f"profile {key}": value for key, value in run["profile"].items() if key not in PER_RUN_FIELDS}
+    return {**profile, "data": run.get("data_fingerprint")}
+
+
+def same_experiment(runs: list[dict]) -> tuple[list[dict], list[str]]:
+    """The runs of the newest run's experiment (experiment_identity), and a line for each other run naming what
+    differs, e.g. "outputs/runs/x: left out, another experiment (profile learning_rate 0.001, not 1e-05)"."""
+    if not runs:
+        return [], []
+    reference = experiment_identity(max(runs, key=lambda run: run["finished"]))
+    kept, left_out = [], []
+    for run in runs:
+        identity = experiment_identity(run)
+        keys = sorted(reference.keys() | identity.keys())
+        differs = [
+            f"{k} {identity.get(k)}, not {reference.get(k)}" for k in keys if identity.get(k) != reference.get(k)
+        ]
+        if differs:
+            left_out.append(f"{run['run_dir']}: left out, another experiment ({'; '.join(differs)})")
+        else:
+            kept.append(run)
+    return kept, left_out
+
+
+def kfold_runs(
+    runs: list[dict], profile: Profile, seeds=(SEED,), left_out: list[str] | None = None
+) -> tuple[list[dict], list[tuple[int, int]]]:
     """The fold runs of `profile`'s configuration (its name, corpora, split, number of folds and mode) with the given
-    seeds, by seed and fold, and the (fold, seed) pairs that have no finished run yet."""
+    seeds, by seed and fold, all of one experiment (same_experiment: those of the newest run; the others are named
+    in `left_out`, where given), and the (fold, seed) pairs that have no such run yet."""
     folds = EMOBOX_FOLDS if profile.split == "emobox" else profile.n_folds
     corpora = corpora_suffix(profile.corpora, profile.test_corpora)
-    chosen = {
-        (run["fold"], run_configuration(run)["seed"]): run
+    wanted = [(fold, seed) for seed in seeds for fold in range(folds)]
+    candidates = [
+        run
         for run in runs
         if run["split_strategy"] == profile.split
         and run["profile"]["name"] == profile.name
         and run_configuration(run)["mode"] == profile.mode
         and (profile.split == "emobox" or run["profile"]["n_folds"] == profile.n_folds)
         and corpora_suffix(run["profile"].get("corpora"), run["profile"].get("test_corpora")) == corpora
-    }
-    wanted = [(fold, seed) for seed in seeds for fold in range(folds)]
+        and (run["fold"], run_configuration(run)["seed"]) in wanted
+    ]
+    kept, others = same_experiment(candidates)
+    if left_out is not None:
+        left_out += others
+    chosen = {(run["fold"], run_configuration(run)["seed"]): run for run in kept}
     return [chosen[pair] for pair in wanted if pair in chosen], [pair for pair in wanted if pair not in chosen]
 
 
@@ -185,15 +224,21 @@ def kfold_dir(profile: Profile) -> Path:
     outputs/kfold/<profile>[-<corpora>]-<split>[-<mode>]-<k>folds."""
     folds = EMOBOX_FOLDS if profile.split == "emobox" else profile.n_folds
     corpora = corpora_suffix(profile.corpora, profile.test_corpora)
-    name = "-".join([profile.name, *corpora, profile.split, *mode_suffix(profile)])
+    name = "-".join([plain_name(profile.name, "profile name"), *corpora, profile.split, *mode_suffix(profile)])
     return outputs_dir() / "kfold" / f"{name}-{folds}folds"
 
 
-def write_kfold_report(runs: list[dict], profile: Profile, seeds=(SEED,)) -> pd.DataFrame | None:
-    """Aggregate the finished fold runs of `profile`'s configuration (split actor_kfold or emobox), over folds
-    and `seeds`, into kfold_dir: per_fold.csv, summary.csv, UA_per_fold.png and Conf_Mat_summed.png; say which
+def write_kfold_report(
+    runs: list[dict], profile: Profile, seeds=(SEED,), left_out: list[str] = ()
+) -> pd.DataFrame | None:
+    """Aggregate the finished fold runs of `profile`'s configuration (split actor_kfold or emobox), all of one
+    experiment, over folds and `seeds`, into kfold_dir: per_fold.csv, summary.csv, UA_per_fold.png and
+    Conf_Mat_summed.png; name the runs left out (and `left_out`: runs whose records cannot be read) and say which
     (fold, seed) runs are missing. Returns the per-fold table, or None when there is no such run."""
-    found, missing = kfold_runs(runs, profile, seeds)
+    left_out = list(left_out)
+    found, missing = kfold_runs(runs, profile, seeds, left_out)
+    for line in left_out:
+        print(line)
     print(f"{len(found)} of {len(found) + len(missing)} runs of {profile.name}, {profile.split}, {profile.mode}")
     if missing:
         print("missing (fold, seed):", ", ".join(f"({fold}, {seed})" for fold, seed in missing))
@@ -223,8 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     profile = load_profile(options.profile, **profile_overrides(options))
     if profile.split not in FOLD_SPLITS:
         raise ProfileError(f"--split: fold runs are {', '.join(FOLD_SPLITS)} runs, not {profile.split}")
-    runs = finished_runs()
-    write_kfold_report(runs, profile, options.seeds)
+    unreadable = []
+    runs = finished_runs(left_out=unreadable)
+    write_kfold_report(runs, profile, options.seeds, unreadable)
     return 1 if kfold_runs(runs, profile, options.seeds)[1] else 0
 
 

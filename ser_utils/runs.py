@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ser_utils.audio import PREPROCESSING_FILE
 from ser_utils.config import FOLD_SPLITS, SEED, Profile, named_corpora
-from ser_utils.errors import NotFoundError, OutputError, TrainingError
+from ser_utils.errors import NotFoundError, OutputError, ProfileError, TrainingError
 from ser_utils.files import folder_lock, outputs_dir, writing
 
 HISTORY_FILE = "history.csv"
@@ -37,14 +38,25 @@ def runs_dir() -> Path:
     return outputs_dir() / "runs"
 
 
-def run_dir_for(run_name: str) -> Path:
-    """The folder of one training run: outputs/runs/<run_name>."""
-    return runs_dir() / run_name
-
-
 def published_model_dir() -> Path:
     """Where the model of the last completed run is copied, for ser-predict: outputs/model."""
     return outputs_dir() / MODEL_DIR
+
+
+def plain_name(name: str, what: str = "run_name") -> str:
+    """`name` when it names one folder (no path separator, not "." or "..", not hidden); ProfileError otherwise, so
+    that a name never puts a run outside outputs/."""
+    if not name or "/" in name or "\\" in name or name.startswith(".") or "\0" in name:
+        raise ProfileError(f"{what} {name!r} is not a plain name: use letters, digits, '-', '_' or '+', no '/' or "
+                           "leading '.'; it names a folder under outputs/")  # fmt: skip
+    return name
+
+
+def check_names(profile: Profile, run_name: str | None = None) -> None:
+    """Refuse (ProfileError) a profile name or run name that is not a plain name (see plain_name)."""
+    plain_name(profile.name, "profile name")
+    if run_name:
+        plain_name(run_name, "run_name")
 
 
 def run_group(profile: Profile) -> str:
@@ -87,11 +99,6 @@ def folder_group(run_name: str) -> str:
 def utc_stamp(when: datetime.datetime | None = None) -> str:
     """The UTC time `when` (default: now) as output folders are named with it, e.g. 20261125-101500."""
     return (when or datetime.datetime.now(datetime.timezone.utc)).strftime(RUN_STAMP)
-
-
-def stamped_run_name(group: str, when: datetime.datetime | None = None) -> str:
-    """A new run folder name for `group`: <group>_<UTC time>."""
-    return f"{group}_{utc_stamp(when)}"
 
 
 def is_finished(run_dir: str | os.PathLike) -> bool:
@@ -142,6 +149,7 @@ def open_run_dir(profile: Profile, run_name: str | None = None, resume: bool = F
     yet, or (with `resume`) must hold an unfinished run.
     """
     root = runs_dir()
+    check_names(profile, run_name)
     if resume:
         return _unfinished_run(root, profile, run_name)
     if run_name:
@@ -154,7 +162,7 @@ def open_run_dir(profile: Profile, run_name: str | None = None, resume: bool = F
         _make_dir(path, parents=True)
         return path
     _make_dir(root, parents=True, exist_ok=True)
-    name = stamped_run_name(run_group(profile))
+    name = f"{run_group(profile)}_{utc_stamp()}"
     for attempt in range(1, 1000):
         path = root / (name if attempt == 1 else f"{name}-{attempt}")
         try:
@@ -214,25 +222,46 @@ def load_run(run_dir: str | os.PathLike) -> FinishedRun:
     )
 
 
-def _newest_per_group(root: Path, complete_only: bool) -> dict[str, tuple[Path, dict]]:
-    """(folder, run_info) of the newest finished run of every run group under `root`, by run group. A run's group
-    is the one its run_info names (its folder's for older runs); newest is the latest `finished` time. With
-    `complete_only`, runs whose run_info lacks test metrics (written by an older version) are left out."""
+RECORD_KEYS = ("profile", "split_strategy", "fold", "test_metrics", "finished")  # what reports read from a run_info
+
+
+def read_run_info(run_dir: Path, required=RECORD_KEYS) -> tuple[dict | None, str]:
+    """(run_info, "") of a finished run, or (None, why it cannot be used): damaged JSON, not a record, or a record
+    without the keys reports read (test metrics, written by every finished run of this version)."""
+    try:
+        info = json.loads((run_dir / RUN_INFO_FILE).read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        return None, f"{RUN_INFO_FILE} cannot be read ({str(error).splitlines()[0]})"
+    if not isinstance(info, dict):
+        return None, f"{RUN_INFO_FILE} is not a run record"
+    missing = [key for key in required if key not in info]
+    return (None, f"{RUN_INFO_FILE} lacks {', '.join(missing)}") if missing else (info, "")
+
+
+def scan_runs(root: Path, required=RECORD_KEYS) -> tuple[dict[str, tuple[Path, dict]], list[str]]:
+    """The newest finished run of every run group under `root` ((folder, run_info) by run group), and one line for
+    every finished run left out because its record is damaged or lacks one of `required`. A run's group is the one its
+    run_info names (its folder's for older runs); newest is the latest `finished` time."""
     newest: dict[str, tuple[Path, dict]] = {}
+    left_out = []
     for info_file in sorted(root.glob(f"*/{RUN_INFO_FILE}")):
-        info = json.loads(info_file.read_text())
-        if complete_only and "test_metrics" not in info:
+        info, reason = read_run_info(info_file.parent, required)
+        if info is None:
+            left_out.append(f"{info_file.parent}: left out, {reason}")
             continue
         group = info.get("run_group", folder_group(info_file.parent.name))
         if group not in newest or info.get("finished", "") >= newest[group][1].get("finished", ""):
             newest[group] = (info_file.parent, info)
-    return newest
+    return newest, left_out
 
 
-def finished_runs(root: str | os.PathLike | None = None) -> list[dict]:
+def finished_runs(root: str | os.PathLike | None = None, left_out: list[str] | None = None) -> list[dict]:
     """run_info.json of the newest finished run of every run group under `root` (default outputs/runs), each
-    with its `run_dir`; earlier runs of the same profile, split and fold are left out."""
-    newest = _newest_per_group(Path(root) if root else runs_dir(), complete_only=True)
+    with its `run_dir`; earlier runs of the same profile, split and fold, and runs whose record cannot be used
+    (named in `left_out`, where given), are left out."""
+    newest, unusable = scan_runs(Path(root) if root else runs_dir())
+    if left_out is not None:
+        left_out += unusable
     return [{**info, "run_dir": str(path)} for path, info in newest.values()]
 
 
@@ -241,7 +270,7 @@ def find_run(name: str) -> Path:
     exact = runs_dir() / name
     if is_finished(exact):
         return exact
-    newest = _newest_per_group(runs_dir(), complete_only=False) if runs_dir().is_dir() else {}
+    newest = scan_runs(runs_dir(), required=())[0] if runs_dir().is_dir() else {}
     if name not in newest:
         raise NotFoundError(
             f"{runs_dir()}: no finished run named {name!r} or of run group {name!r}; "
@@ -256,7 +285,11 @@ def publish_model(model_dir: Path, target: Path | None = None) -> Path:
     target = target or published_model_dir()
     staging = target.with_name(f".{target.name}.staging")
     retired = target.with_name(f".{target.name}.old")
-    with folder_lock(target.parent, name=f".{target.name}.lock"):
+    lock = f".{target.name}.lock"  # beside every folder this function published
+    if target.exists() and not ((target / PREPROCESSING_FILE).is_file() or (target.parent / lock).is_file()):
+        raise OutputError(f"{target}: not a model folder this project wrote, so it is left as it is (no "
+                          f"{PREPROCESSING_FILE}); move it, or set SER_OUTPUT_DIR to another folder")  # fmt: skip
+    with folder_lock(target.parent, name=lock):
         for leftover in (staging, retired):
             shutil.rmtree(leftover, ignore_errors=True)
         shutil.copytree(model_dir, staging)

@@ -24,7 +24,6 @@ Strategies (the `split` column gets "train", "validation" or "test"):
 from __future__ import annotations
 
 import functools
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ from sklearn.model_selection import train_test_split
 
 from ser_utils.config import EMOBOX_FOLDS, EMOTIONS, N_FOLDS, SEED, SPLITS, TEST_SIZE, Profile, named_corpora
 from ser_utils.errors import DatasetError, ProfileError
+from ser_utils.files import file_digest
 from ser_utils.preprocess import prepared_manifest
 
 SPLIT_STRATEGIES = tuple(SPLITS)
@@ -72,7 +72,8 @@ def speaker_folds(manifest: pd.DataFrame, n_folds: int = N_FOLDS, balanced: bool
         counts = speakers["gender"].value_counts().to_dict()
         raise DatasetError(
             f"speaker folds need at least 3 folds and one male and one female speaker per fold; got {n_folds} "
-            f"folds for speakers {counts}. Use the full dataset (24 actors; set RAVDESS_DIR) or the 'random' split."
+            f"folds for {len(speakers)} speakers {counts}. Use more speakers (the full RAVDESS has 24 actors; set "
+            "RAVDESS_DIR), fewer folds, or the 'random' split."
         )
     return [sorted(fold) for fold in folds]
 
@@ -111,6 +112,11 @@ def emobox_split(manifest: pd.DataFrame, fold: int, seed: int = SEED) -> pd.Seri
         raise ProfileError(f"fold must be 0..{EMOBOX_FOLDS - 1} for the emobox split, not {fold}")
     if set(manifest["corpus"]) != {"ravdess"}:
         raise DatasetError(f"the emobox split is RAVDESS's alone; the data holds {sorted(set(manifest['corpus']))}")
+    if manifest["actor"].isna().any():
+        raise DatasetError(
+            f"the emobox split needs RAVDESS's actor numbers, read from its file names (Actor_NN/03-01-...-AA.wav); "
+            f"{int(manifest['actor'].isna().sum())} clips have none (a CSV manifest?): give the RAVDESS folder itself"
+        )
     test = EMOBOX_TEST_ACTORS[fold]
     rest = sorted({int(a) for a in manifest["actor"]} - set(test))
     by_gender = [[a for a in rest if a % 2], [a for a in rest if not a % 2]]  # odd actors are male
@@ -152,7 +158,25 @@ def assign_split(
         split = cross_corpus_split(manifest, test_corpora, fold, n_folds)
     else:
         raise ProfileError(f"unknown split strategy {strategy!r}; use one of {SPLIT_STRATEGIES}")
-    return manifest.assign(split=split)
+    split = manifest.assign(split=split)
+    if strategy != "random":  # the original's split is speaker-dependent by design, and labelled so
+        check_no_shared_audio(split)
+    return split
+
+
+def check_no_shared_audio(manifest: pd.DataFrame) -> None:
+    """Refuse (DatasetError) a split whose test part holds a recording that also trains or selects: the same source
+    bytes reached twice (one folder given as two corpora, or through a CSV manifest and its own folder)."""
+    if "source_md5" not in manifest:
+        return
+    seen = set(manifest.loc[manifest["split"].isin(SEEN), "source_md5"].dropna())
+    shared = manifest[(manifest["split"] == "test") & manifest["source_md5"].isin(seen)]
+    if len(shared):
+        raise DatasetError(
+            f"{len(shared)} test clips are the same recordings as clips that train or select the checkpoint, e.g. "
+            f"{shared['source'].iloc[0]}: the same audio is given twice (a corpus folder and a CSV listing it, or "
+            "one folder as two corpora); give each recording once"
+        )
 
 
 def protocol_splits(
@@ -187,6 +211,10 @@ def check_split(manifest: pd.DataFrame) -> list[str]:
     errors = [f"the {part} part is empty" for part in ("train", "test") if not counts.get(part)]
     if counts.get("train") and emotions < 2:
         errors.append("the training part holds a single emotion: there is nothing to tell apart")
+    scored = scored_classes(manifest)
+    if counts.get("train") and counts.get("test") and emotions >= 2 and len(scored) < 2:
+        errors.append(f"the test part shares {len(scored)} emotion(s) with training ({', '.join(scored) or 'none'}): "
+                      "a score over fewer than two emotions is forced, not measured")  # fmt: skip
     if errors:
         raise DatasetError(
             f"this split cannot be trained on ({len(manifest)} clips): {'; '.join(errors)}; "
@@ -232,7 +260,7 @@ def selection_part(manifest: pd.DataFrame) -> str:
 
 @functools.cache  # audits of several splits of one manifest hash each (immutable) clip file once
 def _file_digest(path: str | Path) -> str:
-    return hashlib.md5(Path(path).read_bytes()).hexdigest()
+    return file_digest(path)
 
 
 def leakage_audit(manifest: pd.DataFrame) -> dict[str, int]:
@@ -241,7 +269,8 @@ def leakage_audit(manifest: pd.DataFrame) -> dict[str, int]:
     - actors_on_both_sides: test speakers (actors, in RAVDESS) who also have clips in train/validation;
     - test_clips_with_seen_twin: RAVDESS test clips whose twin (same actor, emotion, intensity and statement,
       the other repetition) is in train/validation;
-    - identical_audio_across_sides: test clips whose audio file is byte-identical to a seen clip's;
+    - identical_audio_across_sides: test clips whose prepared clip, or whose source recording, is byte-identical
+      to a seen clip's (across corpora too: the same file reached as two corpora counts);
     - validation_actors_in_training: speakers who select the checkpoint and also train (0 where the test part
       selects, as in the original).
     """
@@ -251,8 +280,9 @@ def leakage_audit(manifest: pd.DataFrame) -> dict[str, int]:
     ravdess = [part[part["corpus"] == "ravdess"] for part in (seen, test)]
     seen_keys = set(map(tuple, ravdess[0][twin_keys].to_numpy()))
     twins = sum(tuple(row) in seen_keys for row in ravdess[1][twin_keys].to_numpy())
-    seen_digests = {_file_digest(p) for p in seen["path"]}
-    identical = sum(_file_digest(p) in seen_digests for p in test["path"])
+    sources = manifest.get("source_md5", pd.Series(None, index=manifest.index, dtype=object))
+    seen_digests, seen_sources = {_file_digest(p) for p in seen["path"]}, set(sources[seen.index].dropna())
+    identical = sum(_file_digest(p) in seen_digests or sources[i] in seen_sources for i, p in test["path"].items())
     return {
         "test_clips": len(test),
         "actors_on_both_sides": len(set(test["speaker"]) & set(seen["speaker"])),

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import hashlib
+import json
 import math
 import os
 import sys
@@ -42,6 +44,7 @@ from ser_utils.runs import (
     CHECKPOINTS,
     MODEL_DIR,
     FinishedRun,
+    check_names,
     last_checkpoint,
     open_run_dir,
     publish_model,
@@ -68,7 +71,8 @@ def prediction_table(test_rows: pd.DataFrame, logits, classes=EMOTIONS) -> pd.Da
 
 
 def _parts_record(manifest: pd.DataFrame) -> dict:
-    """Clips, speakers and (RAVDESS) actors of each part, and the corpora that train and that test."""
+    """Clips, speakers and (RAVDESS) actors of each part, the corpora that train and that test, and the data's
+    fingerprint."""
     record = {}
     for part in ("train", "validation", "test"):
         rows = manifest[manifest["split"] == part]
@@ -78,6 +82,7 @@ def _parts_record(manifest: pd.DataFrame) -> dict:
     seen = manifest["split"].isin(("train", "validation"))
     record["corpora"] = sorted(manifest.loc[seen, "corpus"].unique())
     record["test_corpora"] = sorted(manifest.loc[manifest["split"] == "test", "corpus"].unique())
+    record["data_fingerprint"] = data_fingerprint(manifest)
     return record
 
 
@@ -131,6 +136,14 @@ def run_record(
         "started": started,
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def data_fingerprint(manifest: pd.DataFrame) -> str:
+    """A name for the clips a run had, in all its parts: each source's md5 (its path where none is recorded), emotion
+    and corpus. The folds and seeds of one experiment share it; a report never averages runs on other data."""
+    sources = manifest["source_md5"].fillna(manifest["source"]) if "source_md5" in manifest else manifest["source"]
+    clips = sorted(zip(sources.astype(str), manifest["emotion"].astype(str), manifest["corpus"], strict=True))
+    return hashlib.sha256(json.dumps(clips).encode()).hexdigest()[:16]
 
 
 def training_window(manifest: pd.DataFrame) -> Window:
@@ -231,6 +244,7 @@ def run_training(
 
     Under torchrun, process 0 preprocesses first and names the run folder; the others follow it and return None.
     """
+    check_names(profile, run_name)  # before any work
     args = training_arguments(profile, outputs_dir(), progress)  # starts torch.distributed under torchrun
     main = is_main_process(args)
     if main:

@@ -33,16 +33,21 @@ def corpus_path(corpus: str, emotion: str, n: int) -> str:
     }[corpus]
 
 
+# Each corpus is made of another actor's clips: real corpora share no recording (the leakage audit would see it).
+CORPUS_ACTORS = {"crema-d": "Actor_03", "tess": "Actor_04", "savee": "Actor_05", "emodb": "Actor_06"}
+
+
 def make_kaggle_input(ravdess_16k: Path, root: Path) -> Path:
-    """A /kaggle/input-like folder in `root`: RAVDESS (2 actors, linked) and the four other corpora made of
-    Actor_03's clips, 2 per emotion, renamed into each convention and resampled to each corpus's rate."""
+    """A /kaggle/input-like folder in `root`: RAVDESS (2 actors, linked) and the four other corpora, each made of
+    another actor's clips (CORPUS_ACTORS), 2 per emotion, renamed into each convention and resampled to each
+    corpus's rate."""
     ravdess = root / "ravdess-emotional-speech-audio" / "audio_speech_actors_01-24"
     for actor in ("Actor_01", "Actor_02"):
         (ravdess / actor).mkdir(parents=True)
         for clip in sorted((ravdess_16k / actor).iterdir())[:8]:
             (ravdess / actor / clip.name).symlink_to(clip)
-    sources = sorted((ravdess_16k / "Actor_03").iterdir())
     for corpus, codes in CORPUS_CODES.items():
+        sources = sorted((ravdess_16k / CORPUS_ACTORS[corpus]).iterdir())
         chosen = [s for s in sources if parse_name(s.name).emotion in codes]
         chosen = [s for e in codes for s in [c for c in chosen if parse_name(c.name).emotion == e][:2]]  # 2 each
         for n, source in enumerate(chosen):

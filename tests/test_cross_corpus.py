@@ -84,7 +84,8 @@ def test_a_csv_manifest_is_a_corpus_of_its_own(kaggle_input, tmp_path, in_output
     assert sorted(manifest["emotion"]) == ["Anger", "Anger", "Sad", "Sad"]
     assert set(manifest["speaker"]) == {"mine:s0", "mine:s1"} and set(manifest["corpus"]) == {"mine"}
     skipped = pd.read_csv(next(in_outputs.glob("prepared/manifest-mine-*")) / "skipped.csv")
-    assert sorted(skipped["reason"].str[:18]) == ["emotion 'boredom' ", "emotion 'boredom' ", "not a .wav or .fla"]
+    # a row whose file is missing says so (issue 23), no longer "not a .wav or .flac file"
+    assert sorted(skipped["reason"].str[:18]) == ["emotion 'boredom' ", "emotion 'boredom' ", "missing: no such f"]
     pd.DataFrame({"path": ["a.wav"], "label": ["Sad"]}).to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(DatasetError, match="needs the columns path, emotion, speaker"):
         prepared_manifest(tmp_path / "bad.csv", progress=False)

@@ -96,7 +96,7 @@ def test_a_frozen_encoder_through_the_cache_matches_the_whole_model(family, smal
     whole = train(tiny(family, **frozen, cache_features=False), small_manifest, tmp_path / "whole", progress=False)
     pd.testing.assert_frame_equal(cached.history, whole.history, atol=1e-5)
     assert cached.info["test_metrics"]["UA"] == whole.info["test_metrics"]["UA"]
-    entries = list((tmp_path / "outputs" / "cache" / "features").glob("*/*.npy"))
+    entries = list((tmp_path / "outputs" / "cache" / "features").glob("*/*.npz"))
     assert len(entries) == len(small_manifest)  # one per clip, computed once
 
     def no_encoder(*args):

@@ -12,7 +12,7 @@ def test_outputs_follow_ser_output_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("SER_OUTPUT_DIR", str(tmp_path))
     assert files.outputs_dir() == tmp_path
     assert files.figures_dir() == tmp_path / "figures"
-    assert runs.run_dir_for("x") == tmp_path / "runs" / "x"
+    assert runs.runs_dir() == tmp_path / "runs"
 
 
 def test_abandoned_temporaries_are_removed_and_live_ones_kept(tmp_path):
