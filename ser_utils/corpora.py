@@ -177,7 +177,7 @@ def scan_corpus(root: str | Path, corpus: str) -> tuple[pd.DataFrame, pd.DataFra
     for path in sorted(root.rglob("*")):
         if path.is_dir() or any(part.startswith(".") for part in path.relative_to(root).parts):
             continue
-        reason = unusable(path)
+        reason, clip = unusable(path), None
         try:
             clip = None if reason else CORPORA[corpus].parse(path)
         except ValueError as error:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import errno
 import functools
-import importlib.util
+import importlib
 import os
 import pickle
 import sys
@@ -91,8 +91,12 @@ def require(*modules: str, purpose: str) -> None:
     """Raise MissingPackageError, naming the install command, unless every optional package in `modules` can be
     imported; call it before a command writes anything."""
     for module in modules:
-        if importlib.util.find_spec(module) is None:
-            raise MissingPackageError(f"{purpose} needs {module}, which is not installed; {OPTIONAL_PACKAGES[module]}")
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise MissingPackageError(
+                f"{purpose} needs {module}, which is not installed; {OPTIONAL_PACKAGES[module]}"
+            ) from error
 
 
 def at_least(lowest, kind):
@@ -125,8 +129,8 @@ def command_line(prefix: str = "error"):
                 print(f"{prefix}: {error}", file=sys.stderr)
                 return error.exit_code
             except KeyboardInterrupt:
-                print(f"{prefix}: interrupted; finished files are kept and nothing half-written is left, so running "
-                      "the same command again continues", file=sys.stderr)  # fmt: skip
+                print(f"{prefix}: interrupted; nothing half-written is left and finished files are kept (a "
+                      "training run continues from its last checkpoint with --resume)", file=sys.stderr)  # fmt: skip
                 return INTERRUPTED
             except pickle.UnpicklingError as error:
                 print(f"{prefix}: a pickled file was refused as unsafe to load ({str(error).splitlines()[0]}); use "

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import pickle
 import warnings
 from pathlib import Path
 
@@ -101,6 +102,11 @@ def build_model(
         feature_extractor = AutoFeatureExtractor.from_pretrained(source, trust_remote_code=False)
     except ModelError:
         raise
+    except pickle.UnpicklingError as error:  # torch's weights-only loader refused the checkpoint's pickle
+        raise ModelError(
+            f"{source}: its pytorch_model.bin is a pickle that torch refuses to load as unsafe (it holds more than "
+            "tensors); use a copy with model.safetensors, or one from a source you trust"
+        ) from error
     except (OSError, ValueError) as error:  # no such checkpoint, or a folder without a usable config
         where = "local directory" if Path(source).exists() else "Hugging Face Hub model"
         raise ModelError(

@@ -113,3 +113,19 @@ def trained_run(tmp_path_factory):
         return train(profile, manifest, outputs / "runs" / "e2e", progress=False)
     finally:
         os.environ["SER_OUTPUT_DIR"] = before
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    """An untrained small model's folder, as training writes one (for the fault corpora: tests copy it to change it)."""
+    from ser_utils.config import load_profile
+    from ser_utils.model import build_model, save_model_folder
+
+    model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=0)
+    return save_model_folder(model, extractor, tmp_path_factory.mktemp("faults-model") / "model")
+
+
+@pytest.fixture()
+def clip(ravdess_16k) -> Path:
+    """One real RAVDESS clip (Anger, strong)."""
+    return ravdess_16k / "Actor_03" / "03-01-05-02-01-01-03.wav"

@@ -48,11 +48,13 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def page(trained_run):
-    """ser-demo serving the trained model; yields its address and model folder."""
-    model, port = trained_run.run_dir / MODEL_DIR, _free_port()
+def page(trained_run, tmp_path_factory):
+    """ser-demo serving the trained model; yields its address and model folder. Its uploads go to a folder of its
+    own under a temporary GRADIO_TEMP_DIR, which must be gone once the server has stopped."""
+    model, port, temp = trained_run.run_dir / MODEL_DIR, _free_port(), tmp_path_factory.mktemp("gradio")
     server = subprocess.Popen([sys.executable, "-m", "ser_utils.demo", "--model", str(model), "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env={**os.environ, "GRADIO_TEMP_DIR": str(temp)})  # fmt: skip
     address = f"http://127.0.0.1:{port}/"
     for _ in range(240):
         try:
@@ -61,9 +63,10 @@ def page(trained_run):
         except OSError:
             assert server.poll() is None, server.stdout.read()
             time.sleep(0.5)
-    yield address, model
+    yield address, model, temp
     server.terminate()
     server.wait(timeout=30)
+    assert not list(temp.glob("ser-demo-uploads-*")), "the uploads folder was left behind at shutdown"
 
 
 def _upload(driver, path):
@@ -98,7 +101,7 @@ def _message(driver) -> str:
 
 
 def test_the_page_classifies_a_clip_as_ser_predict_does_and_survives_bad_files(browser, page, ravdess_16k, tmp_path):
-    address, model = page
+    address, model, temp = page
     clip = sorted((ravdess_16k / "Actor_05").iterdir())[17]
     done = subprocess.run([sys.executable, "-m", "ser_utils.predict", "--model", str(model), str(clip)],
                           capture_output=True, text=True, timeout=300)  # fmt: skip
@@ -125,6 +128,8 @@ def test_the_page_classifies_a_clip_as_ser_predict_does_and_survives_bad_files(b
     browser.save_screenshot(str(SCREENSHOT.with_name("bad-file.png")))
     _upload(browser, clip)  # still serving
     assert _wait(browser, lambda: _emotion(browser)) == expected
+    uploaded = [p for p in temp.rglob("*") if p.is_file() and p.suffix == ".wav"]
+    assert not uploaded, f"uploads kept after classification: {uploaded}"
 
 
 def test_classify_gives_a_timeline_for_long_recordings(trained_run, ravdess_16k, tmp_path):

@@ -20,7 +20,6 @@ import pytest
 import soundfile as sf
 
 from ser_utils.config import load_profile
-from ser_utils.model import build_model, save_model_folder
 
 
 def run(*args, env=None, timeout=600):
@@ -41,17 +40,6 @@ def files(folder: Path) -> dict[str, bytes]:
     found = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
     assert not [name for name in found if name.endswith(".tmp")], sorted(found)
     return found
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=0)
-    return save_model_folder(model, extractor, tmp_path_factory.mktemp("faults-model") / "model")
-
-
-@pytest.fixture()
-def clip(ravdess_16k) -> Path:
-    return ravdess_16k / "Actor_03" / "03-01-05-02-01-01-03.wav"
 
 
 @pytest.fixture()
