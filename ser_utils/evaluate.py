@@ -49,7 +49,6 @@ class Evaluation:
     classes: list[str]
     scores: dict[str, float]
     counts: dict[str, int]
-
     labels: list[str] = dataclasses.field(default_factory=list)  # the emotions the model knows
 
     def summary(self) -> str:

@@ -64,6 +64,10 @@ def _attention(config, attention: str) -> str:
     return attention if classifier_class(config)._supports_sdpa else "eager"
 
 
+UNSAFE_PICKLE = ("its pytorch_model.bin is a pickle that torch refuses to load as unsafe (it holds more than "
+                 "tensors); use a copy with model.safetensors, or one from a source you trust")  # fmt: skip
+
+
 def build_model(
     model_name_or_path: str | os.PathLike | None,
     scratch_config: dict | None = None,
@@ -103,10 +107,7 @@ def build_model(
     except ModelError:
         raise
     except pickle.UnpicklingError as error:  # torch's weights-only loader refused the checkpoint's pickle
-        raise ModelError(
-            f"{source}: its pytorch_model.bin is a pickle that torch refuses to load as unsafe (it holds more than "
-            "tensors); use a copy with model.safetensors, or one from a source you trust"
-        ) from error
+        raise ModelError(f"{source}: {UNSAFE_PICKLE}") from error
     except (OSError, ValueError) as error:  # no such checkpoint, or a folder without a usable config
         where = "local directory" if Path(source).exists() else "Hugging Face Hub model"
         raise ModelError(
