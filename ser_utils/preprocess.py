@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import sys
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -74,7 +75,7 @@ def _prepare_clip(source: str, target: Path, recorded: tuple, owner: int, window
     try:
         stat = os.stat(source)
         if _made_from(target, stat, size):
-            md5 = md5 if isinstance(md5, str) and size == stat.st_size else file_digest(source)
+            md5 = md5 if isinstance(md5, str) else file_digest(source)  # an older manifest recorded none
             return audio_info(source).duration, stat.st_size, stat.st_mtime_ns, md5, "kept"
         audio, duration = read_window(source, window)
         md5 = file_digest(source)
@@ -150,9 +151,9 @@ def prepared_names(clips: pd.DataFrame) -> list[str]:
     listing spk1/take.wav and spk2/take.wav), each gets a short hash of its source path beside the stem, so that
     two sources never map to one clip."""
     names = [f"{clip.emotion}/{Path(clip.file).stem}" for clip in clips.itertuples()]
-    shared = {name for name in names if names.count(name) > 1} if len(set(names)) < len(names) else set()
+    counts = Counter(names)
     return [
-        f"{name}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}.wav" if name in shared else f"{name}.wav"
+        f"{name}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}.wav" if counts[name] > 1 else f"{name}.wav"
         for name, path in zip(names, clips["path"], strict=True)
     ]
 
