@@ -237,12 +237,13 @@ def _table(rows: list[dict], labels: list[str], per_window: bool) -> pd.DataFram
     return frame if per_window else frame.drop(columns="start_s")
 
 
-def check_replaceable(output: Path, paths) -> Path:
-    """`output`, unless it is a file that writing would destroy (OutputError, before any work): one of the inputs,
-    or any existing file that is not an earlier output of ser-predict (a CSV or JSON lines table of paths)."""
+def check_replaceable(output: Path, paths: list[str]) -> Path:
+    """`output`, unless it is a file that writing would destroy (OutputError, before any work): one of the input
+    files `paths` (as expand_paths gives them), or any existing file that is not an earlier output of ser-predict
+    (a CSV or JSON lines table of paths)."""
     if not output.is_file():
         return output
-    if os.path.realpath(output) in {os.path.realpath(path) for path in expand_paths(paths)}:
+    if os.path.realpath(output) in {os.path.realpath(path) for path in paths}:
         raise OutputError(f"{output}: is one of the recordings to classify; write the predictions elsewhere")
     with open(output, "rb") as handle:
         head = handle.read(16)
@@ -268,10 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--int8", action="store_true", help="CPU: int8 weights in the linear layers (faster)")
     parser.add_argument("--backend", choices=BACKENDS, default="torch", help="torch (default) or onnx (ser-export)")
     args = parser.parse_args(argv)
-    output = None if args.output == "-" else check_replaceable(check_output_file(args.output), args.paths)
+    paths = expand_paths(args.paths)  # once: the output check and the predictions read the same list
+    output = None if args.output == "-" else check_replaceable(check_output_file(args.output), paths)
     predictor = Predictor(args.model or published_model_dir(), int8=args.int8, backend=args.backend)
     table = predict(
-        args.paths,
+        paths,
         batch_size=args.batch_size,
         hop_s=args.hop if args.window else None,
         per_window=args.per_window and args.window,
