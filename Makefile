@@ -8,6 +8,8 @@
 # make baseline   - the MFCC + SVM baseline under every protocol, in seconds
 # make wheel      - dist/ser_utils-*.whl (bundled sample, checksums, profiles): attach it to Kaggle for offline installs
 # make test       - ruff, then pytest: unit tests, the end-to-end test and nbval over the notebooks
+# make test-lowest - the training, prediction, encoder and checkpoint tests on the lowest supported versions
+#                   (.ci/lowest.txt: torch, transformers, accelerate, datasets), in a second environment .venv-lowest
 # Both create .venv from requirements.txt first when it is missing or out of date.
 
 PROFILE ?= smoke
@@ -43,7 +45,7 @@ ifneq ($(RAVDESS_DIR),)
 export RAVDESS_DIR := $(abspath $(RAVDESS_DIR))
 endif
 
-.PHONY: reproduce eda preprocess finetune report protocols kfold $(FOLD_RUNS) baseline wheel test lint clean notebook-outputs
+.PHONY: reproduce eda preprocess finetune report protocols kfold $(FOLD_RUNS) baseline wheel test test-lowest lint clean notebook-outputs
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -119,6 +121,24 @@ lint: $(VENV)/.installed
 
 test: lint
 	$(PY) -m pytest
+
+# The libraries the lowest-versions job replaces, and those its tests do not use (ONNX, the demo's browser test).
+LOWEST := .venv-lowest
+LOWEST_TESTS := tests/test_checkpoints.py tests/test_model.py tests/test_trainer.py tests/test_train.py \
+	tests/test_train_runs.py tests/test_predict.py tests/test_encoders.py
+$(LOWEST)/.installed: requirements.txt pyproject.toml .ci/lowest.txt
+	test -x $(LOWEST)/bin/python || python3 -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
+	grep -v -E '^(torch|transformers|accelerate|datasets|onnx|onnxruntime|gradio|selenium)==|^-e ' requirements.txt \
+		| cat - .ci/lowest.txt > $(LOWEST)/requirements.txt
+	$(LOWEST)/bin/python -m pip install --quiet -r $(LOWEST)/requirements.txt -e .
+	touch $@
+
+test-lowest: $(LOWEST)/.installed
+	$(LOWEST)/bin/python -c "import torch, transformers, accelerate, datasets as d; \
+		print('lowest versions: torch', torch.__version__, 'transformers', transformers.__version__, \
+		'accelerate', accelerate.__version__, 'datasets', d.__version__)"
+	$(LOWEST)/bin/python -m pytest -p no:cacheprovider $(LOWEST_TESTS)
 
 clean:
 	rm -rf outputs .pytest_cache build dist

@@ -251,10 +251,12 @@ def parse_clip(path: str | Path, corpus: str | None = None) -> CorpusClip:
     raise ValueError(f"{Path(path).name}: follows no corpus's naming convention; these are known:\n{conventions()}")
 
 
-def find_corpora(root: str | Path, max_depth: int = 4) -> dict[str, Path]:
+def find_corpora(root: str | Path, max_depth: int = 8) -> dict[str, Path]:
     """The corpora under `root` (files down to `max_depth` folders deep), each with its folder: the deepest one
     that holds all of that corpus's files in its usual layout (RAVDESS: the folder of the Actor_NN folders). A
-    Kaggle input folder with several corpora attached gives several; files of no known corpus are passed over."""
+    Kaggle input folder with several corpora attached gives several, mounted as /kaggle/input/<slug>/ or as
+    /kaggle/input/datasets/<owner>/<slug>/ (where the second copy of TESS's clips lies 6 folders down); files of no
+    known corpus are passed over."""
     folders: dict[str, set[Path]] = {}
     counts: dict[str, int] = {}
     for path in _audio_files(Path(root), max_depth):

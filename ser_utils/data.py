@@ -49,8 +49,9 @@ def _has_actor_folders(path: Path) -> bool:
     return path.is_dir() and any(p.is_dir() for p in path.glob("Actor_[0-9][0-9]"))
 
 
-def find_actor_root(path: Path, max_depth: int = 3) -> Path | None:
-    """The first folder at or below `path` (breadth first, sorted) holding Actor_NN folders."""
+def find_actor_root(path: Path, max_depth: int = 6) -> Path | None:
+    """The first folder at or below `path` (breadth first, sorted) holding Actor_NN folders (Kaggle's RAVDESS:
+    /kaggle/input/<slug>/ or /kaggle/input/datasets/<owner>/<slug>/)."""
     level = [path]
     for _ in range(max_depth + 1):
         for folder in level:

@@ -99,6 +99,31 @@ def require(*modules: str, purpose: str) -> None:
             ) from error
 
 
+# The libraries whose APIs the project follows, and the versions it supports: pyproject.toml declares the same range
+# (a test checks), .ci/lowest.txt holds its floors.
+SUPPORTED = {"torch": ">=2.6.0,<3", "transformers": ">=4.57.1,<6", "accelerate": ">=1.3.0,<2", "datasets": ">=3.0.0,<6"}
+
+
+def check_versions() -> None:
+    """Raise MissingPackageError, naming the upgrade, when an installed library is outside SUPPORTED (an older
+    transformers that `pip install --no-deps` of the wheel kept, say); call it before a run does any work."""
+    from importlib import metadata
+
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    for name, supported in SUPPORTED.items():
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:  # importable without a distribution record: nothing to compare
+            continue
+        if Version(installed) not in SpecifierSet(supported):
+            raise MissingPackageError(
+                f"{name} {installed} is installed, but ser-utils supports {name}{supported}: upgrade it with "
+                f"pip install '{name}{supported}' (without internet, e.g. on Kaggle: attach a wheel of it)"
+            )
+
+
 def at_least(lowest, kind):
     """An argparse type: a number of `kind` no smaller than `lowest`, else a usage error saying so."""
 

@@ -36,8 +36,9 @@ PICKLES = ("training_args.bin",)  # what Trainer.save_model adds that a model fo
 
 
 def label_kwargs() -> dict:
-    """The label fields every model of this project carries in its config."""
-    return {"num_labels": len(EMOTIONS), "id2label": dict(ID2LABEL), "label2id": dict(LABEL2ID)}
+    """The label fields every model of this project carries in its config (the number of labels follows from them;
+    passed as well, it would clash with a pretraining config's own two-label map)."""
+    return {"id2label": dict(ID2LABEL), "label2id": dict(LABEL2ID)}
 
 
 def new_feature_extractor() -> Wav2Vec2FeatureExtractor:
@@ -81,42 +82,120 @@ def build_model(
     directory written by save_pretrained, of a wav2vec2, HuBERT, WavLM or data2vec-audio encoder; a fresh 8-label
     classification head is put on top, and the feature extractor comes from the checkpoint. When it is None, a
     model built from `scratch_config` (config fields; `model_type` picks the family, wav2vec2 by default) is
-    initialised at random with `seed`. `attention` is "sdpa" (PyTorch's fused attention, where the family has it)
-    or "eager"; `weighted_layer_sum` makes the head read a learned weighted sum of all hidden layers. Weights load
-    as safetensors where the folder has them, and never through code shipped with the model.
+    initialised at random. `seed` fixes every weight that is not loaded: the whole scratch model, or the new head.
+    `attention` is "sdpa" (PyTorch's fused attention, where the family has it) or "eager"; `weighted_layer_sum`
+    makes the head read a learned weighted sum of all hidden layers. Weights load as safetensors where the folder
+    has them, and never through code shipped with the model. Activation checkpointing is off whatever the
+    checkpoint's config says (wav2vec2-base's carries "gradient_checkpointing": true): training switches it on
+    when its profile asks.
     """
     head = {**label_kwargs(), "use_weighted_layer_sum": weighted_layer_sum}
+    transformers.set_seed(seed)
     if model_name_or_path is None:
         fields = dict(scratch_config or {})
         config = AutoConfig.for_model(fields.pop("model_type", "wav2vec2"), **fields, **head)
         config._attn_implementation = _attention(config, attention)
-        transformers.set_seed(seed)
         return classifier_class(config, "scratch_config")(config), new_feature_extractor()
     source = str(model_name_or_path)
     try:
-        config = AutoConfig.from_pretrained(source, trust_remote_code=False)
-        classifier_class(config, source)
-        model = AutoModelForAudioClassification.from_pretrained(
-            source,
-            **head,
-            ignore_mismatched_sizes=True,
-            attn_implementation=_attention(config, attention),
-            trust_remote_code=False,
-        )
-        feature_extractor = AutoFeatureExtractor.from_pretrained(source, trust_remote_code=False)
+        with no_weight_progress_bars(), quiet_transformers():
+            config = AutoConfig.from_pretrained(_checked_source(source), trust_remote_code=False)
+            classifier_class(config, source)
+            model, loading = AutoModelForAudioClassification.from_pretrained(
+                source, **head, ignore_mismatched_sizes=True, attn_implementation=_attention(config, attention),
+                trust_remote_code=False, output_loading_info=True,
+            )  # fmt: skip
+            feature_extractor = AutoFeatureExtractor.from_pretrained(source, trust_remote_code=False)
     except ModelError:
         raise
     except pickle.UnpicklingError as error:  # torch's weights-only loader refused the checkpoint's pickle
         raise ModelError(f"{source}: {UNSAFE_PICKLE}") from error
     except (OSError, ValueError) as error:  # no such checkpoint, or a folder without a usable config
-        where = "local directory" if Path(source).exists() else "Hugging Face Hub model"
-        raise ModelError(
-            f"could not load the {where} {source!r}: {error}\n"
-            "Without network access to the Hub, set model_name_or_path to a local directory written by "
-            "save_pretrained (for example a copy of facebook/wav2vec2-base), or use the 'smoke' profile, "
-            "which trains a small model from scratch offline."
-        ) from error
+        raise ModelError(_unloadable(source, error)) from error
+    report_loading(source, model, loading)
+    checkpointing_off(model)
     return model, feature_extractor
+
+
+def _checked_source(source: str) -> str:
+    """`source`; ValueError when it is a local folder whose config.json names no model type (transformers 4.x would
+    guess one from the folder's name)."""
+    config_file = Path(source) / "config.json"
+    if Path(source).is_dir() and not config_file.is_file():
+        raise ValueError(f"{source} holds no config.json")
+    if config_file.is_file() and "model_type" not in json.loads(config_file.read_text() or "{}"):
+        raise ValueError(f"{config_file} names no model_type")
+    return source
+
+
+def _unloadable(source: str, error: Exception) -> str:
+    where = "local directory" if Path(source).exists() else "Hugging Face Hub model"
+    return (
+        f"could not load the {where} {source!r}: {error}\n"
+        "Without network access to the Hub, set model_name_or_path to a local directory written by "
+        "save_pretrained (for example a copy of facebook/wav2vec2-base), or use the 'smoke' profile, "
+        "which trains a small model from scratch offline."
+    )
+
+
+# What a pretrained encoder's checkpoint holds beside the encoder, that an audio classifier drops.
+PRETRAINING_HEADS = ("quantizer", "project_q", "project_hid")
+NEW_HEAD = ("projector", "classifier", "layer_weights")
+
+
+def _top(name: str) -> str:
+    return name.split(".")[0]
+
+
+def report_loading(source: str, model, loading: dict) -> None:
+    """One line saying what of `source` was kept, what is new (the emotion head) and what was dropped (pretraining
+    heads); a warning naming any other tensor that was missing, unexpected or of another shape."""
+    missing, unexpected = loading.get("missing_keys", []), loading.get("unexpected_keys", [])
+    mismatched = [k[0] if isinstance(k, tuple) else k for k in loading.get("mismatched_keys", [])]  # 4.x: tuples
+    random = [k for k in missing if _top(k) not in NEW_HEAD]
+    odd = {
+        "missing from the checkpoint (initialised at random)": random,
+        "in the checkpoint but not used": [k for k in unexpected if _top(k) not in PRETRAINING_HEADS],
+        "of another shape": mismatched,
+    }
+    lost = sum(_top(k) == model.base_model_prefix for k in random + mismatched)
+    new = sorted({_top(k) for k in missing if _top(k) in NEW_HEAD})
+    dropped = sorted({_top(k) for k in unexpected if _top(k) in PRETRAINING_HEADS})
+    kept = len(model.base_model.state_dict()) - lost
+    print(f"loaded {source}: {kept} encoder tensors kept; new, to train: {', '.join(new) or 'nothing'}; dropped "
+          f"pretraining heads: {', '.join(dropped) or 'none'}", flush=True)  # fmt: skip
+    for what, keys in odd.items():
+        if keys:
+            warnings.warn(f"{source}: {len(keys)} tensors {what}: {', '.join(sorted(keys))}", stacklevel=2)
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    """transformers' own load report and notices silenced (report_loading says it in one line), and 4.x's warning
+    about a config's gradient_checkpointing key (checkpointing_off answers it)."""
+    level = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Passing `gradient_checkpointing`")
+            yield
+    finally:
+        transformers.logging.set_verbosity(level)
+
+
+def checkpointing_in_effect(model) -> bool:
+    """Whether activation checkpointing is on in `model` (transformers 5.23 renamed gradient checkpointing); False
+    for a module that is not a transformers model (the head alone, on cached features)."""
+    for flag in ("is_activation_checkpointing", "is_gradient_checkpointing"):
+        if hasattr(type(model), flag):
+            return bool(getattr(model, flag))
+    return False
+
+
+def checkpointing_off(model) -> None:
+    """Switch activation checkpointing off in `model`, as a checkpoint's config may have switched it on."""
+    if checkpointing_in_effect(model):
+        getattr(model, "activation_checkpointing_disable", model.gradient_checkpointing_disable)()
 
 
 def freeze_encoder(model) -> None:

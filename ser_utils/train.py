@@ -39,7 +39,7 @@ from ser_utils.data import DATA_HELP
 from ser_utils.errors import command_line
 from ser_utils.files import check_writable, outputs_dir, space_checked
 from ser_utils.metrics import evaluation_metrics, history_table, most_probable
-from ser_utils.model import no_weight_progress_bars, save_model_folder
+from ser_utils.model import checkpointing_in_effect, no_weight_progress_bars, save_model_folder
 from ser_utils.runs import (
     CHECKPOINTS,
     MODEL_DIR,
@@ -98,9 +98,8 @@ def run_record(
     started: str,
     warnings: list[str],
 ) -> dict:
-    """run_info.json: what ran (profile, model, protocol, machine), on which corpora, clips and speakers, how it
-    scored on the test part (over `classes`, the emotions both sides have), whether it resumed, how long it
-    trained, and when it started and finished."""
+    """run_info.json: what ran (profile, model, protocol, machine, checkpointing as the trained model had it), on
+    which clips and speakers, its test scores (over the emotions both sides have), resume, duration and dates."""
     args, state = trainer.args, trainer.state
     classes, scored = scored_classes(manifest), predictions[predictions["scored"]]
     return {
@@ -117,6 +116,7 @@ def run_record(
         "machine": describe_machine(args.use_cpu),
         "precision": precision_of(args),
         "world_size": args.world_size,
+        "activation_checkpointing": checkpointing_in_effect(trainer.model),
         **_parts_record(manifest),
         "left_out": manifest.attrs.get("left_out", {}),
         "leakage": leakage_audit(manifest),

@@ -14,7 +14,7 @@ from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArgu
 
 from ser_utils.config import Profile
 from ser_utils.dataset import to_hf_dataset
-from ser_utils.errors import NonFiniteLossError, TrainingError
+from ser_utils.errors import NonFiniteLossError, TrainingError, check_versions
 from ser_utils.features import FeatureDataset, PooledHead, pooled_hidden_states
 from ser_utils.metrics import compute_metrics
 from ser_utils.model import build_model, freeze_encoder
@@ -45,10 +45,19 @@ def describe_machine(cpu: bool) -> str:
     return f"CPU: {platform.machine()}, {os.cpu_count()} cores, no GPU"
 
 
+# transformers 5.23 renamed TrainingArguments' gradient_checkpointing (kept as a deprecated alias) to this.
+CHECKPOINTING_ARGUMENT = next(
+    name
+    for name in ("activation_checkpointing", "gradient_checkpointing")
+    if name in TrainingArguments.__dataclass_fields__
+)
+
+
 def training_arguments(profile: Profile, checkpoint_dir: str | os.PathLike, progress: bool = True) -> TrainingArguments:
     """The recipe's TrainingArguments (evaluate and checkpoint every epoch, keep the best by eval loss) with the
     profile's speed settings: mixed precision, fused optimizer, DataLoader workers, torch.compile. Under torchrun,
-    making them starts torch.distributed."""
+    making them starts torch.distributed. MissingPackageError first when a library is outside the supported range."""
+    check_versions()
     cpu = use_cpu(profile.device)
     precision = resolve_precision(profile.precision, cpu)
     return TrainingArguments(
@@ -74,7 +83,7 @@ def training_arguments(profile: Profile, checkpoint_dir: str | os.PathLike, prog
         dataloader_persistent_workers=False,  # persistent workers draw their seeds once: resumed runs would differ
         dataloader_pin_memory=not cpu,
         torch_compile=profile.compile,
-        activation_checkpointing=profile.gradient_checkpointing,
+        **{CHECKPOINTING_ARGUMENT: profile.gradient_checkpointing},
         # The classifier's loss is a per-clip mean; Trainer's token averaging would multiply it by the world size.
         average_tokens_across_devices=False,
         logging_nan_inf_filter=False,  # GuardedTrainer stops on the first NaN instead of hiding it
@@ -122,6 +131,12 @@ class GuardedTrainer(Trainer):
                 f"{where}. Lower learning_rate, or use precision fp32, and resume with --resume."
             )
         return loss
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        """Trainer's, keeping only the logits: a head over the layer sum also returns every hidden layer, which
+        transformers 4.x would gather for the whole evaluation set and hand to compute_metrics."""
+        ignore = [*(ignore_keys or []), "hidden_states", "attentions"]
+        return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore)
 
 
 @dataclasses.dataclass(frozen=True)
