@@ -56,3 +56,37 @@ def make_kaggle_input(ravdess_16k: Path, root: Path) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             sf.write(path, audio, CORPUS_RATES[corpus], subtype="PCM_16")
     return root
+
+
+# Each corpus's Kaggle dataset (owner, slug) and where its clips sit in it; RAVDESS and TESS hold two copies.
+KAGGLE_DATASETS = {
+    "ravdess": ("uwrfkaggler", "ravdess-emotional-speech-audio", ["", "audio_speech_actors_01-24/"]),
+    "crema-d": ("ejlok1", "cremad", ["AudioWAV/"]),
+    "tess": ("ejlok1", "toronto-emotional-speech-set-tess",
+             ["TESS Toronto emotional speech set data/",
+              "tess toronto emotional speech set data/TESS Toronto emotional speech set data/"]),
+    "savee": ("ejlok1", "surrey-audiovisual-expressed-emotion-savee", ["ALL/"]),
+    "emodb": ("piyushagni5", "berlin-database-of-emotional-speech-emodb", ["wav/"]),
+}  # fmt: skip
+
+
+def kaggle_dataset_dir(root: Path, corpus: str, mount: str) -> Path:
+    """Where Kaggle mounts `corpus`'s dataset under `root`: "new" /kaggle/input/datasets/<owner>/<slug>/, "old"
+    /kaggle/input/<slug>/."""
+    owner, slug, _ = KAGGLE_DATASETS[corpus]
+    return root / "datasets" / owner / slug if mount == "new" else root / slug
+
+
+def make_kaggle_mount(kaggle_input: Path, root: Path, mount: str) -> Path:
+    """The five corpora of `kaggle_input` (make_kaggle_input) linked into `root` as Kaggle mounts their datasets
+    (`mount`: "new" or "old"), each copy of a duplicated tree holding every clip."""
+    from ser_utils.corpora import find_corpora
+
+    for corpus, folder in find_corpora(kaggle_input).items():
+        base = kaggle_dataset_dir(root, corpus, mount)
+        for copy in KAGGLE_DATASETS[corpus][2]:
+            for clip in sorted(folder.rglob("*.wav")):
+                target = base / copy / clip.relative_to(folder)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.symlink_to(clip)
+    return root

@@ -23,6 +23,20 @@ def test_train_throughput_on_a_tiny_model_appends_a_row(tmp_path):
     assert all(speed > 0 for speed in speeds), cells
 
 
+def test_checkpointing_benchmark_on_a_tiny_model_names_the_cpu(tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "checkpointing.py"), "--arch", "tiny",
+               "--steps", "2", "--batch-size", "4", "--device", "cpu", "--output", str(output)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+    rows = [line for line in output.read_text().splitlines() if line.startswith("| 2")]
+    assert len(rows) == 1 and "## Activation checkpointing" in output.read_text()
+    cells = rows[0].split(" | ")
+    assert cells[1].startswith("CPU ") and cells[1].endswith(" cores") and "wav2vec2-tiny" in cells[3]
+    speeds = [float(re.search(r"([0-9.]+) samples/s", cell).group(1)) for cell in cells[6:8]]
+    assert all(speed > 0 for speed in speeds) and cells[8].endswith("x |")
+
+
 def test_preprocess_throughput_on_two_actors(ravdess_subset, ravdess_48k_sample, tmp_path):
     output = tmp_path / "BENCHMARKS.md"
     command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "preprocess_throughput.py"),

@@ -70,3 +70,29 @@ def test_renamed_clips_at_the_corpus_rate_read_through_its_window(corpus, kaggle
         assert sf.info(path).samplerate == RATES[corpus]
         audio, duration = read_window(path, window)
         assert audio.shape == (40_000,) and np.abs(audio).max() > 0.01 and duration > 2.5
+
+
+@pytest.mark.parametrize("mount", ["new", "old"])
+def test_kaggle_mounts_old_and_new_find_all_five_corpora_once(mount, kaggle_input, tmp_path, monkeypatch):
+    """/kaggle/input/datasets/<owner>/<slug>/ (TESS's second copy 6 folders down) and /kaggle/input/<slug>/, with
+    the two copies of RAVDESS and TESS that Kaggle's datasets carry: every corpus is found, each clip once."""
+    from corpus_samples import kaggle_dataset_dir, make_kaggle_mount
+
+    from ser_utils import data
+
+    root = make_kaggle_mount(kaggle_input, tmp_path / "input", mount)
+    found = find_corpora(root)
+    assert found == {
+        "crema-d": kaggle_dataset_dir(root, "crema-d", mount) / "AudioWAV",
+        "emodb": kaggle_dataset_dir(root, "emodb", mount) / "wav",
+        "ravdess": kaggle_dataset_dir(root, "ravdess", mount),
+        "savee": kaggle_dataset_dir(root, "savee", mount) / "ALL",
+        "tess": kaggle_dataset_dir(root, "tess", mount),
+    }
+    monkeypatch.setattr(data, "KAGGLE_INPUT", root)
+    sources = data.resolve_sources(None, "ravdess,crema-d,tess,savee,emodb")
+    assert {s.corpus: s.path for s in sources} == found and {s.origin for s in sources} == {"Kaggle input"}
+    assert data.resolve_sources(None, None)[0].path == found["ravdess"]  # RAVDESS alone, by default
+    for source in sources:  # the second copy of RAVDESS and TESS is passed over: each clip once
+        original = data.DataSource(find_corpora(kaggle_input)[source.corpus], "test", source.corpus)
+        assert len(data.scan_source(source)[0]) == len(data.scan_source(original)[0]) > 0

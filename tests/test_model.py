@@ -40,8 +40,12 @@ def test_hub_unreachable_names_the_local_option():
 
 
 def test_missing_local_directory_is_reported(tmp_path):
+    # transformers 4.x would take a folder named "empty" for an MPT model (its name holds "mpt"): the cause is named.
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelError, match="local directory"):
+    with pytest.raises(ModelError, match="local directory .*empty.* holds no config.json"):
+        build_model(tmp_path / "empty")
+    (tmp_path / "empty" / "config.json").write_text('{"hidden_size": 32}')
+    with pytest.raises(ModelError, match="config.json names no model_type"):
         build_model(tmp_path / "empty")
 
 

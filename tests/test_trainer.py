@@ -46,3 +46,31 @@ def test_nan_loss_stops_naming_the_step_and_the_last_good_checkpoint(small_manif
     assert f"at step {steps_per_epoch + 1} " in message
     assert f"last good checkpoint: {tmp_path / 'checkpoints' / f'checkpoint-{steps_per_epoch}'}" in message
     assert "\n" not in message
+
+
+def test_the_supported_range_is_declared_once_and_its_floors_are_the_lowest_job():
+    import re
+
+    from ser_utils.config import PROJECT_ROOT
+    from ser_utils.errors import SUPPORTED
+
+    block = (PROJECT_ROOT / "pyproject.toml").read_text().split("\ndependencies = [\n")[1].split("\n]")[0]
+    declared = re.findall(r'^\s+"([^"]+)",', block, flags=re.MULTILINE)
+    ranges = dict(re.fullmatch(r"([A-Za-z0-9_.-]+)(.*)", item).groups() for item in declared)
+    assert {name: ranges[name] for name in SUPPORTED} == SUPPORTED
+    lowest = (PROJECT_ROOT / ".ci" / "lowest.txt").read_text().split()
+    pins = dict(line.split("==") for line in lowest if "==" in line)
+    assert pins == {name: supported.split(",")[0].removeprefix(">=") for name, supported in SUPPORTED.items()}
+
+
+def test_a_library_outside_the_supported_range_is_one_line_naming_the_upgrade(monkeypatch, capsys):
+    from importlib import metadata
+
+    from ser_utils.train import main
+
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: "4.46.3" if name == "transformers" else real(name))
+    assert main(["--profile", "smoke", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "transformers 4.46.3 is installed, but ser-utils supports transformers>=4.57.1,<6" in err
+    assert "pip install 'transformers>=4.57.1,<6'" in err and "Traceback" not in err

@@ -1,0 +1,171 @@
+"""The real checkpoints as users download them: Hub-faithful replicas (tests/hub_replicas.py) of the five pretrained
+encoders the profiles name, read from a Hub cache offline (HF_HOME there, HF_HUB_OFFLINE=1), through the command
+line and `make finetune`.
+
+For each replica: every encoder tensor is the checkpoint's (nothing re-initialised), activation checkpointing is off
+unless asked for (wav2vec2-base's config says true), the input normalisation is the preprocessor config's, and
+ser-predict on the trained model agrees with the model's own evaluation."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from ser_utils.config import EMOTIONS, PROJECT_ROOT
+
+sys.path.insert(0, str(Path(__file__).parent))
+import hub_replicas  # noqa: E402
+
+PROFILES = {
+    "full": "facebook/wav2vec2-base",
+    "hubert-base": "facebook/hubert-base-ls960",
+    "wavlm-base-plus": "microsoft/wavlm-base-plus",
+    "wavlm-large": "microsoft/wavlm-large",
+    "data2vec-audio-base": "facebook/data2vec-audio-base",
+}
+P_COLUMNS = [f"p_{name}" for name in EMOTIONS]
+
+
+@pytest.fixture(scope="module")
+def hub_home(tmp_path_factory) -> Path:
+    """A Hugging Face home whose Hub cache holds the five replicas."""
+    return hub_replicas.build_all(tmp_path_factory.mktemp("hf-home"))
+
+
+@pytest.fixture(scope="module")
+def offline_env(hub_home, tmp_path_factory) -> dict:
+    return {**os.environ, "HF_HOME": str(hub_home), "HF_HUB_OFFLINE": "1",
+            "SER_OUTPUT_DIR": str(tmp_path_factory.mktemp("replica-outputs"))}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def few_clips(ravdess_subset) -> Path:
+    """20 real clips of 2 actors."""
+    return ravdess_subset([1, 2], 10)
+
+
+def run(command: list[str], env: dict, timeout: int = 600) -> subprocess.CompletedProcess:
+    done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    return done
+
+
+def test_the_profiles_name_the_replicated_checkpoints():
+    for name, checkpoint in PROFILES.items():
+        profile = yaml.safe_load((PROJECT_ROOT / "params" / f"{name}.yaml").read_text())
+        assert profile["model_name_or_path"] == checkpoint and not profile["gradient_checkpointing"]
+
+
+def test_replicas_keep_the_real_files_flags(hub_home):
+    wav2vec2 = hub_replicas.snapshot_dir(hub_home, "facebook/wav2vec2-base")
+    files = sorted(p.name for p in wav2vec2.iterdir())
+    assert files == ["config.json", "preprocessor_config.json", "pytorch_model.bin"]
+    config = json.loads((wav2vec2 / "config.json").read_text())
+    assert config["gradient_checkpointing"] is True and config["architectures"] == ["Wav2Vec2ForPreTraining"]
+    assert (wav2vec2 / "preprocessor_config.json").stat().st_size == 159  # as the real file, no extractor type
+    data2vec = hub_replicas.snapshot_dir(hub_home, "facebook/data2vec-audio-base") / "config.json"
+    assert not {"feat_extract_norm", "do_stable_layer_norm"} & set(json.loads(data2vec.read_text()))
+    large = json.loads((hub_replicas.snapshot_dir(hub_home, "microsoft/wavlm-large") / "config.json").read_text())
+    assert large["do_stable_layer_norm"] is True and large["feat_extract_norm"] == "layer"
+    import torch
+
+    keys = torch.load(wav2vec2 / "pytorch_model.bin", weights_only=True)
+    assert "wav2vec2.encoder.pos_conv_embed.conv.weight_g" in keys and "quantizer.codevectors" in keys
+    assert not any("parametrizations" in key for key in keys)
+
+
+def test_every_encoder_tensor_loads_as_the_checkpoint_has_it(hub_home, offline_env, clip):
+    done = run([sys.executable, str(Path(__file__).parent / "hub_replicas.py"), "check", str(hub_home), str(clip)],
+               offline_env)  # fmt: skip
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    assert sorted(results) == sorted(PROFILES.values())
+    for checkpoint, result in results.items():
+        heads = [k for k in result["file_tensors"] if k.split(".")[0] in ("quantizer", "project_q", "project_hid")]
+        assert result["differing"] == [], checkpoint
+        assert result["encoder_tensors"] == len(result["file_tensors"]) - len(heads), checkpoint
+        assert result["checkpointing"] is False, checkpoint
+        preprocessor = hub_replicas.PREPROCESSOR[checkpoint]
+        assert result["normalised"] is preprocessor["do_normalize"], checkpoint
+        assert result["as_read"] is not preprocessor["do_normalize"], checkpoint
+        assert result["attention_mask"] is preprocessor["return_attention_mask"], checkpoint
+    # One line per load says what was kept, what is new and what was dropped; no table of keys.
+    assert ("loaded facebook/wav2vec2-base: 51 encoder tensors kept; new, to train: classifier, projector; dropped "
+            "pretraining heads: project_hid, project_q, quantizer") in done.stdout  # fmt: skip
+    assert "LOAD REPORT" not in done.stdout + done.stderr and "newly initialized" not in done.stdout + done.stderr
+    assert "gradient_checkpointing" not in done.stderr
+
+
+def test_any_other_missing_or_unexpected_tensor_is_a_loud_warning(hub_home, tmp_path, capsys):
+    import shutil
+
+    import torch
+
+    from ser_utils.model import build_model
+
+    folder = shutil.copytree(hub_replicas.snapshot_dir(hub_home, "facebook/hubert-base-ls960"), tmp_path / "hubert")
+    tensors = torch.load(folder / "pytorch_model.bin", weights_only=True)
+    tensors["stray_head.weight"] = tensors.pop("encoder.layer_norm.weight")
+    torch.save(tensors, folder / "pytorch_model.bin")
+    with pytest.warns(UserWarning) as caught:
+        build_model(folder)
+    messages = " | ".join(str(w.message) for w in caught)
+    assert "1 tensors missing from the checkpoint (initialised at random): hubert.encoder.layer_norm.weight" in messages
+    assert "1 tensors in the checkpoint but not used: stray_head.weight" in messages
+    assert f"loaded {folder}: 50 encoder tensors kept; new, to train: classifier, projector" in capsys.readouterr().out
+
+
+def check_run(run_dir: Path, checkpoint: str, env: dict, checkpointing: bool = False) -> pd.DataFrame:
+    """The run's record, model folder and predictions against the replica; returns its predictions."""
+    info = json.loads((run_dir / "run_info.json").read_text())
+    assert info["profile"]["model_name_or_path"] == checkpoint
+    assert info["activation_checkpointing"] is checkpointing
+    extractor = json.loads((run_dir / "model" / "preprocessor_config.json").read_text())
+    for field in ("do_normalize", "return_attention_mask"):
+        assert extractor[field] is hub_replicas.PREPROCESSOR[checkpoint][field]
+    predictions = pd.read_csv(run_dir / "predictions.csv")
+    table = run_dir.parent / f"{run_dir.name}-predict.csv"
+    run([sys.executable, "-m", "ser_utils.predict", *predictions["source"], "--model", str(run_dir / "model"),
+         "-o", str(table)], env)  # fmt: skip
+    again = pd.read_csv(table).set_index("path").loc[predictions["source"]]
+    assert (again[P_COLUMNS].to_numpy() - predictions[P_COLUMNS].to_numpy()).__abs__().max() < 1e-4
+    return predictions
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_each_profile_trains_its_checkpoint_from_the_command_line(profile, few_clips, offline_env):
+    done = run([sys.executable, "-m", "ser_utils.train", "--profile", profile, "--epochs", "1", "--data",
+                str(few_clips), "--run-name", f"replica-{profile}", "--no-progress"], offline_env)  # fmt: skip
+    assert f"loaded {PROFILES[profile]}: " in done.stdout and "LOAD REPORT" not in done.stdout + done.stderr
+    check_run(Path(offline_env["SER_OUTPUT_DIR"]) / "runs" / f"replica-{profile}", PROFILES[profile], offline_env)
+
+
+def test_checkpointing_is_on_only_when_asked_for(few_clips, offline_env):
+    run([sys.executable, "-m", "ser_utils.train", "--profile", "full", "--epochs", "1", "--data", str(few_clips),
+         "--run-name", "replica-checkpointing", "--no-progress", "--gradient-checkpointing"], offline_env)  # fmt: skip
+    runs = Path(offline_env["SER_OUTPUT_DIR"]) / "runs"
+    check_run(runs / "replica-checkpointing", PROFILES["full"], offline_env, checkpointing=True)
+
+
+def test_make_finetune_trains_like_the_command_line(few_clips, offline_env, tmp_path):
+    """The notebook (make finetune) and the command line, same profile, data and seed: the same new head, so the
+    same first-epoch loss."""
+    profile = {**yaml.safe_load((PROJECT_ROOT / "params" / "full.yaml").read_text()), "epochs": 1}
+    (tmp_path / "full-1.yaml").write_text(yaml.safe_dump(profile))
+    venv = Path(sys.prefix)
+    run(["make", "-o", f"{venv}/.installed", "finetune", f"VENV={venv}", f"PROFILE={tmp_path / 'full-1.yaml'}",
+         f"DATA={few_clips}", "RUN=replica-notebook"], offline_env)  # fmt: skip
+    runs = Path(offline_env["SER_OUTPUT_DIR"]) / "runs"
+    notebook = check_run(runs / "replica-notebook", PROFILES["full"], offline_env)
+    if not (runs / "replica-full").is_dir():
+        run([sys.executable, "-m", "ser_utils.train", "--profile", "full", "--epochs", "1", "--data", str(few_clips),
+             "--run-name", "replica-full", "--no-progress"], offline_env)  # fmt: skip
+    command_line = pd.read_csv(runs / "replica-full" / "predictions.csv")
+    first = [pd.read_csv(runs / name / "history.csv").iloc[0] for name in ("replica-notebook", "replica-full")]
+    assert first[0]["Training Loss"] == pytest.approx(first[1]["Training Loss"], abs=1e-6)
+    assert (notebook[P_COLUMNS].to_numpy() - command_line[P_COLUMNS].to_numpy()).__abs__().max() < 1e-5
