@@ -164,32 +164,46 @@ HEADER = (
 )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_step_options(parser: argparse.ArgumentParser, sides, batch_size: int) -> None:
+    """The options of a benchmark that times training steps of each of `sides`, each side in a worker process."""
     parser.add_argument("--arch", choices=["base", "tiny"], default="base", help="wav2vec2-base, or a tiny model")
-    parser.add_argument("--steps", type=int, default=3, help="timed training steps per configuration")
+    parser.add_argument("--steps", type=int, default=3, help="timed training steps per side")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (compilation, allocation)")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--peak-tflops", type=float, help="the device's peak TFLOP/s for MFU (known GPUs: automatic)")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
-    parser.add_argument("--worker", choices=sorted(CONFIGS), help=argparse.SUPPRESS)
-    options = parser.parse_args(argv)
-    shape = (options.arch, options.steps, options.warmup, options.batch_size, options.device)
-    if options.worker:
-        print(json.dumps(measure(options.worker, *shape)))
-        return 0
+    parser.add_argument("--worker", choices=sorted(sides), help=argparse.SUPPRESS)
+
+
+def in_fresh_processes(script: str, sides, options, describe_side) -> dict | None:
+    """Each of `sides` measured by `script --worker SIDE` in a fresh process (its own peak memory, no warm caches
+    from the other), printed with `describe_side`; None (the worker's stderr printed) when one fails."""
     results = {}
-    for config in CONFIGS:  # each in a fresh process: its own peak memory, no warm caches from the other
-        command = [sys.executable, __file__, "--worker", config, "--arch", options.arch, "--device", options.device,
+    for side in sides:
+        command = [sys.executable, script, "--worker", side, "--arch", options.arch, "--device", options.device,
                    "--steps", str(options.steps), "--warmup", str(options.warmup),
                    "--batch-size", str(options.batch_size)]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             print(done.stderr[-3000:], file=sys.stderr)
-            return 1
-        results[config] = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"{config:>8}: {describe(results[config], options.peak_tflops)}", flush=True)
+            return None
+        results[side] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"{side:>8}: {describe_side(results[side])}", flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_step_options(parser, CONFIGS, batch_size=16)
+    parser.add_argument("--peak-tflops", type=float, help="the device's peak TFLOP/s for MFU (known GPUs: automatic)")
+    options = parser.parse_args(argv)
+    shape = (options.arch, options.steps, options.warmup, options.batch_size, options.device)
+    if options.worker:
+        print(json.dumps(measure(options.worker, *shape)))
+        return 0
+    results = in_fresh_processes(__file__, CONFIGS, options, lambda result: describe(result, options.peak_tflops))
+    if results is None:
+        return 1
     peak = options.peak_tflops or known_peak(results["fast"]["device"])
     row = table_row(options.arch, options.batch_size, options.steps, results, peak)
     append_row(options.output, "## Training throughput (benchmarks/train_throughput.py)", HEADER, row)
