@@ -38,6 +38,8 @@ CORPORA ?=
 TEST_CORPORA ?=
 CORPORA_PARAMS := $(if $(CORPORA),-p corpora $(CORPORA),) $(if $(TEST_CORPORA),-p test_corpora $(TEST_CORPORA),)
 CORPORA_OPTIONS := $(if $(CORPORA),--corpora $(CORPORA),) $(if $(TEST_CORPORA),--test-corpora $(TEST_CORPORA),)
+# EDA and preprocessing: every corpus that trains or tests.
+FOUND_PARAM := $(if $(CORPORA),-p corpora $(CORPORA)$(if $(TEST_CORPORA),$(comma)$(TEST_CORPORA),),)
 # PROFILE is a name from params/ or a path to a YAML file (made absolute, like the dataset path below).
 PROFILE_ARG := $(if $(wildcard $(PROFILE)),$(abspath $(PROFILE)),$(PROFILE))
 # Notebooks run with notebooks/ as working directory: hand them an absolute dataset path.
@@ -64,11 +66,11 @@ reproduce: eda preprocess finetune report protocols
 
 eda: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
-	$(PAPERMILL) notebooks/01_eda.ipynb $(EXECUTED)/01_eda.ipynb $(DATA_PARAM)
+	$(PAPERMILL) notebooks/01_eda.ipynb $(EXECUTED)/01_eda.ipynb $(DATA_PARAM) $(FOUND_PARAM)
 
 preprocess: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
-	$(PAPERMILL) notebooks/02_preprocessing.ipynb $(EXECUTED)/02_preprocessing.ipynb $(DATA_PARAM)
+	$(PAPERMILL) notebooks/02_preprocessing.ipynb $(EXECUTED)/02_preprocessing.ipynb $(DATA_PARAM) $(FOUND_PARAM)
 
 finetune: $(VENV)/.installed
 	mkdir -p $(EXECUTED)

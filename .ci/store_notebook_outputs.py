@@ -3,7 +3,8 @@
 nbval (`make test`) re-executes the notebooks and compares the cells marked NBVAL_CHECK_OUTPUT with
 these stored outputs. The notebooks are executed as copies in a temporary folder, on the bundled
 sample with default parameters, exactly as nbval will run them; only then are their outputs copied
-into notebooks/*.ipynb, with papermill's bookkeeping removed.
+into notebooks/*.ipynb, with papermill's bookkeeping removed. Names given (`01_eda 02_preprocessing`) limit it
+to those notebooks.
 """
 
 import os
@@ -22,6 +23,8 @@ def main() -> int:
         os.environ["SER_OUTPUT_DIR"] = tmp
         os.environ.pop("RAVDESS_DIR", None)
         for source in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+            if sys.argv[1:] and source.stem not in sys.argv[1:]:
+                continue
             executed = Path(tmp) / source.name
             papermill.execute_notebook(source, executed, cwd=NOTEBOOKS, progress_bar=False)
             notebook = nbformat.read(executed, as_version=4)

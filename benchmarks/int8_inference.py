@@ -29,7 +29,7 @@ from results_table import append_row  # benchmarks/results_table.py, beside this
 
 from ser_utils.audio import load_window
 from ser_utils.config import load_profile
-from ser_utils.data import scan_dataset
+from ser_utils.data import DataSource, scan_source
 from ser_utils.model import build_model, save_model_folder
 from ser_utils.predict import Predictor
 
@@ -69,7 +69,7 @@ def inference_options(description: str) -> argparse.ArgumentParser:
 
 def sample_windows(data: Path, count: int) -> np.ndarray:
     """The recipe's window of `count` clips drawn across the RAVDESS folder `data` (the same ones every run)."""
-    clips, _ = scan_dataset(data)
+    clips, _ = scan_source(DataSource(Path(data), "benchmark"))
     chosen = clips.sample(min(count, len(clips)), random_state=0)
     return np.stack([load_window(path) for path in chosen["path"]])
 

@@ -31,7 +31,7 @@ from results_table import append_row  # benchmarks/results_table.py, beside this
 from tqdm.auto import tqdm
 
 from ser_utils.config import DURATION_S, NUM_SAMPLES, OFFSET_S, SAMPLE_RATE
-from ser_utils.data import scan_dataset
+from ser_utils.data import DataSource, scan_source
 from ser_utils.files import outputs_dir
 from ser_utils.preprocess import prepare_dataset
 
@@ -42,7 +42,7 @@ ORIGINAL_RATE = 48_000
 
 def make_48k_copy(source: Path, originals: Path | None, target: Path) -> Path:
     """A 48 kHz, 16-bit copy of every clip under `source` in `target` (kept between runs; originals copied)."""
-    clips, _ = scan_dataset(source)
+    clips, _ = scan_source(DataSource(Path(source), "benchmark"))
     for clip in tqdm(clips.itertuples(), total=len(clips), desc="48 kHz copy", unit="clip"):
         relative = Path(clip.path).relative_to(source)
         out = target / relative.with_suffix(".wav")
@@ -61,7 +61,7 @@ def make_48k_copy(source: Path, originals: Path | None, target: Path) -> Path:
 
 def original_loop(source: Path, out: Path) -> int:
     """The original notebook's way: one librosa.load per file at 16 kHz with offset and duration, then write."""
-    clips, _ = scan_dataset(source)
+    clips, _ = scan_source(DataSource(Path(source), "benchmark"))
     for clip in clips.itertuples():
         audio, _ = librosa.load(clip.path, sr=SAMPLE_RATE, offset=OFFSET_S, duration=DURATION_S)
         target = out / clip.emotion / Path(clip.file).with_suffix(".wav").name

@@ -26,7 +26,7 @@ from results_table import append_row, cpu_row  # benchmarks/results_table.py, be
 
 from ser_utils.audio import load_audio
 from ser_utils.config import load_profile
-from ser_utils.data import BUNDLED_SAMPLE, scan_dataset
+from ser_utils.data import BUNDLED_SAMPLE, DataSource, scan_source
 from ser_utils.model import build_model, save_model_folder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,7 @@ HEADER = (
 
 def write_recording(path: Path, hours: float, rate: int) -> Path:
     """`hours` of speech at `rate` Hz (16-bit mono WAV), written a block at a time."""
-    clips, _ = scan_dataset(BUNDLED_SAMPLE)
+    clips, _ = scan_source(DataSource(Path(BUNDLED_SAMPLE), "benchmark"))
     speech = np.concatenate([load_audio(p, rate)[0] for p in clips["path"][:40]])
     total = int(hours * 3600 * rate)
     with sf.SoundFile(path, "w", rate, 1, "PCM_16") as out:

@@ -136,6 +136,7 @@ CORPORA: dict[str, Corpus] = {
 MANIFEST_CORPUS = "manifest"  # a DataSource's corpus for a CSV manifest (its rows name their own corpus)
 MANIFEST_COLUMNS = ("path", "emotion", "speaker")  # required; corpus and gender are optional
 CLIP_COLUMNS = ["path", "file", "corpus", "speaker", "gender", "emotion", "label"]
+RAVDESS_COLUMNS = ["actor", "intensity", "statement", "repetition"]  # what else a RAVDESS name says
 
 
 def conventions() -> str:
@@ -158,40 +159,53 @@ def unusable(path: Path) -> str:
     return ""
 
 
-def _scanned(rows: list[dict], skipped: list[dict], where) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _scanned(rows: list[dict], skipped: list[dict], where, corpus: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
     if not rows:
-        raise DatasetError(f"{where}: no clips found ({len(skipped)} other files); these conventions are known:\n"
-                         f"{conventions()}")  # fmt: skip
-    clips = pd.DataFrame(rows, columns=CLIP_COLUMNS)
+        raise DatasetError(f"{where}: no {corpus.upper() or 'usable'} clips found ({len(skipped)} other files); "
+                           f"these conventions are known:\n{conventions()}")  # fmt: skip
+    clips = pd.DataFrame(rows, columns=CLIP_COLUMNS + (RAVDESS_COLUMNS if corpus == "ravdess" else []))
     clips["emotion"] = pd.Categorical(clips["emotion"], categories=EMOTIONS)
     clips = clips.sort_values(["speaker", "file"], kind="stable").reset_index(drop=True)
     return clips, pd.DataFrame(skipped, columns=["path", "reason"])
 
 
 def scan_corpus(root: str | Path, corpus: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Sort the files under `root` (any depth) into clips of `corpus` (not RAVDESS: ser_utils.data.scan_dataset)
-    and files to skip. Returns (clips with columns CLIP_COLUMNS, sorted by speaker and name; skipped: path and
-    reason). An emotion with no counterpart among the 8 is skipped with a reason that says so ("left out"); the
-    same clip twice (Kaggle's TESS holds two copies) is kept once. DatasetError when no clip is left."""
+    """Sort the files under `root` (any depth) into clips of `corpus` and files to skip. Returns (clips with columns
+    CLIP_COLUMNS, and for RAVDESS its actor, intensity, statement and repetition, sorted by speaker and name;
+    skipped: path and reason). An emotion with no counterpart among the 8 is skipped with a reason that says so
+    ("left out"), and so is a RAVDESS clip outside its actor's folder; the same clip twice (Kaggle's RAVDESS and
+    TESS hold two copies) is kept once. DatasetError when no clip is left."""
     root, rows, skipped, seen = Path(root), [], [], {}
     for path in sorted(root.rglob("*")):
         if path.is_dir() or any(part.startswith(".") for part in path.relative_to(root).parts):
             continue
+        if path.parent == root and path.suffix.lower() not in AUDIO_SUFFIXES:
+            continue  # the corpus's own documentation (the bundled sample's README.md)
         reason, clip = unusable(path), None
         try:
             clip = None if reason else CORPORA[corpus].parse(path)
         except ValueError as error:
             reason = _stray(path, corpus) or str(error)
-        if clip is not None and clip.emotion is None:
-            reason = f"left out: {corpus}'s {clip.label} has no counterpart among the 8 emotions"
-        elif clip is not None and path.stem in seen:
-            reason = f"the same clip as {seen[path.stem]}"
+        reason = reason or _not_kept(clip, path, seen)
         if reason:
             skipped.append({"path": str(path), "reason": reason})
             continue
         seen[path.stem] = path.relative_to(root)
-        rows.append({"path": str(path), "file": path.name, **dataclasses.asdict(clip)})
-    return _scanned(rows, skipped, root)
+        extra = dataclasses.asdict(parse_name(path.name)) if corpus == "ravdess" else {}
+        rows.append({"path": str(path), "file": path.name, **extra, **dataclasses.asdict(clip)})
+    return _scanned(rows, skipped, root, corpus)
+
+
+def _not_kept(clip: CorpusClip, path: Path, seen: dict) -> str:
+    """Why a clip that follows its corpus's convention is not kept ("" when it is)."""
+    if clip.emotion is None:
+        return f"left out: {clip.corpus}'s {clip.label} has no counterpart among the 8 emotions"
+    actor = clip.speaker.removeprefix("ravdess:")
+    if clip.corpus == "ravdess" and path.parent.name != f"Actor_{actor}":
+        return f"actor {actor} in the name but in folder {path.parent.name}"
+    if path.stem in seen:
+        return f"the same clip as {seen[path.stem]}"
+    return ""
 
 
 def _stray(path: Path, corpus: str) -> str:

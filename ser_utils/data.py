@@ -16,9 +16,8 @@ import pandas as pd
 
 from ser_utils.audio import audio_info
 from ser_utils.config import EMOTIONS, named_corpora
-from ser_utils.corpora import CORPORA, MANIFEST_CORPUS, conventions, find_corpora, scan_corpus, scan_manifest, unusable
+from ser_utils.corpora import CORPORA, MANIFEST_CORPUS, conventions, find_corpora, scan_corpus, scan_manifest
 from ser_utils.errors import DatasetError, command_line
-from ser_utils.ravdess import EXPECTED_NAME, ClipInfo, parse_name
 from ser_utils.verify import verify_dataset
 
 BUNDLED_SAMPLE = Path(__file__).resolve().parent / "ravdess-sample"
@@ -43,49 +42,6 @@ class DataSource:
     def __str__(self) -> str:
         what = "" if self.corpus == "ravdess" else f"{self.corpus}: "
         return f"{what}{self.path} (from {self.origin})"
-
-
-def _has_actor_folders(path: Path) -> bool:
-    return path.is_dir() and any(p.is_dir() for p in path.glob("Actor_[0-9][0-9]"))
-
-
-def find_actor_root(path: Path, max_depth: int = 6) -> Path | None:
-    """The first folder at or below `path` (breadth first, sorted) holding Actor_NN folders (Kaggle's RAVDESS:
-    /kaggle/input/<slug>/ or /kaggle/input/datasets/<owner>/<slug>/)."""
-    level = [path]
-    for _ in range(max_depth + 1):
-        for folder in level:
-            if _has_actor_folders(folder):
-                return folder
-        level = sorted(child for folder in level if folder.is_dir() for child in folder.iterdir() if child.is_dir())
-    return None
-
-
-def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> DataSource:
-    """Find the RAVDESS folder: `data_dir`, else $RAVDESS_DIR, else /kaggle/input, else the bundled sample."""
-    if data_dir:
-        path, origin = Path(data_dir), "parameter data_dir"
-    elif os.environ.get("RAVDESS_DIR"):
-        path, origin = Path(os.environ["RAVDESS_DIR"]), "environment variable RAVDESS_DIR"
-    else:
-        path = origin = None
-    if path is not None:
-        if not path.is_dir():
-            raise DatasetError(
-                f"{path}: no such folder (set by {origin}); point it at the folder holding Actor_01..Actor_24"
-            )
-        root = find_actor_root(path)
-        if root is None:
-            raise DatasetError(
-                f"{path}: no Actor_NN folders found (set by {origin}); point it at the unzipped "
-                "RAVDESS speech set (Audio_Speech_Actors_01-24)"
-            )
-        return DataSource(root.resolve(), origin)
-    if KAGGLE_INPUT.is_dir():
-        root = find_actor_root(KAGGLE_INPUT)
-        if root is not None:
-            return DataSource(root, "Kaggle input")
-    return DataSource(BUNDLED_SAMPLE, "bundled sample (4 actors; set RAVDESS_DIR for all 24)")
 
 
 class DataSources(tuple):
@@ -137,8 +93,6 @@ def _found_in(paths: list[Path], origin: str) -> list[DataSource]:
 def _elsewhere(name: str) -> DataSource:
     """Corpus `name` from its environment variable, else /kaggle/input, else (RAVDESS) the bundled sample."""
     variable = CORPUS_VARIABLES[name]
-    if name == "ravdess":
-        return resolve_data_dir()
     if os.environ.get(variable):
         found = _found_in([Path(os.environ[variable])], f"environment variable {variable}")
         source = next((s for s in found if s.corpus == name), None)
@@ -147,10 +101,12 @@ def _elsewhere(name: str) -> DataSource:
         raise DatasetError(f"{os.environ[variable]}: no {name} clips (set by {variable}); expected "
                            f"{CORPORA[name].convention}")  # fmt: skip
     folder = find_corpora(KAGGLE_INPUT).get(name) if KAGGLE_INPUT.is_dir() else None
-    if folder is None:
-        raise DatasetError(f"{name}: not found; pass its folder as data, or set {variable}. Its files are named "
-                           f"{CORPORA[name].convention}")  # fmt: skip
-    return DataSource(folder, "Kaggle input", name)
+    if folder is not None:
+        return DataSource(folder, "Kaggle input", name)
+    if name == "ravdess":
+        return DataSource(BUNDLED_SAMPLE, "bundled sample (4 actors; set RAVDESS_DIR for all 24)")
+    raise DatasetError(f"{name}: not found; pass its folder as data, or set {variable}. Its files are named "
+                       f"{CORPORA[name].convention}")  # fmt: skip
 
 
 def resolve_sources(data=None, corpora: str | None = "") -> DataSources:
@@ -159,65 +115,15 @@ def resolve_sources(data=None, corpora: str | None = "") -> DataSources:
     `data`: one or several folders or CSV manifests (a list, or one string separated by commas); each folder is
     searched a few levels deep for every known corpus. `corpora` ("ravdess,tess"; "" for all) picks among them.
     A corpus named but not in `data` comes from its environment variable (RAVDESS_DIR, TESS_DIR, ...), else
-    /kaggle/input; RAVDESS last from the bundled sample. Without `data` and `corpora`: RAVDESS alone, as
-    resolve_data_dir finds it.
+    /kaggle/input; RAVDESS last from the bundled sample. Without `data` and `corpora`: RAVDESS alone, found so.
     """
     names, paths = corpus_names(corpora), _given_paths(data)
     if not paths:
         return DataSources(_elsewhere(name) for name in names or ["ravdess"])
-    csv = paths[0].suffix.lower() == ".csv"
-    if len(paths) == 1 and not csv and names in ([], ["ravdess"]) and set(find_corpora(paths[0])) <= {"ravdess"}:
-        return DataSources([resolve_data_dir(paths[0])])  # a RAVDESS folder (or none), found and checked as always
     found = _found_in(paths, "parameter data_dir")
     chosen = [s for s in found if not names or s.corpus in (*names, MANIFEST_CORPUS)]
     have = {s.corpus for s in chosen}
     return DataSources(chosen + [_elsewhere(name) for name in names if name not in have])
-
-
-def _classify(path: Path, folder: Path, seen: dict) -> tuple[ClipInfo | None, str]:
-    """(what its name says, "") for a usable clip in `folder`, else (None, why not); `seen` maps the clips kept
-    so far to their paths."""
-    if reason := unusable(path):
-        return None, reason
-    try:
-        info = parse_name(path.name)
-    except ValueError as error:
-        return None, str(error)
-    if folder.name != f"Actor_{info.actor:02d}":
-        return None, f"actor {info.actor:02d} in the name but in folder {folder.name}"
-    if path.stem in seen:
-        return None, f"the same clip as {seen[path.stem]}"
-    return info, ""
-
-
-def scan_dataset(root: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Sort the files under `root`/Actor_NN/ into RAVDESS speech clips and files to skip.
-
-    Returns (clips, skipped). clips: one row per clip, sorted by actor and name, with columns path, file,
-    actor, gender, emotion, intensity, statement, repetition. skipped: path and reason for every other file
-    (not audio, not a RAVDESS speech name, a song clip, in the wrong actor folder, the same clip twice).
-    Raises DatasetError when no clip is left.
-    """
-    root = Path(root)
-    rows, skipped, seen = [], [], {}
-    for folder in sorted(root.glob("Actor_[0-9][0-9]")):
-        for path in sorted(folder.iterdir()):
-            if path.name.startswith("."):
-                continue
-            info, reason = _classify(path, folder, seen)
-            if reason:
-                skipped.append({"path": str(path), "reason": reason})
-                continue
-            seen[path.stem] = path.relative_to(root)
-            rows.append({"path": str(path), "file": path.name, **dataclasses.asdict(info), "gender": info.gender})
-    if not rows:
-        raise DatasetError(
-            f"{root}: no RAVDESS clips found ({len(skipped)} other files); expected Actor_NN/{EXPECTED_NAME} files"
-        )
-    frame = pd.DataFrame(rows)
-    frame["emotion"] = pd.Categorical(frame["emotion"], categories=EMOTIONS)
-    clips = frame.sort_values(["actor", "file"], kind="stable").reset_index(drop=True)
-    return clips, pd.DataFrame(skipped, columns=["path", "reason"])
 
 
 def scan_source(source: DataSource) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -225,11 +131,7 @@ def scan_source(source: DataSource) -> tuple[pd.DataFrame, pd.DataFrame]:
     the corpus's own label) and, for RAVDESS, its actor, intensity, statement and repetition as well."""
     if source.corpus == MANIFEST_CORPUS:
         return scan_manifest(source.path)
-    if source.corpus != "ravdess":
-        return scan_corpus(source.path, source.corpus)
-    clips, skipped = scan_dataset(source.path)
-    speakers = [f"ravdess:{actor:02d}" for actor in clips["actor"]]
-    return clips.assign(corpus="ravdess", speaker=speakers, label=clips["emotion"].astype(str)), skipped
+    return scan_corpus(source.path, source.corpus)
 
 
 def audio_census(clips: pd.DataFrame) -> pd.DataFrame:
@@ -243,9 +145,11 @@ def audio_census(clips: pd.DataFrame) -> pd.DataFrame:
 
 
 def example_per_emotion(clips: pd.DataFrame) -> dict[str, str]:
-    """One clip path per emotion, in label order: the lowest-numbered actor's first strong take (normal for Neutral)."""
-    ordered = clips.sort_values(["actor", "intensity", "file"], ascending=[True, False, True])
-    return {emotion: ordered.loc[ordered["emotion"] == emotion, "path"].iloc[0] for emotion in EMOTIONS}
+    """One clip path per emotion the clips have, in label order: the first speaker's first clip of it (RAVDESS: the
+    lowest-numbered actor's first strong take, normal for Neutral)."""
+    order = ["speaker", "intensity", "file"] if "intensity" in clips else ["speaker", "file"]
+    ordered = clips.sort_values(order, ascending=[o != "intensity" for o in order], na_position="last")
+    return {e: ordered.loc[ordered["emotion"] == e, "path"].iloc[0] for e in EMOTIONS if (clips["emotion"] == e).any()}
 
 
 @command_line()
@@ -255,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     verify = commands.add_parser("verify", help="compare a folder with the checksums of the original files")
     verify.add_argument("path", help="folder holding Actor_01..Actor_24 (or a folder above it)")
     options = parser.parse_args(argv)
-    result = verify_dataset(resolve_data_dir(options.path).path)
+    result = verify_dataset(resolve_sources(options.path, "ravdess")[0].path)
     print(result.details())
     return 0 if result.complete else 1
 

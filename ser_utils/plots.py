@@ -37,12 +37,17 @@ def save_figure(figure: plt.Figure, path: str | os.PathLike) -> Path:
 
 
 def plot_counts(clips: pd.DataFrame) -> plt.Figure:
-    """Bar charts of clip counts per emotion, actor, gender and intensity."""
-    figure, axes = plt.subplots(1, 4, figsize=(18, 3.5), gridspec_kw={"width_ratios": [3, 4, 1, 1]})
-    for ax, column in zip(axes, ["emotion", "actor", "gender", "intensity"], strict=True):
-        sns.countplot(data=clips, x=column, ax=ax, color="tab:blue")
+    """Bar charts of clip counts per emotion, speaker, gender and (RAVDESS) intensity, coloured by corpus."""
+    columns = ["emotion", "speaker", "gender"] + (
+        ["intensity"] if clips.get("intensity", pd.Series()).notna().any() else []
+    )
+    figure, axes = plt.subplots(
+        1, len(columns), figsize=(18, 3.5), gridspec_kw={"width_ratios": [3, 4, 1, 1][: len(columns)]}
+    )
+    for ax, column in zip(axes, columns, strict=True):
+        sns.countplot(data=clips.dropna(subset=[column]), x=column, hue="corpus", ax=ax)
         ax.set_title(f"clips per {column}")
-        ax.tick_params(axis="x", rotation=45 if column == "emotion" else 0)
+        ax.tick_params(axis="x", rotation={"emotion": 45, "speaker": 90}.get(column, 0))
     figure.tight_layout()
     return figure
 

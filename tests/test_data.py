@@ -6,8 +6,14 @@ from pathlib import Path
 import pytest
 
 from ser_utils import data
-from ser_utils.data import resolve_data_dir, scan_dataset
+from ser_utils.data import DataSource, resolve_sources, scan_source
 from ser_utils.errors import DatasetError
+
+
+def scan_ravdess(root: Path):
+    """(clips, skipped) of the RAVDESS folder `root`, as every entry point scans it."""
+    return scan_source(DataSource(Path(root), "test"))
+
 
 # The RAVDESS README's emotion codes, in its own words, mapped to this project's label names.
 README_EMOTIONS = {
@@ -33,7 +39,7 @@ OUR_NAMES = {
 
 
 def test_all_1440_names_parse(ravdess_16k):
-    clips, skipped = scan_dataset(ravdess_16k)
+    clips, skipped = scan_ravdess(ravdess_16k)
     assert len(clips) == 1440 and skipped.empty
     for clip in clips.itertuples():
         fields = Path(clip.file).stem.split("-")
@@ -70,7 +76,7 @@ def test_scan_skips_every_file_that_is_not_a_clip_and_says_why(tmp_path):
     )
     (root / "Actor_01" / "notes.txt").write_text("x")
     (root / "Actor_01" / ".DS_Store").write_text("x")
-    clips, skipped = scan_dataset(root)
+    clips, skipped = scan_ravdess(root)
     assert clips["file"].tolist() == ["03-01-01-01-01-01-01.flac"]  # of two copies of a clip, the first by name
     reasons = dict(zip([Path(p).name for p in skipped["path"]], skipped["reason"], strict=True))
     assert reasons == {
@@ -85,11 +91,11 @@ def test_scan_skips_every_file_that_is_not_a_clip_and_says_why(tmp_path):
 def test_empty_folder_is_refused(tmp_path):
     (tmp_path / "Actor_01").mkdir()
     with pytest.raises(DatasetError, match="no RAVDESS clips found"):
-        scan_dataset(tmp_path)
-    with pytest.raises(DatasetError, match="no Actor_NN folders"):
-        resolve_data_dir(tmp_path / "Actor_01")
-    with pytest.raises(DatasetError, match="no such folder"):
-        resolve_data_dir(tmp_path / "missing")
+        scan_ravdess(tmp_path)
+    with pytest.raises(DatasetError, match="(?s)holds no clips of a known corpus .* ravdess: Actor_NN/"):
+        resolve_sources(tmp_path / "Actor_01")
+    with pytest.raises(DatasetError, match="no such file or folder"):
+        resolve_sources(tmp_path / "missing")
 
 
 def test_resolve_order(tmp_path, monkeypatch):
@@ -104,18 +110,20 @@ def test_resolve_order(tmp_path, monkeypatch):
     )
     monkeypatch.setattr(data, "KAGGLE_INPUT", kaggle)
     monkeypatch.setenv("RAVDESS_DIR", str(from_env))
-    assert resolve_data_dir(explicit).path == explicit.resolve()
-    assert resolve_data_dir().origin == "environment variable RAVDESS_DIR"
+    assert resolve_sources(explicit)[0].path == explicit.resolve()
+    assert resolve_sources()[0].origin == "environment variable RAVDESS_DIR"
     monkeypatch.delenv("RAVDESS_DIR")
-    found = resolve_data_dir()
+    (found,) = resolve_sources()
     assert (found.path, found.origin) == (kaggle / "ravdess-emotional-speech-audio", "Kaggle input")
-    assert len(scan_dataset(found.path)[0]) == 1
+    clips, skipped = scan_source(found)
+    assert len(clips) == 1 and clips.loc[0, "path"] == str(found.path / "Actor_03" / "03-01-01-01-01-01-03.wav")
+    assert skipped["reason"].tolist() == ["the same clip as Actor_03/03-01-01-01-01-01-03.wav"]  # the nested copy
     monkeypatch.setattr(data, "KAGGLE_INPUT", tmp_path / "no-kaggle")
-    assert resolve_data_dir().path == data.BUNDLED_SAMPLE
+    assert resolve_sources()[0].path == data.BUNDLED_SAMPLE
 
 
 def test_bundled_sample_has_all_emotions_and_both_genders():
-    clips = data.audio_census(scan_dataset(data.BUNDLED_SAMPLE)[0])
+    clips = data.audio_census(scan_ravdess(data.BUNDLED_SAMPLE)[0])
     assert len(clips) == 240
     assert set(clips["emotion"]) == set(data.EMOTIONS)
     assert clips["gender"].value_counts().to_dict() == {"male": 120, "female": 120}
