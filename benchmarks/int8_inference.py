@@ -27,8 +27,9 @@ import numpy as np
 import torch
 from results_table import append_row  # benchmarks/results_table.py, beside this script
 
-from ser_utils.audio import load_window
+from ser_utils.audio import read_window
 from ser_utils.config import load_profile
+from ser_utils.corpora import window_for
 from ser_utils.data import DataSource, scan_source
 from ser_utils.model import build_model, save_model_folder
 from ser_utils.predict import Predictor
@@ -44,7 +45,7 @@ HEADER = (
 def save_random_model(arch: str, folder: Path) -> Path:
     """A randomly initialised classifier of the wav2vec2-base architecture (or the smoke profile's), saved."""
     scratch = load_profile("smoke").scratch_config if arch == "tiny" else {}  # {}: the wav2vec2-base defaults
-    return save_model_folder(*build_model(None, scratch, seed=0), folder)
+    return save_model_folder(*build_model(None, scratch, seed=0), folder, window_for("ravdess"))
 
 
 def timed_probabilities(predictor: Predictor, windows: np.ndarray, batch_size: int) -> tuple[float, np.ndarray]:
@@ -71,7 +72,7 @@ def sample_windows(data: Path, count: int) -> np.ndarray:
     """The recipe's window of `count` clips drawn across the RAVDESS folder `data` (the same ones every run)."""
     clips, _ = scan_source(DataSource(Path(data), "benchmark"))
     chosen = clips.sample(min(count, len(clips)), random_state=0)
-    return np.stack([load_window(path) for path in chosen["path"]])
+    return np.stack([read_window(path, window_for("ravdess"))[0] for path in chosen["path"]])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from ser_utils.corpora import window_for
 from ser_utils.data import BUNDLED_SAMPLE
 from ser_utils.model import build_model, save_model_folder
 from ser_utils.predict import expand_paths
@@ -46,7 +47,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(args.model) if args.model else Path(tmp)
         if not args.model:  # Wav2Vec2Config() defaults: the base architecture
-            save_model_folder(*build_model(None, {}, seed=0), model)
+            save_model_folder(*build_model(None, {}, seed=0), model, window_for("ravdess"))
         startup = min(timed_cli(model, files[:1], 1) for _ in range(2))
         results = {}
         for batch_size in (args.batch_size, 1):

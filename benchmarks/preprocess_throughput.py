@@ -30,7 +30,8 @@ import soundfile as sf
 from results_table import append_row  # benchmarks/results_table.py, beside this script
 from tqdm.auto import tqdm
 
-from ser_utils.config import DURATION_S, NUM_SAMPLES, OFFSET_S, SAMPLE_RATE
+from ser_utils.config import DURATION_S, NUM_SAMPLES, SAMPLE_RATE
+from ser_utils.corpora import window_for
 from ser_utils.data import DataSource, scan_source
 from ser_utils.files import outputs_dir
 from ser_utils.preprocess import prepare_dataset
@@ -63,7 +64,7 @@ def original_loop(source: Path, out: Path) -> int:
     """The original notebook's way: one librosa.load per file at 16 kHz with offset and duration, then write."""
     clips, _ = scan_source(DataSource(Path(source), "benchmark"))
     for clip in clips.itertuples():
-        audio, _ = librosa.load(clip.path, sr=SAMPLE_RATE, offset=OFFSET_S, duration=DURATION_S)
+        audio, _ = librosa.load(clip.path, sr=SAMPLE_RATE, offset=window_for("ravdess").offset_s, duration=DURATION_S)
         target = out / clip.emotion / Path(clip.file).with_suffix(".wav").name
         target.parent.mkdir(parents=True, exist_ok=True)
         sf.write(target, librosa.util.fix_length(audio, size=NUM_SAMPLES), SAMPLE_RATE, subtype="PCM_16")

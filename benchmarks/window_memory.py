@@ -26,6 +26,7 @@ from results_table import append_row, cpu_row  # benchmarks/results_table.py, be
 
 from ser_utils.audio import load_audio
 from ser_utils.config import load_profile
+from ser_utils.corpora import window_for
 from ser_utils.data import BUNDLED_SAMPLE, DataSource, scan_source
 from ser_utils.model import build_model, save_model_folder
 
@@ -67,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ser-window-memory-") as tmp:
-        model = save_model_folder(*build_model(None, load_profile("smoke").scratch_config, seed=0), Path(tmp) / "m")
+        model = save_model_folder(
+            *build_model(None, load_profile("smoke").scratch_config, seed=0), Path(tmp) / "m", window_for("ravdess")
+        )
         short = write_recording(Path(tmp) / "clip.wav", 2.5 / 3600, options.rate)
         results = {0.0: peak_memory(model, short, options.hop)}
         for hours in options.hours:

@@ -7,6 +7,7 @@ clip is cut the same way wherever it is used.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 import os
@@ -16,8 +17,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from ser_utils.config import DURATION_S, OFFSET_S, SAMPLE_RATE
+from ser_utils.config import SAMPLE_RATE
 from ser_utils.errors import AudioError
+from ser_utils.files import writing
 
 CLIP_SUFFIXES = (".wav", ".flac")  # what a dataset's clips may be
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # what prediction looks for in a folder
@@ -28,9 +30,9 @@ RESAMPLE_MARGIN_S = 0.05  # read this much beyond the window on each side, so re
 class Window:
     """Which part of a recording the model sees: `duration_s` seconds from `offset_s` in, at `sample_rate` Hz."""
 
-    sample_rate: int = SAMPLE_RATE
-    offset_s: float = OFFSET_S
-    duration_s: float = DURATION_S
+    sample_rate: int
+    offset_s: float
+    duration_s: float
 
     @property
     def offset(self) -> int:
@@ -43,16 +45,15 @@ class Window:
         return round(self.duration_s * self.sample_rate)
 
 
-RECIPE_WINDOW = Window()  # 16 kHz mono, 2.5 s from 0.6 s in: 40,000 samples
 PREPROCESSING_FILE = "ser_preprocessing.json"  # a model folder's window, as json.dumps(dataclasses.asdict(window))
 
 
-def load_preprocessing(model_dir: str | os.PathLike) -> Window:
-    """The audio window a model was trained on; the recipe's window for models saved without one. Raises
-    ValueError when the file is damaged."""
+def load_preprocessing(model_dir: str | os.PathLike, unrecorded: Window) -> Window:
+    """The audio window a model was trained on; `unrecorded` for a model saved without one. Raises ValueError
+    when the file is damaged."""
     path = Path(model_dir) / PREPROCESSING_FILE
     if not path.is_file():
-        return RECIPE_WINDOW
+        return unrecorded
     settings = json.loads(path.read_text())
     fields = [field.name for field in dataclasses.fields(Window)]
     if not isinstance(settings, dict) or sorted(settings) != sorted(fields):
@@ -124,17 +125,15 @@ def load_audio(path: str | os.PathLike, rate_out: int = SAMPLE_RATE) -> tuple[np
     return to_mono_at(_finite(path, audio), rate, rate_out), audio.shape[0] / rate
 
 
-def trim_to_window(audio: np.ndarray, offset: int = RECIPE_WINDOW.offset, length: int = RECIPE_WINDOW.length):
+def trim_to_window(audio: np.ndarray, offset: int, length: int):
     """Keep `length` samples starting at sample `offset`, zero-padding at the end when the clip runs out."""
     window = audio[offset : offset + length]
     return np.pad(window, (0, length - len(window)))
 
 
-def read_window(
-    path: str | os.PathLike, window: Window = RECIPE_WINDOW, allow_short: bool = False
-) -> tuple[np.ndarray, float]:
-    """Read only `window` of a file (the recipe's: 2.5 s from 0.6 s in, 16 kHz) as mono float32, zero-padded to
-    its length; return it and the file's duration in seconds.
+def read_window(path: str | os.PathLike, window: Window, allow_short: bool = False) -> tuple[np.ndarray, float]:
+    """Read only `window` of a file (RAVDESS's: 2.5 s from 0.6 s in, 16 kHz) as mono float32, zero-padded to its
+    length; return it and the file's duration in seconds.
 
     Any sample rate and channel count: channels are averaged and the window is resampled with soxr, with a
     margin on both sides so that the result equals resampling the whole file. Raises AudioError when the
@@ -187,9 +186,18 @@ def stream_windows(path: str | os.PathLike, window: Window, hop_s: float, block:
         yield windows, starts / out_rate
 
 
-def load_window(path: str | os.PathLike) -> np.ndarray:
-    """The recipe's input for one file: 40,000 samples (2.5 s at 16 kHz, mono) starting 0.6 s in."""
-    return read_window(path)[0]
+def write_wav_atomic(path: Path, audio: np.ndarray, rate: int = SAMPLE_RATE, mtime_ns: int | None = None) -> None:
+    """Write a 16-bit WAV under a temporary name in the same folder, then rename it into place; with `mtime_ns`,
+    the file gets that modification time (its source's, so that a changed source is noticed).
+
+    The file is encoded in memory and written in one call, where libsndfile writing to a file makes many small
+    writes; the bytes are the same."""
+    encoded = io.BytesIO()
+    sf.write(encoded, audio, rate, subtype="PCM_16", format="WAV")
+    with writing(path) as tmp:
+        tmp.write_bytes(encoded.getvalue())
+        if mtime_ns is not None:
+            os.utime(tmp, ns=(mtime_ns, mtime_ns))
 
 
 def read_clips(paths) -> list[np.ndarray]:

@@ -9,13 +9,11 @@ the Hugging Face Hub where there is network.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 
 import yaml
 
-from ser_utils.audio import RECIPE_WINDOW
 from ser_utils.files import writing
 
 CARD_FILE = "README.md"
@@ -91,7 +89,7 @@ def _data_section(info: dict) -> list[str]:
 def model_card(info: dict) -> str:
     """The model card of a run, from its run_info."""
     profile, scores = info["profile"], info["test_metrics"]
-    classes, window = info.get("classes") or [], info.get("window") or dataclasses.asdict(RECIPE_WINDOW)
+    classes, window = info.get("classes") or [], info["window"]
     pretrained = "pretrained" if profile.get("model_name_or_path") else "trained from scratch (no pretraining)"
     _, licenses = _license(_all_corpora(info))
     lines = [

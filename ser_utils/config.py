@@ -14,11 +14,10 @@ import yaml
 
 from ser_utils.errors import NotFoundError, ProfileError
 
-# The recipe's audio window: 16 kHz mono, 2.5 s starting 0.6 s into each clip.
+# What the model reads: 2.5 s of 16 kHz mono audio (where in a recording it starts is each corpus's window, in
+# ser_utils.corpora: RAVDESS's skips its first 0.6 s).
 SAMPLE_RATE = 16_000  # Hz
-OFFSET_S = 0.6  # seconds skipped at the start of each clip
 DURATION_S = 2.5  # seconds kept
-OFFSET_SAMPLES = round(OFFSET_S * SAMPLE_RATE)  # 9,600 samples
 NUM_SAMPLES = round(DURATION_S * SAMPLE_RATE)  # 40,000 samples
 
 # The 8 labels in the order the model uses (label id = position), with their RAVDESS codes.

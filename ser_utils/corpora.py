@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from ser_utils.audio import AUDIO_SUFFIXES, CLIP_SUFFIXES, Window, not_a_file
-from ser_utils.config import DURATION_S, EMOTIONS, OFFSET_S, SAMPLE_RATE
+from ser_utils.config import DURATION_S, EMOTIONS, SAMPLE_RATE
 from ser_utils.errors import DatasetError
 from ser_utils.ravdess import EXPECTED_NAME, parse_name
 
@@ -89,7 +89,7 @@ CORPORA: dict[str, Corpus] = {
             f"Actor_NN/{EXPECTED_NAME}: modality, channel, emotion, intensity, statement, repetition, actor",
             None,
             {name: name for name in EMOTIONS},
-            Window(SAMPLE_RATE, OFFSET_S, DURATION_S),
+            Window(SAMPLE_RATE, 0.6, DURATION_S),  # 0.6 s in: past the lead-in silence of every take
             {},
             depth=2,
         ),
@@ -145,9 +145,19 @@ def conventions() -> str:
     return "\n".join([*lines, f"  any other: a CSV manifest with columns {', '.join(MANIFEST_COLUMNS)}"])
 
 
+# A model folder without ser_preprocessing.json is one of the original recipe, trained on RAVDESS: read with its window.
+UNRECORDED_WINDOW = CORPORA["ravdess"].window
+
+
 def window_for(corpus: str) -> Window:
     """The default window of `corpus`; 2.5 s from the start for a corpus from a CSV manifest."""
     return CORPORA[corpus].window if corpus in CORPORA else FROM_START
+
+
+def main_window(corpora: pd.Series) -> Window:
+    """The window of the corpus with the most clips among `corpora` (one name per clip): the one a model folder
+    records, and prediction uses for recordings of unknown origin."""
+    return window_for(corpora.value_counts().index[0])
 
 
 def unusable(path: Path) -> str:
@@ -159,7 +169,8 @@ def unusable(path: Path) -> str:
     return ""
 
 
-def _scanned(rows: list[dict], skipped: list[dict], where, corpus: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
+def clip_tables(rows: list[dict], skipped: list[dict], where, corpus: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(clips sorted by speaker and file, skipped) as tables; DatasetError naming `where` when no clip is left."""
     if not rows:
         raise DatasetError(f"{where}: no {corpus.upper() or 'usable'} clips found ({len(skipped)} other files); "
                            f"these conventions are known:\n{conventions()}")  # fmt: skip
@@ -193,7 +204,7 @@ def scan_corpus(root: str | Path, corpus: str) -> tuple[pd.DataFrame, pd.DataFra
         seen[path.stem] = path.relative_to(root)
         extra = dataclasses.asdict(parse_name(path.name)) if corpus == "ravdess" else {}
         rows.append({"path": str(path), "file": path.name, **extra, **dataclasses.asdict(clip)})
-    return _scanned(rows, skipped, root, corpus)
+    return clip_tables(rows, skipped, root, corpus)
 
 
 def _not_kept(clip: CorpusClip, path: Path, seen: dict) -> str:
@@ -215,39 +226,6 @@ def _stray(path: Path, corpus: str) -> str:
     except ValueError:
         return ""
     return f"a stray: a {other} name inside this {corpus} folder" if other != corpus else ""
-
-
-def scan_manifest(csv_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The clips a CSV manifest lists (see the module's docstring), as scan_corpus gives them; rows whose file is
-    missing or whose emotion is not one of the 8 are skipped with the reason. DatasetError for a CSV without the
-    required columns, or with no usable row."""
-    csv_path = Path(csv_path)
-    try:
-        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as error:
-        raise DatasetError(f"{csv_path}: cannot be read as a CSV manifest ({error})") from error
-    missing = [column for column in MANIFEST_COLUMNS if column not in table]
-    if missing:
-        raise DatasetError(f"{csv_path}: a manifest needs the columns {', '.join(MANIFEST_COLUMNS)}; {missing} missing")
-    names = {emotion.lower(): emotion for emotion in EMOTIONS}
-    rows, skipped, listed = [], [], {}
-    for line, row in enumerate(table.to_dict("records"), start=2):  # line 1 is the header
-        path = csv_path.parent / row["path"]
-        emotion = names.get(row["emotion"].strip().lower())
-        reason = unusable(path) or ("" if emotion else f"emotion {row['emotion']!r} is not one of {list(EMOTIONS)}")
-        same = listed.get(os.path.realpath(path))
-        if not reason and same:
-            reason = f"listed twice in {csv_path.name}: kept once, from line {same}"
-        if reason:
-            skipped.append({"path": str(path), "reason": reason})
-            continue
-        listed[os.path.realpath(path)] = line
-        corpus = row.get("corpus", "").strip() or csv_path.stem
-        gender = row.get("gender") or None
-        speaker = f"{corpus}:{row['speaker'].strip()}"
-        rows.append({"path": str(path), "file": path.name, "corpus": corpus, "speaker": speaker,
-                     "gender": gender, "emotion": emotion, "label": row["emotion"]})  # fmt: skip
-    return _scanned(rows, skipped, csv_path)
 
 
 def parse_clip(path: str | Path, corpus: str | None = None) -> CorpusClip:

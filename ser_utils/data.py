@@ -16,7 +16,16 @@ import pandas as pd
 
 from ser_utils.audio import audio_info
 from ser_utils.config import EMOTIONS, named_corpora
-from ser_utils.corpora import CORPORA, MANIFEST_CORPUS, conventions, find_corpora, scan_corpus, scan_manifest
+from ser_utils.corpora import (
+    CORPORA,
+    MANIFEST_COLUMNS,
+    MANIFEST_CORPUS,
+    clip_tables,
+    conventions,
+    find_corpora,
+    scan_corpus,
+    unusable,
+)
 from ser_utils.errors import DatasetError, command_line
 from ser_utils.verify import verify_dataset
 
@@ -124,6 +133,39 @@ def resolve_sources(data=None, corpora: str | None = "") -> DataSources:
     chosen = [s for s in found if not names or s.corpus in (*names, MANIFEST_CORPUS)]
     have = {s.corpus for s in chosen}
     return DataSources(chosen + [_elsewhere(name) for name in names if name not in have])
+
+
+def scan_manifest(csv_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The clips a CSV manifest lists (see the module's docstring), as scan_corpus gives them; rows whose file is
+    missing or whose emotion is not one of the 8 are skipped with the reason. DatasetError for a CSV without the
+    required columns, or with no usable row."""
+    csv_path = Path(csv_path)
+    try:
+        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as error:
+        raise DatasetError(f"{csv_path}: cannot be read as a CSV manifest ({error})") from error
+    missing = [column for column in MANIFEST_COLUMNS if column not in table]
+    if missing:
+        raise DatasetError(f"{csv_path}: a manifest needs the columns {', '.join(MANIFEST_COLUMNS)}; {missing} missing")
+    names = {emotion.lower(): emotion for emotion in EMOTIONS}
+    rows, skipped, listed = [], [], {}
+    for line, row in enumerate(table.to_dict("records"), start=2):  # line 1 is the header
+        path = csv_path.parent / row["path"]
+        emotion = names.get(row["emotion"].strip().lower())
+        reason = unusable(path) or ("" if emotion else f"emotion {row['emotion']!r} is not one of {list(EMOTIONS)}")
+        same = listed.get(os.path.realpath(path))
+        if not reason and same:
+            reason = f"listed twice in {csv_path.name}: kept once, from line {same}"
+        if reason:
+            skipped.append({"path": str(path), "reason": reason})
+            continue
+        listed[os.path.realpath(path)] = line
+        corpus = row.get("corpus", "").strip() or csv_path.stem
+        gender = row.get("gender") or None
+        speaker = f"{corpus}:{row['speaker'].strip()}"
+        rows.append({"path": str(path), "file": path.name, "corpus": corpus, "speaker": speaker,
+                     "gender": gender, "emotion": emotion, "label": row["emotion"]})  # fmt: skip
+    return clip_tables(rows, skipped, csv_path)
 
 
 def scan_source(source: DataSource) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -30,7 +30,7 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from ser_utils.audio import RECIPE_WINDOW, Window, read_clips
+from ser_utils.audio import Window, read_clips
 from ser_utils.config import LABEL2ID, SAMPLE_RATE
 from ser_utils.files import outputs_dir, space_checked, writing
 
@@ -45,7 +45,7 @@ def cache_root() -> Path:
     return outputs_dir() / "cache" / "features"
 
 
-def encoder_fingerprint(model, feature_extractor, window: Window = RECIPE_WINDOW) -> str:
+def encoder_fingerprint(model, feature_extractor, window: Window) -> str:
     """A name for everything that decides an encoder's output on a prepared clip: the encoder's weights and
     buffers, its config (less the head's fields), the feature extractor's settings and the audio window."""
     digest = hashlib.sha256(f"v{CACHE_VERSION}".encode())
@@ -87,7 +87,7 @@ def pooled_hidden_states(
     model,
     feature_extractor,
     paths,
-    window: Window = RECIPE_WINDOW,
+    window: Window,
     batch_size: int = 16,
     device: str | torch.device = "cpu",
     progress: bool = True,

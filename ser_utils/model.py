@@ -26,12 +26,12 @@ from transformers import (
     Wav2Vec2FeatureExtractor,
 )
 
-from ser_utils.audio import PREPROCESSING_FILE, RECIPE_WINDOW, Window, load_preprocessing
+from ser_utils.audio import PREPROCESSING_FILE, Window, load_preprocessing
 from ser_utils.config import EMOTIONS, ENCODER_TYPES, ID2LABEL, LABEL2ID, SAMPLE_RATE, SEED
+from ser_utils.corpora import UNRECORDED_WINDOW
 from ser_utils.errors import ModelError
 from ser_utils.files import writing
 
-# Written beside every trained model, so prediction cuts audio exactly as training did.
 PICKLES = ("training_args.bin",)  # what Trainer.save_model adds that a model folder does not need
 
 
@@ -207,7 +207,7 @@ def freeze_encoder(model) -> None:
     encoder.eval()
 
 
-def complete_model_folder(model_dir: str | os.PathLike, window: Window = RECIPE_WINDOW) -> None:
+def complete_model_folder(model_dir: str | os.PathLike, window: Window) -> None:
     """Finish a folder that holds a saved model and feature extractor: record the audio window the model was
     trained on (sample rate in Hz, offset and duration in s) and remove pickles the model does not need."""
     model_dir = Path(model_dir)
@@ -217,7 +217,7 @@ def complete_model_folder(model_dir: str | os.PathLike, window: Window = RECIPE_
         tmp.write_text(json.dumps(dataclasses.asdict(window), indent=2))
 
 
-def save_model_folder(model, feature_extractor, model_dir: str | os.PathLike, window: Window = RECIPE_WINDOW) -> Path:
+def save_model_folder(model, feature_extractor, model_dir: str | os.PathLike, window: Window) -> Path:
     """Save a model as training does and as Predictor reads it: safetensors weights, the feature extractor's
     settings and the audio `window` (the one its training clips were cut with). Returns the folder."""
     model_dir = Path(model_dir)
@@ -260,7 +260,7 @@ def load_model_folder(model_dir: str | os.PathLike):
         if loading["missing_keys"]:
             raise ValueError(f"weights missing from the folder: {', '.join(sorted(loading['missing_keys']))}")
         feature_extractor = AutoFeatureExtractor.from_pretrained(model_dir)
-        window = load_preprocessing(model_dir)
+        window = load_preprocessing(model_dir, UNRECORDED_WINDOW)
     except (OSError, ValueError, TypeError, KeyError, SafetensorError) as error:  # what damaged files raise
         raise ModelError(f"{model_dir}: not a usable model folder ({str(error).splitlines()[0]}); {fix}") from error
     return model, feature_extractor, window

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from ser_utils.audio import AUDIO_SUFFIXES, audio_info, load_preprocessing, not_a_file, read_window, stream_windows
 from ser_utils.config import EMOTIONS
+from ser_utils.corpora import UNRECORDED_WINDOW
 from ser_utils.errors import AudioError, ModelError, OutputError, at_least, command_line, require
 from ser_utils.export import OnnxModel, read_labels
 from ser_utils.files import check_output_file, writing
@@ -72,7 +73,7 @@ class Predictor:
                 f"{model_dir}: its labels {labels} are not the 8 emotions; pass a folder written by training"
             )
         try:
-            self.window = load_preprocessing(model_dir)
+            self.window = load_preprocessing(model_dir, UNRECORDED_WINDOW)
         except ValueError as error:
             raise ModelError(f"{model_dir}: not a usable model folder ({error})") from error
         self.onnx, self.labels, self.device = OnnxModel(model_dir, int8, labels), labels, "cpu"

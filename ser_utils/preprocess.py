@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import os
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import soundfile as sf
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from ser_utils.audio import RECIPE_WINDOW, Window, audio_info, read_window
-from ser_utils.config import SAMPLE_RATE
+from ser_utils.audio import Window, audio_info, read_window, write_wav_atomic
 from ser_utils.corpora import window_for
 from ser_utils.data import BUNDLED_SAMPLE, CORPORA_HELP, DATA_HELP, DataSource, resolve_sources, scan_source
 from ser_utils.errors import AudioError, DatasetError, NotFoundError, command_line
@@ -37,33 +34,23 @@ VERIFICATION_CACHE = ".source_checksums.json"
 # source_mtime_ns: the source when its clip was made, so a changed source is made again; source_md5: its bytes, so
 # the leakage audit finds the same audio reached through two corpora.
 MANIFEST_COLUMNS = ["path", "emotion", "corpus", "speaker", "label", "actor", "gender", "intensity", "statement",
-                    "repetition", "duration", "source", "source_size", "source_mtime_ns", "source_md5"]  # fmt: skip
+                    "repetition", "duration", "source", "source_size", "source_mtime_ns", "source_md5",
+                    "window_offset_s", "window_duration_s"]  # fmt: skip
 
 
-def write_wav_atomic(path: Path, audio: np.ndarray, rate: int = SAMPLE_RATE, mtime_ns: int | None = None) -> None:
-    """Write a 16-bit WAV under a temporary name in the same folder, then rename it into place; with `mtime_ns`,
-    the file gets that modification time (its source's, so that a changed source is noticed).
-
-    The file is encoded in memory and written in one call, where libsndfile writing to a file makes many small
-    writes; the bytes are the same."""
-    encoded = io.BytesIO()
-    sf.write(encoded, audio, rate, subtype="PCM_16", format="WAV")
-    with writing(path) as tmp:
-        tmp.write_bytes(encoded.getvalue())
-        if mtime_ns is not None:
-            os.utime(tmp, ns=(mtime_ns, mtime_ns))
-
-
-def _made_from(target: Path, source: os.stat_result, recorded_size: int | None) -> bool:
-    """Whether `target` is a finished clip (16 kHz mono, 40,000 samples) made from `source` as it is now: the
-    clip carries the source's modification time, and the size recorded in the manifest is the source's."""
+def _made_from(target: Path, source: os.stat_result, recorded: tuple, window: Window) -> bool:
+    """Whether `target` is a finished clip made from `source` as it is now and cut with `window`: the clip carries
+    the source's modification time, the manifest records the source's size and this window (`recorded`: size,
+    md5, (offset, duration)), and the clip is `window`'s length of mono audio at its rate."""
+    size, _, cut = recorded
     try:
-        if target.stat().st_mtime_ns != source.st_mtime_ns or recorded_size not in (None, source.st_size):
+        if target.stat().st_mtime_ns != source.st_mtime_ns or size not in (None, source.st_size):
             return False
         info = sf.info(target)
     except (OSError, sf.LibsndfileError, RuntimeError):
         return False
-    return info.samplerate == RECIPE_WINDOW.sample_rate and info.frames == RECIPE_WINDOW.length and info.channels == 1
+    fits = info.samplerate == window.sample_rate and info.frames == window.length and info.channels == 1
+    return fits and cut == (window.offset_s, window.duration_s)
 
 
 def _prepare_clip(source: str, target: Path, recorded: tuple, owner: int, window: Window) -> tuple:
@@ -71,10 +58,10 @@ def _prepare_clip(source: str, target: Path, recorded: tuple, owner: int, window
     last manifest, or Nones). Returns (original duration in s, source size, source modification time, source md5,
     "kept", "made" or "remade"), or (None, why it was skipped). Nothing is written once the process `owner` (the
     run that asked) has ended, e.g. killed."""
-    size, md5 = recorded
+    md5 = recorded[1]
     try:
         stat = os.stat(source)
-        if _made_from(target, stat, size):
+        if _made_from(target, stat, recorded, window):
             md5 = md5 if isinstance(md5, str) else file_digest(source)  # an older manifest recorded none
             return audio_info(source).duration, stat.st_size, stat.st_mtime_ns, md5, "kept"
         audio, duration = read_window(source, window)
@@ -100,22 +87,26 @@ def prepared_dir_for(source: DataSource) -> Path:
 
 
 def _recorded(out_dir: Path) -> dict[str, tuple]:
-    """What the last complete run in `out_dir` (manifest.csv) wrote: by clip path, its source's size and md5
-    (None where an older version did not record them). Preprocessing removes no file that is not listed here."""
+    """What the last complete run in `out_dir` (manifest.csv) wrote: by clip path, its source's size and md5 and
+    the window it was cut with, (offset, duration) in s (None where an older version did not record them: such a
+    clip is made again). Preprocessing removes no file that is not listed here."""
     try:
         previous = pd.read_csv(out_dir / MANIFEST_NAME)
     except (OSError, ValueError):
         return {}
-    sizes = previous["source_size"].astype(int) if "source_size" in previous else [None] * len(previous)
-    digests = previous["source_md5"] if "source_md5" in previous else [None] * len(previous)
-    return {path: (size, md5) for path, size, md5 in zip(previous["path"], sizes, digests, strict=True)}
+    unknown = [None] * len(previous)
+    sizes = previous["source_size"].astype(int) if "source_size" in previous else unknown
+    digests = previous["source_md5"] if "source_md5" in previous else unknown
+    cuts = list(zip(previous["window_offset_s"], previous["window_duration_s"], strict=True)) if (
+        "window_offset_s" in previous) else unknown  # fmt: skip
+    return {path: rest for path, *rest in zip(previous["path"], sizes, digests, cuts, strict=True)}
 
 
 def _make_clips(clips: pd.DataFrame, targets: list[Path], out_dir: Path, recorded: dict, progress: bool):
     """Yield (clip, target, outcome of _prepare_clip) as worker processes (one per core, kept for later calls)
     make the clips."""
     owner, windows = os.getpid(), [window_for(corpus) for corpus in clips["corpus"]]
-    before = [recorded.get(target.relative_to(out_dir).as_posix(), (None, None)) for target in targets]
+    before = [recorded.get(target.relative_to(out_dir).as_posix(), (None, None, None)) for target in targets]
     outcomes = Parallel(n_jobs=-1, return_as="generator", batch_size=16)(
         delayed(_prepare_clip)(path, target, previous, owner, window)
         for path, target, previous, window in zip(clips["path"], targets, before, windows, strict=True)
@@ -124,7 +115,7 @@ def _make_clips(clips: pd.DataFrame, targets: list[Path], out_dir: Path, recorde
     yield from tqdm(made, total=len(clips), desc="preprocess", unit="clip", disable=not progress)
 
 
-def _manifest_row(clip, relative: Path, duration: float, size: int, mtime_ns: int, md5: str) -> dict:
+def _manifest_row(clip, relative: Path, window: Window, duration: float, size: int, mtime_ns: int, md5: str) -> dict:
     fields = ("emotion", "corpus", "speaker", "label", "actor", "gender", "intensity", "statement", "repetition")
     return {
         "path": relative.as_posix(),
@@ -134,6 +125,8 @@ def _manifest_row(clip, relative: Path, duration: float, size: int, mtime_ns: in
         "source_size": size,
         "source_mtime_ns": mtime_ns,
         "source_md5": md5,
+        "window_offset_s": window.offset_s,
+        "window_duration_s": window.duration_s,
     }
 
 
@@ -165,7 +158,8 @@ def _print_changes(source_dir, verification, remade: int, dropped: int) -> None:
         problems = " (details: python -m ser_utils.data verify PATH)" if verification.corrupt else ""
         print(f"{source_dir}: {verification.summary()}{problems}", flush=True)
     if remade:
-        print(f"{remade} clips made again: their source changed since they were made (or they were damaged)")
+        print(f"{remade} clips made again: their source changed since they were made, or their corpus's window "
+              "did (or they were damaged)")  # fmt: skip
     if dropped:
         print(f"{dropped} prepared clips removed: their source is gone or can no longer be used")
 
@@ -215,7 +209,7 @@ def _prepare_locked(source: DataSource, out_dir: Path, clips, skipped, progress:
             if outcome[0] is None:
                 skipped.append({"path": clip.path, "reason": outcome[1]})
                 continue
-            rows.append(_manifest_row(clip, target.relative_to(out_dir), *outcome[:4]))
+            rows.append(_manifest_row(clip, target.relative_to(out_dir), window_for(clip.corpus), *outcome[:4]))
             kept.add(target)
             remade += outcome[4] == "remade"
     verification, dropped = verification.result(), _remove_stale_clips(out_dir, kept, recorded)

@@ -34,7 +34,7 @@ from ser_utils.config import (
     load_profile,
     profile_overrides,
 )
-from ser_utils.corpora import window_for
+from ser_utils.corpora import main_window
 from ser_utils.data import DATA_HELP
 from ser_utils.errors import command_line
 from ser_utils.files import check_writable, outputs_dir, space_checked
@@ -149,7 +149,7 @@ def data_fingerprint(manifest: pd.DataFrame) -> str:
 def training_window(manifest: pd.DataFrame) -> Window:
     """The window recorded in the model folder (and used for recordings of unknown origin): that of the corpus
     with the most training clips (RAVDESS: 0.6 s in; the others: from the start)."""
-    return window_for(manifest.loc[manifest["split"] == "train", "corpus"].value_counts().index[0])
+    return main_window(manifest.loc[manifest["split"] == "train", "corpus"])
 
 
 def _checkpoint_to_resume(run_dir: Path, main: bool) -> Path | None:

@@ -13,6 +13,7 @@ import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, default_data_collator
 
 from ser_utils.config import Profile
+from ser_utils.corpora import main_window
 from ser_utils.dataset import to_hf_dataset
 from ser_utils.errors import NonFiniteLossError, TrainingError, check_versions
 from ser_utils.features import FeatureDataset, PooledHead, pooled_hidden_states
@@ -185,9 +186,8 @@ def _datasets(profile: Profile, parts: Parts, model, feature_extractor, args: Tr
         return model, *audio, test
     rows = pd.concat([parts.train, parts.selection, parts.test])
     with args.main_process_first(desc="encoder features"):
-        extraction = pooled_hidden_states(
-            model, feature_extractor, rows["path"], batch_size=profile.batch_size, device=args.device, progress=bars
-        )
+        extraction = pooled_hidden_states(model, feature_extractor, rows["path"], main_window(parts.train["corpus"]),
+                                          batch_size=profile.batch_size, device=args.device, progress=bars)  # fmt: skip
     if bars:
         print(f"encoder features of {len(rows)} clips: {extraction.computed} computed, the others read from the "
               f"cache ({extraction.folder})", flush=True)  # fmt: skip

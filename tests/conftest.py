@@ -119,10 +119,11 @@ def trained_run(tmp_path_factory):
 def model_dir(tmp_path_factory):
     """An untrained small model's folder, as training writes one (for the fault corpora: tests copy it to change it)."""
     from ser_utils.config import load_profile
+    from ser_utils.corpora import window_for
     from ser_utils.model import build_model, save_model_folder
 
     model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=0)
-    return save_model_folder(model, extractor, tmp_path_factory.mktemp("faults-model") / "model")
+    return save_model_folder(model, extractor, tmp_path_factory.mktemp("faults-model") / "model", window_for("ravdess"))
 
 
 @pytest.fixture()

@@ -4,16 +4,20 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-from ser_utils.audio import load_window, to_mono_at, trim_to_window
-from ser_utils.config import NUM_SAMPLES, OFFSET_SAMPLES
+from ser_utils.audio import read_window, to_mono_at, trim_to_window
+from ser_utils.config import NUM_SAMPLES
+from ser_utils.corpora import window_for
+
+RAVDESS_WINDOW = window_for("ravdess")
+OFFSET_SAMPLES = RAVDESS_WINDOW.offset  # 0.6 s at 16 kHz
 
 
 def test_trim_to_window_offsets_and_pads():
     ramp = np.arange(60_000, dtype=np.float32)
-    window = trim_to_window(ramp)
+    window = trim_to_window(ramp, OFFSET_SAMPLES, NUM_SAMPLES)
     assert window.shape == (NUM_SAMPLES,)
     assert window[0] == OFFSET_SAMPLES and window[-1] == OFFSET_SAMPLES + NUM_SAMPLES - 1
-    short = trim_to_window(np.ones(20_000, dtype=np.float32))
+    short = trim_to_window(np.ones(20_000, dtype=np.float32), OFFSET_SAMPLES, NUM_SAMPLES)
     assert short.shape == (NUM_SAMPLES,)
     assert short[: 20_000 - OFFSET_SAMPLES].all() and not short[20_000 - OFFSET_SAMPLES :].any()
 
@@ -35,8 +39,8 @@ def test_48k_originals_match_their_16k_copies(ravdess_16k, ravdess_48k_sample):
     assert len(originals) == 60 and sf.info(originals[0]).samplerate == 48_000
     worst = 0.0
     for original in originals:
-        from_48k = load_window(original)
-        from_16k = load_window(ravdess_16k / "Actor_01" / original.name)
+        from_48k = read_window(original, RAVDESS_WINDOW)[0]
+        from_16k = read_window(ravdess_16k / "Actor_01" / original.name, RAVDESS_WINDOW)[0]
         assert from_48k.shape == (NUM_SAMPLES,)
         worst = max(worst, float(np.abs(from_48k - from_16k).max()))
     assert worst < 1e-4, worst  # the 16 kHz copies differ only by 16-bit rounding

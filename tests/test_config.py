@@ -1,11 +1,12 @@
 import pytest
 
 from ser_utils import config
+from ser_utils.corpora import window_for
 
 
 def test_window_constants_are_the_recipe():
     assert config.SAMPLE_RATE == 16_000
-    assert config.OFFSET_SAMPLES == 9_600
+    assert window_for("ravdess").offset == 9_600 and window_for("ravdess").length == config.NUM_SAMPLES
     assert config.NUM_SAMPLES == 40_000
 
 

@@ -29,9 +29,11 @@ from test_faults import clean, run
 
 from ser_utils.audio import read_window
 from ser_utils.config import load_profile
-from ser_utils.corpora import CORPORA, FROM_START, MANIFEST_CORPUS, find_corpora, scan_corpus
+from ser_utils.corpora import CORPORA, FROM_START, MANIFEST_CORPUS, find_corpora, scan_corpus, window_for
 from ser_utils.errors import DatasetError, ModelError
 from ser_utils.files import OWNED_MARKER
+
+RAVDESS_WINDOW = window_for("ravdess")  # the window every test model here was made for
 
 EMODB = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "emodb" / "wav"
 CODES = {"Neutral": "01", "Calm": "02", "Happy": "03", "Sad": "04", "Anger": "05", "Fear": "06", "Disgust": "07",
@@ -288,7 +290,9 @@ def exported(model_dir, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("exported")
     other, extractor = build_model(None, load_profile("smoke").scratch_config, seed=1)
-    return _export(model_dir, root / "model"), _export(save_model_folder(other, extractor, root / "o"), root / "other")
+    return _export(model_dir, root / "model"), _export(
+        save_model_folder(other, extractor, root / "o", RAVDESS_WINDOW), root / "other"
+    )
 
 
 @pytest.mark.parametrize("damage", ["records stripped", "weights edited", "another model's graph"])
@@ -361,17 +365,20 @@ def test_a_damaged_feature_cache_entry_is_named_and_extracted_again(ravdess_16k,
     paths = read_manifest(tmp_path / "p")["path"].tolist()
     model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=0)
     freeze_encoder(model)
-    first = pooled_hidden_states(model, extractor, paths, progress=False, root=tmp_path / "cache")
+    first = pooled_hidden_states(model, extractor, paths, RAVDESS_WINDOW, progress=False, root=tmp_path / "cache")
     entries = sorted(first.folder.glob("*.npz"))
     entries[0].write_bytes(entries[0].read_bytes()[:100])  # truncated
     flipped = bytearray(entries[1].read_bytes())
     flipped[len(flipped) // 2] ^= 0xFF  # one byte changed: the zip's CRC-32 no longer matches
     entries[1].write_bytes(bytes(flipped))
-    again = pooled_hidden_states(model, extractor, paths, progress=False, root=tmp_path / "cache")
+    again = pooled_hidden_states(model, extractor, paths, RAVDESS_WINDOW, progress=False, root=tmp_path / "cache")
     assert again.computed == 2 and np.array_equal(again.features, first.features)
     warnings = capsys.readouterr().err
     assert all(f"{entry}: a damaged feature-cache entry" in warnings for entry in entries[:2])
-    assert pooled_hidden_states(model, extractor, paths, progress=False, root=tmp_path / "cache").computed == 0
+    assert (
+        pooled_hidden_states(model, extractor, paths, RAVDESS_WINDOW, progress=False, root=tmp_path / "cache").computed
+        == 0
+    )
 
 
 BLOCKER = """import sys

@@ -13,9 +13,12 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from ser_utils.audio import Window
 from ser_utils.config import EMOTIONS, load_profile
+from ser_utils.corpora import window_for
 from ser_utils.evaluate import evaluate
 from ser_utils.model import build_model, save_model_folder
 from ser_utils.predict import Predictor, predict
+
+RAVDESS_WINDOW = window_for("ravdess")  # the window every test model here was made for
 
 TESS = ["Anger", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise"]  # in the model's label order
 
@@ -23,7 +26,7 @@ TESS = ["Anger", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise"]  # in
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=3)
-    return save_model_folder(model, extractor, tmp_path_factory.mktemp("evaluate-model") / "model")
+    return save_model_folder(model, extractor, tmp_path_factory.mktemp("evaluate-model") / "model", RAVDESS_WINDOW)
 
 
 @pytest.fixture()

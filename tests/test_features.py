@@ -11,8 +11,11 @@ import torch
 from ser_utils import features
 from ser_utils.audio import Window
 from ser_utils.config import ENCODER_TYPES, load_profile
+from ser_utils.corpora import window_for
 from ser_utils.features import PooledHead, pooled_hidden_states
 from ser_utils.model import build_model, freeze_encoder
+
+RAVDESS_WINDOW = window_for("ravdess")  # the window every clip here was cut with
 
 
 def frozen_model(seed: int = 0, family: str = "wav2vec2", weighted: bool = True):
@@ -29,8 +32,8 @@ def clips(small_manifest):
 
 def test_a_second_extraction_reads_the_cache_and_gives_the_same_numbers(clips, tmp_path):
     model, extractor = frozen_model()
-    first = pooled_hidden_states(model, extractor, clips, progress=False, root=tmp_path, batch_size=5)
-    again = pooled_hidden_states(model, extractor, clips, progress=False, root=tmp_path)
+    first = pooled_hidden_states(model, extractor, clips, RAVDESS_WINDOW, progress=False, root=tmp_path, batch_size=5)
+    again = pooled_hidden_states(model, extractor, clips, RAVDESS_WINDOW, progress=False, root=tmp_path)
     assert (first.computed, again.computed) == (12, 0)
     assert first.features.shape == (12, 2 + 2, 64)  # 2 layers + the CNN's projection, then the last state again
     np.testing.assert_array_equal(first.features, again.features)
@@ -38,15 +41,15 @@ def test_a_second_extraction_reads_the_cache_and_gives_the_same_numbers(clips, t
 
 def test_window_checkpoint_or_clip_changes_are_new_entries(clips, tmp_path):
     model, extractor = frozen_model()
-    base = pooled_hidden_states(model, extractor, clips, progress=False, root=tmp_path)
-    shifted = pooled_hidden_states(model, extractor, clips, Window(offset_s=0.5), progress=False, root=tmp_path)
+    base = pooled_hidden_states(model, extractor, clips, RAVDESS_WINDOW, progress=False, root=tmp_path)
+    shifted = pooled_hidden_states(model, extractor, clips, Window(16_000, 0.5, 2.5), progress=False, root=tmp_path)
     assert shifted.computed == 12 and shifted.folder != base.folder  # another window: nothing reused
     other, _ = frozen_model(seed=1)
-    retrained = pooled_hidden_states(other, extractor, clips, progress=False, root=tmp_path)
+    retrained = pooled_hidden_states(other, extractor, clips, RAVDESS_WINDOW, progress=False, root=tmp_path)
     assert retrained.computed == 12 and retrained.folder not in (base.folder, shifted.folder)
     changed = tmp_path / "changed.wav"
     changed.write_bytes(open(clips[0], "rb").read()[:-2] + b"\x01\x00")  # one sample differs
-    mixed = pooled_hidden_states(model, extractor, [changed, *clips[1:]], progress=False, root=tmp_path)
+    mixed = pooled_hidden_states(model, extractor, [changed, *clips[1:]], RAVDESS_WINDOW, progress=False, root=tmp_path)
     assert mixed.computed == 1 and not np.array_equal(mixed.features[0], base.features[0])
     np.testing.assert_array_equal(mixed.features[1:], base.features[1:])
 
@@ -63,12 +66,12 @@ def test_an_interrupted_extraction_resumes_where_it_stopped(clips, tmp_path, mon
 
     monkeypatch.setattr(features, "_pool", fail_on_the_third_batch)
     with pytest.raises(KeyboardInterrupt):
-        pooled_hidden_states(model, extractor, clips, batch_size=4, progress=False, root=tmp_path)
+        pooled_hidden_states(model, extractor, clips, RAVDESS_WINDOW, batch_size=4, progress=False, root=tmp_path)
     monkeypatch.setattr(features, "_pool", pool)
-    resumed = pooled_hidden_states(model, extractor, clips, batch_size=4, progress=False, root=tmp_path)
+    resumed = pooled_hidden_states(model, extractor, clips, RAVDESS_WINDOW, batch_size=4, progress=False, root=tmp_path)
     assert resumed.computed == 4  # two batches of 4 were kept
     assert not list(tmp_path.rglob("*.tmp"))
-    fresh = pooled_hidden_states(model, extractor, clips, progress=False, root=tmp_path / "fresh")
+    fresh = pooled_hidden_states(model, extractor, clips, RAVDESS_WINDOW, progress=False, root=tmp_path / "fresh")
     np.testing.assert_allclose(resumed.features, fresh.features, atol=1e-6)
 
 
@@ -77,9 +80,11 @@ import sys
 from ser_utils.config import load_profile
 from ser_utils.features import pooled_hidden_states
 from ser_utils.model import build_model, freeze_encoder
+from ser_utils.corpora import window_for
 model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=0, weighted_layer_sum=True)
 freeze_encoder(model)
-done = pooled_hidden_states(model, extractor, sys.argv[2:], batch_size=2, progress=False, root=sys.argv[1])
+done = pooled_hidden_states(model, extractor, sys.argv[2:], window_for("ravdess"), batch_size=2, progress=False,
+                            root=sys.argv[1])
 print(done.computed)
 """
 
@@ -91,9 +96,9 @@ def test_two_runs_at_once_leave_a_sound_cache(clips, tmp_path):
     assert [run.returncode for run in runs] == [0, 0]
     assert sum(int(out.split()[-1]) for out in outputs) >= 12  # between them, every clip was computed
     model, extractor = frozen_model()
-    cached = pooled_hidden_states(model, extractor, clips, progress=False, root=tmp_path)
+    cached = pooled_hidden_states(model, extractor, clips, RAVDESS_WINDOW, progress=False, root=tmp_path)
     assert cached.computed == 0 and len(list(cached.folder.iterdir())) == 12
-    fresh = pooled_hidden_states(model, extractor, clips, progress=False, root=tmp_path / "fresh")
+    fresh = pooled_hidden_states(model, extractor, clips, RAVDESS_WINDOW, progress=False, root=tmp_path / "fresh")
     np.testing.assert_allclose(cached.features, fresh.features, atol=1e-6)
 
 
@@ -103,7 +108,9 @@ def test_the_head_on_pooled_states_gives_the_models_logits(family, weighted, cli
     model, extractor = frozen_model(family=family, weighted=weighted)
     with torch.no_grad():
         model.layer_weights.normal_() if weighted else None
-        pooled = pooled_hidden_states(model, extractor, clips[:4], progress=False, root=tmp_path).features
+        pooled = pooled_hidden_states(
+            model, extractor, clips[:4], RAVDESS_WINDOW, progress=False, root=tmp_path
+        ).features
         head = PooledHead(model)(torch.from_numpy(pooled)).logits
         inputs = extractor([np.asarray(x) for x in features.read_clips(clips[:4])], sampling_rate=16_000)
         whole = model(torch.tensor(np.stack(inputs["input_values"]))).logits

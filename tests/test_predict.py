@@ -10,8 +10,11 @@ import soundfile as sf
 import torch
 
 from ser_utils.config import EMOTIONS, PROJECT_ROOT, load_profile
+from ser_utils.corpora import FROM_START, window_for
 from ser_utils.model import build_model, load_preprocessing, save_model_folder
 from ser_utils.predict import Predictor, expand_paths, predict
+
+RAVDESS_WINDOW = window_for("ravdess")  # the window every test model here was made for
 
 P_COLUMNS = [f"p_{e}" for e in EMOTIONS]
 
@@ -20,7 +23,7 @@ P_COLUMNS = [f"p_{e}" for e in EMOTIONS]
 def model_dir(tmp_path_factory):
     """A small wav2vec2 emotion model (random weights) saved as training saves it."""
     model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=0)
-    return save_model_folder(model, extractor, tmp_path_factory.mktemp("model"))
+    return save_model_folder(model, extractor, tmp_path_factory.mktemp("model"), RAVDESS_WINDOW)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +54,7 @@ def test_expand_paths_folders_globs_and_repeats(bad_files, tmp_path):
 
 
 def test_preprocessing_is_read_from_the_model_folder(model_dir, predictor):
-    assert dataclasses.asdict(load_preprocessing(model_dir)) == {
+    assert dataclasses.asdict(load_preprocessing(model_dir, FROM_START)) == {
         "sample_rate": 16_000,
         "offset_s": 0.6,
         "duration_s": 2.5,

@@ -46,7 +46,7 @@ def test_stereo_clips_come_out_mono_as_channel_mean(ravdess_16k, prepared_full, 
         row = manifest[manifest["source"] == str(source)].iloc[0]
         written, _ = sf.read(out / row["path"], dtype="float32")
         stereo, _ = sf.read(source, dtype="float32")
-        expected = trim_to_window(stereo.mean(axis=1))
+        expected = trim_to_window(stereo.mean(axis=1), 9_600, 40_000)
         assert written.ndim == 1
         assert np.abs(written - expected).max() < 1e-4  # one 16-bit step
 
@@ -197,3 +197,24 @@ def test_read_only_output_folder_is_refused_in_one_line(ravdess_16k, tmp_path):
         done.stderr,
     ), done.stderr
     assert not list(out.iterdir())
+
+
+def test_a_changed_corpus_window_makes_its_clips_again(ravdess_subset, tmp_path, monkeypatch, capsys):
+    import dataclasses
+
+    from ser_utils.audio import Window, read_window
+    from ser_utils.corpora import CORPORA
+
+    source, out = ravdess_subset([1], 6), tmp_path / "prepared"
+    first = prepare_dataset(source, out, progress=False)
+    assert set(zip(first["window_offset_s"], first["window_duration_s"], strict=True)) == {(0.6, 2.5)}
+    assert "made again" not in capsys.readouterr().out
+    assert prepare_dataset(source, out, progress=False).equals(first)  # same window: every clip kept
+    later = Window(SAMPLE_RATE, 0.3, 2.5)
+    monkeypatch.setitem(CORPORA, "ravdess", dataclasses.replace(CORPORA["ravdess"], window=later))
+    again = prepare_dataset(source, out, progress=False)
+    assert "6 clips made again" in capsys.readouterr().out
+    assert set(again["window_offset_s"]) == {0.3}
+    for row in again.itertuples():
+        clip, _ = sf.read(out / row.path, dtype="float32")
+        assert np.abs(clip - read_window(row.source, later)[0]).max() <= 1 / 32768
