@@ -25,6 +25,7 @@ SEEDS ?= 42
 MODE ?=
 LAYERSUM ?=
 LR ?=
+LR_PARAM := $(if $(LR),-p learning_rate $(LR),)
 LINTED := ser_utils tests conftest.py .ci benchmarks
 # Executed notebooks go beside the other run products ($SER_OUTPUT_DIR when set).
 OUT := $(or $(SER_OUTPUT_DIR),outputs)
@@ -46,8 +47,6 @@ PROFILE_ARG := $(if $(wildcard $(PROFILE)),$(abspath $(PROFILE)),$(PROFILE))
 ifneq ($(RAVDESS_DIR),)
 export RAVDESS_DIR := $(abspath $(RAVDESS_DIR))
 endif
-
-.PHONY: reproduce eda preprocess finetune report protocols kfold $(FOLD_RUNS) baseline wheel test test-lowest lint clean notebook-outputs
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -76,7 +75,7 @@ finetune: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) --log-output notebooks/03_finetune_wav2vec2.ipynb $(EXECUTED)/03_finetune_wav2vec2.ipynb \
 		-p profile $(PROFILE_ARG) $(RUN_PARAM) $(if $(RESUME),-p resume True,) $(DATA_PARAM) $(CORPORA_PARAMS) \
-		$(if $(filter cross_corpus,$(SPLIT)),-p split cross_corpus,)
+		$(if $(filter cross_corpus,$(SPLIT)),-p split cross_corpus,) $(MODE_PARAMS) $(LR_PARAM)
 
 report: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
@@ -94,6 +93,9 @@ FOLD_RUNS := $(foreach seed,$(SEEDS),$(foreach fold,$(shell seq 0 $$(($(FOLD_COU
 MODE_PARAMS := $(if $(filter frozen,$(MODE)),-p freeze_encoder True,)$(if $(filter cnn-frozen,$(MODE)),-p freeze_feature_encoder True,)$(if $(filter fine-tuned,$(MODE)),-p freeze_encoder False -p freeze_feature_encoder False,) $(if $(LAYERSUM),-p weighted_layer_sum True,)
 MODE_OPTIONS := $(if $(filter frozen,$(MODE)),--freeze-encoder,)$(if $(filter cnn-frozen,$(MODE)),--freeze-feature-encoder,)$(if $(filter fine-tuned,$(MODE)),--no-freeze-encoder --no-freeze-feature-encoder,) $(if $(LAYERSUM),--weighted-layer-sum,)
 
+# Listed once FOLD_RUNS is defined (before, it expands to nothing and the fold targets are not phony).
+.PHONY: reproduce eda preprocess finetune report protocols kfold $(FOLD_RUNS) baseline wheel test test-lowest lint clean notebook-outputs
+
 kfold: $(FOLD_RUNS)
 	$(MAKE) --no-print-directory protocols
 	@echo
@@ -107,7 +109,7 @@ $(FOLD_RUNS): fold-%: $(VENV)/.installed
 	$(PAPERMILL) --log-output notebooks/03_finetune_wav2vec2.ipynb \
 		$(EXECUTED)/03_finetune_wav2vec2_$(SPLIT)_fold$(word 1,$(subst -, ,$*))_seed$(word 3,$(subst -, ,$*)).ipynb \
 		-p profile $(PROFILE_ARG) -p split $(SPLIT) -p fold $(word 1,$(subst -, ,$*)) -p n_folds $(FOLDS) \
-		-p seed $(word 3,$(subst -, ,$*)) $(MODE_PARAMS) $(if $(LR),-p learning_rate $(LR),) $(DATA_PARAM) $(CORPORA_PARAMS)
+		-p seed $(word 3,$(subst -, ,$*)) $(MODE_PARAMS) $(LR_PARAM) $(DATA_PARAM) $(CORPORA_PARAMS)
 
 baseline: $(VENV)/.installed
 	$(PY) -m ser_utils.baseline $(if $(DATA),--data $(abspath $(DATA)),) --n-folds $(FOLDS) $(CORPORA_OPTIONS)

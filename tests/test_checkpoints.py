@@ -57,9 +57,11 @@ def run(command: list[str], env: dict, timeout: int = 600) -> subprocess.Complet
 
 
 def test_the_profiles_name_the_replicated_checkpoints():
+    from ser_utils.config import load_profile
+
     for name, checkpoint in PROFILES.items():
-        profile = yaml.safe_load((PROJECT_ROOT / "params" / f"{name}.yaml").read_text())
-        assert profile["model_name_or_path"] == checkpoint and not profile["gradient_checkpointing"]
+        profile = load_profile(name)
+        assert profile.model_name_or_path == checkpoint and not profile.gradient_checkpointing
 
 
 def test_replicas_keep_the_real_files_flags(hub_home):
