@@ -136,9 +136,9 @@ def resolve_sources(data=None, corpora: str | None = "") -> DataSources:
 
 
 def scan_manifest(csv_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The clips a CSV manifest lists (see the module's docstring), as scan_corpus gives them; rows whose file is
-    missing or whose emotion is not one of the 8 are skipped with the reason. DatasetError for a CSV without the
-    required columns, or with no usable row."""
+    """The clips a CSV manifest lists (its columns: ser_utils.corpora's docstring), as scan_corpus gives them; rows
+    whose file is missing or whose emotion is not one of the 8 are skipped with the reason. DatasetError for a CSV
+    without the required columns, or with no usable row."""
     csv_path = Path(csv_path)
     try:
         table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
