@@ -25,7 +25,6 @@ SEEDS ?= 42
 MODE ?=
 LAYERSUM ?=
 LR ?=
-LR_PARAM := $(if $(LR),-p learning_rate $(LR),)
 LINTED := ser_utils tests conftest.py .ci benchmarks
 # Executed notebooks go beside the other run products ($SER_OUTPUT_DIR when set).
 OUT := $(or $(SER_OUTPUT_DIR),outputs)
@@ -37,8 +36,14 @@ space := $(empty) $(empty)
 DATA_PARAM := $(if $(DATA),-p data_dir $(subst $(space),$(comma),$(abspath $(DATA))),)
 CORPORA ?=
 TEST_CORPORA ?=
-CORPORA_PARAMS := $(if $(CORPORA),-p corpora $(CORPORA),) $(if $(TEST_CORPORA),-p test_corpora $(TEST_CORPORA),)
-CORPORA_OPTIONS := $(if $(CORPORA),--corpora $(CORPORA),) $(if $(TEST_CORPORA),--test-corpora $(TEST_CORPORA),)
+# The profile fields chosen on the make command line (MODE, LAYERSUM, LR, CORPORA, TEST_CORPORA), written once, as
+# one YAML mapping: papermill hands it to notebooks 03 and 05 as `overrides`, ser_utils.report takes it as
+# --overrides. $(call overrides,ITEMS) adds a target's own "key":value items.
+FIELDS := $(if $(filter frozen,$(MODE)),"freeze_encoder":true) $(if $(filter cnn-frozen,$(MODE)),"freeze_feature_encoder":true) \
+	$(if $(filter fine-tuned,$(MODE)),"freeze_encoder":false "freeze_feature_encoder":false) \
+	$(if $(LAYERSUM),"weighted_layer_sum":true) $(if $(LR),"learning_rate":$(LR)) \
+	$(if $(CORPORA),"corpora":"$(CORPORA)") $(if $(TEST_CORPORA),"test_corpora":"$(TEST_CORPORA)")
+overrides = '{$(subst $(space),$(comma),$(strip $(FIELDS) $(1)))}'
 # EDA and preprocessing: every corpus that trains or tests.
 FOUND_PARAM := $(if $(CORPORA),-p corpora $(CORPORA)$(if $(TEST_CORPORA),$(comma)$(TEST_CORPORA),),)
 # PROFILE is a name from params/ or a path to a YAML file (made absolute, like the dataset path below).
@@ -74,8 +79,8 @@ preprocess: $(VENV)/.installed
 finetune: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) --log-output notebooks/03_finetune_wav2vec2.ipynb $(EXECUTED)/03_finetune_wav2vec2.ipynb \
-		-p profile $(PROFILE_ARG) $(RUN_PARAM) $(if $(RESUME),-p resume True,) $(DATA_PARAM) $(CORPORA_PARAMS) \
-		$(if $(filter cross_corpus,$(SPLIT)),-p split cross_corpus,) $(MODE_PARAMS) $(LR_PARAM)
+		-p profile $(PROFILE_ARG) $(RUN_PARAM) $(if $(RESUME),-p resume True,) $(DATA_PARAM) \
+		-y 'overrides: '$(call overrides,$(if $(filter cross_corpus,$(SPLIT)),"split":"cross_corpus"))
 
 report: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
@@ -84,14 +89,12 @@ report: $(VENV)/.installed
 protocols: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) notebooks/05_protocols.ipynb $(EXECUTED)/05_protocols.ipynb \
-		-p profile $(PROFILE_ARG) -p kfold_split $(SPLIT) -p n_folds $(FOLDS) -p seeds "$(SEEDS)" $(MODE_PARAMS) $(DATA_PARAM) \
-		$(CORPORA_PARAMS)
+		-p profile $(PROFILE_ARG) -p kfold_split $(SPLIT) -p seeds "$(SEEDS)" $(DATA_PARAM) \
+		-y 'overrides: '$(call overrides,"n_folds":$(FOLDS))
 
 # One target per (fold, seed): `make -j N kfold` runs N at once; the aggregate waits for all of them.
 FOLD_COUNT := $(if $(filter emobox,$(SPLIT)),6,$(FOLDS))
 FOLD_RUNS := $(foreach seed,$(SEEDS),$(foreach fold,$(shell seq 0 $$(($(FOLD_COUNT) - 1))),fold-$(fold)-seed-$(seed)))
-MODE_PARAMS := $(if $(filter frozen,$(MODE)),-p freeze_encoder True,)$(if $(filter cnn-frozen,$(MODE)),-p freeze_feature_encoder True,)$(if $(filter fine-tuned,$(MODE)),-p freeze_encoder False -p freeze_feature_encoder False,) $(if $(LAYERSUM),-p weighted_layer_sum True,)
-MODE_OPTIONS := $(if $(filter frozen,$(MODE)),--freeze-encoder,)$(if $(filter cnn-frozen,$(MODE)),--freeze-feature-encoder,)$(if $(filter fine-tuned,$(MODE)),--no-freeze-encoder --no-freeze-feature-encoder,) $(if $(LAYERSUM),--weighted-layer-sum,)
 
 # Listed once FOLD_RUNS is defined (before, it expands to nothing and the fold targets are not phony).
 .PHONY: reproduce eda preprocess finetune report protocols kfold $(FOLD_RUNS) baseline wheel test test-lowest lint clean notebook-outputs
@@ -100,19 +103,20 @@ kfold: $(FOLD_RUNS)
 	$(MAKE) --no-print-directory protocols
 	@echo
 	@echo "Done: $(words $(FOLD_RUNS)) runs of profile '$(PROFILE)', split $(SPLIT), seeds $(SEEDS)."
-	@$(PY) -m ser_utils.report --profile $(PROFILE_ARG) --split $(SPLIT) --n-folds $(FOLDS) --seeds $(SEEDS) $(MODE_OPTIONS) \
-		$(CORPORA_OPTIONS)
+	@$(PY) -m ser_utils.report --profile $(PROFILE_ARG) --seeds $(SEEDS) \
+		--overrides $(call overrides,"split":"$(SPLIT)" "n_folds":$(FOLDS))
 	@echo "  executed notebooks:  $(EXECUTED)/"
 
 $(FOLD_RUNS): fold-%: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) --log-output notebooks/03_finetune_wav2vec2.ipynb \
 		$(EXECUTED)/03_finetune_wav2vec2_$(SPLIT)_fold$(word 1,$(subst -, ,$*))_seed$(word 3,$(subst -, ,$*)).ipynb \
-		-p profile $(PROFILE_ARG) -p split $(SPLIT) -p fold $(word 1,$(subst -, ,$*)) -p n_folds $(FOLDS) \
-		-p seed $(word 3,$(subst -, ,$*)) $(MODE_PARAMS) $(LR_PARAM) $(DATA_PARAM) $(CORPORA_PARAMS)
+		-p profile $(PROFILE_ARG) $(DATA_PARAM) -y 'overrides: '$(call overrides,"split":"$(SPLIT)" \
+		"fold":$(word 1,$(subst -, ,$*)) "n_folds":$(FOLDS) "seed":$(word 3,$(subst -, ,$*)))
 
 baseline: $(VENV)/.installed
-	$(PY) -m ser_utils.baseline $(if $(DATA),--data $(abspath $(DATA)),) --n-folds $(FOLDS) $(CORPORA_OPTIONS)
+	$(PY) -m ser_utils.baseline $(if $(DATA),--data $(abspath $(DATA)),) --n-folds $(FOLDS) \
+		$(if $(CORPORA),--corpora $(CORPORA),) $(if $(TEST_CORPORA),--test-corpora $(TEST_CORPORA),)
 
 wheel: $(VENV)/.installed
 	rm -rf build dist/ser_utils-*.whl

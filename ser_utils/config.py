@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import types
@@ -14,26 +15,16 @@ import yaml
 
 from ser_utils.errors import NotFoundError, ProfileError
 
-# What the model reads: 2.5 s of 16 kHz mono audio (where in a recording it starts is each corpus's window, in
-# ser_utils.corpora: RAVDESS's skips its first 0.6 s).
+# What the model reads: 2.5 s of 16 kHz mono audio (where it starts is each corpus's window: ser_utils.corpora).
 SAMPLE_RATE = 16_000  # Hz
 DURATION_S = 2.5  # seconds kept
 NUM_SAMPLES = round(DURATION_S * SAMPLE_RATE)  # 40,000 samples
 
 # The 8 labels in the order the model uses (label id = position), with their RAVDESS codes.
 EMOTIONS = ("Anger", "Calm", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
-EMOTION_CODES = {
-    "05": "Anger",
-    "02": "Calm",
-    "07": "Disgust",
-    "06": "Fear",
-    "03": "Happy",
-    "01": "Neutral",
-    "04": "Sad",
-    "08": "Surprise",
-}
-LABEL2ID = {name: i for i, name in enumerate(EMOTIONS)}
-ID2LABEL = dict(enumerate(EMOTIONS))
+EMOTION_CODES = {"05": "Anger", "02": "Calm", "07": "Disgust", "06": "Fear", "03": "Happy", "01": "Neutral",
+                 "04": "Sad", "08": "Surprise"}  # fmt: skip
+LABEL2ID, ID2LABEL = {name: i for i, name in enumerate(EMOTIONS)}, dict(enumerate(EMOTIONS))
 
 # The protocols (ser_utils.splits), each with what its numbers measure.
 SPLITS = {
@@ -53,14 +44,11 @@ SEED = 42
 TEST_SIZE = 0.2  # the random split's test fraction, as in the original
 N_FOLDS = 6  # actor folds
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-DEVICES = ("auto", "cpu", "cuda")
-ATTENTIONS = ("sdpa", "eager")
+PRECISIONS, DEVICES, ATTENTIONS = ("auto", "fp32", "bf16", "fp16"), ("auto", "cpu", "cuda"), ("sdpa", "eager")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PARAMS_DIR = Path(__file__).resolve().parent / "params"  # installed copy of params/
-if (PROJECT_ROOT / "params").is_dir():
-    PARAMS_DIR = PROJECT_ROOT / "params"
+# The checkout's params/, else the installed copy of it.
+PARAMS_DIR = PROJECT_ROOT / "params" if (PROJECT_ROOT / "params").is_dir() else Path(__file__).parent / "params"
 
 
 def _field(default, help: str, choices=None, option: bool = True, valid=None, **kwargs):
@@ -235,9 +223,9 @@ def load_profile(name_or_path: str | os.PathLike, **overrides: Any) -> Profile:
     values = _read_yaml(path)
     values.setdefault("name", path.stem)
     given = {k: v for k, v in overrides.items() if v is not None}
-    unknown = sorted(set(values) - set(PROFILE_FIELDS))
-    if unknown:
-        raise ProfileError(f"{path}: unknown profile keys {unknown}; known keys are {sorted(PROFILE_FIELDS)}")
+    for where, keys in ((path, values), ("overrides", given)):
+        if unknown := sorted(set(keys) - set(PROFILE_FIELDS)):
+            raise ProfileError(f"{where}: unknown profile keys {unknown}; known keys are {sorted(PROFILE_FIELDS)}")
     values.update(given)
     where = {key: f"--{key.replace('_', '-')}" if key in given else str(path) for key in values}
     checked = {key: _checked(key, value, where[key]) for key, value in values.items()}
@@ -277,9 +265,21 @@ def _scalar_type(hint):
     return hint
 
 
+def _fields_mapping(text: str) -> dict:
+    """An argparse type: profile fields as one YAML mapping, as the Makefile writes them."""
+    with contextlib.suppress(yaml.YAMLError):
+        if isinstance(value := yaml.safe_load(text or "{}"), dict):
+            return value
+    raise argparse.ArgumentTypeError(f"{text!r} is not a YAML mapping of profile fields")
+
+
 def add_profile_options(parser: argparse.ArgumentParser, only=None) -> None:
     """One --option per profile field (--epochs, --learning-rate, --precision, ...; or only the fields named in
-    `only`), with the field's help text. Options left out stay None, so that the profile's own values are kept."""
+    `only`), with the field's help text, and --overrides: any of them as one YAML mapping (what the Makefile and
+    the notebooks' `overrides` pass). Options left out stay None, so that the profile's own values are kept."""
+    parser.add_argument("--overrides", type=_fields_mapping, default={}, metavar="YAML",
+                        help='profile fields as one mapping, e.g. "{learning_rate: 1.0e-3, freeze_encoder: true}" '
+                        "(an option of its own wins)")  # fmt: skip
     hints = typing.get_type_hints(Profile)
     for name, field in PROFILE_FIELDS.items():
         if not field.metadata["option"] or (only is not None and name not in only):
@@ -295,5 +295,6 @@ def add_profile_options(parser: argparse.ArgumentParser, only=None) -> None:
 
 
 def profile_overrides(options: argparse.Namespace) -> dict[str, Any]:
-    """The profile fields given on the command line (see add_profile_options)."""
-    return {name: value for name, value in vars(options).items() if name in PROFILE_FIELDS and value is not None}
+    """The profile fields given on the command line (see add_profile_options): --overrides, then the options."""
+    given = {name: value for name, value in vars(options).items() if name in PROFILE_FIELDS and value is not None}
+    return {**options.overrides, **given}

@@ -54,7 +54,7 @@ def test_every_profile_field_is_an_option_with_its_own_help():
 
     parser = argparse.ArgumentParser()
     config.add_profile_options(parser)
-    actions = {action.dest: action for action in parser._actions if action.dest != "help"}
+    actions = {action.dest: action for action in parser._actions if action.dest not in ("help", "overrides")}
     options = [name for name, field in config.PROFILE_FIELDS.items() if field.metadata["option"]]
     assert sorted(actions) == sorted(options) and "learning_rate" in actions
     helps = [actions[name].help for name in options]
@@ -64,6 +64,15 @@ def test_every_profile_field_is_an_option_with_its_own_help():
     parsed = parser.parse_args(["--epochs", "3", "--no-compile", "--split", "actor_kfold"])
     assert config.profile_overrides(parsed) == {"epochs": 3, "compile": False, "split": "actor_kfold"}
     assert config.load_profile("smoke", **config.profile_overrides(parsed)).epochs == 3
+    # --overrides: the fields as one mapping (the Makefile's), each field's own option winning over it
+    mapping = '{"learning_rate":1e-3,"freeze_encoder":true,"epochs":5}'
+    parsed = parser.parse_args(["--overrides", mapping, "--epochs", "3"])
+    profile = config.load_profile("smoke", **config.profile_overrides(parsed))
+    assert (profile.learning_rate, profile.freeze_encoder, profile.epochs) == (1e-3, True, 3)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--overrides", "[1, 2]"])
+    with pytest.raises(config.ProfileError, match="overrides: unknown profile keys .'learning_rte'."):
+        config.load_profile("smoke", learning_rte=1e-3)
 
 
 @pytest.mark.parametrize("command", ["train", "preprocess", "baseline", "predict", "data verify"])
