@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
 import sys
 from pathlib import Path
@@ -99,8 +100,9 @@ def _found_in(paths: list[Path], origin: str) -> list[DataSource]:
     return found
 
 
-def _elsewhere(name: str) -> DataSource:
-    """Corpus `name` from its environment variable, else /kaggle/input, else (RAVDESS) the bundled sample."""
+def _elsewhere(name: str, kaggle) -> DataSource:
+    """Corpus `name` from its environment variable, else /kaggle/input (`kaggle()`: the corpora found there), else
+    (RAVDESS) the bundled sample."""
     variable = CORPUS_VARIABLES[name]
     if os.environ.get(variable):
         found = _found_in([Path(os.environ[variable])], f"environment variable {variable}")
@@ -109,7 +111,7 @@ def _elsewhere(name: str) -> DataSource:
             return source
         raise DatasetError(f"{os.environ[variable]}: no {name} clips (set by {variable}); expected "
                            f"{CORPORA[name].convention}")  # fmt: skip
-    folder = find_corpora(KAGGLE_INPUT).get(name) if KAGGLE_INPUT.is_dir() else None
+    folder = kaggle().get(name)
     if folder is not None:
         return DataSource(folder, "Kaggle input", name)
     if name == "ravdess":
@@ -127,12 +129,14 @@ def resolve_sources(data=None, corpora: str | None = "") -> DataSources:
     /kaggle/input; RAVDESS last from the bundled sample. Without `data` and `corpora`: RAVDESS alone, found so.
     """
     names, paths = corpus_names(corpora), _given_paths(data)
+    # /kaggle/input is searched (8 folders deep) once, and only when a corpus is looked for there.
+    kaggle = functools.cache(lambda: find_corpora(KAGGLE_INPUT) if KAGGLE_INPUT.is_dir() else {})
     if not paths:
-        return DataSources(_elsewhere(name) for name in names or ["ravdess"])
+        return DataSources(_elsewhere(name, kaggle) for name in names or ["ravdess"])
     found = _found_in(paths, "parameter data_dir")
     chosen = [s for s in found if not names or s.corpus in (*names, MANIFEST_CORPUS)]
     have = {s.corpus for s in chosen}
-    return DataSources(chosen + [_elsewhere(name) for name in names if name not in have])
+    return DataSources(chosen + [_elsewhere(name, kaggle) for name in names if name not in have])
 
 
 def scan_manifest(csv_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:

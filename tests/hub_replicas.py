@@ -117,16 +117,21 @@ def state_dict(checkpoint: str, seed: int = 0) -> dict[str, torch.Tensor]:
     return {old_key(name): tensor.detach().clone().contiguous() for name, tensor in model.state_dict().items()}
 
 
+def repo_dir(hf_home: Path, checkpoint: str) -> Path:
+    """The checkpoint's folder in the Hub cache under `hf_home`: hub/models--ORG--NAME."""
+    return hf_home / "hub" / f"models--{checkpoint.replace('/', '--')}"
+
+
 def snapshot_dir(hf_home: Path, checkpoint: str) -> Path:
     """Where the Hub cache under `hf_home` keeps the checkpoint's files (refs/main names the snapshot)."""
-    repo = hf_home / "hub" / f"models--{checkpoint.replace('/', '--')}"
+    repo = repo_dir(hf_home, checkpoint)
     commit = (repo / "refs" / "main").read_text().strip()
     return repo / "snapshots" / commit
 
 
 def build_replica(hf_home: Path, checkpoint: str) -> Path:
     """Write the checkpoint's replica into the Hub cache under `hf_home`; returns its snapshot folder."""
-    repo = hf_home / "hub" / f"models--{checkpoint.replace('/', '--')}"
+    repo = repo_dir(hf_home, checkpoint)
     commit = hashlib.sha1(f"replica {checkpoint}".encode()).hexdigest()
     snapshot = repo / "snapshots" / commit
     snapshot.mkdir(parents=True, exist_ok=True)
@@ -151,13 +156,12 @@ def check(hf_home: Path, clip: Path) -> dict:
     from ser_utils.audio import read_clips
     from ser_utils.model import build_model, checkpointing_in_effect
 
-    results = {}
+    results, audio = {}, read_clips([clip])[0]
     for checkpoint in CHECKPOINTS:
         model, extractor = build_model(checkpoint)
         saved = torch.load(snapshot_dir(hf_home, checkpoint) / "pytorch_model.bin", weights_only=True)
         prefix = "wav2vec2." if REAL[checkpoint]["architectures"] == ["Wav2Vec2ForPreTraining"] else ""
         encoder = {prefix + old_key(name): tensor for name, tensor in model.base_model.state_dict().items()}
-        audio = read_clips([clip])[0]
         inputs = extractor([audio], sampling_rate=16000)
         values = inputs["input_values"][0]
         results[checkpoint] = {
