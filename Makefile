@@ -1,8 +1,8 @@
 # make reproduce  - run notebooks 01-05 headless with papermill (PROFILE=smoke by default; DATA=/path/to/RAVDESS;
 #                   RUN=name for the run folder; RESUME=1 continues the newest unfinished run instead)
-#                   DATA="dir1 dir2" gives several corpora; CORPORA=ravdess,tess picks among them; SPLIT=cross_corpus
+#                   DATA="dir1 dir2" gives several corpora; CORPORA=ravdess,tess picks among them; PROTOCOL=cross_corpus
 #                   TEST_CORPORA=tess tests on one and trains on the others (finetune, kfold, protocols, baseline)
-# make kfold      - train once per fold and seed (SPLIT=actor_kfold|emobox, FOLDS=6, SEEDS="1 2 3",
+# make kfold      - train once per fold and seed (PROTOCOL=actor_kfold|emobox, FOLDS=6, SEEDS="1 2 3",
 #                   MODE=fine-tuned|cnn-frozen|frozen, LAYERSUM=1, LR=1e-3), then aggregate them; make -j N runs N
 #                   at once
 # make baseline   - the MFCC + SVM baseline under every protocol, in seconds
@@ -20,7 +20,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PAPERMILL := $(PY) -m papermill --cwd notebooks --progress-bar
 FOLDS ?= 6
-SPLIT ?= actor_kfold
+PROTOCOL ?= actor_kfold
 SEEDS ?= 42
 MODE ?=
 LAYERSUM ?=
@@ -80,7 +80,7 @@ finetune: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) --log-output notebooks/03_finetune_wav2vec2.ipynb $(EXECUTED)/03_finetune_wav2vec2.ipynb \
 		-p profile $(PROFILE_ARG) $(RUN_PARAM) $(if $(RESUME),-p resume True,) $(DATA_PARAM) \
-		-y 'overrides: '$(call overrides,$(if $(filter cross_corpus,$(SPLIT)),"split":"cross_corpus"))
+		-y 'overrides: '$(call overrides,$(if $(filter cross_corpus,$(PROTOCOL)),"protocol":"cross_corpus"))
 
 report: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
@@ -89,11 +89,11 @@ report: $(VENV)/.installed
 protocols: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) notebooks/05_protocols.ipynb $(EXECUTED)/05_protocols.ipynb \
-		-p profile $(PROFILE_ARG) -p kfold_split $(SPLIT) -p seeds "$(SEEDS)" $(DATA_PARAM) \
+		-p profile $(PROFILE_ARG) -p kfold_protocol $(PROTOCOL) -p seeds "$(SEEDS)" $(DATA_PARAM) \
 		-y 'overrides: '$(call overrides,"n_folds":$(FOLDS))
 
 # One target per (fold, seed): `make -j N kfold` runs N at once; the aggregate waits for all of them.
-FOLD_COUNT := $(if $(filter emobox,$(SPLIT)),6,$(FOLDS))
+FOLD_COUNT := $(if $(filter emobox,$(PROTOCOL)),6,$(FOLDS))
 FOLD_RUNS := $(foreach seed,$(SEEDS),$(foreach fold,$(shell seq 0 $$(($(FOLD_COUNT) - 1))),fold-$(fold)-seed-$(seed)))
 
 # Listed once FOLD_RUNS is defined (before, it expands to nothing and the fold targets are not phony).
@@ -102,16 +102,16 @@ FOLD_RUNS := $(foreach seed,$(SEEDS),$(foreach fold,$(shell seq 0 $$(($(FOLD_COU
 kfold: $(FOLD_RUNS)
 	$(MAKE) --no-print-directory protocols
 	@echo
-	@echo "Done: $(words $(FOLD_RUNS)) runs of profile '$(PROFILE)', split $(SPLIT), seeds $(SEEDS)."
+	@echo "Done: $(words $(FOLD_RUNS)) runs of profile '$(PROFILE)', protocol $(PROTOCOL), seeds $(SEEDS)."
 	@$(PY) -m ser_utils.report --profile $(PROFILE_ARG) --seeds $(SEEDS) \
-		--overrides $(call overrides,"split":"$(SPLIT)" "n_folds":$(FOLDS))
+		--overrides $(call overrides,"protocol":"$(PROTOCOL)" "n_folds":$(FOLDS))
 	@echo "  executed notebooks:  $(EXECUTED)/"
 
 $(FOLD_RUNS): fold-%: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) --log-output notebooks/03_finetune_wav2vec2.ipynb \
-		$(EXECUTED)/03_finetune_wav2vec2_$(SPLIT)_fold$(word 1,$(subst -, ,$*))_seed$(word 3,$(subst -, ,$*)).ipynb \
-		-p profile $(PROFILE_ARG) $(DATA_PARAM) -y 'overrides: '$(call overrides,"split":"$(SPLIT)" \
+		$(EXECUTED)/03_finetune_wav2vec2_$(PROTOCOL)_fold$(word 1,$(subst -, ,$*))_seed$(word 3,$(subst -, ,$*)).ipynb \
+		-p profile $(PROFILE_ARG) $(DATA_PARAM) -y 'overrides: '$(call overrides,"protocol":"$(PROTOCOL)" \
 		"fold":$(word 1,$(subst -, ,$*)) "n_folds":$(FOLDS) "seed":$(word 3,$(subst -, ,$*)))
 
 baseline: $(VENV)/.installed

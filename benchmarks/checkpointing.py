@@ -24,8 +24,8 @@ from results_table import append_row, machine_name  # benchmarks/results_table.p
 from train_throughput import RECIPE_TRAIN_CLIPS, add_step_options, in_fresh_processes, random_clips, step_times
 
 from ser_utils.config import load_profile
-from ser_utils.model import build_model, checkpointing_in_effect
-from ser_utils.trainer import use_cpu
+from ser_utils.train.model import build_model, checkpointing_in_effect
+from ser_utils.train.trainer import use_cpu
 
 SIDES = {"off": False, "on": True}
 

@@ -4,7 +4,7 @@
     python benchmarks/frozen_cache.py --data PATH --folds 3 --epochs 1
 
 Both sides train the same small encoder (the smoke profile's architecture, from scratch, frozen, with a learned
-weighted sum of its layers) on the same folds with the same seed, through ser_utils.train.train: the cached side
+weighted sum of its layers) on the same folds with the same seed, through ser_utils.train.run.train: the cached side
 with `cache_features: true` (the default), starting from an empty cache, so its single extraction is counted; the
 other with `cache_features: false`, which runs the whole model on the audio every epoch. The data is prepared
 once beforehand and not timed. Reports the wall time of each side, the speed-up and the largest difference
@@ -23,9 +23,9 @@ from pathlib import Path
 from results_table import append_row, cpu_row  # benchmarks/results_table.py, beside this script
 
 from ser_utils.config import load_profile
-from ser_utils.preprocess import prepare_dataset, read_manifest
-from ser_utils.splits import assign_split
-from ser_utils.train import train
+from ser_utils.prepare.preprocess import prepare_corpus, read_manifest
+from ser_utils.prepare.protocols import assign_parts
+from ser_utils.train.run import train
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -39,12 +39,12 @@ def kfold(manifest, folds: int, epochs: int, cache: bool, root: Path) -> tuple[f
     """Seconds for a k-fold of the frozen smoke encoder, and the UA of each fold."""
     os.environ["SER_OUTPUT_DIR"] = str(root)  # its own outputs and cache
     profile = load_profile(
-        "smoke", split="actor_kfold", n_folds=folds, epochs=epochs, device="cpu", freeze_encoder=True,
+        "smoke", protocol="actor_kfold", n_folds=folds, epochs=epochs, device="cpu", freeze_encoder=True,
         weighted_layer_sum=True, cache_features=cache,
     )  # fmt: skip
     start, scores = time.perf_counter(), []
     for fold in range(folds):
-        split = assign_split(manifest, "actor_kfold", fold=fold, n_folds=folds)
+        split = assign_parts(manifest, "actor_kfold", fold=fold, n_folds=folds)
         run = train(profile, split, root / f"fold{fold}", progress=False)
         scores.append(run.info["test_metrics"]["UA"])
     return time.perf_counter() - start, scores
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ser-frozen-cache-") as tmp:
-        prepare_dataset(options.data, Path(tmp) / "prepared", progress=False, summary=False)
+        prepare_corpus(options.data, Path(tmp) / "prepared", progress=False, summary=False)
         manifest = read_manifest(Path(tmp) / "prepared")
         whole, whole_scores = kfold(manifest, options.folds, options.epochs, False, Path(tmp) / "whole")
         cached, cached_scores = kfold(manifest, options.folds, options.epochs, True, Path(tmp) / "cached")

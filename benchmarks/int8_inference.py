@@ -3,7 +3,7 @@
     python benchmarks/int8_inference.py --model outputs/model          # a trained model folder
     python benchmarks/int8_inference.py                                # wav2vec2-base architecture, random init
 
-Both sides load the model folder through ser_utils.predict.Predictor (the float32 model, and the one made by
+Both sides load the model folder through ser_utils.ship.predict.Predictor (the float32 model, and the one made by
 `Predictor(..., int8=True)`, i.e. `ser-predict --int8`) and classify the same clips: the recipe's window of
 each, read once beforehand, in batches. Reports clips per second for each, the speed-up, how often the two
 agree on the label, and the largest difference between their probabilities. Without --model, a wav2vec2-base
@@ -27,12 +27,12 @@ import numpy as np
 import torch
 from results_table import append_row  # benchmarks/results_table.py, beside this script
 
-from ser_utils.audio import read_window
 from ser_utils.config import load_profile
-from ser_utils.corpora import window_for
-from ser_utils.data import DataSource, scan_source
-from ser_utils.model import build_model, save_model_folder
-from ser_utils.predict import Predictor
+from ser_utils.data.audio import read_window
+from ser_utils.data.corpora import window_for
+from ser_utils.data.sources import DataSource, scan_source
+from ser_utils.ship.predict import Predictor
+from ser_utils.train.model import build_model, save_model_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"

@@ -4,7 +4,7 @@
     python benchmarks/onnx_inference.py --model outputs/model    # a trained model folder
 
 The model folder is exported once (ser_utils.export, as `ser-export --int8`); then each backend runs in a fresh
-process of its own, through ser_utils.predict.Predictor as `ser-predict [--int8] [--backend onnx]` does, over the
+process of its own, through ser_utils.ship.predict.Predictor as `ser-predict [--int8] [--backend onnx]` does, over the
 same windows (the recipe's 2.5 s of each clip, read beforehand), after one warm-up batch. The ONNX processes never
 import torch. Reports clips per second, multiples of real time (2.5 s of audio per clip), label agreement and the
 largest probability difference against torch fp32, each process's peak memory, and the size of the packages a
@@ -36,7 +36,7 @@ HEADER = (
 
 def child(model_dir: str, backend: str, int8: bool, windows_file: str, batch_size: int, out_file: str) -> None:
     """One backend in this process: time all batches after a warm-up one, save the probabilities, print JSON."""
-    from ser_utils.predict import Predictor
+    from ser_utils.ship.predict import Predictor
 
     windows = np.load(windows_file)
     predictor = Predictor(model_dir, device="cpu", int8=int8, backend=backend)
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from int8_inference import inference_options, sample_windows, save_random_model  # beside this script (torch)
 
-    from ser_utils.export import export_onnx
+    from ser_utils.ship.export import export_onnx
 
     options = inference_options(__doc__.splitlines()[0]).parse_args(argv)
     windows = sample_windows(options.data, options.clips)

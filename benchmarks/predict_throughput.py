@@ -21,10 +21,10 @@ from pathlib import Path
 
 import torch
 
-from ser_utils.corpora import window_for
-from ser_utils.data import BUNDLED_SAMPLE
-from ser_utils.model import build_model, save_model_folder
-from ser_utils.predict import expand_paths
+from ser_utils.data.corpora import window_for
+from ser_utils.data.sources import BUNDLED_SAMPLE
+from ser_utils.ship.predict import expand_paths
+from ser_utils.train.model import build_model, save_model_folder
 
 
 def timed_cli(model: Path, files: list[str], batch_size: int) -> float:

@@ -1,4 +1,4 @@
-"""Preprocessing throughput: the project's prepare_dataset against the original's per-file librosa.load loop.
+"""Preprocessing throughput: the project's prepare_corpus against the original's per-file librosa.load loop.
 
     python benchmarks/preprocess_throughput.py            # all 1440 clips at 48 kHz, from ../shared/data
 
@@ -6,8 +6,8 @@ The input is the full RAVDESS speech set in its original format (48 kHz, 16-bit 
 are at hand (../shared/data/ravdess-16k), a 48 kHz copy is made once with soxr and cached; Actor_01's original
 files are used as they are when --originals points at them. Then, in the same run and into fresh folders:
 (a) the original's loop: librosa.load(path, sr=16000, offset=0.6, duration=2.5) per file, zero-padded to
-2.5 s and written into per-emotion folders; (b) the project's prepare_dataset (checksum verification and
-manifest included); (c) prepare_dataset again over its finished output. Before them, both sides run once over
+2.5 s and written into per-emotion folders; (b) the project's prepare_corpus (checksum verification and
+manifest included); (c) prepare_corpus again over its finished output. Before them, both sides run once over
 one actor's clips, so that libraries are loaded and the project's worker processes started; the extra time of
 that first call in a session is reported too. Each timing starts after os.sync(), so that neither side pays
 for writing the other's output to disk. Appends a row to BENCHMARKS.md.
@@ -31,10 +31,10 @@ from results_table import append_row  # benchmarks/results_table.py, beside this
 from tqdm.auto import tqdm
 
 from ser_utils.config import DURATION_S, NUM_SAMPLES, SAMPLE_RATE
-from ser_utils.corpora import window_for
-from ser_utils.data import DataSource, scan_source
+from ser_utils.data.corpora import window_for
+from ser_utils.data.sources import DataSource, scan_source
 from ser_utils.files import outputs_dir
-from ser_utils.preprocess import prepare_dataset
+from ser_utils.prepare.preprocess import prepare_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -96,11 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         warm_up = Path(tmp) / "warm-up" / actor.name
         shutil.copytree(actor, warm_up)
         original_loop(warm_up.parent, Path(tmp) / "warm-up-original")
-        first_s, _ = timed(prepare_dataset, warm_up.parent, Path(tmp) / "warm-up-project", False, False)
-        again_s, _ = timed(prepare_dataset, warm_up.parent, Path(tmp) / "warm-up-project-again", False, False)
+        first_s, _ = timed(prepare_corpus, warm_up.parent, Path(tmp) / "warm-up-project", False, False)
+        again_s, _ = timed(prepare_corpus, warm_up.parent, Path(tmp) / "warm-up-project-again", False, False)
         loop_s, clips = timed(original_loop, source, Path(tmp) / "original")
-        project_s, manifest = timed(prepare_dataset, source, Path(tmp) / "project", False, False)
-        rerun_s, _ = timed(prepare_dataset, source, Path(tmp) / "project", False, False)
+        project_s, manifest = timed(prepare_corpus, source, Path(tmp) / "project", False, False)
+        rerun_s, _ = timed(prepare_corpus, source, Path(tmp) / "project", False, False)
     assert len(manifest) == clips
     machine = f"CPU {platform.machine()}, {os.cpu_count()} cores"
     row = (
@@ -109,12 +109,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{first_s - again_s:.2f} s |\n"
     )
     header = (
-        "| date | machine | clips (48 kHz) | original loop: librosa.load per file | prepare_dataset | speed-up "
+        "| date | machine | clips (48 kHz) | original loop: librosa.load per file | prepare_corpus | speed-up "
         "| re-run over finished output | first call in a session: worker start-up |\n|---|---|---|---|---|---|---|---|"
     )
     append_row(options.output, "## Preprocessing throughput (benchmarks/preprocess_throughput.py)", header, row)
     print(
-        f"original loop {loop_s:.2f} s, prepare_dataset {project_s:.2f} s ({loop_s / project_s:.2f}x), "
+        f"original loop {loop_s:.2f} s, prepare_corpus {project_s:.2f} s ({loop_s / project_s:.2f}x), "
         f"re-run {rerun_s:.2f} s on {clips} clips; the first call in a session takes {first_s - again_s:.2f} s "
         f"more to start the worker processes; row appended to {options.output}"
     )

@@ -35,8 +35,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import Trainer, TrainerCallback
 
 from ser_utils.config import NUM_SAMPLES, load_profile
-from ser_utils.model import build_model
-from ser_utils.trainer import resolve_precision, training_arguments, use_cpu
+from ser_utils.train.model import build_model
+from ser_utils.train.trainer import resolve_precision, training_arguments, use_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE_TRAIN_CLIPS = 1152  # 80 % of 1440

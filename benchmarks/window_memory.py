@@ -24,15 +24,15 @@ import numpy as np
 import soundfile as sf
 from results_table import append_row, cpu_row  # benchmarks/results_table.py, beside this script
 
-from ser_utils.audio import load_audio
 from ser_utils.config import load_profile
-from ser_utils.corpora import window_for
-from ser_utils.data import BUNDLED_SAMPLE, DataSource, scan_source
-from ser_utils.model import build_model, save_model_folder
+from ser_utils.data.audio import load_audio
+from ser_utils.data.corpora import window_for
+from ser_utils.data.sources import BUNDLED_SAMPLE, DataSource, scan_source
+from ser_utils.train.model import build_model, save_model_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASURE = (
-    "import resource, sys; from ser_utils.predict import main; code = main(sys.argv[1:]); "
+    "import resource, sys; from ser_utils.ship.predict import main; code = main(sys.argv[1:]); "
     "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)"
 )
 HEADER = (

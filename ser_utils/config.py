@@ -15,7 +15,7 @@ import yaml
 
 from ser_utils.errors import NotFoundError, ProfileError
 
-# What the model reads: 2.5 s of 16 kHz mono audio (where it starts is each corpus's window: ser_utils.corpora).
+# What the model reads: 2.5 s of 16 kHz mono audio (where it starts is each corpus's window: ser_utils.data.corpora).
 SAMPLE_RATE = 16_000  # Hz
 DURATION_S = 2.5  # seconds kept
 NUM_SAMPLES = round(DURATION_S * SAMPLE_RATE)  # 40,000 samples
@@ -26,16 +26,16 @@ EMOTION_CODES = {"05": "Anger", "02": "Calm", "07": "Disgust", "06": "Fear", "03
                  "04": "Sad", "08": "Surprise"}  # fmt: skip
 LABEL2ID, ID2LABEL = {name: i for i, name in enumerate(EMOTIONS)}, dict(enumerate(EMOTIONS))
 
-# The protocols (ser_utils.splits), each with what its numbers measure.
-SPLITS = {
+# The protocols (ser_utils.prepare.protocols), each with what its numbers measure.
+PROTOCOLS = {
     "random": "random split, as in the original (speaker-dependent: the same actors are in both parts)",
     "actor_holdout": "actor hold-out (speaker-independent: test actors never seen in training or selection)",
     "actor_kfold": "actor k-fold (speaker-independent: test actors never seen in training or selection)",
     "emobox": "EmoBox's 6 actor folds (speaker-independent: test and validation actors never seen in training)",
     "cross_corpus": "cross-corpus (trained on some corpora, tested on others; scored on the emotions both have)",
 }
-FOLD_SPLITS = ("actor_kfold", "emobox", "cross_corpus")  # protocols whose runs go fold by fold (`fold`)
-EMOBOX_FOLDS = 6  # EmoBox's RAVDESS folds (ser_utils.splits.EMOBOX_TEST_ACTORS)
+FOLD_PROTOCOLS = ("actor_kfold", "emobox", "cross_corpus")  # protocols whose runs go fold by fold (`fold`)
+EMOBOX_FOLDS = 6  # EmoBox's RAVDESS folds (ser_utils.prepare.protocols.EMOBOX_TEST_ACTORS)
 # Encoder families with a raw-waveform classifier in transformers (AutoModelForAudioClassification), all with
 # the same head: hidden states (or a learned weighted sum of all layers), a projection, a mean over time, logits.
 ENCODER_TYPES = ("wav2vec2", "hubert", "wavlm", "data2vec-audio")
@@ -84,13 +84,13 @@ class Profile:
         "facebook/wav2vec2-base",
         "Hub id or local folder (save_pretrained) of the pretrained encoder: wav2vec2, HuBERT, WavLM or data2vec-audio",
     )
-    split: str = _field("random", "protocol: which clips train, pick the checkpoint and test", tuple(SPLITS))
+    protocol: str = _field("random", "protocol: which clips train, pick the checkpoint and test", tuple(PROTOCOLS))
     corpora: str = _field("", "the corpora that train, e.g. ravdess,crema-d,tess; none: all found, else RAVDESS")
     test_corpora: str = _field("", "cross_corpus: the corpora to test on, e.g. tess (none of them trains)")
     test_size: float = _field(TEST_SIZE, "random split: the fraction of clips that test", valid=_FRACTION)
     fold: int = _field(0, "test fold, 0..n_folds-1 (emobox 0..5); cross_corpus: validation fold", valid=_AT_LEAST_0)
     n_folds: int = _field(N_FOLDS, "actor_kfold/_holdout, cross_corpus: how many speaker folds", valid=_AT_LEAST_3)
-    seed: int = _field(SEED, "seed of the split, the initialisation and the data order", valid=_AT_LEAST_0)
+    seed: int = _field(SEED, "seed of the parts, the initialisation and the data order", valid=_AT_LEAST_0)
     learning_rate: float = _field(1e-5, "AdamW learning rate", valid=_POSITIVE)
     weight_decay: float = _field(0.01, "AdamW weight decay", valid=_AT_LEAST_0)
     batch_size: int = _field(16, "clips per training step (per process under torchrun)", valid=_AT_LEAST_1)
@@ -144,14 +144,14 @@ class Profile:
         return f"small {family} from scratch ({layers} layers, hidden {size}; no pretraining{how})"
 
     @property
-    def split_label(self) -> str:
+    def protocol_label(self) -> str:
         """The protocol in words, with the fold for actor_kfold and emobox."""
-        label = SPLITS[self.split]
-        if self.split == "emobox":
+        label = PROTOCOLS[self.protocol]
+        if self.protocol == "emobox":
             return f"{label}, fold {self.fold} (EmoBox fold_{self.fold + 1})"
-        if self.split == "cross_corpus":
+        if self.protocol == "cross_corpus":
             return f"{label}: {self.corpora or 'all found'} -> {self.test_corpora}"
-        return f"{label}, fold {self.fold} of {self.n_folds}" if self.split == "actor_kfold" else label
+        return f"{label}, fold {self.fold} of {self.n_folds}" if self.protocol == "actor_kfold" else label
 
 
 PROFILE_FIELDS = {field.name: field for field in dataclasses.fields(Profile)}
@@ -229,7 +229,7 @@ def load_profile(name_or_path: str | os.PathLike, **overrides: Any) -> Profile:
     values.update(given)
     where = {key: f"--{key.replace('_', '-')}" if key in given else str(path) for key in values}
     checked = {key: _checked(key, value, where[key]) for key, value in values.items()}
-    folds = EMOBOX_FOLDS if checked.get("split") == "emobox" else checked.get("n_folds", N_FOLDS)
+    folds = EMOBOX_FOLDS if checked.get("protocol") == "emobox" else checked.get("n_folds", N_FOLDS)
     if checked.get("fold", 0) >= folds:
         raise ProfileError(f"{where.get('fold', path)}: fold must be 0..{folds - 1}, not {checked['fold']}")
     _check_corpora(checked, where, path)
@@ -249,12 +249,12 @@ def named_corpora(text: str | None) -> list[str]:
 def _check_corpora(checked: dict, where: dict, path: Path) -> None:
     """cross_corpus needs test corpora that do not train; other protocols take none."""
     train, test = set(named_corpora(checked.get("corpora"))), set(named_corpora(checked.get("test_corpora")))
-    cross = checked.get("split") == "cross_corpus"
+    cross = checked.get("protocol") == "cross_corpus"
     if cross and not test or test & train or test and not cross:
         raise ProfileError(
-            f"{where.get('test_corpora', path)}: test_corpora names the corpora that test under split cross_corpus, "
+            f"{where.get('test_corpora', path)}: test_corpora names the corpora that test under protocol cross_corpus, "
             f"none of which trains (corpora {sorted(train) or 'all found'}, test_corpora {sorted(test)}, "
-            f"split {checked.get('split', 'random')})"
+            f"protocol {checked.get('protocol', 'random')})"
         )
 
 

@@ -30,11 +30,11 @@ class ProfileError(SerError, ValueError):
     """A profile cannot be used as written: a key, a value or the YAML itself."""
 
 
-class DatasetError(SerError, ValueError):
-    """The dataset folder cannot be used as it is, or cannot be split as asked."""
+class CorpusError(SerError, ValueError):
+    """A corpus folder or manifest cannot be used as it is, or cannot be split into parts as asked."""
 
 
-class AudioError(DatasetError):
+class AudioError(CorpusError):
     """One audio file cannot be used: `reason` says why; the message also names the file and the fix."""
 
     def __init__(self, path, reason: str, fix: str = "replace it with a good copy"):

@@ -1,6 +1,8 @@
 """Fixtures over the real RAVDESS clips in ../shared/data (or $SER_TEST_DATA)."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,10 +47,10 @@ def ravdess_48k_sample() -> Path:
 @pytest.fixture(scope="session")
 def prepared_full(ravdess_16k, tmp_path_factory):
     """All 1440 clips preprocessed once for the session: (output folder, manifest)."""
-    from ser_utils.preprocess import prepare_dataset
+    from ser_utils.prepare.preprocess import prepare_corpus
 
     out = tmp_path_factory.mktemp("prepared-full")
-    return out, prepare_dataset(ravdess_16k, out, progress=False)
+    return out, prepare_corpus(ravdess_16k, out, progress=False)
 
 
 @pytest.fixture(scope="session")
@@ -76,12 +78,12 @@ def ravdess_subset(ravdess_16k, tmp_path_factory):
 @pytest.fixture(scope="module")
 def small_manifest(ravdess_subset, tmp_path_factory):
     """48 clips of 2 actors, split at random 80/20 as in the original."""
-    from ser_utils.preprocess import prepare_dataset, read_manifest
-    from ser_utils.splits import assign_split
+    from ser_utils.prepare.preprocess import prepare_corpus, read_manifest
+    from ser_utils.prepare.protocols import assign_parts
 
     prepared = tmp_path_factory.mktemp("prepared")
-    prepare_dataset(ravdess_subset([1, 2], 24), prepared, progress=False)
-    return assign_split(read_manifest(prepared), "random", 0.2, 42)
+    prepare_corpus(ravdess_subset([1, 2], 24), prepared, progress=False)
+    return assign_parts(read_manifest(prepared), "random", 0.2, 42)
 
 
 @pytest.fixture(scope="session")
@@ -97,15 +99,15 @@ def trained_run(tmp_path_factory):
     """A small model from scratch trained 5 epochs on 96 real clips of the bundled sample (random split): its run
     folder, model card and model, for the training, card and ONNX tests."""
     from ser_utils.config import load_profile
-    from ser_utils.data import BUNDLED_SAMPLE
-    from ser_utils.preprocess import prepare_dataset, read_manifest
-    from ser_utils.splits import assign_split
-    from ser_utils.train import train
+    from ser_utils.data.sources import BUNDLED_SAMPLE
+    from ser_utils.prepare.preprocess import prepare_corpus, read_manifest
+    from ser_utils.prepare.protocols import assign_parts
+    from ser_utils.train.run import train
 
     prepared = tmp_path_factory.mktemp("prepared-sample")
-    prepare_dataset(BUNDLED_SAMPLE, prepared, progress=False)
+    prepare_corpus(BUNDLED_SAMPLE, prepared, progress=False)
     subset = read_manifest(prepared).groupby("emotion").head(12).reset_index(drop=True)  # 96 clips
-    manifest = assign_split(subset, "random", 0.2, 42)
+    manifest = assign_parts(subset, "random", 0.2, 42)
     profile = load_profile("smoke", epochs=5, learning_rate=2e-3, device="cpu")
     outputs, before = tmp_path_factory.mktemp("trained-run-outputs"), os.environ["SER_OUTPUT_DIR"]
     os.environ["SER_OUTPUT_DIR"] = str(outputs)  # its published model is its own: no other test replaces it
@@ -116,14 +118,38 @@ def trained_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory):
-    """An untrained small model's folder, as training writes one (for the fault corpora: tests copy it to change it)."""
+def make_model_dir(tmp_path_factory):
+    """Factory: the folder of an untrained small model (random weights from `seed`), as training writes one."""
     from ser_utils.config import load_profile
-    from ser_utils.corpora import window_for
-    from ser_utils.model import build_model, save_model_folder
+    from ser_utils.data.corpora import window_for
+    from ser_utils.train.model import build_model, save_model_folder
 
-    model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=0)
-    return save_model_folder(model, extractor, tmp_path_factory.mktemp("faults-model") / "model", window_for("ravdess"))
+    def make(seed: int = 0) -> Path:
+        model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=seed)
+        folder = tmp_path_factory.mktemp(f"model-seed{seed}") / "model"
+        return save_model_folder(model, extractor, folder, window_for("ravdess"))
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def model_dir(make_model_dir) -> Path:
+    """The untrained small model's folder (seed 0) that prediction, evaluation and fault tests share; a test that
+    changes it works on a copy."""
+    return make_model_dir(0)
+
+
+def run_command(*module_and_args, command=None, env=None, timeout: int = 600, cwd=PROJECT_ROOT, ok: bool = False):
+    """The one way tests run a command line: `python -m <module> <args>` (e.g. run_command("ser_utils.train",
+    "--epochs", 1)), or `command` as given (make, bash, a benchmark script, another interpreter). Output is captured
+    as text; `env` adds to os.environ, a None value removing that variable. With `ok`, the command must exit 0
+    without a traceback (the output's tail is the failure message). Test modules import it from here."""
+    command = [*map(str, command)] if command else [sys.executable, "-m", *map(str, module_and_args)]
+    merged = {key: value for key, value in {**os.environ, **(env or {})}.items() if value is not None}
+    done = subprocess.run(command, cwd=cwd, env=merged, capture_output=True, text=True, timeout=timeout)
+    if ok:
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
 
 
 @pytest.fixture()

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import soundfile as sf
 
-from ser_utils.audio import load_audio
-from ser_utils.ravdess import parse_name
+from ser_utils.data.audio import load_audio
+from ser_utils.data.ravdess import parse_name
 
 # Each corpus's own code for the RAVDESS emotions it has, written out from the corpora's documentation.
 CORPUS_CODES = {
@@ -80,7 +80,7 @@ def kaggle_dataset_dir(root: Path, corpus: str, mount: str) -> Path:
 def make_kaggle_mount(kaggle_input: Path, root: Path, mount: str) -> Path:
     """The five corpora of `kaggle_input` (make_kaggle_input) linked into `root` as Kaggle mounts their datasets
     (`mount`: "new" or "old"), each copy of a duplicated tree holding every clip."""
-    from ser_utils.corpora import find_corpora
+    from ser_utils.data.corpora import find_corpora
 
     for corpus, folder in find_corpora(kaggle_input).items():
         base = kaggle_dataset_dir(root, corpus, mount)

@@ -153,8 +153,8 @@ def check(hf_home: Path, clip: Path) -> dict:
     """What build_model made of each replica (by its hub id, so HF_HOME must point at `hf_home`): the encoder tensors
     that differ from the replica's file or are not in it, how many there are, whether activation checkpointing is on,
     and what the feature extractor does to the real `clip` (normalised or left as read; attention mask or none)."""
-    from ser_utils.audio import read_clips
-    from ser_utils.model import build_model, checkpointing_in_effect
+    from ser_utils.data.audio import read_clips
+    from ser_utils.train.model import build_model, checkpointing_in_effect
 
     results, audio = {}, read_clips([clip])[0]
     for checkpoint in CHECKPOINTS:

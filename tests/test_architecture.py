@@ -1,36 +1,78 @@
-"""The package's shape: stages import only earlier stages, modules and functions stay small, and ARCHITECTURE.md
-names every module."""
+"""The package's shape: one subpackage a stage, each module importing only earlier modules, thin command entries,
+small modules and functions, and ARCHITECTURE.md naming every module."""
 
 import ast
+import re
 from pathlib import Path
+
+import tomllib
 
 from ser_utils.config import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "ser_utils"
-STAGES = ["errors", "config", "files", "audio", "ravdess", "corpora", "verify", "data", "preprocess", "splits",
-          "dataset", "model", "features", "metrics", "runs", "plots", "card", "trainer", "train", "report", "baseline",
-          "export", "predict", "evaluate", "demo"]  # fmt: skip
+FOUNDATION = ["errors", "config", "files"]
+STAGES = {
+    "data": ["audio", "ravdess", "corpora", "verify", "sources"],
+    "prepare": ["preprocess", "protocols"],
+    "train": ["inputs", "model", "frozen", "metrics", "run_folders", "card", "trainer", "run"],
+    "ship": ["export", "predict", "demo"],
+    "evaluate": ["plots", "report", "baseline", "score"],
+}
+ORDER = FOUNDATION + [f"{stage}.{name}" for stage, names in STAGES.items() for name in names]
+# Each command: the module whose main() it runs. Commands that are not a stage run from a thin top-level entry.
+COMMANDS = {"data": "data.sources", "preprocess": "prepare.preprocess", "train": "train.run",
+            "baseline": "evaluate.baseline", "report": "evaluate.report", "predict": "ship.predict",
+            "evaluate": "evaluate.score", "export": "ship.export", "demo": "ship.demo"}  # fmt: skip
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 50
 
 
 def modules() -> dict[str, Path]:
-    return {path.stem: path for path in PACKAGE.glob("*.py") if path.stem != "__init__"}
+    """Every module that holds code, by dotted name under ser_utils (entries and __init__ files left out)."""
+    found = {path.stem: path for path in PACKAGE.glob("*.py") if path.stem in FOUNDATION}
+    for stage in STAGES:
+        found |= {
+            f"{stage}.{path.stem}": path for path in (PACKAGE / stage).glob("*.py") if not path.stem.startswith("__")
+        }
+    return found
 
 
-def test_every_module_has_a_stage():
-    assert sorted(modules()) == sorted(STAGES)
+def entries() -> dict[str, Path]:
+    """The command entries: a stage's __main__, or a top-level module named for the command."""
+    return {cmd: PACKAGE / cmd / "__main__.py" if cmd in STAGES else PACKAGE / f"{cmd}.py" for cmd in COMMANDS}
 
 
-def test_modules_import_only_earlier_stages():
-    backwards = []
-    for name, path in modules().items():
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ser_utils."):
-                imported = node.module.split(".")[1]
-                if STAGES.index(imported) >= STAGES.index(name):
-                    backwards.append(f"{name} imports {imported}")
+def imported(path: Path) -> list[str]:
+    return [node.module.removeprefix("ser_utils.") for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ser_utils.")]  # fmt: skip
+
+
+def test_the_package_lists_its_stages():
+    listed = {path.name.removesuffix(".py") for path in PACKAGE.iterdir() if not path.name.startswith(("__", "."))}
+    assert listed == {*FOUNDATION, *STAGES, *COMMANDS}
+    assert all((PACKAGE / stage).is_dir() for stage in STAGES)
+    assert sorted(modules()) == sorted(ORDER)
+
+
+def test_modules_import_only_earlier_modules():
+    backwards = [f"{name} imports {module}" for name, path in modules().items() for module in imported(path)
+                 if ORDER.index(module) >= ORDER.index(name)]  # fmt: skip
     assert not backwards
+
+
+def test_every_command_has_a_thin_entry_and_a_script():
+    for command, module in COMMANDS.items():
+        path = entries()[command]
+        assert imported(path) == [module], command
+        assert len(path.read_text().splitlines()) <= 12, command
+    scripts = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {f"ser-{command}": f"ser_utils.{module}:main" for command, module in COMMANDS.items()}
+
+
+def test_the_public_api_names_only_what_exists():
+    import ser_utils
+
+    assert all(getattr(ser_utils, name) is not None for name in ser_utils.__all__)
 
 
 def test_modules_and_functions_are_small():
@@ -45,6 +87,21 @@ def test_modules_and_functions_are_small():
     assert not long_modules and not long_functions, (long_modules, long_functions)
 
 
-def test_architecture_md_names_every_module():
+def drawn_tree() -> list[str]:
+    """The dotted names of the files ARCHITECTURE.md draws under ser_utils/, in the order drawn."""
     text = (PROJECT_ROOT / "ARCHITECTURE.md").read_text()
-    assert all(f"| `{name}` |" in text for name in STAGES)
+    drawn, folder = [], ""
+    for line in re.search(r"```text\nser_utils/\n(.*?)```", text, re.S)[1].splitlines():
+        found = re.match(r"([│ ]*)[├└]── ([\w.]+?)(\.py|/)", line)
+        if found and found[3] == "/":
+            folder = found[2]
+        elif found:
+            drawn.append(f"{folder}.{found[2]}" if found[1] else found[2])
+            folder = folder if found[1] else ""
+    return drawn
+
+
+def test_architecture_md_draws_every_module_in_order():
+    drawn = drawn_tree()
+    assert [name for name in drawn if name in ORDER] == ORDER
+    assert {f"{cmd}.__main__" if cmd in STAGES else cmd for cmd in COMMANDS} <= set(drawn)

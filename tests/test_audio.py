@@ -4,9 +4,9 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-from ser_utils.audio import read_window, to_mono_at, trim_to_window
 from ser_utils.config import NUM_SAMPLES
-from ser_utils.corpora import window_for
+from ser_utils.data.audio import read_window, to_mono_at, trim_to_window
+from ser_utils.data.corpora import window_for
 
 RAVDESS_WINDOW = window_for("ravdess")
 OFFSET_SAMPLES = RAVDESS_WINDOW.offset  # 0.6 s at 16 kHz

@@ -1,16 +1,16 @@
 import numpy as np
 import pytest
 
-from ser_utils.baseline import evaluate_protocols, feature_matrix, mfcc_statistics, summarize
-from ser_utils.data import BUNDLED_SAMPLE
-from ser_utils.preprocess import prepare_dataset, read_manifest
+from ser_utils.data.sources import BUNDLED_SAMPLE
+from ser_utils.evaluate.baseline import evaluate_protocols, mfcc_matrix, mfcc_statistics, summarize
+from ser_utils.prepare.preprocess import prepare_corpus, read_manifest
 
 
 @pytest.fixture(scope="module")
 def full_features(prepared_full):
     out, _ = prepared_full
     manifest = read_manifest(out)
-    return manifest, feature_matrix(manifest, progress=False)
+    return manifest, mfcc_matrix(manifest, progress=False)
 
 
 def test_mfcc_statistics_shape_and_values():
@@ -39,9 +39,9 @@ def test_baseline_on_1440_clips_shows_the_protocol_gap(full_features):
 
 
 def test_actor_protocols_on_too_few_actors_say_why(tmp_path):
-    prepare_dataset(BUNDLED_SAMPLE, tmp_path, progress=False)
+    prepare_corpus(BUNDLED_SAMPLE, tmp_path, progress=False)
     manifest = read_manifest(tmp_path).groupby(["actor", "emotion"]).head(2)
-    per_fold = evaluate_protocols(manifest, feature_matrix(manifest, progress=False))
+    per_fold = evaluate_protocols(manifest, mfcc_matrix(manifest, progress=False))
     summary = summarize(per_fold).set_index("protocol")
     assert summary.loc["random", "folds"] == 1
     assert summary.loc["actor_kfold", "folds"] == 0

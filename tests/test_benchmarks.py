@@ -1,9 +1,9 @@
 """The benchmark scripts run end to end on small inputs, so they can't rot."""
 
 import re
-import subprocess
 import sys
 
+from conftest import run_command
 from ser_utils.config import PROJECT_ROOT
 
 
@@ -12,7 +12,7 @@ def test_train_throughput_on_a_tiny_model_appends_a_row(tmp_path):
     command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "train_throughput.py"), "--arch", "tiny",
                "--steps", "2", "--device", "cpu", "--output", str(output)]  # fmt: skip
     for _ in range(2):
-        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        done = run_command(command=command, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
     text = output.read_text()
     rows = [line for line in text.splitlines() if line.startswith("| 2")]
@@ -27,7 +27,7 @@ def test_checkpointing_benchmark_on_a_tiny_model_names_the_cpu(tmp_path):
     output = tmp_path / "BENCHMARKS.md"
     command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "checkpointing.py"), "--arch", "tiny",
                "--steps", "2", "--batch-size", "4", "--device", "cpu", "--output", str(output)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    done = run_command(command=command, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
     rows = [line for line in output.read_text().splitlines() if line.startswith("| 2")]
     assert len(rows) == 1 and "## Activation checkpointing" in output.read_text()
@@ -42,7 +42,7 @@ def test_preprocess_throughput_on_two_actors(ravdess_subset, ravdess_48k_sample,
     command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "preprocess_throughput.py"),
                "--data", str(ravdess_subset([1, 2], 12)), "--originals", str(ravdess_48k_sample),
                "--cache", str(tmp_path / "48k"), "--output", str(output)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    done = run_command(command=command, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     copies = sorted((tmp_path / "48k").rglob("*.wav"))
     assert len(copies) == 24
@@ -57,7 +57,7 @@ def _inference_rows(script: str, data, clips: int, tmp_path) -> list[list[str]]:
     output = tmp_path / "BENCHMARKS.md"
     command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / script), "--arch", "tiny", "--data", str(data),
                "--clips", str(clips), "--batch-size", "4", "--output", str(output)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    done = run_command(command=command, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
 
@@ -75,7 +75,7 @@ def test_window_memory_on_short_recordings(tmp_path):
     output = tmp_path / "BENCHMARKS.md"
     command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "window_memory.py"), "--hours", "0.01", "0.02",
                "--rate", "16000", "--output", str(output)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    done = run_command(command=command, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
     assert len(rows) == 1 and rows[0][3] == "16 kHz mono 16-bit, hop 1.25 s" and rows[0][5:7] == ["not run", "not run"]
@@ -88,7 +88,7 @@ def test_frozen_cache_benchmark_on_a_subset(ravdess_subset, tmp_path):
     command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "frozen_cache.py"),
                "--data", str(ravdess_subset(range(1, 7), 8)), "--folds", "3", "--epochs", "2",
                "--output", str(output)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    done = run_command(command=command, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
     assert len(rows) == 1 and rows[0][3:5] == ["48", "3 x 2"]

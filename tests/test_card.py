@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ser_utils import card
-from ser_utils.card import CARD_FILE, model_card, push_model
-from ser_utils.runs import MODEL_DIR
+from ser_utils.train import card
+from ser_utils.train.card import CARD_FILE, model_card, push_model
+from ser_utils.train.run_folders import MODEL_DIR
 
 
 def _header_and_text(path):
@@ -27,11 +27,11 @@ def test_the_card_says_what_the_run_record_says(trained_run):
     scores = {entry["type"]: entry["value"] for entry in metrics}
     assert scores == {"accuracy": round(info["test_metrics"]["WA"], 4), "recall": round(info["test_metrics"]["UA"], 4),
                       "f1": round(info["test_metrics"]["macro_F1"], 4)}  # fmt: skip
-    assert all(info["split"] in entry["name"] for entry in metrics)  # each number labelled with its protocol
+    assert all(info["protocol_label"] in entry["name"] for entry in metrics)  # each number labelled with its protocol
     leakage = info["leakage"]
     assert f"{leakage['actors_on_both_sides']} speakers also seen" in body
     assert f"{leakage['test_clips_with_seen_twin']} clips whose twin" in body
-    assert f"WA {info['test_metrics']['WA']:.2%}" in body and info["split"] in body
+    assert f"WA {info['test_metrics']['WA']:.2%}" in body and info["protocol_label"] in body
     assert "trained from scratch" in body and info["model"] in body
     assert f"learning rate {info['profile']['learning_rate']}" in body and f"{info['profile']['epochs']} epochs" in body
     assert "CC BY-NC-SA 4.0" in body and "non-commercial" in body and "2.5 s window" in body

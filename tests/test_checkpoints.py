@@ -8,7 +8,6 @@ ser-predict on the trained model agrees with the model's own evaluation."""
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import run_command
 from ser_utils.config import EMOTIONS, PROJECT_ROOT
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -55,13 +55,6 @@ def few_clips(ravdess_subset) -> Path:
     return ravdess_subset([1, 2], 10)
 
 
-def run(command: list[str], env: dict, timeout: int = 600) -> subprocess.CompletedProcess:
-    done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "Traceback" not in done.stderr, done.stderr[-3000:]
-    return done
-
-
 def test_the_profiles_name_the_replicated_checkpoints():
     from ser_utils.config import load_profile
 
@@ -89,8 +82,8 @@ def test_replicas_keep_the_real_files_flags(hub_home):
 
 
 def test_every_encoder_tensor_loads_as_the_checkpoint_has_it(hub_home, offline_env, clip):
-    done = run([sys.executable, str(Path(__file__).parent / "hub_replicas.py"), "check", str(hub_home), str(clip)],
-               offline_env)  # fmt: skip
+    check = [sys.executable, Path(__file__).parent / "hub_replicas.py", "check", hub_home, clip]
+    done = run_command(command=check, ok=True, env=offline_env)
     results = json.loads(done.stdout.strip().splitlines()[-1])
     assert sorted(results) == sorted(PROFILES.values())
     for checkpoint, result in results.items():
@@ -114,7 +107,7 @@ def test_any_other_missing_or_unexpected_tensor_is_a_loud_warning(hub_home, tmp_
 
     import torch
 
-    from ser_utils.model import build_model
+    from ser_utils.train.model import build_model
 
     folder = shutil.copytree(hub_replicas.snapshot_dir(hub_home, "facebook/hubert-base-ls960"), tmp_path / "hubert")
     tensors = torch.load(folder / "pytorch_model.bin", weights_only=True)
@@ -138,24 +131,29 @@ def check_run(run_dir: Path, checkpoint: str, env: dict, checkpointing: bool = F
         assert extractor[field] is hub_replicas.PREPROCESSOR[checkpoint][field]
     predictions = pd.read_csv(run_dir / "predictions.csv")
     table = run_dir.parent / f"{run_dir.name}-predict.csv"
-    run([sys.executable, "-m", "ser_utils.predict", *predictions["source"], "--model", str(run_dir / "model"),
-         "-o", str(table)], env)  # fmt: skip
+    run_command(
+        "ser_utils.predict", *predictions["source"], "--model", run_dir / "model", "-o", table, ok=True, env=env
+    )
     again = pd.read_csv(table).set_index("path").loc[predictions["source"]]
     assert largest_difference(again, predictions) < 1e-4
     return predictions
 
 
+def train_replica(profile: str, data: Path, env: dict, run_name: str, *options):
+    """One epoch of `profile` on `data` from the command line, into the run folder `run_name`."""
+    return run_command("ser_utils.train", "--profile", profile, "--epochs", 1, "--data", data, "--run-name", run_name,
+                       "--no-progress", *options, ok=True, env=env)  # fmt: skip
+
+
 @pytest.mark.parametrize("profile", sorted(PROFILES))
 def test_each_profile_trains_its_checkpoint_from_the_command_line(profile, few_clips, offline_env):
-    done = run([sys.executable, "-m", "ser_utils.train", "--profile", profile, "--epochs", "1", "--data",
-                str(few_clips), "--run-name", f"replica-{profile}", "--no-progress"], offline_env)  # fmt: skip
+    done = train_replica(profile, few_clips, offline_env, f"replica-{profile}")
     assert f"loaded {PROFILES[profile]}: " in done.stdout and "LOAD REPORT" not in done.stdout + done.stderr
-    check_run(Path(offline_env["SER_OUTPUT_DIR"]) / "runs" / f"replica-{profile}", PROFILES[profile], offline_env)
+    check_run(Path(offline_env["SER_OUTPUT_DIR"]) / "runs" / f"replica-{profile}", PROFILES[profile], env=offline_env)
 
 
 def test_checkpointing_is_on_only_when_asked_for(few_clips, offline_env):
-    run([sys.executable, "-m", "ser_utils.train", "--profile", "full", "--epochs", "1", "--data", str(few_clips),
-         "--run-name", "replica-checkpointing", "--no-progress", "--gradient-checkpointing"], offline_env)  # fmt: skip
+    train_replica("full", few_clips, offline_env, "replica-checkpointing", "--gradient-checkpointing")
     runs = Path(offline_env["SER_OUTPUT_DIR"]) / "runs"
     check_run(runs / "replica-checkpointing", PROFILES["full"], offline_env, checkpointing=True)
 
@@ -166,13 +164,13 @@ def test_make_finetune_trains_like_the_command_line(few_clips, offline_env, tmp_
     profile = {**yaml.safe_load((PROJECT_ROOT / "params" / "full.yaml").read_text()), "epochs": 1}
     (tmp_path / "full-1.yaml").write_text(yaml.safe_dump(profile))
     venv = Path(sys.prefix)
-    run(["make", "-o", f"{venv}/.installed", "finetune", f"VENV={venv}", f"PROFILE={tmp_path / 'full-1.yaml'}",
-         f"DATA={few_clips}", "RUN=replica-notebook"], offline_env)  # fmt: skip
+    make = ["make", "-o", f"{venv}/.installed", "finetune", f"VENV={venv}", f"PROFILE={tmp_path / 'full-1.yaml'}",
+            f"DATA={few_clips}", "RUN=replica-notebook"]  # fmt: skip
+    run_command(command=make, ok=True, env=offline_env)
     runs = Path(offline_env["SER_OUTPUT_DIR"]) / "runs"
-    notebook = check_run(runs / "replica-notebook", PROFILES["full"], offline_env)
+    notebook = check_run(runs / "replica-notebook", PROFILES["full"], env=offline_env)
     if not (runs / "replica-full").is_dir():
-        run([sys.executable, "-m", "ser_utils.train", "--profile", "full", "--epochs", "1", "--data", str(few_clips),
-             "--run-name", "replica-full", "--no-progress"], offline_env)  # fmt: skip
+        train_replica("full", few_clips, offline_env, "replica-full")
     command_line = pd.read_csv(runs / "replica-full" / "predictions.csv")
     first = [pd.read_csv(runs / name / "history.csv").iloc[0] for name in ("replica-notebook", "replica-full")]
     assert first[0]["Training Loss"] == pytest.approx(first[1]["Training Loss"], abs=1e-6)

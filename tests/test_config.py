@@ -1,7 +1,8 @@
 import pytest
 
+from conftest import run_command
 from ser_utils import config
-from ser_utils.corpora import window_for
+from ser_utils.data.corpora import window_for
 
 
 def test_window_constants_are_the_recipe():
@@ -24,8 +25,8 @@ def test_full_profile_is_the_original_recipe():
     full = config.load_profile("full")
     assert full.model_name_or_path == "facebook/wav2vec2-base"
     assert (full.learning_rate, full.weight_decay, full.batch_size, full.epochs) == (1e-5, 0.01, 16, 20)
-    assert (full.split, full.test_size, full.seed) == ("random", 0.2, 42)
-    assert "speaker-dependent" in full.split_label
+    assert (full.protocol, full.test_size, full.seed) == ("random", 0.2, 42)
+    assert "speaker-dependent" in full.protocol_label
     assert "pretrained" in full.model_label
 
 
@@ -61,8 +62,8 @@ def test_every_profile_field_is_an_option_with_its_own_help():
     assert len(set(helps)) == len(helps) and all(
         config.PROFILE_FIELDS[n].metadata["help"] in actions[n].help for n in options
     )
-    parsed = parser.parse_args(["--epochs", "3", "--no-compile", "--split", "actor_kfold"])
-    assert config.profile_overrides(parsed) == {"epochs": 3, "compile": False, "split": "actor_kfold"}
+    parsed = parser.parse_args(["--epochs", "3", "--no-compile", "--protocol", "actor_kfold"])
+    assert config.profile_overrides(parsed) == {"epochs": 3, "compile": False, "protocol": "actor_kfold"}
     assert config.load_profile("smoke", **config.profile_overrides(parsed)).epochs == 3
     # --overrides: the fields as one mapping (the Makefile's), each field's own option winning over it
     mapping = '{"learning_rate":1e-3,"freeze_encoder":true,"epochs":5}'
@@ -78,13 +79,9 @@ def test_every_profile_field_is_an_option_with_its_own_help():
 @pytest.mark.parametrize("command", ["train", "preprocess", "baseline", "predict", "data verify"])
 def test_command_lines_describe_every_option(command):
     import re
-    import subprocess
-    import sys
 
     module, *sub = command.split()
-    done = subprocess.run(
-        [sys.executable, "-m", f"ser_utils.{module}", *sub, "--help"], capture_output=True, text=True, timeout=120
-    )
+    done = run_command(f"ser_utils.{module}", *sub, "--help", timeout=120)
     assert done.returncode == 0 and "Traceback" not in done.stderr
     described = done.stdout.split("positional arguments:" if sub or module == "predict" else "options:")[1]
     lines = described.splitlines()

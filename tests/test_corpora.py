@@ -7,9 +7,9 @@ import soundfile as sf
 from corpus_samples import CORPUS_CODES as CODES
 from corpus_samples import CORPUS_RATES as RATES
 
-from ser_utils.audio import read_window
 from ser_utils.config import EMOTIONS
-from ser_utils.corpora import CORPORA, find_corpora, parse_clip
+from ser_utils.data.audio import read_window
+from ser_utils.data.corpora import CORPORA, find_corpora, parse_clip
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def test_kaggle_mounts_old_and_new_find_all_five_corpora_once(mount, kaggle_inpu
     the two copies of RAVDESS and TESS that Kaggle's datasets carry: every corpus is found, each clip once."""
     from corpus_samples import kaggle_dataset_dir, make_kaggle_mount
 
-    from ser_utils import data
+    from ser_utils.data import sources as data
 
     root = make_kaggle_mount(kaggle_input, tmp_path / "input", mount)
     found = find_corpora(root)

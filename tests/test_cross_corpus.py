@@ -10,17 +10,17 @@ import pytest
 import soundfile as sf
 from sklearn.metrics import balanced_accuracy_score, f1_score
 
-from ser_utils import data
-from ser_utils.audio import read_window
-from ser_utils.baseline import evaluate_protocols, feature_matrix
 from ser_utils.config import EMOTIONS, load_profile
-from ser_utils.corpora import CORPORA
-from ser_utils.errors import DatasetError, ProfileError
-from ser_utils.metrics import evaluation_metrics
-from ser_utils.model import PREPROCESSING_FILE
-from ser_utils.preprocess import prepared_manifest
-from ser_utils.splits import assign_split, leakage_audit, leakage_by_corpus, scored_classes, speaker_folds
-from ser_utils.train import prediction_table, run_training
+from ser_utils.data import sources as data
+from ser_utils.data.audio import read_window
+from ser_utils.data.corpora import CORPORA
+from ser_utils.errors import CorpusError, ProfileError
+from ser_utils.evaluate.baseline import evaluate_protocols, mfcc_matrix
+from ser_utils.prepare.preprocess import prepared_manifest
+from ser_utils.prepare.protocols import assign_parts, leakage_audit, leakage_by_corpus, scored_classes, speaker_folds
+from ser_utils.train.metrics import evaluation_metrics
+from ser_utils.train.model import PREPROCESSING_FILE
+from ser_utils.train.run import prediction_table, run_training
 
 CREMA_D = ["Anger", "Disgust", "Fear", "Happy", "Neutral", "Sad"]  # no Calm, no Surprise
 
@@ -64,11 +64,11 @@ def test_corpora_are_picked_by_name_and_by_environment_variable(kaggle_input, in
     monkeypatch.setenv("TESS_DIR", str(kaggle_input / "tess"))
     monkeypatch.setattr(data, "KAGGLE_INPUT", kaggle_input / "nothing-here")
     assert data.resolve_sources(None, "tess")[0].origin == "environment variable TESS_DIR"
-    with pytest.raises(DatasetError, match="SAVEE_DIR"):
+    with pytest.raises(CorpusError, match="SAVEE_DIR"):
         data.resolve_sources(None, "savee")
     monkeypatch.setattr(data, "KAGGLE_INPUT", kaggle_input)
     assert data.resolve_sources(None, "savee")[0].origin == "Kaggle input"
-    with pytest.raises(DatasetError, match="unknown corpora \\['iemocap'\\]") as refused:
+    with pytest.raises(CorpusError, match="unknown corpora \\['iemocap'\\]") as refused:
         data.resolve_sources(kaggle_input, "ravdess,iemocap")
     assert "crema-d: 1001_DFA_ANG_XX.wav" in str(refused.value)
 
@@ -87,7 +87,7 @@ def test_a_csv_manifest_is_a_corpus_of_its_own(kaggle_input, tmp_path, in_output
     # a row whose file is missing says so (issue 23), no longer "not a .wav or .flac file"
     assert sorted(skipped["reason"].str[:18]) == ["emotion 'boredom' ", "emotion 'boredom' ", "missing: no such f"]
     pd.DataFrame({"path": ["a.wav"], "label": ["Sad"]}).to_csv(tmp_path / "bad.csv", index=False)
-    with pytest.raises(DatasetError, match="needs the columns path, emotion, speaker"):
+    with pytest.raises(CorpusError, match="needs the columns path, emotion, speaker"):
         prepared_manifest(tmp_path / "bad.csv", progress=False)
 
 
@@ -96,25 +96,25 @@ def test_speaker_folds_across_corpora_keep_every_speaker_on_one_side(every_corpu
     folds = speaker_folds(manifest, 3)
     assert sorted(s for fold in folds for s in fold) == sorted(manifest["speaker"].unique())
     for fold in range(3):
-        split = assign_split(manifest, "actor_kfold", fold=fold, n_folds=3)
-        sides = [set(split.loc[split["split"] == part, "speaker"]) for part in ("train", "validation", "test")]
+        split = assign_parts(manifest, "actor_kfold", fold=fold, n_folds=3)
+        sides = [set(split.loc[split["part"] == part, "speaker"]) for part in ("train", "validation", "test")]
         assert not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])
         assert leakage_audit(split)["actors_on_both_sides"] == 0
         assert set(leakage_by_corpus(split)) == set(CORPORA)
-    with pytest.raises(DatasetError, match="RAVDESS's alone"):
-        assign_split(manifest, "emobox")
+    with pytest.raises(CorpusError, match="RAVDESS's alone"):
+        assign_parts(manifest, "emobox")
 
 
 def test_cross_corpus_split_tests_whole_corpora_on_the_shared_emotions(every_corpus):
     _, manifest = every_corpus
-    split = assign_split(manifest[manifest["corpus"].isin(["crema-d", "tess"])], "cross_corpus", fold=1, n_folds=3,
+    split = assign_parts(manifest[manifest["corpus"].isin(["crema-d", "tess"])], "cross_corpus", fold=1, n_folds=3,
                          test_corpora=["tess"])  # fmt: skip
-    assert set(split.loc[split["split"] == "test", "corpus"]) == {"tess"}
-    assert (split.loc[split["corpus"] == "tess", "split"] == "test").all()
-    assert split.loc[split["split"] == "validation", "speaker"].tolist() == ["crema-d:1002"] * 4
+    assert set(split.loc[split["part"] == "test", "corpus"]) == {"tess"}
+    assert (split.loc[split["corpus"] == "tess", "part"] == "test").all()
+    assert split.loc[split["part"] == "validation", "speaker"].tolist() == ["crema-d:1002"] * 4
     assert scored_classes(split) == CREMA_D  # TESS's Surprise has no counterpart in training
 
-    test = split[split["split"] == "test"]
+    test = split[split["part"] == "test"]
     logits = np.zeros((len(test), len(EMOTIONS)))
     logits[:, EMOTIONS.index("Calm")] = 5.0  # the model's favourite is an emotion the test does not have
     logits[np.arange(len(test)), [EMOTIONS.index(e) for e in test["emotion"]]] += np.linspace(0, 8, len(test))
@@ -129,25 +129,25 @@ def test_cross_corpus_split_tests_whole_corpora_on_the_shared_emotions(every_cor
     assert metrics["UA"] == pytest.approx(balanced_accuracy_score(scored["emotion"], scored["predicted"]))
     assert metrics["macro_F1"] == pytest.approx(f1_score(scored["emotion"], scored["predicted"], average="macro"))
     assert set(k for k in metrics if k.startswith("recall_")) == {f"recall_{e}" for e in CREMA_D}
-    with pytest.raises(DatasetError, match="no clips of the test corpora \\['savee'\\]"):
-        assign_split(manifest[manifest["corpus"] == "tess"], "cross_corpus", test_corpora=["savee"])
+    with pytest.raises(CorpusError, match="no clips of the test corpora \\['savee'\\]"):
+        assign_parts(manifest[manifest["corpus"] == "tess"], "cross_corpus", test_corpora=["savee"])
 
 
 def test_cross_corpus_needs_test_corpora_that_do_not_train():
     with pytest.raises(ProfileError, match="test_corpora"):
-        load_profile("smoke", split="cross_corpus")
+        load_profile("smoke", protocol="cross_corpus")
     with pytest.raises(ProfileError, match="test_corpora"):
-        load_profile("smoke", split="cross_corpus", corpora="tess", test_corpora="tess")
+        load_profile("smoke", protocol="cross_corpus", corpora="tess", test_corpora="tess")
     assert (
         "ravdess -> tess"
-        in load_profile("smoke", split="cross_corpus", corpora="ravdess", test_corpora="tess").split_label
+        in load_profile("smoke", protocol="cross_corpus", corpora="ravdess", test_corpora="tess").protocol_label
     )
 
 
 def test_the_baseline_runs_cross_corpus_on_the_shared_emotions(every_corpus):
     _, manifest = every_corpus
     manifest = manifest[manifest["corpus"].isin(["crema-d", "savee", "tess"])].reset_index(drop=True)
-    per_fold = evaluate_protocols(manifest, feature_matrix(manifest, progress=False), ["random", "cross_corpus"],
+    per_fold = evaluate_protocols(manifest, mfcc_matrix(manifest, progress=False), ["random", "cross_corpus"],
                                   n_folds=3, test_corpora=["tess"])  # fmt: skip
     cross = per_fold.set_index("protocol").loc["cross_corpus"]
     # TESS has no Calm; SAVEE's two Surprise clips are DC's and JE's, who validate in fold 0 and so do not train
@@ -157,7 +157,7 @@ def test_the_baseline_runs_cross_corpus_on_the_shared_emotions(every_corpus):
 
 def test_training_on_several_corpora_keeps_speakers_apart_and_says_so(kaggle_input, in_outputs):
     profile = load_profile(
-        "smoke", epochs=1, device="cpu", split="actor_kfold", n_folds=3, corpora="savee,ravdess,tess"
+        "smoke", epochs=1, device="cpu", protocol="actor_kfold", n_folds=3, corpora="savee,ravdess,tess"
     )
     run = run_training(profile, kaggle_input, run_name="three-corpora", progress=False)
     info = json.loads((run.run_dir / "run_info.json").read_text())
@@ -176,7 +176,7 @@ def test_training_on_several_corpora_keeps_speakers_apart_and_says_so(kaggle_inp
 
 
 def test_training_cross_corpus_scores_and_records_the_shared_emotions(kaggle_input, in_outputs):
-    profile = load_profile("smoke", epochs=1, device="cpu", split="cross_corpus", n_folds=3, corpora="crema-d",
+    profile = load_profile("smoke", epochs=1, device="cpu", protocol="cross_corpus", n_folds=3, corpora="crema-d",
                            test_corpora="tess")  # fmt: skip
     run = run_training(profile, kaggle_input, run_name="crema-to-tess", progress=False)
     info = run.info
@@ -187,4 +187,4 @@ def test_training_cross_corpus_scores_and_records_the_shared_emotions(kaggle_inp
     assert set(predictions["predicted"]) <= set(CREMA_D)
     scored = predictions[predictions["scored"]]
     assert info["test_metrics"]["UA"] == pytest.approx(balanced_accuracy_score(scored["emotion"], scored["predicted"]))
-    assert "cross-corpus" in info["split"] and "crema-d -> tess" in info["split"]
+    assert "cross-corpus" in info["protocol_label"] and "crema-d -> tess" in info["protocol_label"]

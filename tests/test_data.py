@@ -1,13 +1,12 @@
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from ser_utils import data
-from ser_utils.data import DataSource, resolve_sources, scan_source
-from ser_utils.errors import DatasetError
+from conftest import run_command
+from ser_utils.data import sources as data
+from ser_utils.data.sources import DataSource, resolve_sources, scan_source
+from ser_utils.errors import CorpusError
 
 
 def scan_ravdess(root: Path):
@@ -90,11 +89,11 @@ def test_scan_skips_every_file_that_is_not_a_clip_and_says_why(tmp_path):
 
 def test_empty_folder_is_refused(tmp_path):
     (tmp_path / "Actor_01").mkdir()
-    with pytest.raises(DatasetError, match="no RAVDESS clips found"):
+    with pytest.raises(CorpusError, match="no RAVDESS clips found"):
         scan_ravdess(tmp_path)
-    with pytest.raises(DatasetError, match="(?s)holds no clips of a known corpus .* ravdess: Actor_NN/"):
+    with pytest.raises(CorpusError, match="(?s)holds no clips of a known corpus .* ravdess: Actor_NN/"):
         resolve_sources(tmp_path / "Actor_01")
-    with pytest.raises(DatasetError, match="no such file or folder"):
+    with pytest.raises(CorpusError, match="no such file or folder"):
         resolve_sources(tmp_path / "missing")
 
 
@@ -135,9 +134,7 @@ def test_bundled_sample_has_all_emotions_and_both_genders():
 
 def test_verify_command_line(ravdess_16k, ravdess_48k_sample, tmp_path):
     def verify(path):
-        done = subprocess.run(
-            [sys.executable, "-m", "ser_utils.data", "verify", str(path)], capture_output=True, text=True
-        )
+        done = run_command("ser_utils.data", "verify", str(path))
         return done.returncode, done.stdout, done.stderr
 
     code, out, _ = verify(ravdess_16k)

@@ -13,10 +13,11 @@ import urllib.request
 
 import pytest
 
+from conftest import run_command
 from ser_utils.config import PROJECT_ROOT
-from ser_utils.demo import classify
-from ser_utils.predict import Predictor
-from ser_utils.runs import MODEL_DIR
+from ser_utils.ship.demo import classify
+from ser_utils.ship.predict import Predictor
+from ser_utils.train.run_folders import MODEL_DIR
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 SCREENSHOT = PROJECT_ROOT / "outputs" / "demo" / "screenshot.png"
@@ -103,8 +104,7 @@ def _message(driver) -> str:
 def test_the_page_classifies_a_clip_as_ser_predict_does_and_survives_bad_files(browser, page, ravdess_16k, tmp_path):
     address, model, temp = page
     clip = sorted((ravdess_16k / "Actor_05").iterdir())[17]
-    done = subprocess.run([sys.executable, "-m", "ser_utils.predict", "--model", str(model), str(clip)],
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = run_command("ser_utils.predict", "--model", str(model), str(clip), timeout=300)
     expected = done.stdout.splitlines()[1].split(",")[1]
     browser.get(address)
     _upload(browser, clip)

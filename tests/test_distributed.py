@@ -3,10 +3,11 @@
 import json
 import math
 import os
-import subprocess
 import sys
 
 import pandas as pd
+
+from conftest import run_command
 
 EPOCHS = 2
 
@@ -17,7 +18,7 @@ def test_torchrun_with_two_processes_splits_the_batches_and_writes_once(ravdess_
                "-m", "ser_utils.train", "--data", str(data), "--epochs", str(EPOCHS), "--device", "cpu",
                "--no-progress"]  # fmt: skip
     env = {**os.environ, "SER_OUTPUT_DIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    done = run_command(command=command, env=env, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     runs = list((tmp_path / "runs").iterdir())

@@ -25,12 +25,13 @@ import onnx
 import pandas as pd
 import pytest
 import soundfile as sf
-from test_faults import clean, run
+from test_faults import clean
 
-from ser_utils.audio import read_window
+from conftest import run_command
 from ser_utils.config import load_profile
-from ser_utils.corpora import CORPORA, FROM_START, MANIFEST_CORPUS, find_corpora, scan_corpus, window_for
-from ser_utils.errors import DatasetError, ModelError
+from ser_utils.data.audio import read_window
+from ser_utils.data.corpora import CORPORA, FROM_START, MANIFEST_CORPUS, find_corpora, scan_corpus, window_for
+from ser_utils.errors import CorpusError, ModelError
 from ser_utils.files import OWNED_MARKER
 
 RAVDESS_WINDOW = window_for("ravdess")  # the window every test model here was made for
@@ -74,8 +75,8 @@ def env(tmp_path: Path) -> dict:
 
 
 def train(*options, tmp_path: Path, timeout: int = 600):
-    return run("ser_utils.train", "--no-progress", "--device", "cpu", "--epochs", "1", *options, env=env(tmp_path),
-               timeout=timeout)  # fmt: skip
+    options = ["--no-progress", "--device", "cpu", "--epochs", "1", *options]
+    return run_command("ser_utils.train", *options, env=env(tmp_path), timeout=timeout)
 
 
 # 1. A user's source files are never written, moved or deleted.
@@ -86,7 +87,7 @@ def test_preprocessing_never_writes_among_its_sources(where, ravdess_16k, tmp_pa
     data = ravdess_copy(ravdess_16k, tmp_path / "home" / "data", [1, 2], ("Anger", "Sad"))
     out = {"equal": data, "inside": data / "prepared", "above": tmp_path / "home"}[where]
     before = snapshot(tmp_path / "home")
-    message = clean(run("ser_utils.preprocess", "--no-progress", "--data", data, "--out", out), 2)
+    message = clean(run_command("ser_utils.preprocess", "--no-progress", "--data", data, "--out", out), 2)
     assert "overlaps what it reads" in message and len(message.strip().splitlines()) == 1
     assert snapshot(tmp_path / "home") == before and not (data / "prepared").exists()
 
@@ -96,7 +97,9 @@ def test_a_csv_whose_clips_lie_in_the_output_folder_is_refused(ravdess_16k, tmp_
     rows = [{"path": str(p), "emotion": "Anger", "speaker": "s1"} for p in sorted(folder.rglob("*.wav"))]
     pd.DataFrame(rows).to_csv(tmp_path / "mine" / "list.csv", index=False)
     before = snapshot(tmp_path / "mine")
-    done = run("ser_utils.preprocess", "--no-progress", "--data", tmp_path / "mine" / "list.csv", "--out", folder)
+    done = run_command(
+        "ser_utils.preprocess", "--no-progress", "--data", tmp_path / "mine" / "list.csv", "--out", folder
+    )
     assert "overlaps what it reads" in clean(done, 2) and snapshot(tmp_path / "mine") == before
 
 
@@ -107,20 +110,20 @@ def test_preprocessing_refuses_a_folder_of_the_users_own(ravdess_16k, tmp_path):
     (mine / "notes.txt").write_text("my notes")
     shutil.copy2(next(data.rglob("*.wav")), mine / "Anger" / next(data.rglob("*.wav")).name)  # would be overwritten
     before = snapshot(mine)
-    done = run("ser_utils.preprocess", "--no-progress", "--data", data, "--out", mine)
+    done = run_command("ser_utils.preprocess", "--no-progress", "--data", data, "--out", mine)
     assert "holds files this project did not write" in clean(done, 2) and snapshot(mine) == before
 
 
 def test_only_clips_it_wrote_are_ever_removed(ravdess_16k, tmp_path):
     data, out = ravdess_copy(ravdess_16k, tmp_path / "data", [1, 2], ("Anger", "Sad")), tmp_path / "prepared"
-    clean(run("ser_utils.preprocess", "--no-progress", "--data", data, "--out", out), 0)
+    clean(run_command("ser_utils.preprocess", "--no-progress", "--data", data, "--out", out), 0)
     assert (out / OWNED_MARKER).is_file()
     shutil.copy2(next(data.rglob("*.wav")), out / "Anger" / "my-own-take.wav")  # a file of the user's, unlisted
     (out / "notes.txt").write_text("mine")
     gone = sorted((data / "Actor_02").iterdir())[0]
     gone.unlink()
     sources = snapshot(data)
-    done = run("ser_utils.preprocess", "--no-progress", "--data", data, "--out", out)
+    done = run_command("ser_utils.preprocess", "--no-progress", "--data", data, "--out", out)
     clean(done, 0)
     assert "1 prepared clips removed" in done.stdout
     assert (out / "Anger" / "my-own-take.wav").is_file() and (out / "notes.txt").read_text() == "mine"
@@ -128,7 +131,7 @@ def test_only_clips_it_wrote_are_ever_removed(ravdess_16k, tmp_path):
 
 
 def test_two_sources_with_one_name_make_two_clips(ravdess_16k, tmp_path):
-    from ser_utils.preprocess import prepare_dataset
+    from ser_utils.prepare.preprocess import prepare_corpus
 
     clips = sorted((ravdess_16k / "Actor_01").glob("03-01-05-*"))[:2]  # two Anger takes
     for speaker, clip in zip(("spk1", "spk2"), clips, strict=True):
@@ -136,7 +139,7 @@ def test_two_sources_with_one_name_make_two_clips(ravdess_16k, tmp_path):
         shutil.copy2(clip, tmp_path / speaker / "take.wav")
     rows = [{"path": f"{s}/take.wav", "emotion": "Anger", "speaker": s} for s in ("spk1", "spk2")]
     pd.DataFrame(rows).to_csv(tmp_path / "takes.csv", index=False)
-    manifest = prepare_dataset(tmp_path / "takes.csv", tmp_path / "prepared", progress=False, corpus=MANIFEST_CORPUS)
+    manifest = prepare_corpus(tmp_path / "takes.csv", tmp_path / "prepared", progress=False, corpus=MANIFEST_CORPUS)
     assert len(manifest) == 2 and manifest["path"].nunique() == 2
     for row in manifest.itertuples():
         prepared, _ = sf.read(tmp_path / "prepared" / row.path, dtype="float32")
@@ -149,14 +152,16 @@ def test_two_sources_with_one_name_make_two_clips(ravdess_16k, tmp_path):
 def test_evaluate_refuses_a_folder_of_one_emotion(ravdess_16k, tmp_path, model_dir):
     data = ravdess_copy(ravdess_16k, tmp_path / "data", [1, 2], ("Anger",))
     before = snapshot(data)
-    done = run("ser_utils.evaluate", "--no-progress", "--model", model_dir, data, "--output-dir", tmp_path / "ev")
+    done = run_command(
+        "ser_utils.evaluate", "--no-progress", "--model", model_dir, data, "--output-dir", tmp_path / "ev"
+    )
     message = clean(done, 2)
     assert "share one emotion with the model (Anger)" in message and "forced" in message
     assert not (tmp_path / "ev").exists() and snapshot(data) == before
 
 
 def test_emotions_scored_are_exactly_those_read(ravdess_16k, tmp_path, model_dir):
-    from ser_utils.evaluate import evaluate
+    from ser_utils.evaluate.score import evaluate
 
     data = ravdess_copy(ravdess_16k, tmp_path / "data", [1], ("Anger", "Happy"))
     (data / "Actor_01" / "03-01-02-01-01-01-01.wav").write_bytes(b"RIFF, but no audio")  # Calm's only file
@@ -171,18 +176,18 @@ def test_emotions_scored_are_exactly_those_read(ravdess_16k, tmp_path, model_dir
 def test_cross_corpus_over_fewer_than_two_emotions_is_refused_before_training(
     emotions, shared, ravdess_16k, emodb_neutral, tmp_path
 ):
-    from ser_utils.baseline import evaluate_protocols, feature_matrix
-    from ser_utils.preprocess import prepare_dataset, read_manifest
+    from ser_utils.evaluate.baseline import evaluate_protocols, mfcc_matrix
+    from ser_utils.prepare.preprocess import prepare_corpus, read_manifest
 
     ravdess = ravdess_copy(ravdess_16k, tmp_path / "ravdess", range(1, 7), emotions, per_emotion=1)
-    done = train("--data", ravdess, emodb_neutral, "--split", "cross_corpus", "--test-corpora", "emodb", "--n-folds",
+    done = train("--data", ravdess, emodb_neutral, "--protocol", "cross_corpus", "--test-corpora", "emodb", "--n-folds",
                  "3", tmp_path=tmp_path)  # fmt: skip
     assert f"shares {shared} emotion(s) with training" in clean(done, 2) and "epoch" not in done.stdout
     assert not list((tmp_path / "outputs" / "runs").glob("*"))
-    prepare_dataset(ravdess, tmp_path / "p1", progress=False)
-    prepare_dataset(emodb_neutral, tmp_path / "p2", progress=False, corpus="emodb")
+    prepare_corpus(ravdess, tmp_path / "p1", progress=False)
+    prepare_corpus(emodb_neutral, tmp_path / "p2", progress=False, corpus="emodb")
     manifest = pd.concat([read_manifest(tmp_path / "p1"), read_manifest(tmp_path / "p2")], ignore_index=True)
-    rows = evaluate_protocols(manifest, feature_matrix(manifest, progress=False), ["cross_corpus"], n_folds=3,
+    rows = evaluate_protocols(manifest, mfcc_matrix(manifest, progress=False), ["cross_corpus"], n_folds=3,
                               test_corpora=["emodb"])  # fmt: skip
     assert rows["note"].iloc[0].startswith("not scored") and "WA" not in rows
 
@@ -191,30 +196,32 @@ def test_cross_corpus_over_fewer_than_two_emotions_is_refused_before_training(
 
 
 def test_the_same_recordings_through_a_csv_and_their_folder_are_refused(ravdess_16k, tmp_path):
-    from ser_utils.preprocess import prepared_manifest
-    from ser_utils.splits import assign_split, leakage_audit
+    from ser_utils.prepare.preprocess import prepared_manifest
+    from ser_utils.prepare.protocols import assign_parts, leakage_audit
 
     data = ravdess_copy(ravdess_16k, tmp_path / "data", range(1, 7), ("Anger", "Sad"), per_emotion=1)
     # named otherwise in the CSV, the same voices fall into other folds than in the RAVDESS folder
     rows = [{"path": str(p), "emotion": "Anger" if "-05-" in p.name else "Sad", "speaker": f"x{7 - int(p.stem[-2:])}"}
             for p in sorted(data.rglob("*.wav"))]  # fmt: skip
     pd.DataFrame(rows).to_csv(tmp_path / "again.csv", index=False)
-    done = train("--data", data, tmp_path / "again.csv", "--split", "actor_kfold", "--n-folds", "3", tmp_path=tmp_path)
+    done = train(
+        "--data", data, tmp_path / "again.csv", "--protocol", "actor_kfold", "--n-folds", "3", tmp_path=tmp_path
+    )
     assert "test clips are the same recordings as clips that train" in clean(done, 2)
     os.environ["SER_OUTPUT_DIR"], before = str(tmp_path / "outputs"), os.environ["SER_OUTPUT_DIR"]
     try:
         _, manifest = prepared_manifest([data, tmp_path / "again.csv"], progress=False)
     finally:
         os.environ["SER_OUTPUT_DIR"] = before
-    with pytest.raises(DatasetError, match="same recordings"):
-        assign_split(manifest, "actor_kfold", n_folds=3)
-    audit = leakage_audit(assign_split(manifest, "random"))  # the original's split is never refused, but counted
+    with pytest.raises(CorpusError, match="same recordings"):
+        assign_parts(manifest, "actor_kfold", n_folds=3)
+    audit = leakage_audit(assign_parts(manifest, "random"))  # the original's split is never refused, but counted
     assert audit["identical_audio_across_sides"] > 0
 
 
 def test_speakers_are_one_whatever_the_case_and_too_few_are_named(kaggle_input, tmp_path):
-    from ser_utils.preprocess import prepare_dataset
-    from ser_utils.splits import assign_split
+    from ser_utils.prepare.preprocess import prepare_corpus
+    from ser_utils.prepare.protocols import assign_parts
 
     tess = CORPORA["tess"]
     assert tess.parse("oaf_back_angry.wav").speaker == tess.parse("OAF_bar_angry.wav").speaker == "tess:OAF"
@@ -224,9 +231,9 @@ def test_speakers_are_one_whatever_the_case_and_too_few_are_named(kaggle_input, 
     first.rename(first.with_name("oaf" + first.name[3:]))
     clips, _ = scan_corpus(folder, "tess")
     assert sorted(set(clips["speaker"])) == ["tess:OAF", "tess:YAF"]
-    manifest = prepare_dataset(folder, tmp_path / "prepared", progress=False, corpus="tess")
-    with pytest.raises(DatasetError, match="got 3 folds for 2 speakers"):
-        assign_split(manifest.assign(path=[str(tmp_path / "prepared" / p) for p in manifest["path"]]),
+    manifest = prepare_corpus(folder, tmp_path / "prepared", progress=False, corpus="tess")
+    with pytest.raises(CorpusError, match="got 3 folds for 2 speakers"):
+        assign_parts(manifest.assign(path=[str(tmp_path / "prepared" / p) for p in manifest["path"]]),
                      "actor_kfold", n_folds=3)  # fmt: skip
 
 
@@ -234,10 +241,10 @@ def test_speakers_are_one_whatever_the_case_and_too_few_are_named(kaggle_input, 
 
 
 def fold_run(runs: Path, name: str, fold: int, **changes) -> None:
-    profile = dataclasses.asdict(load_profile("smoke", split="actor_kfold", fold=fold))
+    profile = dataclasses.asdict(load_profile("smoke", protocol="actor_kfold", fold=fold))
     profile.update(changes.pop("profile", {}))
-    info = {"run_group": f"smoke-actor_kfold-fold{fold}", "profile": profile, "model": "m", "split": "actor k-fold",
-            "split_strategy": "actor_kfold", "fold": fold, "seed": 42, "machine": "CPU", "train_clips": 8,
+    info = {"run_group": f"smoke-actor_kfold-fold{fold}", "profile": profile, "model": "m", "protocol": "actor_kfold",
+            "protocol_label": "actor k-fold", "fold": fold, "seed": 42, "machine": "CPU", "train_clips": 8,
             "validation_clips": 2, "test_clips": 2, "test_actors": [fold], "train_actors": [], "validation_actors": [],
             "finished": f"2026-12-01T01:0{fold}:00", "data_fingerprint": "a" * 16,
             "test_metrics": {"WA": 0.5, "UA": 0.5, "macro_F1": 0.5}, **changes}  # fmt: skip
@@ -259,7 +266,7 @@ def test_the_kfold_report_averages_one_experiment_and_names_the_rest(tmp_path):
     (runs / "no-metrics" / "run_info.json").write_text(json.dumps(info))
     (runs / "damaged").mkdir()
     (runs / "damaged" / "run_info.json").write_text('{"profile": {')
-    done = run("ser_utils.report", "--profile", "smoke", "--split", "actor_kfold", env=env(tmp_path))
+    done = run_command("ser_utils.report", "--profile", "smoke", "--protocol", "actor_kfold", env=env(tmp_path))
     clean(done, 1)  # folds 4 and 5 are missing: none of their runs belongs to the experiment
     lines = done.stdout.splitlines()
     assert any("other-profile: left out, another experiment (profile learning_rate 0.003, not 0.001)" in line
@@ -276,7 +283,7 @@ def test_the_kfold_report_averages_one_experiment_and_names_the_rest(tmp_path):
 
 
 def _export(model_dir, folder: Path) -> Path:
-    from ser_utils.export import export_onnx
+    from ser_utils.ship.export import export_onnx
 
     shutil.copytree(model_dir, folder)
     export_onnx(folder)
@@ -284,20 +291,15 @@ def _export(model_dir, folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def exported(model_dir, tmp_path_factory):
-    """The fault corpus's model, exported; and another model (another seed), exported."""
-    from ser_utils.model import build_model, save_model_folder
-
+def exported(model_dir, make_model_dir, tmp_path_factory):
+    """The shared untrained model, exported; and another model (another seed), exported."""
     root = tmp_path_factory.mktemp("exported")
-    other, extractor = build_model(None, load_profile("smoke").scratch_config, seed=1)
-    return _export(model_dir, root / "model"), _export(
-        save_model_folder(other, extractor, root / "o", RAVDESS_WINDOW), root / "other"
-    )
+    return _export(model_dir, root / "model"), _export(make_model_dir(1), root / "other")
 
 
 @pytest.mark.parametrize("damage", ["records stripped", "weights edited", "another model's graph"])
 def test_an_onnx_graph_that_is_not_the_exported_one_is_refused(damage, exported, tmp_path, clip):
-    from ser_utils.export import OnnxModel
+    from ser_utils.ship.export import OnnxModel
 
     folder = tmp_path / "model"
     shutil.copytree(exported[0], folder)
@@ -311,7 +313,7 @@ def test_an_onnx_graph_that_is_not_the_exported_one_is_refused(damage, exported,
     expected = "records were removed" if damage != "weights edited" else "changed after it was exported"
     with pytest.raises(ModelError, match=expected):
         OnnxModel(folder)
-    done = run("ser_utils.predict", "--backend", "onnx", "--model", folder, clip)
+    done = run_command("ser_utils.predict", "--backend", "onnx", "--model", folder, clip)
     assert expected in clean(done, 2)
 
 
@@ -325,10 +327,12 @@ def test_an_unknown_label_code_is_a_skipped_clip_or_an_error_row(ravdess_16k, tm
         shutil.copy2(next((ravdess_16k / "Actor_03").glob(f"03-01-{code}-*")), folder / f"{name}.wav")
     before = snapshot(tmp_path / "cremad")
     out = tmp_path / "prepared"
-    clean(run("ser_utils.preprocess", "--no-progress", "--data", tmp_path / "cremad", "--out", out), 0)
+    clean(run_command("ser_utils.preprocess", "--no-progress", "--data", tmp_path / "cremad", "--out", out), 0)
     skipped = pd.read_csv(out / "skipped.csv")
     assert skipped["reason"].tolist() == ["unknown crema-d emotion code 'CAL' (known: ANG DIS FEA HAP NEU SAD)"]
-    done = run("ser_utils.evaluate", "--no-progress", "--model", model_dir, folder, "--output-dir", tmp_path / "ev")
+    done = run_command(
+        "ser_utils.evaluate", "--no-progress", "--model", model_dir, folder, "--output-dir", tmp_path / "ev"
+    )
     clean(done, 0)
     table = pd.read_csv(tmp_path / "ev" / "evaluation.csv").set_index("path")
     assert table.loc[str(folder / "1001_DFA_CAL_XX.wav"), "error"].endswith(
@@ -344,7 +348,7 @@ def test_emobox_on_a_csv_corpus_is_refused_before_training(ravdess_16k, tmp_path
     rows = [{"path": str(p), "emotion": "Anger" if "-05-" in p.name else "Sad", "speaker": p.parent.name,
              "corpus": "ravdess"} for p in sorted(data.rglob("*.wav"))]  # fmt: skip
     pd.DataFrame(rows).to_csv(tmp_path / "ravdess.csv", index=False)
-    done = train("--data", tmp_path / "ravdess.csv", "--split", "emobox", tmp_path=tmp_path)
+    done = train("--data", tmp_path / "ravdess.csv", "--protocol", "emobox", tmp_path=tmp_path)
     assert "the emobox split needs RAVDESS's actor numbers" in clean(done, 2) and "epoch" not in done.stdout
     assert not list((tmp_path / "outputs" / "runs").glob("*"))
 
@@ -352,16 +356,16 @@ def test_emobox_on_a_csv_corpus_is_refused_before_training(ravdess_16k, tmp_path
 @pytest.mark.parametrize("command", ["baseline", "train", "report"])
 def test_too_few_folds_are_refused_at_once(command, tmp_path):
     args = {"baseline": ["ser_utils.baseline"], "train": ["ser_utils.train"], "report": ["ser_utils.report"]}[command]
-    done = run(*args, "--n-folds", "1", env=env(tmp_path), timeout=120)
+    done = run_command(*args, "--n-folds", "1", env=env(tmp_path), timeout=120)
     assert "at least 3" in clean(done, 2) and not (tmp_path / "outputs" / "prepared").exists()
 
 
 def test_a_damaged_feature_cache_entry_is_named_and_extracted_again(ravdess_16k, tmp_path, capsys):
-    from ser_utils.features import pooled_hidden_states
-    from ser_utils.model import build_model, freeze_encoder
-    from ser_utils.preprocess import prepare_dataset, read_manifest
+    from ser_utils.prepare.preprocess import prepare_corpus, read_manifest
+    from ser_utils.train.frozen import pooled_hidden_states
+    from ser_utils.train.model import build_model, freeze_encoder
 
-    prepare_dataset(ravdess_copy(ravdess_16k, tmp_path / "data", [1], ("Anger", "Sad")), tmp_path / "p", False)
+    prepare_corpus(ravdess_copy(ravdess_16k, tmp_path / "data", [1], ("Anger", "Sad")), tmp_path / "p", False)
     paths = read_manifest(tmp_path / "p")["path"].tolist()
     model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=0)
     freeze_encoder(model)
@@ -401,7 +405,7 @@ def test_a_missing_optional_package_is_named_with_its_install_command(package, c
     shutil.copytree(model_dir, model)
     before = snapshot(model)
     args = [part.format(model=model, clip=clip) for part in command]
-    done = run(*args, env={"PYTHONPATH": str(tmp_path), **env(tmp_path)}, timeout=300)
+    done = run_command(*args, env={"PYTHONPATH": str(tmp_path), **env(tmp_path)}, timeout=300)
     message = clean(done, 2)
     assert f"needs {package}, which is not installed; pip install 'ser-utils[" in message
     assert snapshot(model) == before  # nothing written
@@ -424,7 +428,7 @@ def test_a_port_in_use_is_one_line(model_dir):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = run("ser_utils.demo", "--model", model_dir, "--port", port, timeout=300)
+        done = run_command("ser_utils.demo", "--model", model_dir, "--port", port, timeout=300)
     assert f"port {port} is in use" in clean(done, 2)
 
 
@@ -452,7 +456,7 @@ def test_a_named_pipe_in_a_folder_is_skipped_not_waited_on(model_dir, clip, tmp_
     folder.mkdir()
     shutil.copy2(clip, folder / "good.wav")
     os.mkfifo(folder / "pipe.wav")
-    done = run("ser_utils.predict", "--model", model_dir, folder, timeout=300)
+    done = run_command("ser_utils.predict", "--model", model_dir, folder, timeout=300)
     clean(done, 0)
     rows = {row.split(",")[0]: row for row in done.stdout.splitlines()[1:]}
     assert "not a regular file" in rows[str(folder / "pipe.wav")] and rows[str(folder / "good.wav")].count(",") > 8
@@ -476,14 +480,14 @@ def test_a_stray_file_of_another_corpus_does_not_block_a_folder(kaggle_input, ra
     shutil.copy2(ravdess_16k / "Actor_03" / stray.name, stray)
     assert list(find_corpora(folder)) == ["tess"]
     out = tmp_path / "prepared"
-    clean(run("ser_utils.preprocess", "--no-progress", "--data", folder, "--out", out), 0)
+    clean(run_command("ser_utils.preprocess", "--no-progress", "--data", folder, "--out", out), 0)
     skipped = pd.read_csv(out / "skipped.csv")
     assert skipped["reason"].tolist() == ["a stray: a ravdess name inside this tess folder"]
     assert stray.is_file()
 
 
 def test_a_csv_listing_a_clip_twice_keeps_one_and_names_missing_files(ravdess_16k, tmp_path):
-    from ser_utils.preprocess import prepare_dataset
+    from ser_utils.prepare.preprocess import prepare_corpus
 
     clips = sorted((ravdess_16k / "Actor_01").glob("03-01-05-*"))[:2]
     rows = [{"path": str(clips[0]), "emotion": "Anger", "speaker": "a"},
@@ -491,7 +495,7 @@ def test_a_csv_listing_a_clip_twice_keeps_one_and_names_missing_files(ravdess_16
             {"path": str(clips[0]), "emotion": "Anger", "speaker": "a"},
             {"path": "gone.wav", "emotion": "Sad", "speaker": "a"}]  # fmt: skip
     pd.DataFrame(rows).to_csv(tmp_path / "list.csv", index=False)
-    manifest = prepare_dataset(tmp_path / "list.csv", tmp_path / "p", progress=False, corpus=MANIFEST_CORPUS)
+    manifest = prepare_corpus(tmp_path / "list.csv", tmp_path / "p", progress=False, corpus=MANIFEST_CORPUS)
     assert sorted(manifest["source"]) == sorted(map(str, clips))
     reasons = pd.read_csv(tmp_path / "p" / "skipped.csv")["reason"].tolist()
     assert reasons == ["listed twice in list.csv: kept once, from line 2", "missing: no such file"]
@@ -501,8 +505,8 @@ def test_a_csv_listing_a_clip_twice_keeps_one_and_names_missing_files(ravdess_16
 
 
 def test_the_demo_limits_uploads_deletes_them_and_never_shows_a_server_path(model_dir, clip, tmp_path):
-    from ser_utils.demo import classify
-    from ser_utils.predict import Predictor
+    from ser_utils.ship.demo import classify
+    from ser_utils.ship.predict import Predictor
 
     predictor = Predictor(model_dir, device="cpu")
     uploads = tmp_path / "uploads"

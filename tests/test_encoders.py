@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from ser_utils import features
 from ser_utils.config import EMOTIONS, ENCODER_TYPES, load_profile
 from ser_utils.errors import ModelError
-from ser_utils.predict import Predictor, predict
-from ser_utils.runs import load_run
-from ser_utils.train import train
-from ser_utils.trainer import GuardedTrainer
+from ser_utils.ship.predict import Predictor, predict
+from ser_utils.train import frozen as features
+from ser_utils.train.run import train
+from ser_utils.train.run_folders import load_run
+from ser_utils.train.trainer import GuardedTrainer
 
 P_COLUMNS = [f"p_{name}" for name in EMOTIONS]
 CLASSIFIERS = {
@@ -110,7 +110,7 @@ def test_a_frozen_encoder_through_the_cache_matches_the_whole_model(family, smal
 def test_an_encoder_that_cannot_work_names_the_supported_types(tmp_path):
     from transformers import WhisperConfig
 
-    from ser_utils.model import build_model
+    from ser_utils.train.model import build_model
 
     WhisperConfig(d_model=32, encoder_layers=1, decoder_layers=1).save_pretrained(tmp_path)
     with pytest.raises(ModelError, match="supported encoder types are wav2vec2, hubert, wavlm, data2vec-audio"):

@@ -3,7 +3,6 @@ the good ones: shared-class scoring, per-corpus windows, error rows, and what it
 
 import copy
 import shutil
-import subprocess
 import sys
 
 import numpy as np
@@ -11,22 +10,16 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
-from ser_utils.audio import Window
-from ser_utils.config import EMOTIONS, load_profile
-from ser_utils.corpora import window_for
-from ser_utils.evaluate import evaluate
-from ser_utils.model import build_model, save_model_folder
-from ser_utils.predict import Predictor, predict
+from conftest import run_command
+from ser_utils.config import EMOTIONS
+from ser_utils.data.audio import Window
+from ser_utils.data.corpora import window_for
+from ser_utils.evaluate.score import evaluate
+from ser_utils.ship.predict import Predictor, predict
 
 RAVDESS_WINDOW = window_for("ravdess")  # the window every test model here was made for
 
 TESS = ["Anger", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise"]  # in the model's label order
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=3)
-    return save_model_folder(model, extractor, tmp_path_factory.mktemp("evaluate-model") / "model", RAVDESS_WINDOW)
 
 
 @pytest.fixture()
@@ -42,7 +35,7 @@ def test_cli_scores_the_shared_emotions_and_counts_bad_files(model_dir, tess_wit
     out = tmp_path / "out"
     command = [sys.executable, "-m", "ser_utils.evaluate", "--model", str(model_dir), "--output-dir", str(out),
                "--no-progress", str(tess_with_bad_files)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    done = run_command(command=command, timeout=300)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
     table = pd.read_csv(out / "evaluation.csv").fillna("")
     assert len(table) == 16 and table["scored"].sum() == 14
@@ -83,8 +76,7 @@ def test_several_corpora_each_cut_with_its_own_window(model_dir, kaggle_input):
 
 def test_nothing_scorable_is_exit_code_1(model_dir, tmp_path):
     (tmp_path / "notes.wav").write_text("not audio")
-    done = subprocess.run([sys.executable, "-m", "ser_utils.evaluate", "--model", str(model_dir), "--no-progress",
-                           "--output-dir", str(tmp_path / "out"), str(tmp_path)], capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+    options = ["--model", model_dir, "--no-progress", "--output-dir", tmp_path / "out", tmp_path]
+    done = run_command("ser_utils.evaluate", *options, timeout=300)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip().startswith("ser-evaluate: no file could be scored (files: 0 scored")

@@ -2,17 +2,17 @@
 missing or stale model.onnx; the ONNX path runs without torch."""
 
 import shutil
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from ser_utils.data import BUNDLED_SAMPLE
+from conftest import run_command
+from ser_utils.data.sources import BUNDLED_SAMPLE
 from ser_utils.errors import ModelError
-from ser_utils.export import ONNX_FILE, ONNX_INT8_FILE, export_onnx
-from ser_utils.predict import Predictor, predict
-from ser_utils.runs import MODEL_DIR
+from ser_utils.ship.export import ONNX_FILE, ONNX_INT8_FILE, export_onnx
+from ser_utils.ship.predict import Predictor, predict
+from ser_utils.train.run_folders import MODEL_DIR
 
 CLIPS = sorted(str(path) for path in BUNDLED_SAMPLE.rglob("*.flac"))  # 240 real clips, 4 actors
 
@@ -51,12 +51,13 @@ def test_onnx_int8_agrees_with_torch_fp32_on_99_percent_of_labels(exported, torc
 
 def test_command_lines_export_and_predict_with_onnx(trained_run, torch_table, tmp_path):
     out = tmp_path / "exported"
-    done = subprocess.run([sys.executable, "-m", "ser_utils.export", "--model", str(trained_run.run_dir / MODEL_DIR),
-                           "--output", str(out)], capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = run_command(
+        "ser_utils.export", "--model", str(trained_run.run_dir / MODEL_DIR), "--output", str(out), timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert "written:" in done.stdout and (out / ONNX_FILE).is_file() and (out / "ser_preprocessing.json").is_file()
     command = [sys.executable, "-m", "ser_utils.predict", "--backend", "onnx", "--model", str(out), *CLIPS[:12]]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    done = run_command(command=command, timeout=300)
     assert done.returncode == 0, done.stderr
     labels = [line.split(",")[1] for line in done.stdout.splitlines()[1:]]
     assert labels == torch_table["label"].tolist()[:12]
@@ -65,11 +66,11 @@ def test_command_lines_export_and_predict_with_onnx(trained_run, torch_table, tm
 def test_the_onnx_path_runs_without_torch(exported):
     script = (
         "import sys; sys.modules['torch'] = None; sys.modules['transformers'] = None\n"  # importing either fails
-        "from ser_utils.predict import Predictor, predict\n"
+        "from ser_utils.ship.predict import Predictor, predict\n"
         f"table = predict({CLIPS[:4]!r}, progress=False, predictor=Predictor({str(exported)!r}, backend='onnx'))\n"
         "print(table['label'].notna().sum())"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    done = run_command(command=[sys.executable, "-c", script], timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "4"
 
@@ -88,6 +89,5 @@ def test_a_missing_or_stale_onnx_model_is_refused_naming_the_fix(exported, train
     with pytest.raises(ModelError, match="exported from other weights"):
         Predictor(stale, backend="onnx")
     (stale / ONNX_FILE).write_bytes(b"not a graph")
-    done = subprocess.run([sys.executable, "-m", "ser_utils.predict", "--backend", "onnx", "--model", str(stale),
-                           CLIPS[0]], capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = run_command("ser_utils.predict", "--backend", "onnx", "--model", str(stale), CLIPS[0], timeout=300)
     assert done.returncode == 2 and "not a usable ONNX model" in done.stderr and "Traceback" not in done.stderr

@@ -19,13 +19,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from conftest import run_command
 from ser_utils.config import load_profile
-
-
-def run(*args, env=None, timeout=600):
-    """`python -m ser_utils.<args>`, with SER_OUTPUT_DIR from `env`."""
-    command = [sys.executable, "-m", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=timeout)
 
 
 def clean(done, code: int) -> str:
@@ -63,7 +58,7 @@ def tmpfs(tmp_path):
         folder.mkdir()
         if (
             os.geteuid() != 0
-            or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(folder)]).returncode
+            or run_command(command=["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(folder)]).returncode
         ):
             pytest.skip("a full disk is made with a small tmpfs, which needs root (tests/test_files.py fakes one)")
         mounted.append(folder)
@@ -71,14 +66,14 @@ def tmpfs(tmp_path):
 
     yield make
     for folder in mounted:
-        subprocess.run(["umount", str(folder)], check=True)
+        run_command(command=["umount", str(folder)], ok=True)
 
 
 # 1. Prepared data follows its source.
 
 
 def prepare(source: Path, out: Path):
-    return run("ser_utils.preprocess", "--no-progress", "--data", source, "--out", out)
+    return run_command("ser_utils.preprocess", "--no-progress", "--data", source, "--out", out)
 
 
 def test_a_replaced_source_is_prepared_again(source, tmp_path):
@@ -154,14 +149,14 @@ def test_no_clip_is_written_after_the_run_is_killed(ravdess_16k, tmp_path):
 
 
 def predict(*args):
-    return run("ser_utils.predict", *args)
+    return run_command("ser_utils.predict", *args)
 
 
 @pytest.mark.parametrize("head", ["Wav2Vec2Model", "Wav2Vec2ForCTC", "other labels"])
 def test_predict_refuses_a_model_without_an_emotion_head(head, tmp_path, clip):
     from transformers import Wav2Vec2Config, Wav2Vec2ForCTC, Wav2Vec2ForSequenceClassification, Wav2Vec2Model
 
-    from ser_utils.model import new_feature_extractor
+    from ser_utils.train.model import new_feature_extractor
 
     config = Wav2Vec2Config(**load_profile("smoke").scratch_config)
     if head == "other labels":
@@ -189,16 +184,8 @@ def test_predict_gives_an_error_row_for_nan_audio(tmp_path, model_dir, clip):
 
 
 def train(source, out, *options):
-    return run(
-        "ser_utils.train",
-        "--device",
-        "cpu",
-        "--no-progress",
-        "--data",
-        source,
-        *options,
-        env={"SER_OUTPUT_DIR": str(out)},
-    )
+    options = ["--device", "cpu", "--no-progress", "--data", source, *options]
+    return run_command("ser_utils.train", *options, env={"SER_OUTPUT_DIR": str(out)})
 
 
 def test_training_refuses_a_single_emotion(ravdess_16k, tmp_path):
@@ -232,7 +219,7 @@ def test_a_degenerate_run_never_replaces_the_published_model(source, tmp_path, m
         (["--batch-size", "0"], "--batch-size: batch_size must be at least 1, not 0"),
         (["--learning-rate", "-1"], "--learning-rate: learning_rate must be more than 0, not -1.0"),
         (["--test-size", "1.5"], "--test-size: test_size must be between 0 and 1, not 1.5"),
-        (["--split", "actor_kfold", "--fold", "6"], "--fold: fold must be 0..5, not 6"),
+        (["--protocol", "actor_kfold", "--fold", "6"], "--fold: fold must be 0..5, not 6"),
     ],
 )
 def test_out_of_range_training_options_are_refused_before_any_work(option, message, source, tmp_path):
@@ -258,13 +245,13 @@ def test_predict_output_that_cannot_be_written_is_refused_before_the_work(where,
     if where == "read-only folder":
         locked.mkdir()
         target = locked / "out.csv"
-        subprocess.run(["chattr", "+i", str(locked)], check=True) if os.geteuid() == 0 else locked.chmod(0o555)
+        run_command(command=["chattr", "+i", str(locked)], ok=True) if os.geteuid() == 0 else locked.chmod(0o555)
     try:
         started = time.monotonic()
         stderr = clean(predict("--model", tmp_path / "no-model-needed", clip, "-o", target), 2)
     finally:
         if where == "read-only folder":
-            subprocess.run(["chattr", "-i", str(locked)], check=True) if os.geteuid() == 0 else locked.chmod(0o755)
+            run_command(command=["chattr", "-i", str(locked)], ok=True) if os.geteuid() == 0 else locked.chmod(0o755)
     assert stderr.startswith(f"ser-predict: {target}") and stderr.count("\n") == 1
     assert "no trained model" not in stderr  # refused before the model was even looked at
     assert time.monotonic() - started < 30
@@ -302,7 +289,7 @@ def test_training_on_a_full_disk_keeps_the_published_model(tmpfs, source, tmp_pa
 
 def test_piping_predictions_into_head_ends_quietly(model_dir, ravdess_16k):
     command = f"{sys.executable} -m ser_utils.predict --model {model_dir} {ravdess_16k / 'Actor_05'} | head -1"
-    done = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], capture_output=True, text=True, timeout=300)
+    done = run_command(command=["bash", "-c", f"set -o pipefail; {command}"], timeout=300)
     assert done.returncode == 0 and done.stdout.startswith("path,label,probability")
     assert "Traceback" not in done.stderr and "Broken pipe" not in done.stderr, done.stderr
 
@@ -341,7 +328,7 @@ def test_yaml_1_1_exponents_are_numbers(tmp_path):
 
 
 def verify(path):
-    return run("ser_utils.data", "verify", path)
+    return run_command("ser_utils.data", "verify", path)
 
 
 def test_verify_names_missing_files_and_extra_look_alikes(ravdess_48k_sample, tmp_path):
@@ -399,11 +386,11 @@ def test_window_mode_memory_does_not_grow_with_the_length(model_dir, clip, tmp_p
         path = tmp_path / f"{minutes}min.wav"
         sf.write(path, np.tile(audio, int(minutes * 60 * rate / len(audio)) + 1), rate)
         measure = (
-            "import resource, sys; from ser_utils.predict import main; "
+            "import resource, sys; from ser_utils.ship.predict import main; "
             "code = main(sys.argv[1:]); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(code)"
         )
         command = [sys.executable, "-c", measure, "--model", str(model_dir), "--window", str(path)]
-        done = subprocess.run([*command, "-o", str(tmp_path / "o.csv")], capture_output=True, text=True, timeout=600)
+        done = run_command(command=[*command, "-o", str(tmp_path / "o.csv")], timeout=600)
         clean(done, 0)
         peaks[minutes] = int(done.stdout.split()[-1]) / 1024  # MiB
     # 20 minutes of 16 kHz audio hold 77 MB of samples and 959 windows of 160 kB: none of it may pile up.

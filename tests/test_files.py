@@ -4,8 +4,9 @@ import os
 import stat
 from pathlib import Path
 
-from ser_utils import files, runs
+from ser_utils import files
 from ser_utils.files import remove_abandoned, writing
+from ser_utils.train import run_folders as runs
 
 
 def test_outputs_follow_ser_output_dir(monkeypatch, tmp_path):

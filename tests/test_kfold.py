@@ -3,14 +3,14 @@ encoder (its features cached once, by two runs at a time), 1 epoch each."""
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from ser_utils.config import EMOTION_CODES, PROJECT_ROOT, load_profile
-from ser_utils.runs import folder_group
+from conftest import run_command
+from ser_utils.config import EMOTION_CODES, load_profile
+from ser_utils.train.run_folders import folder_group
 
 FOLDS = 3
 SEEDS = (1, 2)
@@ -32,7 +32,7 @@ def test_make_kfold_on_a_subset(ravdess_16k, tmp_path):
     command = ["make", "-j2", "-o", f"{venv}/.installed", "kfold", f"VENV={venv}", f"PROFILE={profile}",
                f"DATA={data}", f"FOLDS={FOLDS}", "SEEDS=1 2", "MODE=frozen", "LAYERSUM=1"]  # fmt: skip
     env = {**os.environ, "SER_OUTPUT_DIR": str(out)}
-    done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900)
+    done = run_command(command=command, env=env, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "epoch 1/1" in done.stderr  # progress reaches the terminal (papermill logs to stderr)
 
@@ -68,8 +68,8 @@ def test_make_kfold_on_a_subset(ravdess_16k, tmp_path):
 
 def test_the_aggregate_names_missing_runs(tmp_path):
     env = {**os.environ, "SER_OUTPUT_DIR": str(tmp_path)}
-    command = [sys.executable, "-m", "ser_utils.report", "--split", "emobox", "--seeds", "1", "2"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    command = [sys.executable, "-m", "ser_utils.report", "--protocol", "emobox", "--seeds", "1", "2"]
+    done = run_command(command=command, env=env, timeout=120)
     assert done.returncode == 1, done.stderr
     assert done.stdout.splitlines()[:2] == [
         "0 of 12 runs of smoke, emobox, fine-tuned",

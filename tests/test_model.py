@@ -3,7 +3,7 @@ import torch
 
 from ser_utils.config import EMOTIONS, load_profile
 from ser_utils.errors import ModelError
-from ser_utils.model import build_model
+from ser_utils.train.model import build_model
 
 
 def tiny_model():
@@ -53,7 +53,7 @@ def test_pretrained_checkpoint_gets_a_new_emotion_head(tmp_path):
     # facebook/wav2vec2-base is a Wav2Vec2ForPreTraining checkpoint; the full profile loads it this way.
     from transformers import Wav2Vec2Config, Wav2Vec2ForPreTraining
 
-    from ser_utils.model import new_feature_extractor
+    from ser_utils.train.model import new_feature_extractor
 
     config = Wav2Vec2Config(**load_profile("smoke").scratch_config)
     pretrained = Wav2Vec2ForPreTraining(config)

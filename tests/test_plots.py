@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 
 from ser_utils.config import EMOTIONS
-from ser_utils.metrics import emotion_confusion_matrix
-from ser_utils.plots import plot_confusion_matrix, plot_loss, plot_spectrograms, save_figure
+from ser_utils.evaluate.plots import plot_confusion_matrix, plot_loss, plot_spectrograms, save_figure
+from ser_utils.train.metrics import emotion_confusion_matrix
 
 HISTORY = pd.DataFrame(
     {

@@ -1,7 +1,5 @@
 import dataclasses
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -9,21 +7,15 @@ import pytest
 import soundfile as sf
 import torch
 
-from ser_utils.config import EMOTIONS, PROJECT_ROOT, load_profile
-from ser_utils.corpora import FROM_START, window_for
-from ser_utils.model import build_model, load_preprocessing, save_model_folder
-from ser_utils.predict import Predictor, expand_paths, predict
+from conftest import run_command
+from ser_utils.config import EMOTIONS
+from ser_utils.data.corpora import FROM_START, window_for
+from ser_utils.ship.predict import Predictor, expand_paths, predict
+from ser_utils.train.model import load_preprocessing
 
 RAVDESS_WINDOW = window_for("ravdess")  # the window every test model here was made for
 
 P_COLUMNS = [f"p_{e}" for e in EMOTIONS]
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    """A small wav2vec2 emotion model (random weights) saved as training saves it."""
-    model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=0)
-    return save_model_folder(model, extractor, tmp_path_factory.mktemp("model"), RAVDESS_WINDOW)
 
 
 @pytest.fixture(scope="module")
@@ -120,29 +112,26 @@ def test_any_rate_and_channel_count(ravdess_16k, tmp_path, predictor):
     assert table["error"].eq("").all() and table["label"].isin(EMOTIONS).all()
 
 
-def run_cli(*args):
-    command = [sys.executable, "-m", "ser_utils.predict", *map(str, args)]
-    return subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
-
-
 def test_cli_csv_jsonl_and_exit_codes(bad_files, model_dir, tmp_path):
-    done = run_cli("--model", model_dir, bad_files, tmp_path / "missing.wav")
+    done = run_command("ser_utils.predict", "--model", model_dir, bad_files, tmp_path / "missing.wav")
     assert done.returncode == 0, done.stderr
     from io import StringIO
 
     table = pd.read_csv(StringIO(done.stdout))
     assert len(table) == 8 and table["label"].notna().sum() == 3
     out = tmp_path / "out.jsonl"
-    done = run_cli("--model", model_dir, "--format", "jsonl", "-o", out, bad_files / "good.flac")
+    done = run_command(
+        "ser_utils.predict", "--model", model_dir, "--format", "jsonl", "-o", out, bad_files / "good.flac"
+    )
     assert done.returncode == 0
     record = json.loads(out.read_text().splitlines()[0])
     assert record["label"] in EMOTIONS and set(P_COLUMNS) <= set(record)
 
-    nothing = run_cli("--model", model_dir, bad_files / "empty.wav", bad_files / "text.wav")
+    nothing = run_command("ser_utils.predict", "--model", model_dir, bad_files / "empty.wav", bad_files / "text.wav")
     assert nothing.returncode == 1
     assert nothing.stderr.strip().splitlines()[-1].startswith("ser-predict: no file could be predicted")
     for folder in (tmp_path / "nope", bad_files):
-        refused = run_cli("--model", folder, bad_files / "good.flac")
+        refused = run_command("ser_utils.predict", "--model", folder, bad_files / "good.flac")
         assert refused.returncode == 2 and "Traceback" not in refused.stderr
         assert refused.stderr.strip().splitlines()[-1].startswith("ser-predict: ")
 
@@ -181,6 +170,6 @@ def test_int8_predictor_quantizes_every_linear_layer_and_stays_close(model_dir, 
 
 
 def test_cli_int8_option(model_dir, bad_files):
-    done = run_cli("--model", model_dir, "--int8", bad_files / "good.flac")
+    done = run_command("ser_utils.predict", "--model", model_dir, "--int8", bad_files / "good.flac")
     assert done.returncode == 0, done.stderr
     assert "deprecated" not in done.stderr and done.stdout.splitlines()[1].split(",")[1] in EMOTIONS

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from ser_utils.audio import trim_to_window
+from conftest import run_command
 from ser_utils.config import EMOTIONS, NUM_SAMPLES, SAMPLE_RATE
-from ser_utils.preprocess import MANIFEST_COLUMNS, VERIFICATION_CACHE, prepare_dataset, read_manifest
+from ser_utils.data.audio import trim_to_window
+from ser_utils.prepare.preprocess import MANIFEST_COLUMNS, VERIFICATION_CACHE, prepare_corpus, read_manifest
 
 
 def test_full_dataset_counts_and_format(prepared_full):
@@ -52,21 +53,21 @@ def test_stereo_clips_come_out_mono_as_channel_mean(ravdess_16k, prepared_full, 
 
 
 def test_rerun_skips_finished_clips(tmp_path):
-    from ser_utils.data import BUNDLED_SAMPLE
+    from ser_utils.data.sources import BUNDLED_SAMPLE
 
     source = tmp_path / "src" / "Actor_02"
     source.mkdir(parents=True)
     for clip in sorted((BUNDLED_SAMPLE / "Actor_02").iterdir())[:5]:
         os.symlink(clip, source / clip.name)
     out = tmp_path / "out"
-    first = prepare_dataset(source.parent, out, progress=False)
+    first = prepare_corpus(source.parent, out, progress=False)
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")}
-    second = prepare_dataset(source.parent, out, progress=False)
+    second = prepare_corpus(source.parent, out, progress=False)
     assert first.equals(second)
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")} == stamps
     broken = next(iter(stamps))
     broken.write_bytes(b"RIFF")  # a truncated file is redone
-    prepare_dataset(source.parent, out, progress=False)
+    prepare_corpus(source.parent, out, progress=False)
     assert sf.info(broken).frames == NUM_SAMPLES
 
 
@@ -105,7 +106,7 @@ def test_sigkill_mid_run_then_rerun_gives_exactly_the_complete_set(ravdess_16k, 
     for name, content in partial.items():  # what is in place is complete; a temporary may be left over
         assert name.endswith(".tmp") or content == reference[name], name
 
-    subprocess.run(command, check=True, timeout=300)
+    run_command(command=command, ok=True, timeout=300)
     _assert_same_outputs(out, reference)  # no temporaries left, nothing truncated, nothing extra
 
 
@@ -149,9 +150,7 @@ def test_bad_inputs_are_handled_or_skipped_with_a_reason(ravdess_16k, tmp_path):
     _write(actor / good, speech, rate)  # the same clip twice, as FLAC and WAV: the first by name is used
 
     out = tmp_path / "prepared"
-    done = subprocess.run(
-        [*PREPROCESS, "--data", str(tmp_path / "data"), "--out", str(out)], capture_output=True, text=True
-    )
+    done = run_command(command=[*PREPROCESS, "--data", str(tmp_path / "data"), "--out", str(out)])
     assert done.returncode == 0 and not done.stderr.strip(), done.stderr
     assert f"5 clips ready in {out}; 8 files skipped, reasons in {out / 'skipped.csv'}" in done.stdout
     manifest = read_manifest(out)
@@ -182,14 +181,14 @@ def test_read_only_output_folder_is_refused_in_one_line(ravdess_16k, tmp_path):
     # Root ignores permission bits, so for root the folder is made immutable instead.
     lock, unlock = (["chattr", "+i", str(out)], ["chattr", "-i", str(out)]) if os.geteuid() == 0 else (None, None)
     if lock:
-        subprocess.run(lock, check=True)
+        run_command(command=lock, ok=True)
     else:
         out.chmod(0o555)
     try:
         command = [*PREPROCESS, "--data", str(ravdess_16k), "--out", str(out)]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        done = run_command(command=command, timeout=120)
     finally:
-        subprocess.run(unlock, check=True) if unlock else out.chmod(0o755)
+        run_command(command=unlock, ok=True) if unlock else out.chmod(0o755)
     assert done.returncode == 2 and not done.stdout
     assert re.fullmatch(
         rf"error: {re.escape(str(out))}: cannot write here \((Permission denied|Operation not permitted)\); "
@@ -202,17 +201,17 @@ def test_read_only_output_folder_is_refused_in_one_line(ravdess_16k, tmp_path):
 def test_a_changed_corpus_window_makes_its_clips_again(ravdess_subset, tmp_path, monkeypatch, capsys):
     import dataclasses
 
-    from ser_utils.audio import Window, read_window
-    from ser_utils.corpora import CORPORA
+    from ser_utils.data.audio import Window, read_window
+    from ser_utils.data.corpora import CORPORA
 
     source, out = ravdess_subset([1], 6), tmp_path / "prepared"
-    first = prepare_dataset(source, out, progress=False)
+    first = prepare_corpus(source, out, progress=False)
     assert set(zip(first["window_offset_s"], first["window_duration_s"], strict=True)) == {(0.6, 2.5)}
     assert "made again" not in capsys.readouterr().out
-    assert prepare_dataset(source, out, progress=False).equals(first)  # same window: every clip kept
+    assert prepare_corpus(source, out, progress=False).equals(first)  # same window: every clip kept
     later = Window(SAMPLE_RATE, 0.3, 2.5)
     monkeypatch.setitem(CORPORA, "ravdess", dataclasses.replace(CORPORA["ravdess"], window=later))
-    again = prepare_dataset(source, out, progress=False)
+    again = prepare_corpus(source, out, progress=False)
     assert "6 clips made again" in capsys.readouterr().out
     assert set(again["window_offset_s"]) == {0.3}
     for row in again.itertuples():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ser_utils.ravdess import parse_name
+from ser_utils.data.ravdess import parse_name
 
 
 def test_parse_name_fields():

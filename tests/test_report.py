@@ -4,16 +4,16 @@ import json
 import pandas as pd
 
 from ser_utils.config import EMOTIONS, load_profile
-from ser_utils.report import audit_protocols, kfold_runs, kfold_summary, results_table
-from ser_utils.runs import finished_runs
+from ser_utils.evaluate.report import audit_protocols, kfold_runs, kfold_summary, results_table
+from ser_utils.train.run_folders import finished_runs
 
 
-def fake_run(root, name, strategy, fold, wa, pretrained=False, seed=42, corpora="", test_corpora=""):
+def fake_run(root, name, protocol, fold, wa, pretrained=False, seed=42, corpora="", test_corpora=""):
     run_dir = root / name
     run_dir.mkdir(parents=True)
     info = {
         "model": "m",
-        "split_strategy": strategy,
+        "protocol": protocol,
         "fold": fold,
         "machine": "CPU",
         "profile": {
@@ -54,14 +54,14 @@ def test_results_table_one_row_per_model_and_protocol(tmp_path):
     assert table.loc["actor_kfold", "encoder"] == "wav2vec2 from scratch"
     assert table.loc["random", "data"] == "8 clips, 4 actors"
 
-    profile = dataclasses.replace(load_profile("smoke", split="actor_kfold"), name="p")
+    profile = dataclasses.replace(load_profile("smoke", protocol="actor_kfold"), name="p")
     folds, missing = kfold_runs(runs, profile, seeds=[42, 7])
     assert [(run["fold"], run["profile"]["seed"]) for run in folds] == [(0, 42), (1, 42), (1, 7)]
     assert missing == [(2, 42), (3, 42), (4, 42), (5, 42), (0, 7), (2, 7), (3, 7), (4, 7), (5, 7)]
     assert kfold_runs(runs, dataclasses.replace(profile, freeze_encoder=True))[0] == []  # another mode
     assert kfold_runs(runs, dataclasses.replace(profile, corpora="ravdess,tess"))[0] == []  # other corpora
     fake_run(tmp_path, "x1", "cross_corpus", 1, 0.3, corpora="crema-d", test_corpora="tess")
-    cross = load_profile("smoke", split="cross_corpus", corpora="crema-d", test_corpora="tess", name="p", n_folds=6)
+    cross = load_profile("smoke", protocol="cross_corpus", corpora="crema-d", test_corpora="tess", name="p", n_folds=6)
     assert [run["fold"] for run in kfold_runs(finished_runs(tmp_path), cross)[0]] == [1]  # only the cross-corpus run
     per_fold, summed = kfold_summary(folds[:2])
     assert per_fold["test_actors"].tolist() == ["1 2", "5 6"] and per_fold["seed"].tolist() == [42, 42]
@@ -69,7 +69,7 @@ def test_results_table_one_row_per_model_and_protocol(tmp_path):
 
 
 def test_audit_protocols_on_the_full_dataset(prepared_full):
-    from ser_utils.preprocess import read_manifest
+    from ser_utils.prepare.preprocess import read_manifest
 
     out, _ = prepared_full
     audit = audit_protocols(read_manifest(out))

@@ -1,10 +1,12 @@
 """Run folders: naming, opening, finding and reading back."""
 
+import json
+
 import pytest
 
 from ser_utils.config import load_profile
 from ser_utils.errors import TrainingError
-from ser_utils.runs import find_run, folder_group, load_run, open_run_dir, run_group
+from ser_utils.train.run_folders import find_run, finished_runs, folder_group, load_run, open_run_dir, run_group
 
 
 def test_runs_get_their_own_folders_and_never_overwrite():
@@ -13,7 +15,8 @@ def test_runs_get_their_own_folders_and_never_overwrite():
     assert first != second and first.is_dir() and second.is_dir()
     assert folder_group(first.name) == folder_group(second.name) == "smoke"
     assert (
-        folder_group(open_run_dir(load_profile("smoke", split="actor_kfold", fold=2)).name) == "smoke-actor_kfold-fold2"
+        folder_group(open_run_dir(load_profile("smoke", protocol="actor_kfold", fold=2)).name)
+        == "smoke-actor_kfold-fold2"
     )
     named = open_run_dir(profile, "mine")
     (named / "history.csv").write_text("kept")
@@ -32,7 +35,7 @@ def test_runs_get_their_own_folders_and_never_overwrite():
 
 
 def test_find_run_takes_the_newest_finished_run_of_a_group():
-    profile = load_profile("smoke", split="actor_holdout")
+    profile = load_profile("smoke", protocol="actor_holdout")
     names = ("x_20260101-000000", "x_20260102-000000", "x_20260103-000000")
     older, newer, unfinished = (open_run_dir(profile, name) for name in names)
     for path in (older, newer):
@@ -51,7 +54,7 @@ def test_load_run_names_what_is_missing(tmp_path):
 def test_models_published_at_once_take_turns_and_one_arrives_whole(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from ser_utils.runs import publish_model
+    from ser_utils.train.run_folders import publish_model
 
     sources = []
     for index in range(4):
@@ -76,11 +79,29 @@ def test_models_published_at_once_take_turns_and_one_arrives_whole(tmp_path):
 
 def test_run_groups_name_the_corpora_and_the_cross_corpus_fold():
     assert run_group(load_profile("smoke")) == "smoke"  # RAVDESS, or whatever is found: as before
-    assert run_group(load_profile("smoke", split="actor_kfold", fold=2, corpora="ravdess,tess")) == (
+    assert run_group(load_profile("smoke", protocol="actor_kfold", fold=2, corpora="ravdess,tess")) == (
         "smoke-ravdess+tess-actor_kfold-fold2"
     )
-    cross = load_profile("smoke", split="cross_corpus", fold=1, corpora="crema-d", test_corpora="tess")
+    cross = load_profile("smoke", protocol="cross_corpus", fold=1, corpora="crema-d", test_corpora="tess")
     assert run_group(cross) == "smoke-crema-d-to-tess-cross_corpus-fold1"
-    assert run_group(load_profile("smoke", split="cross_corpus", test_corpora="tess")) == (
+    assert run_group(load_profile("smoke", protocol="cross_corpus", test_corpora="tess")) == (
         "smoke-all-to-tess-cross_corpus-fold0"
     )
+
+
+def test_run_records_of_earlier_versions_are_read_in_todays_names(tmp_path):
+    """Runs written before the glossary (split_strategy, split, the profile's split) read as protocol,
+    protocol_label and the profile's protocol, by reports and load_run alike."""
+    old = {"split_strategy": "emobox", "split": "EmoBox's 6 actor folds, fold 2", "fold": 2, "test_metrics": {},
+           "finished": "2026-11-25T00:00:00", "profile": {"name": "p", "split": "emobox", "fold": 2}}  # fmt: skip
+    run_dir = tmp_path / "runs" / "p-emobox-fold2_20261125-000000"
+    run_dir.mkdir(parents=True)
+    (run_dir / "run_info.json").write_text(json.dumps(old))
+    for name in ("history.csv", "predictions.csv"):
+        (run_dir / name).write_text("epoch\n1\n")
+    (listed,) = finished_runs(tmp_path / "runs")
+    for info in (listed, load_run(run_dir).info):
+        assert info["protocol"] == info["profile"]["protocol"] == "emobox"
+        assert info["protocol_label"] == "EmoBox's 6 actor folds, fold 2"
+        assert not {"split", "split_strategy"} & {*info, *info["profile"]}
+    assert json.loads((run_dir / "run_info.json").read_text()) == old  # read, never rewritten

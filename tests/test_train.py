@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from ser_utils.config import EMOTIONS
+from ser_utils.evaluate.plots import plot_accuracy, plot_confusion_matrix, plot_loss, run_caption, save_figure
 from ser_utils.files import figures_dir
-from ser_utils.metrics import HISTORY_COLUMNS, emotion_confusion_matrix
-from ser_utils.model import build_model
-from ser_utils.plots import plot_accuracy, plot_confusion_matrix, plot_loss, run_caption, save_figure
-from ser_utils.runs import load_run
+from ser_utils.train.metrics import HISTORY_COLUMNS, emotion_confusion_matrix
+from ser_utils.train.model import build_model
+from ser_utils.train.run_folders import load_run
 
 EPOCHS = 5  # as the trained_run fixture (tests/conftest.py)
 
@@ -52,7 +52,9 @@ def test_predictions_and_run_info(finished_run):
     assert info["selection_part"] == "test"  # the random split has no validation part, as in the original
     assert info["leakage"]["actors_on_both_sides"] == 4
     assert info["test_metrics"]["WA"] == (predictions["emotion"] == predictions["predicted"]).mean()
-    assert "speaker-dependent" in info["split"] and "from scratch" in info["model"]
+    assert "speaker-dependent" in info["protocol_label"] and "from scratch" in info["model"]
+    assert info["protocol"] == info["profile"]["protocol"] == "random"  # the glossary's names only:
+    assert not {"split", "split_strategy"} & {*info, *info["profile"]}  # earlier keys are read, never written
     assert info["machine"].startswith("CPU")
     assert info["best_checkpoint"]
     assert info["train_runtime_s"] > 0
@@ -83,7 +85,7 @@ def test_report_writes_the_three_figures(finished_run):
 
 def test_predicting_the_source_files_reproduces_training(finished_run):
     # The prediction CLI cuts the original recordings itself: it must see what training saw.
-    from ser_utils.predict import predict
+    from ser_utils.ship.predict import predict
 
     columns = [f"p_{e}" for e in EMOTIONS]
     table = predict(finished_run.predictions["source"], model_dir=finished_run.run_dir / "model", progress=False)

@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from conftest import run_command
 from ser_utils.config import load_profile
 from ser_utils.errors import NonFiniteLossError
-from ser_utils.runs import last_checkpoint
-from ser_utils.splits import assign_split
-from ser_utils.train import train
+from ser_utils.prepare.protocols import assign_parts
+from ser_utils.train.run import train
+from ser_utils.train.run_folders import last_checkpoint
 
 TRAIN = [sys.executable, "-m", "ser_utils.train", "--device", "cpu", "--no-progress"]
 
@@ -24,7 +25,7 @@ TRAIN = [sys.executable, "-m", "ser_utils.train", "--device", "cpu", "--no-progr
 def test_same_seed_gives_identical_history_and_another_seed_does_not(small_manifest, tmp_path):
     def history(seed, name):
         profile = load_profile("smoke", epochs=2, seed=seed, device="cpu")
-        manifest = assign_split(small_manifest.drop(columns="split"), "random", 0.2, seed)
+        manifest = assign_parts(small_manifest.drop(columns="part"), "random", 0.2, seed)
         return (train(profile, manifest, tmp_path / name, progress=False).run_dir / "history.csv").read_bytes()
 
     first, again, other = history(7, "a"), history(7, "b"), history(8, "c")
@@ -53,7 +54,7 @@ def test_resume_after_sigkill_ends_like_an_uninterrupted_run(ravdess_subset, tmp
     data = ravdess_subset([3, 4], 48)  # 96 clips: about 1.5 s per epoch on 2 CPU cores
     env = {**os.environ, "SER_OUTPUT_DIR": str(tmp_path)}
     command = [*TRAIN, "--data", str(data), "--epochs", "4"]
-    subprocess.run([*command, "--run-name", "whole"], env=env, check=True, capture_output=True, timeout=600)
+    run_command(command=[*command, "--run-name", "whole"], env=env, ok=True, timeout=600)
 
     cut = tmp_path / "runs" / "cut"
     published = (tmp_path / "model" / "model.safetensors").read_bytes()
@@ -68,11 +69,9 @@ def test_resume_after_sigkill_ends_like_an_uninterrupted_run(ravdess_subset, tmp
     assert not (cut / "run_info.json").exists()
     assert (tmp_path / "model" / "model.safetensors").read_bytes() == published  # untouched by the killed run
 
-    again = subprocess.run([*command, "--run-name", "cut"], env=env, capture_output=True, text=True, timeout=60)
+    again = run_command(command=[*command, "--run-name", "cut"], env=env, timeout=60)
     assert again.returncode == 2 and "never overwrite" in again.stderr and "Traceback" not in again.stderr
-    resumed = subprocess.run(
-        [*command, "--run-name", "cut", "--resume"], env=env, capture_output=True, text=True, timeout=600
-    )
+    resumed = run_command(command=[*command, "--run-name", "cut", "--resume"], env=env, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming from" in resumed.stdout
     info = json.loads((cut / "run_info.json").read_text())

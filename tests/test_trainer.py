@@ -7,10 +7,10 @@ import torch
 from transformers import TrainerCallback
 
 from ser_utils.config import load_profile
-from ser_utils.dataset import to_hf_dataset
 from ser_utils.errors import NonFiniteLossError
-from ser_utils.model import build_model
-from ser_utils.trainer import EpochLine, GuardedTrainer, training_arguments
+from ser_utils.train.inputs import to_hf_dataset
+from ser_utils.train.model import build_model
+from ser_utils.train.trainer import EpochLine, GuardedTrainer, training_arguments
 
 
 def test_epoch_line_reports_each_evaluation(capsys):
@@ -31,12 +31,12 @@ class PoisonAfterFirstEpoch(TrainerCallback):
 def test_nan_loss_stops_naming_the_step_and_the_last_good_checkpoint(small_manifest, tmp_path):
     profile = load_profile("smoke", epochs=3, device="cpu")
     model, extractor = build_model(None, profile.scratch_config, profile.seed)
-    train_rows = small_manifest[small_manifest["split"] == "train"]
+    train_rows = small_manifest[small_manifest["part"] == "train"]
     trainer = GuardedTrainer(
         model=model,
         args=training_arguments(profile, tmp_path / "checkpoints", progress=False),
         train_dataset=to_hf_dataset(train_rows, extractor, progress=False),
-        eval_dataset=to_hf_dataset(small_manifest[small_manifest["split"] == "test"], extractor, progress=False),
+        eval_dataset=to_hf_dataset(small_manifest[small_manifest["part"] == "test"], extractor, progress=False),
         callbacks=[PoisonAfterFirstEpoch()],
     )
     steps_per_epoch = -(-len(train_rows) // profile.batch_size)
@@ -66,7 +66,7 @@ def test_the_supported_range_is_declared_once_and_its_floors_are_the_lowest_job(
 def test_a_library_outside_the_supported_range_is_one_line_naming_the_upgrade(monkeypatch, capsys):
     from importlib import metadata
 
-    from ser_utils.train import main
+    from ser_utils.train.run import main
 
     real = metadata.version
     monkeypatch.setattr(metadata, "version", lambda name: "4.46.3" if name == "transformers" else real(name))

@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 import soundfile as sf
 
-from ser_utils import verify
-from ser_utils.verify import verify_dataset
+from ser_utils.data import verify
+from ser_utils.data.verify import verify_corpus
 
 
 def _actor_01_originals(ravdess_48k_sample, root: Path) -> Path:
@@ -18,7 +18,7 @@ def _actor_01_originals(ravdess_48k_sample, root: Path) -> Path:
 def test_verify_finds_missing_corrupt_renamed_duplicate_and_extra_files(ravdess_48k_sample, ravdess_16k, tmp_path):
     root = _actor_01_originals(ravdess_48k_sample, tmp_path)
     actor = root / "Actor_01"
-    assert verify_dataset(root).verified == [f"Actor_01/{p.name}" for p in sorted(actor.iterdir())]
+    assert verify_corpus(root).verified == [f"Actor_01/{p.name}" for p in sorted(actor.iterdir())]
     names = sorted(p.name for p in actor.iterdir())
     damaged = bytearray((actor / names[0]).read_bytes())
     damaged[5000] ^= 0xFF  # one flipped byte in the audio data
@@ -31,7 +31,7 @@ def test_verify_finds_missing_corrupt_renamed_duplicate_and_extra_files(ravdess_
     short, rate = sf.read(ravdess_16k / "Actor_01" / names[5])
     sf.write(actor / names[5], short[: rate // 2], rate)  # a 16 kHz copy cut to 0.5 s
 
-    result = verify_dataset(root)
+    result = verify_corpus(root)
     assert len(result.verified) == 55 and result.copies == {f"Actor_01/{names[4]}": 16_000}
     assert result.corrupt == {
         f"Actor_01/{names[0]}": "checksum differs from the original: damaged or altered",

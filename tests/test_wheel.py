@@ -3,8 +3,6 @@
 run from a folder outside the checkout on a Kaggle-like input (SER_KAGGLE_INPUT)."""
 
 import json
-import os
-import subprocess
 import sys
 import sysconfig
 import zipfile
@@ -12,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_command
 from ser_utils.config import PROJECT_ROOT, load_profile
 
 
@@ -30,28 +29,33 @@ def wheel(tmp_path_factory):
         str(out),
         str(PROJECT_ROOT),
     ]  # fmt: skip  (what make wheel runs)
-    subprocess.run(command, check=True, timeout=300, capture_output=True)
+    run_command(command=command, ok=True, timeout=300)
     (built,) = out.glob("ser_utils-*.whl")
     return built
 
 
 def test_the_wheel_holds_the_sample_the_checksums_and_the_profiles(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    assert sum(name.startswith("ser_utils/ravdess-sample/Actor_") and name.endswith(".flac") for name in names) == 240
-    assert "ser_utils/ravdess_checksums.tsv" in names and "ser_utils/params/full.yaml" in names
+    sample = [name for name in names if name.startswith("ser_utils/data/ravdess-sample/Actor_")]
+    assert len(sample) == 240 and all(name.endswith(".flac") for name in sample)
+    assert "ser_utils/data/ravdess_checksums.tsv" in names and "ser_utils/params/full.yaml" in names
+    stages = ("data", "prepare", "train", "ship", "evaluate")
+    assert {f"ser_utils/{stage}/__init__.py" for stage in stages} <= set(names)
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert all(f"{command} =" in entry_points for command in ("ser-predict", "ser-export", "ser-demo"))
+    commands = ("data", "preprocess", "train", "baseline", "report", "predict", "evaluate", "export", "demo")
+    assert all(f"ser-{command} =" in entry_points for command in commands)
 
 
 def test_installed_wheel_runs_notebooks_02_to_04_outside_the_checkout(wheel, ravdess_16k, tmp_path):
     venv = tmp_path / "kaggle-env"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    run_command("venv", "--without-pip", str(venv), ok=True, timeout=120)
     python = venv / "bin" / "python"
     install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-index", "--no-deps",
                str(wheel)]  # fmt: skip
-    subprocess.run(install, check=True, timeout=300, capture_output=True)
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    run_command(command=install, ok=True, timeout=300)
+    site = run_command(
+        command=[str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], ok=True
+    ).stdout.strip()
     Path(site, "kaggle-packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")  # torch, transformers, ...
 
     kaggle_input = tmp_path / "input" / "ravdess-emotional-speech-audio" / "audio_speech_actors_01-24"
@@ -64,10 +68,11 @@ def test_installed_wheel_runs_notebooks_02_to_04_outside_the_checkout(wheel, rav
     profile = working / "tiny.yaml"
     profile.write_text(json.dumps({"scratch_config": load_profile("smoke").scratch_config,
                                    "model_name_or_path": None, "epochs": 1}))  # fmt: skip
-    env = {key: value for key, value in os.environ.items() if key not in ("SER_OUTPUT_DIR", "RAVDESS_DIR")}
+    env = {"SER_OUTPUT_DIR": None, "RAVDESS_DIR": None}  # removed: the notebooks find their own
     env["SER_KAGGLE_INPUT"] = str(tmp_path / "input")
-    where = subprocess.run([str(python), "-c", "import ser_utils; print(ser_utils.__file__)"], cwd=working, env=env,
-                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    where = run_command(
+        command=[str(python), "-c", "import ser_utils; print(ser_utils.__file__)"], cwd=working, env=env, ok=True
+    ).stdout
     assert where.startswith(site), where  # the wheel's copy, not the checkout's
     for name, parameters in (("02_preprocessing", []), ("03_finetune_wav2vec2", ["-p", "profile", str(profile)]),
                              ("04_report", ["-p", "profile", str(profile)])):  # fmt: skip
@@ -75,7 +80,7 @@ def test_installed_wheel_runs_notebooks_02_to_04_outside_the_checkout(wheel, rav
         (working / "notebooks" / f"{name}.ipynb").write_text(notebook)
         command = [str(python), "-m", "papermill", "--cwd", str(working / "notebooks"), f"notebooks/{name}.ipynb",
                    f"notebooks/{name}.out.ipynb", *parameters]  # fmt: skip
-        done = subprocess.run(command, cwd=working, env=env, capture_output=True, text=True, timeout=600)
+        done = run_command(command=command, cwd=working, env=env, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
     executed = (working / "notebooks" / "03_finetune_wav2vec2.out.ipynb").read_text()
     assert "Kaggle input" in executed and "48" in executed

@@ -30,8 +30,8 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from ser_utils.audio import Window, read_clips
 from ser_utils.config import LABEL2ID, SAMPLE_RATE
+from ser_utils.data.audio import Window, read_clips
 from ser_utils.files import outputs_dir, space_checked, writing
 
 CACHE_VERSION = 2  # bump when what is cached changes meaning (2: entries are .npz, checked on reading)
@@ -95,7 +95,7 @@ def pooled_hidden_states(
 ) -> Extraction:
     """The pooled hidden states of the prepared clips at `paths` (one array per clip: layers + 2 rows, see _pool),
     read from the cache under `root` (default cache_root()) and computed, `batch_size` clips at a time on
-    `device`, for the clips it lacks. The encoder must be frozen (ser_utils.model.freeze_encoder)."""
+    `device`, for the clips it lacks. The encoder must be frozen (ser_utils.train.model.freeze_encoder)."""
     paths = [str(path) for path in paths]
     folder = Path(root or cache_root()) / encoder_fingerprint(model, feature_extractor, window)
     files = [folder / f"{clip_key(path)}.npz" for path in paths]
@@ -160,7 +160,7 @@ class PooledHead(nn.Module):
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
-class FeatureDataset(torch.utils.data.Dataset):
+class PooledClips(torch.utils.data.Dataset):
     """Pooled hidden states (one per row of `rows`, in order) with their emotion labels, as Trainer reads them."""
 
     def __init__(self, rows: pd.DataFrame, features: np.ndarray):

@@ -26,9 +26,9 @@ from transformers import (
     Wav2Vec2FeatureExtractor,
 )
 
-from ser_utils.audio import PREPROCESSING_FILE, Window, load_preprocessing
 from ser_utils.config import EMOTIONS, ENCODER_TYPES, ID2LABEL, LABEL2ID, SAMPLE_RATE, SEED
-from ser_utils.corpora import UNRECORDED_WINDOW
+from ser_utils.data.audio import PREPROCESSING_FILE, Window, load_preprocessing
+from ser_utils.data.corpora import UNRECORDED_WINDOW
 from ser_utils.errors import ModelError
 from ser_utils.files import writing
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from ser_utils import features
-from ser_utils.audio import Window
 from ser_utils.config import ENCODER_TYPES, load_profile
-from ser_utils.corpora import window_for
-from ser_utils.features import PooledHead, pooled_hidden_states
-from ser_utils.model import build_model, freeze_encoder
+from ser_utils.data.audio import Window
+from ser_utils.data.corpora import window_for
+from ser_utils.train import frozen as features
+from ser_utils.train.frozen import PooledHead, pooled_hidden_states
+from ser_utils.train.model import build_model, freeze_encoder
 
 RAVDESS_WINDOW = window_for("ravdess")  # the window every clip here was cut with
 
@@ -78,9 +78,9 @@ def test_an_interrupted_extraction_resumes_where_it_stopped(clips, tmp_path, mon
 EXTRACT = """
 import sys
 from ser_utils.config import load_profile
-from ser_utils.features import pooled_hidden_states
-from ser_utils.model import build_model, freeze_encoder
-from ser_utils.corpora import window_for
+from ser_utils.train.frozen import pooled_hidden_states
+from ser_utils.train.model import build_model, freeze_encoder
+from ser_utils.data.corpora import window_for
 model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=0, weighted_layer_sum=True)
 freeze_encoder(model)
 done = pooled_hidden_states(model, extractor, sys.argv[2:], window_for("ravdess"), batch_size=2, progress=False,
@@ -120,7 +120,7 @@ def test_the_head_on_pooled_states_gives_the_models_logits(family, weighted, cli
 def test_the_layer_weights_train(small_manifest, tmp_path, monkeypatch):
     from safetensors.torch import load_file
 
-    from ser_utils.train import train
+    from ser_utils.train.run import train
 
     monkeypatch.setenv("SER_OUTPUT_DIR", str(tmp_path / "outputs"))
     profile = load_profile("smoke", epochs=2, device="cpu", freeze_encoder=True, weighted_layer_sum=True)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ser_utils.audio import CLIP_SUFFIXES, audio_info
+from ser_utils.data.audio import CLIP_SUFFIXES, audio_info
+from ser_utils.data.ravdess import parse_name
 from ser_utils.errors import AudioError
 from ser_utils.files import writing
-from ser_utils.ravdess import parse_name
 
 # md5 checksums of the 1440 original 48 kHz files (from the dataset's MANIFEST.tsv), shipped with the package.
 CHECKSUMS = Path(__file__).resolve().parent / "ravdess_checksums.tsv"
@@ -93,7 +93,7 @@ def _md5(path: Path, cache: dict) -> str:
     return digest
 
 
-def verify_dataset(root: str | os.PathLike, cache_file: str | os.PathLike | None = None) -> Verification:
+def verify_corpus(root: str | os.PathLike, cache_file: str | os.PathLike | None = None) -> Verification:
     """Compare the files under `root`/Actor_NN/ with the checksums of the 1440 original RAVDESS speech files.
 
     Original files (48 kHz WAV) must match their md5. Converted copies (another rate or format, such as

@@ -13,14 +13,14 @@ import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, default_data_collator
 
 from ser_utils.config import Profile
-from ser_utils.corpora import main_window
-from ser_utils.dataset import to_hf_dataset
+from ser_utils.data.corpora import main_window
 from ser_utils.errors import NonFiniteLossError, TrainingError, check_versions
-from ser_utils.features import FeatureDataset, PooledHead, pooled_hidden_states
-from ser_utils.metrics import compute_metrics
-from ser_utils.model import build_model, freeze_encoder
-from ser_utils.runs import last_checkpoint
-from ser_utils.splits import selection_part
+from ser_utils.prepare.protocols import selection_part
+from ser_utils.train.frozen import PooledClips, PooledHead, pooled_hidden_states
+from ser_utils.train.inputs import to_hf_dataset
+from ser_utils.train.metrics import compute_metrics
+from ser_utils.train.model import build_model, freeze_encoder
+from ser_utils.train.run_folders import last_checkpoint
 
 
 def use_cpu(device: str) -> bool:
@@ -153,9 +153,9 @@ class Parts:
     def of(cls, manifest: pd.DataFrame) -> Parts:
         selection = selection_part(manifest)
         return cls(
-            manifest[manifest["split"] == "train"],
-            manifest[manifest["split"] == selection],
-            manifest[manifest["split"] == "test"].reset_index(drop=True),
+            manifest[manifest["part"] == "train"],
+            manifest[manifest["part"] == selection],
+            manifest[manifest["part"] == "test"].reset_index(drop=True),
             selection,
         )
 
@@ -192,7 +192,7 @@ def _datasets(profile: Profile, parts: Parts, model, feature_extractor, args: Tr
         print(f"encoder features of {len(rows)} clips: {extraction.computed} computed, the others read from the "
               f"cache ({extraction.folder})", flush=True)  # fmt: skip
     ends = np.cumsum([len(parts.train), len(parts.selection)])
-    sets = [FeatureDataset(part, chunk) for part, chunk in zip(
+    sets = [PooledClips(part, chunk) for part, chunk in zip(
         (parts.train, parts.selection, parts.test), np.split(extraction.features, ends), strict=True)]  # fmt: skip
     return PooledHead(model), *sets
 

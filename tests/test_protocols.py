@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from ser_utils.preprocess import read_manifest
-from ser_utils.splits import assign_split, leakage_audit, selection_part, speaker_folds
+from ser_utils.prepare.preprocess import read_manifest
+from ser_utils.prepare.protocols import assign_parts, leakage_audit, selection_part, speaker_folds
 
 
 @pytest.fixture(scope="module")
@@ -21,15 +21,15 @@ NO_LEAKAGE = {
 
 
 def test_random_split_is_the_originals(manifest):
-    split = assign_split(manifest, "random", 0.2, 42)
-    assert split["split"].value_counts().to_dict() == {"train": 1152, "test": 288}
-    assert (assign_split(manifest, "random", 0.2, 42)["split"] == split["split"]).all()
-    assert (assign_split(manifest, "random", 0.2, 7)["split"] != split["split"]).any()
+    split = assign_parts(manifest, "random", 0.2, 42)
+    assert split["part"].value_counts().to_dict() == {"train": 1152, "test": 288}
+    assert (assign_parts(manifest, "random", 0.2, 42)["part"] == split["part"]).all()
+    assert (assign_parts(manifest, "random", 0.2, 7)["part"] != split["part"]).any()
     assert selection_part(split) == "test"
 
 
 def test_random_split_leaks_and_the_audit_says_so(manifest):
-    audit = leakage_audit(assign_split(manifest, "random", 0.2, 42))
+    audit = leakage_audit(assign_parts(manifest, "random", 0.2, 42))
     print("leakage audit of the original random split:", audit)
     assert audit["test_clips"] == 288
     assert audit["actors_on_both_sides"] == 24  # every actor is on both sides
@@ -43,7 +43,7 @@ def test_audit_finds_the_identical_pair(manifest):
     first = manifest.index[pair][0]
     split = pd.Series("train", index=manifest.index).where(~pair, "test")
     split[first] = "train"
-    audit = leakage_audit(manifest.assign(split=split))
+    audit = leakage_audit(manifest.assign(part=split))
     assert audit["identical_audio_across_sides"] == 1
 
 
@@ -54,11 +54,11 @@ def test_folds_are_gender_balanced_and_cover_every_actor(manifest):
         assert sum(a % 2 for a in fold) == 2
 
 
-@pytest.mark.parametrize("strategy, fold", [("actor_holdout", 0)] + [("actor_kfold", k) for k in range(6)])
-def test_actor_splits_do_not_leak(manifest, strategy, fold):
-    split = assign_split(manifest, strategy, fold=fold)
-    assert split["split"].value_counts().to_dict() == {"train": 960, "validation": 240, "test": 240}
-    parts = {part: set(split.loc[split["split"] == part, "actor"]) for part in ("train", "validation", "test")}
+@pytest.mark.parametrize("protocol, fold", [("actor_holdout", 0)] + [("actor_kfold", k) for k in range(6)])
+def test_actor_splits_do_not_leak(manifest, protocol, fold):
+    split = assign_parts(manifest, protocol, fold=fold)
+    assert split["part"].value_counts().to_dict() == {"train": 960, "validation": 240, "test": 240}
+    parts = {part: set(split.loc[split["part"] == part, "actor"]) for part in ("train", "validation", "test")}
     assert not parts["test"] & (parts["train"] | parts["validation"])
     assert not parts["train"] & parts["validation"]
     assert leakage_audit(split) == NO_LEAKAGE
@@ -66,16 +66,16 @@ def test_actor_splits_do_not_leak(manifest, strategy, fold):
 
 
 def test_every_actor_is_tested_exactly_once_over_the_folds(manifest):
-    tested = [set(assign_split(manifest, "actor_kfold", fold=k).query("split == 'test'")["actor"]) for k in range(6)]
+    tested = [set(assign_parts(manifest, "actor_kfold", fold=k).query("part == 'test'")["actor"]) for k in range(6)]
     assert sorted(a for fold in tested for a in fold) == list(range(1, 25))
 
 
 def test_too_few_actors_is_a_clear_error(manifest):
     sample = manifest[manifest["actor"].isin([1, 2, 5, 8])]
     with pytest.raises(ValueError, match="set RAVDESS_DIR"):
-        assign_split(sample, "actor_holdout")
+        assign_parts(sample, "actor_holdout")
     with pytest.raises(ValueError, match="fold must be 0..5"):
-        assign_split(manifest, "actor_kfold", fold=6)
+        assign_parts(manifest, "actor_kfold", fold=6)
 
 
 # EmoBox's data/ravdess/fold_1 .. fold_6, test actors as published (written out here, not read from the package).
@@ -85,22 +85,22 @@ EMOBOX = {0: [1, 11, 20, 21], 1: [4, 10, 12, 14], 2: [8, 9, 19, 23], 3: [3, 5, 7
 
 @pytest.mark.parametrize("fold", range(6))
 def test_emobox_folds_actor_by_actor_with_speaker_disjoint_validation(manifest, fold):
-    split = assign_split(manifest, "emobox", fold=fold, seed=42)
-    parts = {part: sorted(set(split.loc[split["split"] == part, "actor"])) for part in ("train", "validation", "test")}
+    split = assign_parts(manifest, "emobox", fold=fold, seed=42)
+    parts = {part: sorted(set(split.loc[split["part"] == part, "actor"])) for part in ("train", "validation", "test")}
     assert parts["test"] == EMOBOX[fold]
     assert len(parts["validation"]) == 4 and sum(a % 2 for a in parts["validation"]) == 2  # 2 male, 2 female
     assert len(parts["train"]) == 16 and sorted(sum(parts.values(), [])) == list(range(1, 25))
     assert leakage_audit(split) == NO_LEAKAGE
     assert selection_part(split) == "validation"
-    again = assign_split(manifest, "emobox", fold=fold, seed=42)["split"]
-    assert (again == split["split"]).all()  # the seed decides the validation actors
-    others = [set(assign_split(manifest, "emobox", fold=fold, seed=s).query("split == 'validation'")["actor"])
+    again = assign_parts(manifest, "emobox", fold=fold, seed=42)["part"]
+    assert (again == split["part"]).all()  # the seed decides the validation actors
+    others = [set(assign_parts(manifest, "emobox", fold=fold, seed=s).query("part == 'validation'")["actor"])
               for s in range(1, 6)]  # fmt: skip
     assert len({frozenset(o) for o in others}) > 1
 
 
 def test_emobox_folds_test_every_actor_once_and_refuse_a_seventh(manifest):
-    tested = [a for k in range(6) for a in assign_split(manifest, "emobox", fold=k).query("split == 'test'")["actor"]]
+    tested = [a for k in range(6) for a in assign_parts(manifest, "emobox", fold=k).query("part == 'test'")["actor"]]
     assert sorted(set(tested)) == list(range(1, 25)) and len(tested) == 1440
     with pytest.raises(ValueError, match="fold must be 0..5 for the emobox split"):
-        assign_split(manifest, "emobox", fold=6)
+        assign_parts(manifest, "emobox", fold=6)

@@ -43,7 +43,7 @@ def _header(info: dict) -> dict:
     """The card's YAML metadata."""
     profile, scores = info["profile"], info["test_metrics"]
     corpora = _all_corpora(info)
-    protocol = f"{info['split']}; scored on {len(info.get('classes', [0] * 8))} emotions"
+    protocol = f"{info['protocol_label']}; scored on {len(info.get('classes', [0] * 8))} emotions"
     header = {
         "license": _license(corpora)[0],
         "datasets": corpora,
@@ -77,7 +77,7 @@ def _data_section(info: dict) -> list[str]:
         "## Data and protocol",
         f"- Trained on: {', '.join(info.get('corpora', ['ravdess']))}; tested on: "
         f"{', '.join(info.get('test_corpora', ['ravdess']))}; {', '.join(parts)}.",
-        f"- Protocol: {info['split']}. The checkpoint was picked on the {info['selection_part']} part.",
+        f"- Protocol: {info['protocol_label']}. The checkpoint was picked on the {info['selection_part']} part.",
         f"- Leakage audit of the test part: {leakage['actors_on_both_sides']} speakers also seen in training or "
         f"selection, {leakage['test_clips_with_seen_twin']} clips whose twin recording was seen, "
         f"{leakage['identical_audio_across_sides']} byte-identical to a seen clip, "
@@ -103,7 +103,7 @@ def model_card(info: dict) -> str:
         *_data_section(info), "",
         "## Results (test part)",
         f"WA {scores['WA']:.2%}, UA {scores['UA']:.2%}, macro-F1 {scores['macro_F1']:.2%}, under the protocol "
-        f"{info['split']}, over {len(classes)} emotions ({', '.join(classes)}).", "",
+        f"{info['protocol_label']}, over {len(classes)} emotions ({', '.join(classes)}).", "",
         "## Training settings",
         f"learning rate {profile['learning_rate']}, weight decay {profile['weight_decay']}, batch "
         f"{profile['batch_size']}, {profile['epochs']} epochs, seed {profile['seed']}, precision "

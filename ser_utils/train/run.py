@@ -2,7 +2,7 @@
 
 Command line (the same code as notebooks/03_finetune_wav2vec2.ipynb; runs unchanged under torchrun):
 
-    python -m ser_utils.train --profile full [--data PATH] [--split actor_holdout] [--resume] ...
+    python -m ser_utils.train --profile full [--data PATH] [--protocol actor_holdout] [--resume] ...
     torchrun --nproc_per_node=2 -m ser_utils.train --profile full
 """
 
@@ -15,7 +15,6 @@ import hashlib
 import json
 import math
 import os
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -23,24 +22,25 @@ import torch
 import transformers
 from transformers import Trainer, TrainingArguments
 
-from ser_utils.audio import Window
-from ser_utils.card import push_model, write_model_card
 from ser_utils.config import (
     EMOTIONS,
-    FOLD_SPLITS,
+    FOLD_PROTOCOLS,
     LABEL2ID,
     Profile,
     add_profile_options,
     load_profile,
     profile_overrides,
 )
-from ser_utils.corpora import main_window
-from ser_utils.data import DATA_HELP
+from ser_utils.data.audio import Window
+from ser_utils.data.corpora import main_window
+from ser_utils.data.sources import add_data_options
 from ser_utils.errors import command_line
 from ser_utils.files import check_writable, outputs_dir, space_checked
-from ser_utils.metrics import evaluation_metrics, history_table, most_probable
-from ser_utils.model import checkpointing_in_effect, no_weight_progress_bars, save_model_folder
-from ser_utils.runs import (
+from ser_utils.prepare.protocols import check_parts, leakage_audit, leakage_by_corpus, parted_manifest, scored_classes
+from ser_utils.train.card import push_model, write_model_card
+from ser_utils.train.metrics import evaluation_metrics, history_table, most_probable
+from ser_utils.train.model import checkpointing_in_effect, no_weight_progress_bars, save_model_folder
+from ser_utils.train.run_folders import (
     CHECKPOINTS,
     MODEL_DIR,
     FinishedRun,
@@ -53,8 +53,14 @@ from ser_utils.runs import (
     runs_dir,
     write_run,
 )
-from ser_utils.splits import check_split, leakage_audit, leakage_by_corpus, scored_classes, split_dataset
-from ser_utils.trainer import Parts, build_trainer, describe_machine, is_main_process, precision_of, training_arguments
+from ser_utils.train.trainer import (
+    Parts,
+    build_trainer,
+    describe_machine,
+    is_main_process,
+    precision_of,
+    training_arguments,
+)
 
 
 def prediction_table(test_rows: pd.DataFrame, logits, classes=EMOTIONS) -> pd.DataFrame:
@@ -75,13 +81,13 @@ def _parts_record(manifest: pd.DataFrame) -> dict:
     fingerprint."""
     record = {}
     for part in ("train", "validation", "test"):
-        rows = manifest[manifest["split"] == part]
+        rows = manifest[manifest["part"] == part]
         record[f"{part}_clips"] = len(rows)
         record[f"{part}_speakers"] = sorted(rows["speaker"].unique())
         record[f"{part}_actors"] = sorted(int(a) for a in rows.loc[rows["corpus"] == "ravdess", "actor"].unique())
-    seen = manifest["split"].isin(("train", "validation"))
+    seen = manifest["part"].isin(("train", "validation"))
     record["corpora"] = sorted(manifest.loc[seen, "corpus"].unique())
-    record["test_corpora"] = sorted(manifest.loc[manifest["split"] == "test", "corpus"].unique())
+    record["test_corpora"] = sorted(manifest.loc[manifest["part"] == "test", "corpus"].unique())
     record["data_fingerprint"] = data_fingerprint(manifest)
     return record
 
@@ -108,9 +114,9 @@ def run_record(
         "model": profile.model_label,
         "encoder": profile.encoder,
         "mode": profile.mode,
-        "split": profile.split_label,
-        "split_strategy": profile.split,
-        "fold": profile.fold if profile.split in FOLD_SPLITS else None,
+        "protocol_label": profile.protocol_label,
+        "protocol": profile.protocol,
+        "fold": profile.fold if profile.protocol in FOLD_PROTOCOLS else None,
         "seed": profile.seed,
         "selection_part": parts.selection_name,
         "machine": describe_machine(args.use_cpu),
@@ -149,7 +155,7 @@ def data_fingerprint(manifest: pd.DataFrame) -> str:
 def training_window(manifest: pd.DataFrame) -> Window:
     """The window recorded in the model folder (and used for recordings of unknown origin): that of the corpus
     with the most training clips (RAVDESS: 0.6 s in; the others: from the start)."""
-    return main_window(manifest.loc[manifest["split"] == "train", "corpus"])
+    return main_window(manifest.loc[manifest["part"] == "train", "corpus"])
 
 
 def _checkpoint_to_resume(run_dir: Path, main: bool) -> Path | None:
@@ -181,7 +187,7 @@ def train(
     started = datetime.datetime.now(datetime.timezone.utc)
     args = args or training_arguments(profile, run_dir / CHECKPOINTS, progress)
     args.output_dir = str(run_dir / CHECKPOINTS)
-    main, warnings = is_main_process(args), check_split(manifest)
+    main, warnings = is_main_process(args), check_parts(manifest)
     for warning in warnings if main else []:
         print(f"warning: {warning}", flush=True)
     resume_from = _checkpoint_to_resume(run_dir, main) if resume else None
@@ -250,10 +256,10 @@ def run_training(
     if main:
         check_writable(runs_dir())  # before any work
     with args.main_process_first(desc="preprocessing"):
-        sources, manifest = split_dataset(profile, data_dir, progress and main)
+        sources, manifest = parted_manifest(profile, data_dir, progress and main)
     run_dir = _from_main_process(args, open_run_dir(profile, run_name, resume) if main else None)
     if main:
-        print(f"dataset: {sources}\nrun dir: {run_dir}", flush=True)
+        print(f"corpora: {sources}\nrun dir: {run_dir}", flush=True)
     run = train(profile, manifest, run_dir, progress, resume, args)
     return run if main else None
 
@@ -262,8 +268,8 @@ def run_training(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ser_utils.train", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="smoke", help="profile name in params/ or a YAML path (default smoke)")
-    parser.add_argument("--data", nargs="+", help=DATA_HELP)
-    parser.add_argument("--run-name", help="run folder under outputs/runs (default <profile>[-split]_<time>)")
+    add_data_options(parser, corpora=False)  # --corpora is a profile option here
+    parser.add_argument("--run-name", help="run folder under outputs/runs (default <run group>_<UTC time>)")
     parser.add_argument("--resume", action="store_true", help="continue the newest unfinished run of this profile")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (one line per epoch stays)")
     parser.add_argument("--push-to-hub", metavar="REPO", help="then upload the model folder to this Hub repository")
@@ -275,13 +281,9 @@ def main(argv: list[str] | None = None) -> int:
         scores = run.info["test_metrics"]
         print(
             f"done: {run.run_dir} (WA {scores['WA']:.2%}, UA {scores['UA']:.2%} on {run.info['test_clips']} "
-            f"test clips; {run.info['split']}; {len(run.info['classes'])} emotions scored)"
+            f"test clips; {run.info['protocol_label']}; {len(run.info['classes'])} emotions scored)"
             + (f"; model also at {run.info['published_model']}" if run.info["published_model"] else "")
         )
         if options.push_to_hub:
             print(f"uploaded: {push_model(run.run_dir / MODEL_DIR, options.push_to_hub)}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

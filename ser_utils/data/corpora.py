@@ -27,10 +27,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ser_utils.audio import AUDIO_SUFFIXES, CLIP_SUFFIXES, Window, not_a_file
 from ser_utils.config import DURATION_S, EMOTIONS, SAMPLE_RATE
-from ser_utils.errors import DatasetError
-from ser_utils.ravdess import EXPECTED_NAME, parse_name
+from ser_utils.data.audio import AUDIO_SUFFIXES, CLIP_SUFFIXES, Window, not_a_file
+from ser_utils.data.ravdess import EXPECTED_NAME, parse_name
+from ser_utils.errors import CorpusError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Corpus:
 
     name: str
     convention: str  # an example file name, with the parts it carries
-    pattern: re.Pattern | None  # matched against the file name's stem (None: RAVDESS, parsed by ser_utils.ravdess)
+    pattern: re.Pattern | None  # matched against the file name's stem (None: RAVDESS, parsed by ser_utils.data.ravdess)
     labels: dict[str, str | None]  # the corpus's label -> one of EMOTIONS, or None (left out)
     window: Window
     genders: dict[str, str]  # the corpus's speaker id -> gender, where it is known
@@ -134,7 +134,7 @@ CORPORA: dict[str, Corpus] = {
 
 
 MANIFEST_CORPUS = "manifest"  # a DataSource's corpus for a CSV manifest (its rows name their own corpus)
-MANIFEST_COLUMNS = ("path", "emotion", "speaker")  # required; corpus and gender are optional
+REQUIRED_MANIFEST_COLUMNS = ("path", "emotion", "speaker")  # required; corpus and gender are optional
 CLIP_COLUMNS = ["path", "file", "corpus", "speaker", "gender", "emotion", "label"]
 RAVDESS_COLUMNS = ["actor", "intensity", "statement", "repetition"]  # what else a RAVDESS name says
 
@@ -142,7 +142,7 @@ RAVDESS_COLUMNS = ["actor", "intensity", "statement", "repetition"]  # what else
 def conventions() -> str:
     """Every corpus's file-naming convention, one per line, for error messages."""
     lines = [f"  {corpus.name}: {corpus.convention}" for corpus in CORPORA.values()]
-    return "\n".join([*lines, f"  any other: a CSV manifest with columns {', '.join(MANIFEST_COLUMNS)}"])
+    return "\n".join([*lines, f"  any other: a CSV manifest with columns {', '.join(REQUIRED_MANIFEST_COLUMNS)}"])
 
 
 # A model folder without ser_preprocessing.json is one of the original recipe, trained on RAVDESS: read with its window.
@@ -170,9 +170,9 @@ def unusable(path: Path) -> str:
 
 
 def clip_tables(rows: list[dict], skipped: list[dict], where, corpus: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(clips sorted by speaker and file, skipped) as tables; DatasetError naming `where` when no clip is left."""
+    """(clips sorted by speaker and file, skipped) as tables; CorpusError naming `where` when no clip is left."""
     if not rows:
-        raise DatasetError(f"{where}: no {corpus.upper() or 'usable'} clips found ({len(skipped)} other files); "
+        raise CorpusError(f"{where}: no {corpus.upper() or 'usable'} clips found ({len(skipped)} other files); "
                            f"these conventions are known:\n{conventions()}")  # fmt: skip
     clips = pd.DataFrame(rows, columns=CLIP_COLUMNS + (RAVDESS_COLUMNS if corpus == "ravdess" else []))
     clips["emotion"] = pd.Categorical(clips["emotion"], categories=EMOTIONS)
@@ -185,7 +185,7 @@ def scan_corpus(root: str | Path, corpus: str) -> tuple[pd.DataFrame, pd.DataFra
     CLIP_COLUMNS, and for RAVDESS its actor, intensity, statement and repetition, sorted by speaker and name;
     skipped: path and reason). An emotion with no counterpart among the 8 is skipped with a reason that says so
     ("left out"), and so is a RAVDESS clip outside its actor's folder; the same clip twice (Kaggle's RAVDESS and
-    TESS hold two copies) is kept once. DatasetError when no clip is left."""
+    TESS hold two copies) is kept once. CorpusError when no clip is left."""
     root, rows, skipped, seen = Path(root), [], [], {}
     for path in sorted(root.rglob("*")):
         if path.is_dir() or any(part.startswith(".") for part in path.relative_to(root).parts):

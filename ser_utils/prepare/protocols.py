@@ -1,6 +1,6 @@
 """Train/validation/test splits of the manifest, and a leakage audit for any of them.
 
-Strategies (the `split` column gets "train", "validation" or "test"):
+Strategies (the `part` column gets "train", "validation" or "test"):
 
 - ``random``: the original's ``train_test_split(test_size=0.2, random_state=42)`` over all clips.
   There is no separate validation part: as in the original, the test part also picks the checkpoint.
@@ -12,7 +12,7 @@ Strategies (the `split` column gets "train", "validation" or "test"):
   each. For fold k the test speakers are fold k, the validation speakers (checkpoint selection) are fold k+1
   (wrapping around), and the rest train. No speaker is on two sides.
 - ``actor_holdout``: fold 0 of ``actor_kfold``, for quick runs: test actors 1-4, validation 5-8,
-  training 9-24 on the full dataset.
+  training 9-24 on the full corpus.
 - ``emobox``: the 6 RAVDESS folds of the EmoBox benchmark (Ma et al., 2024): fold k tests the actors of its
   published ``data/ravdess/fold_{k+1}`` (EMOBOX_TEST_ACTORS). EmoBox validates on a random 20 % of the training
   clips, voices that also train; here 4 whole training actors validate instead, 2 male and 2 female where
@@ -30,25 +30,25 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from ser_utils.config import EMOBOX_FOLDS, EMOTIONS, N_FOLDS, SEED, SPLITS, TEST_SIZE, Profile, named_corpora
-from ser_utils.errors import DatasetError, ProfileError
+from ser_utils.config import EMOBOX_FOLDS, EMOTIONS, N_FOLDS, PROTOCOLS, SEED, TEST_SIZE, Profile, named_corpora
+from ser_utils.errors import CorpusError, ProfileError
 from ser_utils.files import file_digest
-from ser_utils.preprocess import prepared_manifest
+from ser_utils.prepare.preprocess import prepared_manifest
 
-SPLIT_STRATEGIES = tuple(SPLITS)
+PROTOCOL_NAMES = tuple(PROTOCOLS)
 SEEN = ("train", "validation")  # what the model learns from or is selected on
 # The test actors of EmoBox's RAVDESS folds fold_1 .. fold_6 (its data/ravdess/fold_k files); our fold k is fold_{k+1}.
 EMOBOX_TEST_ACTORS = ((1, 11, 20, 21), (4, 10, 12, 14), (8, 9, 19, 23), (3, 5, 7, 24), (2, 15, 16, 18), (6, 13, 17, 22))
 EMOBOX_VALIDATION_ACTORS = 4  # per gender half of them, where the training actors have both
 
 
-def random_split(manifest: pd.DataFrame, test_size: float = TEST_SIZE, seed: int = SEED) -> pd.Series:
+def random_parts(manifest: pd.DataFrame, test_size: float = TEST_SIZE, seed: int = SEED) -> pd.Series:
     """The original's split: train_test_split over all clips (no grouping by actor, no stratification).
 
     Returns a Series aligned with `manifest` holding "train" or "test".
     """
     train_index, _ = train_test_split(manifest.index, test_size=test_size, random_state=seed)
-    split = pd.Series("test", index=manifest.index, name="split")
+    split = pd.Series("test", index=manifest.index, name="part")
     split[train_index] = "train"
     return split
 
@@ -58,7 +58,7 @@ def speaker_folds(manifest: pd.DataFrame, n_folds: int = N_FOLDS, balanced: bool
     each sorted (by corpus, then id) and cut into `n_folds` consecutive groups, and fold k takes group k of each.
     On the 24 RAVDESS actors that gives folds of actors {1-4}, {5-8}, ..., two male and two female each.
 
-    Raises DatasetError when a fold would be empty or (`balanced`) lack a male or a female speaker where the data
+    Raises CorpusError when a fold would be empty or (`balanced`) lack a male or a female speaker where the data
     has both.
     """
     speakers = manifest.drop_duplicates("speaker")[["corpus", "speaker", "gender"]].fillna({"gender": "unknown"})
@@ -70,7 +70,7 @@ def speaker_folds(manifest: pd.DataFrame, n_folds: int = N_FOLDS, balanced: bool
     need = {"male", "female"} & set(genders.values()) if balanced else set()
     if n_folds < 3 or any(not fold or not need <= {genders[s] for s in fold} for fold in folds):
         counts = speakers["gender"].value_counts().to_dict()
-        raise DatasetError(
+        raise CorpusError(
             f"speaker folds need at least 3 folds and one male and one female speaker per fold; got {n_folds} "
             f"folds for {len(speakers)} speakers {counts}. Use more speakers (the full RAVDESS has 24 actors; set "
             "RAVDESS_DIR), fewer folds, or the 'random' split."
@@ -78,42 +78,42 @@ def speaker_folds(manifest: pd.DataFrame, n_folds: int = N_FOLDS, balanced: bool
     return [sorted(fold) for fold in folds]
 
 
-def actor_fold_split(manifest: pd.DataFrame, fold: int, n_folds: int = N_FOLDS) -> pd.Series:
+def actor_fold_parts(manifest: pd.DataFrame, fold: int, n_folds: int = N_FOLDS) -> pd.Series:
     """Fold `fold` of the speaker k-fold: test = fold, validation = next fold, train = the rest."""
     folds = speaker_folds(manifest, n_folds)
     if not 0 <= fold < n_folds:
         raise ProfileError(f"fold must be 0..{n_folds - 1}, not {fold}")
     test, validation = folds[fold], folds[(fold + 1) % n_folds]
-    split = pd.Series("train", index=manifest.index, name="split")
+    split = pd.Series("train", index=manifest.index, name="part")
     split[manifest["speaker"].isin(validation)] = "validation"
     split[manifest["speaker"].isin(test)] = "test"
     return split
 
 
-def cross_corpus_split(manifest: pd.DataFrame, test_corpora, fold: int = 0, n_folds: int = N_FOLDS) -> pd.Series:
+def cross_corpus_parts(manifest: pd.DataFrame, test_corpora, fold: int = 0, n_folds: int = N_FOLDS) -> pd.Series:
     """Every clip of `test_corpora` tests; the speakers of fold `fold` of the other corpora (speaker_folds)
     validate; the rest train."""
     testing = manifest["corpus"].isin(list(test_corpora))
     missing = sorted(set(test_corpora) - set(manifest["corpus"]))
     if missing or testing.all():
         what = f"no clips of the test corpora {missing}" if missing else "no corpus left to train on"
-        raise DatasetError(f"cross_corpus: {what} (the data holds {sorted(set(manifest['corpus']))})")
+        raise CorpusError(f"cross_corpus: {what} (the data holds {sorted(set(manifest['corpus']))})")
     validation = speaker_folds(manifest[~testing], n_folds, balanced=False)[fold]
-    split = pd.Series("train", index=manifest.index, name="split")
+    split = pd.Series("train", index=manifest.index, name="part")
     split[manifest["speaker"].isin(validation)] = "validation"
     split[testing] = "test"
     return split
 
 
-def emobox_split(manifest: pd.DataFrame, fold: int, seed: int = SEED) -> pd.Series:
+def emobox_parts(manifest: pd.DataFrame, fold: int, seed: int = SEED) -> pd.Series:
     """EmoBox fold `fold` (0..5, its fold_{fold+1}): its test actors test; 4 of the other actors, 2 male and 2
     female where possible, drawn with `seed`, validate; the rest train."""
     if not 0 <= fold < EMOBOX_FOLDS:
         raise ProfileError(f"fold must be 0..{EMOBOX_FOLDS - 1} for the emobox split, not {fold}")
     if set(manifest["corpus"]) != {"ravdess"}:
-        raise DatasetError(f"the emobox split is RAVDESS's alone; the data holds {sorted(set(manifest['corpus']))}")
+        raise CorpusError(f"the emobox split is RAVDESS's alone; the data holds {sorted(set(manifest['corpus']))}")
     if manifest["actor"].isna().any():
-        raise DatasetError(
+        raise CorpusError(
             f"the emobox split needs RAVDESS's actor numbers, read from its file names (Actor_NN/03-01-...-AA.wav); "
             f"{int(manifest['actor'].isna().sum())} clips have none (a CSV manifest?): give the RAVDESS folder itself"
         )
@@ -126,61 +126,61 @@ def emobox_split(manifest: pd.DataFrame, fold: int, seed: int = SEED) -> pd.Seri
     want = [min(len(group), n + short) for group, n in zip(by_gender, want, strict=True)] if short else want
     validation = [int(a) for group, n in zip(by_gender, want, strict=True) for a in rng.choice(group, n, False)]
     if len(validation) >= len(rest):
-        raise DatasetError(
+        raise CorpusError(
             f"the emobox split needs more than {EMOBOX_VALIDATION_ACTORS} actors besides fold {fold}'s test "
-            f"actors {list(test)}; the data has {len(rest)}. Use the full dataset (24 actors; set RAVDESS_DIR)."
+            f"actors {list(test)}; the data has {len(rest)}. Use the full corpus (24 actors; set RAVDESS_DIR)."
         )
-    split = pd.Series("train", index=manifest.index, name="split")
+    split = pd.Series("train", index=manifest.index, name="part")
     split[manifest["actor"].isin(validation)] = "validation"
     split[manifest["actor"].isin(test)] = "test"
     return split
 
 
-def assign_split(
+def assign_parts(
     manifest: pd.DataFrame,
-    strategy: str = "random",
+    protocol: str = "random",
     test_size: float = TEST_SIZE,
     seed: int = SEED,
     fold: int = 0,
     n_folds: int = N_FOLDS,
     test_corpora=(),
 ) -> pd.DataFrame:
-    """Return a copy of `manifest` with a `split` column ("train"/"validation"/"test") made by `strategy`."""
-    if strategy == "random":
-        split = random_split(manifest, test_size, seed)
-    elif strategy == "actor_holdout":
-        split = actor_fold_split(manifest, 0, n_folds)
-    elif strategy == "actor_kfold":
-        split = actor_fold_split(manifest, fold, n_folds)
-    elif strategy == "emobox":
-        split = emobox_split(manifest, fold, seed)
-    elif strategy == "cross_corpus":
-        split = cross_corpus_split(manifest, test_corpora, fold, n_folds)
+    """Return a copy of `manifest` with a `part` column ("train"/"validation"/"test") made by `protocol`."""
+    if protocol == "random":
+        split = random_parts(manifest, test_size, seed)
+    elif protocol == "actor_holdout":
+        split = actor_fold_parts(manifest, 0, n_folds)
+    elif protocol == "actor_kfold":
+        split = actor_fold_parts(manifest, fold, n_folds)
+    elif protocol == "emobox":
+        split = emobox_parts(manifest, fold, seed)
+    elif protocol == "cross_corpus":
+        split = cross_corpus_parts(manifest, test_corpora, fold, n_folds)
     else:
-        raise ProfileError(f"unknown split strategy {strategy!r}; use one of {SPLIT_STRATEGIES}")
-    split = manifest.assign(split=split)
-    if strategy != "random":  # the original's split is speaker-dependent by design, and labelled so
+        raise ProfileError(f"unknown protocol {protocol!r}; use one of {PROTOCOL_NAMES}")
+    split = manifest.assign(part=split)
+    if protocol != "random":  # the original's split is speaker-dependent by design, and labelled so
         check_no_shared_audio(split)
     return split
 
 
 def check_no_shared_audio(manifest: pd.DataFrame) -> None:
-    """Refuse (DatasetError) a split whose test part holds a recording that also trains or selects: the same source
+    """Refuse (CorpusError) a split whose test part holds a recording that also trains or selects: the same source
     bytes reached twice (one folder given as two corpora, or through a CSV manifest and its own folder)."""
     if "source_md5" not in manifest:
         return
-    seen = set(manifest.loc[manifest["split"].isin(SEEN), "source_md5"].dropna())
-    shared = manifest[(manifest["split"] == "test") & manifest["source_md5"].isin(seen)]
+    seen = set(manifest.loc[manifest["part"].isin(SEEN), "source_md5"].dropna())
+    shared = manifest[(manifest["part"] == "test") & manifest["source_md5"].isin(seen)]
     if len(shared):
-        raise DatasetError(
+        raise CorpusError(
             f"{len(shared)} test clips are the same recordings as clips that train or select the checkpoint, e.g. "
             f"{shared['source'].iloc[0]}: the same audio is given twice (a corpus folder and a CSV listing it, or "
             "one folder as two corpora); give each recording once"
         )
 
 
-def protocol_splits(
-    manifest: pd.DataFrame, protocols=SPLIT_STRATEGIES, n_folds: int = N_FOLDS, seed: int = SEED, test_corpora=()
+def protocol_parts(
+    manifest: pd.DataFrame, protocols=PROTOCOL_NAMES, n_folds: int = N_FOLDS, seed: int = SEED, test_corpora=()
 ):
     """Yield (protocol, fold, split manifest, reason) for every protocol and, for actor_kfold and emobox, every fold.
 
@@ -188,26 +188,26 @@ def protocol_splits(
     actors, emobox beyond RAVDESS) is yielded once, with split None and the reason. cross_corpus is yielded only
     with `test_corpora`.
     """
-    for strategy in protocols:
-        if strategy == "cross_corpus" and not test_corpora:
+    for protocol in protocols:
+        if protocol == "cross_corpus" and not test_corpora:
             continue
-        folds = {"actor_kfold": range(n_folds), "emobox": range(EMOBOX_FOLDS)}.get(strategy, [None])
+        folds = {"actor_kfold": range(n_folds), "emobox": range(EMOBOX_FOLDS)}.get(protocol, [None])
         for fold in folds:
             try:
-                split = assign_split(manifest, strategy, seed=seed, fold=fold or 0, n_folds=n_folds,
+                split = assign_parts(manifest, protocol, seed=seed, fold=fold or 0, n_folds=n_folds,
                                      test_corpora=test_corpora)  # fmt: skip
-            except DatasetError as error:
-                yield strategy, fold, None, str(error)
+            except CorpusError as error:
+                yield protocol, fold, None, str(error)
                 break
-            yield strategy, fold, split, ""
+            yield protocol, fold, split, ""
 
 
-def check_split(manifest: pd.DataFrame) -> list[str]:
+def check_parts(manifest: pd.DataFrame) -> list[str]:
     """Refuse a split that cannot be trained and scored: an empty training or test part, or a single emotion to
-    learn (DatasetError). Returns warnings for a split that can run but says little: a part scored with fewer
+    learn (CorpusError). Returns warnings for a split that can run but says little: a part scored with fewer
     clips than there are emotions to tell apart."""
-    counts = manifest["split"].value_counts()
-    emotions = manifest.loc[manifest["split"] == "train", "emotion"].nunique()
+    counts = manifest["part"].value_counts()
+    emotions = manifest.loc[manifest["part"] == "train", "emotion"].nunique()
     errors = [f"the {part} part is empty" for part in ("train", "test") if not counts.get(part)]
     if counts.get("train") and emotions < 2:
         errors.append("the training part holds a single emotion: there is nothing to tell apart")
@@ -216,9 +216,9 @@ def check_split(manifest: pd.DataFrame) -> list[str]:
         errors.append(f"the test part shares {len(scored)} emotion(s) with training ({', '.join(scored) or 'none'}): "
                       "a score over fewer than two emotions is forced, not measured")  # fmt: skip
     if errors:
-        raise DatasetError(
+        raise CorpusError(
             f"this split cannot be trained on ({len(manifest)} clips): {'; '.join(errors)}; "
-            "use more data (e.g. set RAVDESS_DIR to the full dataset) or another split"
+            "use more data (e.g. set RAVDESS_DIR to the full corpus) or another protocol"
         )
     return [
         f"the {part} part has {counts[part]} clips, fewer than the {emotions} emotions it is scored on"
@@ -227,16 +227,16 @@ def check_split(manifest: pd.DataFrame) -> list[str]:
     ]
 
 
-def split_dataset(profile: Profile, data_dir=None, progress: bool = True):
+def parted_manifest(profile: Profile, data_dir=None, progress: bool = True):
     """Find and preprocess the profile's corpora (finished clips are kept), then split them by its protocol;
-    refuse a split that cannot be trained on (check_split).
+    refuse a split that cannot be trained on (check_parts).
 
-    Returns (data sources, manifest with a "split" column).
+    Returns (data sources, manifest with a "part" column).
     """
     sources, manifest = prepared_manifest(data_dir, progress, wanted_corpora(profile.corpora, profile.test_corpora))
-    split = assign_split(manifest, profile.split, profile.test_size, profile.seed, profile.fold, profile.n_folds,
+    split = assign_parts(manifest, profile.protocol, profile.test_size, profile.seed, profile.fold, profile.n_folds,
                          named_corpora(profile.test_corpora))  # fmt: skip
-    check_split(split)
+    check_parts(split)
     return sources, split
 
 
@@ -249,13 +249,13 @@ def wanted_corpora(corpora: str | None, test_corpora: str | None) -> str:
 def scored_classes(manifest: pd.DataFrame) -> list[str]:
     """The emotions a split is scored on, in label order: those of its test part that its training part has too
     (under cross_corpus, the emotions both sides share; in-corpus, normally every test emotion)."""
-    parts = [set(manifest.loc[manifest["split"] == part, "emotion"].astype(str)) for part in ("train", "test")]
+    parts = [set(manifest.loc[manifest["part"] == part, "emotion"].astype(str)) for part in ("train", "test")]
     return [emotion for emotion in EMOTIONS if emotion in parts[0] & parts[1]]
 
 
 def selection_part(manifest: pd.DataFrame) -> str:
     """The part that picks the checkpoint: "validation" when there is one, else "test" (the original)."""
-    return "validation" if (manifest["split"] == "validation").any() else "test"
+    return "validation" if (manifest["part"] == "validation").any() else "test"
 
 
 @functools.cache  # audits of several splits of one manifest hash each (immutable) clip file once
@@ -274,8 +274,8 @@ def leakage_audit(manifest: pd.DataFrame) -> dict[str, int]:
     - validation_actors_in_training: speakers who select the checkpoint and also train (0 where the test part
       selects, as in the original).
     """
-    seen = manifest[manifest["split"].isin(SEEN)]
-    train, validation, test = (manifest[manifest["split"] == part] for part in ("train", "validation", "test"))
+    seen = manifest[manifest["part"].isin(SEEN)]
+    train, validation, test = (manifest[manifest["part"] == part] for part in ("train", "validation", "test"))
     twin_keys = ["speaker", "emotion", "intensity", "statement"]
     ravdess = [part[part["corpus"] == "ravdess"] for part in (seen, test)]
     seen_keys = set(map(tuple, ravdess[0][twin_keys].to_numpy()))

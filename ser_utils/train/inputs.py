@@ -5,8 +5,8 @@ from __future__ import annotations
 import datasets
 import pandas as pd
 
-from ser_utils.audio import read_clips
 from ser_utils.config import LABEL2ID, SAMPLE_RATE
+from ser_utils.data.audio import read_clips
 
 
 def to_hf_dataset(manifest: pd.DataFrame, feature_extractor, progress: bool = True) -> datasets.Dataset:

@@ -21,7 +21,7 @@ from ser_utils.config import SAMPLE_RATE
 from ser_utils.errors import AudioError
 from ser_utils.files import writing
 
-CLIP_SUFFIXES = (".wav", ".flac")  # what a dataset's clips may be
+CLIP_SUFFIXES = (".wav", ".flac")  # what a corpus's clips may be
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # what prediction looks for in a folder
 RESAMPLE_MARGIN_S = 0.05  # read this much beyond the window on each side, so resampling has no edge effects
 

@@ -24,7 +24,8 @@ def run_caption(info: dict) -> str:
     scored = f" · scored on {len(classes)} shared emotions" if 0 < len(classes) < 8 else ""
     return (
         f"profile '{info['profile']['name']}' · {info['model']}\n"
-        f"{info['split']}{scored} · {info['test_clips']} test clips · {info['machine']} · {info['finished'][:10]}"
+        f"{info['protocol_label']}{scored} · {info['test_clips']} test clips · {info['machine']} · "
+        f"{info['finished'][:10]}"
     )
 
 

@@ -1,4 +1,4 @@
-"""Where the data is, and which of its files are clips: RAVDESS, the other corpora (ser_utils.corpora) and
+"""Where the data is, and which of its files are clips: RAVDESS, the other corpora (ser_utils.data.corpora) and
 generic CSV manifests.
 
 python -m ser_utils.data verify PATH     # compare a folder with the checksums of the original files
@@ -10,25 +10,24 @@ import argparse
 import dataclasses
 import functools
 import os
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-from ser_utils.audio import audio_info
 from ser_utils.config import EMOTIONS, named_corpora
-from ser_utils.corpora import (
+from ser_utils.data.audio import audio_info
+from ser_utils.data.corpora import (
     CORPORA,
-    MANIFEST_COLUMNS,
     MANIFEST_CORPUS,
+    REQUIRED_MANIFEST_COLUMNS,
     clip_tables,
     conventions,
     find_corpora,
     scan_corpus,
     unusable,
 )
-from ser_utils.errors import DatasetError, command_line
-from ser_utils.verify import verify_dataset
+from ser_utils.data.verify import verify_corpus
+from ser_utils.errors import CorpusError, command_line
 
 BUNDLED_SAMPLE = Path(__file__).resolve().parent / "ravdess-sample"
 DATA_HELP = (
@@ -36,6 +35,15 @@ DATA_HELP = (
     "(default: RAVDESS_DIR, Kaggle input, the bundled sample)"
 )
 CORPORA_HELP = "which corpora, e.g. ravdess,tess (default: all in --data, else RAVDESS)"
+
+
+def add_data_options(parser, corpora: bool = True) -> None:
+    """--data and (with `corpora`) --corpora, as every command line that reads the corpora takes them."""
+    parser.add_argument("--data", nargs="+", help=DATA_HELP)
+    if corpora:
+        parser.add_argument("--corpora", help=CORPORA_HELP)
+
+
 # Kaggle mounts attached datasets here; SER_KAGGLE_INPUT points elsewhere (tests, a Kaggle-like folder of your own).
 KAGGLE_INPUT = Path(os.environ.get("SER_KAGGLE_INPUT", "/kaggle/input"))
 
@@ -69,7 +77,7 @@ def corpus_names(corpora: str | None) -> list[str]:
     names = named_corpora(corpora)
     unknown = [name for name in names if name not in CORPORA]
     if unknown:
-        raise DatasetError(f"unknown corpora {unknown}; these are known:\n{conventions()}")
+        raise CorpusError(f"unknown corpora {unknown}; these are known:\n{conventions()}")
     return names
 
 
@@ -88,13 +96,13 @@ def _found_in(paths: list[Path], origin: str) -> list[DataSource]:
     found = []
     for path in paths:
         if not path.exists():
-            raise DatasetError(f"{path}: no such file or folder (set by {origin})")
+            raise CorpusError(f"{path}: no such file or folder (set by {origin})")
         if path.is_file() and path.suffix.lower() == ".csv":
             found.append(DataSource(path.resolve(), origin, MANIFEST_CORPUS))
             continue
         corpora = find_corpora(path)
         if not corpora:
-            raise DatasetError(f"{path}: holds no clips of a known corpus (set by {origin}); these are known:\n"
+            raise CorpusError(f"{path}: holds no clips of a known corpus (set by {origin}); these are known:\n"
                                f"{conventions()}")  # fmt: skip
         found += [DataSource(folder.resolve(), origin, name) for name, folder in corpora.items()]
     return found
@@ -109,14 +117,14 @@ def _elsewhere(name: str, kaggle) -> DataSource:
         source = next((s for s in found if s.corpus == name), None)
         if source is not None:
             return source
-        raise DatasetError(f"{os.environ[variable]}: no {name} clips (set by {variable}); expected "
+        raise CorpusError(f"{os.environ[variable]}: no {name} clips (set by {variable}); expected "
                            f"{CORPORA[name].convention}")  # fmt: skip
     folder = kaggle().get(name)
     if folder is not None:
         return DataSource(folder, "Kaggle input", name)
     if name == "ravdess":
         return DataSource(BUNDLED_SAMPLE, "bundled sample (4 actors; set RAVDESS_DIR for all 24)")
-    raise DatasetError(f"{name}: not found; pass its folder as data, or set {variable}. Its files are named "
+    raise CorpusError(f"{name}: not found; pass its folder as data, or set {variable}. Its files are named "
                        f"{CORPORA[name].convention}")  # fmt: skip
 
 
@@ -140,17 +148,18 @@ def resolve_sources(data=None, corpora: str | None = "") -> DataSources:
 
 
 def scan_manifest(csv_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The clips a CSV manifest lists (its columns: ser_utils.corpora's docstring), as scan_corpus gives them; rows
-    whose file is missing or whose emotion is not one of the 8 are skipped with the reason. DatasetError for a CSV
+    """The clips a CSV manifest lists (its columns: ser_utils.data.corpora's docstring), as scan_corpus gives them; rows
+    whose file is missing or whose emotion is not one of the 8 are skipped with the reason. CorpusError for a CSV
     without the required columns, or with no usable row."""
     csv_path = Path(csv_path)
     try:
         table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as error:
-        raise DatasetError(f"{csv_path}: cannot be read as a CSV manifest ({error})") from error
-    missing = [column for column in MANIFEST_COLUMNS if column not in table]
+        raise CorpusError(f"{csv_path}: cannot be read as a CSV manifest ({error})") from error
+    missing = [column for column in REQUIRED_MANIFEST_COLUMNS if column not in table]
     if missing:
-        raise DatasetError(f"{csv_path}: a manifest needs the columns {', '.join(MANIFEST_COLUMNS)}; {missing} missing")
+        needed = ", ".join(REQUIRED_MANIFEST_COLUMNS)
+        raise CorpusError(f"{csv_path}: a manifest needs the columns {needed}; {missing} missing")
     names = {emotion.lower(): emotion for emotion in EMOTIONS}
     rows, skipped, listed = [], [], {}
     for line, row in enumerate(table.to_dict("records"), start=2):  # line 1 is the header
@@ -205,10 +214,6 @@ def main(argv: list[str] | None = None) -> int:
     verify = commands.add_parser("verify", help="compare a folder with the checksums of the original files")
     verify.add_argument("path", help="folder holding Actor_01..Actor_24 (or a folder above it)")
     options = parser.parse_args(argv)
-    result = verify_dataset(resolve_sources(options.path, "ravdess")[0].path)
+    result = verify_corpus(resolve_sources(options.path, "ravdess")[0].path)
     print(result.details())
     return 0 if result.complete else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

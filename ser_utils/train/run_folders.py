@@ -1,8 +1,9 @@
 """Run folders: one per training run under outputs/runs, named, opened, found, written, read back, published.
 
-A run folder holds checkpoints/ (one per epoch), model/ (the best model), history.csv, predictions.csv and,
-written last, run_info.json: a folder without it holds an unfinished run. Runs never overwrite each other.
-Nothing here needs torch, so reports read runs without loading it.
+A run folder is named <run group>_<UTC time> (run_group says what a group holds; e.g. smoke_20261125-101500),
+or by the name the run is given. It holds checkpoints/ (one per epoch), model/ (the best model), history.csv,
+predictions.csv and, written last, run_info.json: a folder without it holds an unfinished run. Runs never
+overwrite each other. Nothing here needs torch, so reports read runs without loading it.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ser_utils.audio import PREPROCESSING_FILE
-from ser_utils.config import FOLD_SPLITS, SEED, Profile, named_corpora
+from ser_utils.config import FOLD_PROTOCOLS, SEED, Profile, named_corpora
+from ser_utils.data.audio import PREPROCESSING_FILE
 from ser_utils.errors import NotFoundError, OutputError, ProfileError, TrainingError
 from ser_utils.files import folder_lock, outputs_dir, writing
 
@@ -28,7 +29,6 @@ RUN_INFO_FILE = "run_info.json"  # written last: a run folder without it is unfi
 MODEL_DIR = "model"
 CHECKPOINTS = "checkpoints"
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-# A run started without a name gets <profile>[-<corpora>][-<split>[-fold<k>]]_<UTC time>, e.g. smoke_20261125-101500.
 RUN_STAMP = "%Y%m%d-%H%M%S"
 _STAMPED = re.compile(r"^(?P<group>.+)_\d{8}-\d{6}(-\d+)?$")
 
@@ -62,13 +62,12 @@ def check_names(profile: Profile, run_name: str | None = None) -> None:
 def run_group(profile: Profile) -> str:
     """What runs of one configuration share: the profile, the corpora when they are named, then the split and fold
     when they are not the original's, the seed when it is not the default, and how much trains when not everything
-    does (e.g. smoke-emobox-fold3-seed1-frozen-layersum, smoke-crema-d-to-tess-cross_corpus-fold0). Run folders
-    are named <run group>_<UTC time> unless given a name."""
+    does (e.g. smoke-emobox-fold3-seed1-frozen-layersum, smoke-crema-d-to-tess-cross_corpus-fold0)."""
     parts = [profile.name, *corpora_suffix(profile.corpora, profile.test_corpora)]
-    if profile.split in FOLD_SPLITS:
-        parts.append(f"{profile.split}-fold{profile.fold}")
-    elif profile.split != "random":
-        parts.append(profile.split)
+    if profile.protocol in FOLD_PROTOCOLS:
+        parts.append(f"{profile.protocol}-fold{profile.fold}")
+    elif profile.protocol != "random":
+        parts.append(profile.protocol)
     if profile.seed != SEED:
         parts.append(f"seed{profile.seed}")
     return "-".join(parts + mode_suffix(profile))
@@ -142,12 +141,9 @@ def _unfinished_run(root: Path, profile: Profile, run_name: str | None) -> Path:
 
 
 def open_run_dir(profile: Profile, run_name: str | None = None, resume: bool = False) -> Path:
-    """Create, or with `resume` find, the folder of a run under outputs/runs; never one holding another run.
-
-    Without `run_name` a new run gets <run group>_<UTC time>, and `resume` picks the newest unfinished run
-    of the profile's run group. With `run_name` the folder is outputs/runs/<run_name>: it must not exist
-    yet, or (with `resume`) must hold an unfinished run.
-    """
+    """Create, or with `resume` find, the folder of a run under outputs/runs; never one holding another run. Without
+    `run_name`, `resume` picks the newest unfinished run of the profile's run group; with it, outputs/runs/<run_name>
+    must not exist yet, or (with `resume`) must hold an unfinished run."""
     root = runs_dir()
     check_names(profile, run_name)
     if resume:
@@ -155,10 +151,8 @@ def open_run_dir(profile: Profile, run_name: str | None = None, resume: bool = F
     if run_name:
         path = root / run_name
         if path.exists():
-            raise TrainingError(
-                f"{path} already exists and runs never overwrite each other: choose another run_name, "
-                "add --resume to continue it, or delete it"
-            )
+            raise TrainingError(f"{path} already exists and runs never overwrite each other: choose another run_name, "
+                                "add --resume to continue it, or delete it")  # fmt: skip
         _make_dir(path, parents=True)
         return path
     _make_dir(root, parents=True, exist_ok=True)
@@ -180,9 +174,8 @@ def _make_dir(path: Path, **options) -> None:
     except FileExistsError:
         raise
     except OSError as error:
-        raise OutputError(
-            f"{path}: cannot create the run folder ({error.strerror}); set SER_OUTPUT_DIR to a writable folder"
-        ) from error
+        raise OutputError(f"{path}: cannot create the run folder ({error.strerror}); set SER_OUTPUT_DIR to a "
+                          "writable folder") from error  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -210,19 +203,26 @@ def load_run(run_dir: str | os.PathLike) -> FinishedRun:
     run_dir = Path(run_dir)
     missing = [name for name in (HISTORY_FILE, PREDICTIONS_FILE, RUN_INFO_FILE) if not (run_dir / name).is_file()]
     if missing:
-        raise NotFoundError(
-            f"{run_dir}: missing {', '.join(missing)}; the run did not finish: resume it with --resume "
-            "(or resume=True in 03_finetune_wav2vec2.ipynb), or start a new one"
-        )
+        raise NotFoundError(f"{run_dir}: missing {', '.join(missing)}; the run did not finish: resume it with --resume "
+                            "(or resume=True in 03_finetune_wav2vec2.ipynb), or start a new one")  # fmt: skip
     return FinishedRun(
         run_dir,
         pd.read_csv(run_dir / HISTORY_FILE),
         pd.read_csv(run_dir / PREDICTIONS_FILE),
-        json.loads((run_dir / RUN_INFO_FILE).read_text()),
+        upgraded(json.loads((run_dir / RUN_INFO_FILE).read_text())),
     )
 
 
-RECORD_KEYS = ("profile", "split_strategy", "fold", "test_metrics", "finished")  # what reports read from a run_info
+RECORD_KEYS = ("profile", "protocol", "fold", "test_metrics", "finished")  # what reports read from a run_info
+RENAMED_KEYS = {"split_strategy": "protocol", "split": "protocol_label"}  # as written before the glossary's names
+
+
+def upgraded(info: dict) -> dict:
+    """A run_info with the keys earlier versions wrote (RENAMED_KEYS, the profile's `split`) under today's names."""
+    info = {RENAMED_KEYS.get(key, key): value for key, value in info.items()}
+    if isinstance(info.get("profile"), dict) and "split" in info["profile"]:
+        info["profile"] = {("protocol" if key == "split" else key): value for key, value in info["profile"].items()}
+    return info
 
 
 def read_run_info(run_dir: Path, required=RECORD_KEYS) -> tuple[dict | None, str]:
@@ -234,6 +234,7 @@ def read_run_info(run_dir: Path, required=RECORD_KEYS) -> tuple[dict | None, str
         return None, f"{RUN_INFO_FILE} cannot be read ({str(error).splitlines()[0]})"
     if not isinstance(info, dict):
         return None, f"{RUN_INFO_FILE} is not a run record"
+    info = upgraded(info)
     missing = [key for key in required if key not in info]
     return (None, f"{RUN_INFO_FILE} lacks {', '.join(missing)}") if missing else (info, "")
 
@@ -257,7 +258,7 @@ def scan_runs(root: Path, required=RECORD_KEYS) -> tuple[dict[str, tuple[Path, d
 
 def finished_runs(root: str | os.PathLike | None = None, left_out: list[str] | None = None) -> list[dict]:
     """run_info.json of the newest finished run of every run group under `root` (default outputs/runs), each
-    with its `run_dir`; earlier runs of the same profile, split and fold, and runs whose record cannot be used
+    with its `run_dir`; earlier runs of the same run group, and runs whose record cannot be used
     (named in `left_out`, where given), are left out."""
     newest, unusable = scan_runs(Path(root) if root else runs_dir())
     if left_out is not None:
@@ -272,10 +273,8 @@ def find_run(name: str) -> Path:
         return exact
     newest = scan_runs(runs_dir(), required=())[0] if runs_dir().is_dir() else {}
     if name not in newest:
-        raise NotFoundError(
-            f"{runs_dir()}: no finished run named {name!r} or of run group {name!r}; "
-            "run notebooks/03_finetune_wav2vec2.ipynb (or python -m ser_utils.train) first"
-        )
+        raise NotFoundError(f"{runs_dir()}: no finished run named {name!r} or of run group {name!r}; "
+                            "run notebooks/03_finetune_wav2vec2.ipynb (or ser-train) first")  # fmt: skip
     return newest[name][0]
 
 

@@ -25,20 +25,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ser_utils.audio import Window
-from ser_utils.corpora import CORPORA, parse_clip
-from ser_utils.errors import DatasetError, at_least, command_line
+from ser_utils.data.audio import Window
+from ser_utils.data.corpora import CORPORA, parse_clip
+from ser_utils.errors import CorpusError, at_least, command_line
+from ser_utils.evaluate.plots import plot_confusion_matrix, save_figure
 from ser_utils.files import claim_folder, outputs_dir, writing
-from ser_utils.metrics import (
+from ser_utils.ship.predict import Predictor, expand_paths, predict
+from ser_utils.train.metrics import (
     SUMMARY_METRICS,
     classification_report_text,
     emotion_confusion_matrix,
     evaluation_metrics,
     most_probable,
 )
-from ser_utils.plots import plot_confusion_matrix, save_figure
-from ser_utils.predict import Predictor, expand_paths, predict
-from ser_utils.runs import published_model_dir, utc_stamp
+from ser_utils.train.run_folders import published_model_dir, utc_stamp
 
 
 @dataclasses.dataclass
@@ -105,7 +105,7 @@ def evaluate(
     read = table["error"].eq("") & ~np.isnan(probabilities).any(axis=1)
     classes = [label for label in predictor.labels if label in set(table.loc[read, "emotion"].dropna())]
     if len(classes) == 1:
-        raise DatasetError(
+        raise CorpusError(
             f"{', '.join(map(str, paths))}: the readable files share one emotion with the model ({classes[0]}); "
             "scored over a single emotion, the answer is forced and the score says nothing: give files of at "
             "least two emotions"
@@ -174,7 +174,3 @@ def main(argv: list[str] | None = None) -> int:
     print(result.summary())
     print(f"written: {write_evaluation(result, out_dir)} (evaluation.csv, report.txt, Conf_Mat.png)")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,274 @@
+"""Results across runs: one row per (encoder, mode, protocol), k-fold aggregation over folds and seeds, and
+leakage audits per protocol.
+
+Command line, once every fold run is done (it names those still missing):
+
+    python -m ser_utils.report --profile smoke --protocol emobox --seeds 1 2 3 [--freeze-encoder]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from ser_utils.config import (
+    EMOBOX_FOLDS,
+    EMOTIONS,
+    FOLD_PROTOCOLS,
+    N_FOLDS,
+    PROTOCOLS,
+    SEED,
+    Profile,
+    add_profile_options,
+    load_profile,
+    profile_overrides,
+)
+from ser_utils.errors import ProfileError, command_line
+from ser_utils.evaluate.plots import plot_confusion_matrix, plot_fold_scores, run_caption, save_figure
+from ser_utils.files import outputs_dir, writing
+from ser_utils.prepare.protocols import leakage_audit, protocol_parts
+from ser_utils.train.metrics import SUMMARY_METRICS, emotion_confusion_matrix, mean_and_std
+from ser_utils.train.run_folders import PREDICTIONS_FILE, corpora_suffix, finished_runs, mode_suffix, plain_name
+
+ORIGINAL_CLAIM = "99.65 % accuracy claimed by the original Kaggle notebook (random split)"
+RESULT_COLUMNS = ["encoder", "pretrained", "mode", "protocol", "data", "emotions scored", "folds", "seeds",
+                  *SUMMARY_METRICS, "machine", "runs"]  # fmt: skip
+# EmoBox (Ma et al., Interspeech 2024, arXiv:2406.07162) on RAVDESS, frozen encoders, its 6 actor folds, in percent.
+# Published figures, not runs of this project: its validation part is a random 20 % of the training clips.
+EMOBOX_PUBLISHED = pd.DataFrame(
+    [
+        ("wav2vec 2.0 base", 54.33, 55.40, 53.99),
+        ("HuBERT base", 65.43, 66.21, 65.31),
+        ("HuBERT large", 70.00, 70.29, 69.54),
+        ("WavLM base", 61.56, 62.10, 61.18),
+        ("WavLM large", 72.00, 72.22, 71.42),
+        ("data2vec base", 51.92, 52.22, 51.10),
+        ("data2vec large", 59.30, 59.50, 58.74),
+        ("Whisper large v3", 75.32, 75.87, 75.19),
+    ],
+    columns=["encoder", "UA", "WA", "macro_F1"],
+).assign(mode="frozen", protocol="emobox (EmoBox's own validation)", source="EmoBox paper, not our run")
+
+
+def data_label(run: dict) -> str:
+    """What a run was trained and tested on, from its run_info: "1440 clips, 24 actors" (RAVDESS alone), else the
+    corpora, e.g. "crema-d+ravdess -> tess: 9000 clips, 117 speakers"."""
+    parts = ("train", "validation", "test")
+    clips = sum(run[f"{part}_clips"] for part in parts)
+    speakers = set().union(*(run.get(f"{part}_speakers", run[f"{part}_actors"]) for part in parts))
+    trained, tested = run.get("corpora", ["ravdess"]), run.get("test_corpora", ["ravdess"])
+    if trained == tested == ["ravdess"]:
+        return f"{clips} clips, {len(speakers)} actors"
+    where = "+".join(trained) + ("" if tested == trained else f" -> {'+'.join(tested)}")
+    return f"{where}: {clips} clips, {len(speakers)} speakers"
+
+
+def classes_label(run: dict) -> str:
+    """The emotions a run was scored on: "all 8", or their count and names (cross-corpus: those both sides have)."""
+    classes = run.get("classes", list(EMOTIONS))
+    return "all 8" if len(classes) == len(EMOTIONS) else f"{len(classes)}: {' '.join(classes)}"
+
+
+def run_configuration(run: dict) -> dict:
+    """Encoder, pretrained or not, mode, protocol and seed of a run_info (older runs: from their profile)."""
+    profile = run["profile"]
+    return {
+        "encoder": run.get("encoder") or profile["model_name_or_path"] or "wav2vec2 from scratch",
+        "pretrained": bool(profile["model_name_or_path"]),
+        "mode": run.get("mode", "fine-tuned"),
+        "protocol": run["protocol"],
+        "seed": run.get("seed", profile.get("seed")),
+    }
+
+
+def audit_protocols(manifest: pd.DataFrame, n_folds: int = N_FOLDS, seed: int = SEED, test_corpora=()) -> pd.DataFrame:
+    """The leakage audit of every protocol (every fold of actor_kfold and emobox; cross_corpus with `test_corpora`),
+    or why a protocol is not possible."""
+    rows = [
+        {"protocol": protocol, "fold": fold, **(leakage_audit(split) if split is not None else {}), "note": reason}
+        for protocol, fold, split, reason in protocol_parts(
+            manifest, n_folds=n_folds, seed=seed, test_corpora=test_corpora
+        )  # fmt: skip
+    ]
+    frame = pd.DataFrame(rows)
+    counts = [column for column in frame.columns if column not in ("protocol", "note")]
+    return frame.astype({column: "Int64" for column in counts})
+
+
+def results_table(runs: list[dict]) -> pd.DataFrame:
+    """One row per (encoder, mode, protocol, data, emotions scored, machine): WA, UA and macro-F1 in percent, mean ±
+    std over every fold and seed, with how many folds and seeds there were."""
+    if not runs:
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+    frame = pd.DataFrame(
+        {
+            **run_configuration(run),
+            "fold": run["fold"],
+            "data": data_label(run),
+            "emotions scored": classes_label(run),
+            "machine": run["machine"],
+            "run": Path(run["run_dir"]).name,
+            **run["test_metrics"],
+        }
+        for run in runs
+    )
+    keys = ["encoder", "pretrained", "mode", "protocol", "data", "emotions scored", "machine"]
+    rows = [
+        {
+            **dict(zip(keys, key, strict=True)),
+            "pretrained": "yes" if key[1] else "no (from scratch)",
+            "folds": group["fold"].nunique() if group["fold"].notna().any() else 1,
+            "seeds": group["seed"].nunique(),
+            **mean_and_std(group),
+            "runs": ", ".join(group["run"]),
+        }
+        for key, group in frame.groupby(keys, sort=False, dropna=False)
+    ]
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+# Profile fields that differ between the runs of one experiment: which fold tests, and the seed.
+PER_RUN_FIELDS = {"fold", "seed", "name", "description"}
+
+
+def experiment_identity(run: dict) -> dict:
+    """What the runs of one k-fold experiment share: every profile value but the fold and seed, and the data's
+    fingerprint (the clips and their emotions; None for runs recorded before it was)."""
+    profile = {f"profile {key}": value for key, value in run["profile"].items() if key not in PER_RUN_FIELDS}
+    return {**profile, "data": run.get("data_fingerprint")}
+
+
+def same_experiment(runs: list[dict]) -> tuple[list[dict], list[str]]:
+    """The runs of the newest run's experiment (experiment_identity), and a line for each other run naming what
+    differs, e.g. "outputs/runs/x: left out, another experiment (profile learning_rate 0.001, not 1e-05)"."""
+    if not runs:
+        return [], []
+    reference = experiment_identity(max(runs, key=lambda run: run["finished"]))
+    kept, left_out = [], []
+    for run in runs:
+        identity = experiment_identity(run)
+        keys = sorted(reference.keys() | identity.keys())
+        differs = [
+            f"{k} {identity.get(k)}, not {reference.get(k)}" for k in keys if identity.get(k) != reference.get(k)
+        ]
+        if differs:
+            left_out.append(f"{run['run_dir']}: left out, another experiment ({'; '.join(differs)})")
+        else:
+            kept.append(run)
+    return kept, left_out
+
+
+def kfold_runs(
+    runs: list[dict], profile: Profile, seeds=(SEED,), left_out: list[str] | None = None
+) -> tuple[list[dict], list[tuple[int, int]]]:
+    """The fold runs of `profile`'s configuration (its name, corpora, split, number of folds and mode) with the given
+    seeds, by seed and fold, all of one experiment (same_experiment: those of the newest run; the others are named
+    in `left_out`, where given), and the (fold, seed) pairs that have no such run yet."""
+    folds = EMOBOX_FOLDS if profile.protocol == "emobox" else profile.n_folds
+    corpora = corpora_suffix(profile.corpora, profile.test_corpora)
+    wanted = [(fold, seed) for seed in seeds for fold in range(folds)]
+    candidates = [
+        run
+        for run in runs
+        if run["protocol"] == profile.protocol
+        and run["profile"]["name"] == profile.name
+        and run_configuration(run)["mode"] == profile.mode
+        and (profile.protocol == "emobox" or run["profile"]["n_folds"] == profile.n_folds)
+        and corpora_suffix(run["profile"].get("corpora"), run["profile"].get("test_corpora")) == corpora
+        and (run["fold"], run_configuration(run)["seed"]) in wanted
+    ]
+    kept, others = same_experiment(candidates)
+    if left_out is not None:
+        left_out += others
+    chosen = {(run["fold"], run_configuration(run)["seed"]): run for run in kept}
+    return [chosen[pair] for pair in wanted if pair in chosen], [pair for pair in wanted if pair not in chosen]
+
+
+def kfold_summary(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-run metrics (one row per fold and seed, test actors included) and the confusion matrix summed over
+    them."""
+    per_fold = pd.DataFrame(
+        {
+            "fold": run["fold"],
+            "seed": run_configuration(run)["seed"],
+            "test_actors": " ".join(map(str, run["test_actors"])) or " ".join(run.get("test_speakers", [])),
+            **run["test_metrics"],
+        }
+        for run in runs
+    )
+    predictions = pd.concat(pd.read_csv(Path(run["run_dir"]) / PREDICTIONS_FILE) for run in runs)
+    if "scored" in predictions:  # rows of emotions the runs were not scored on are left out
+        predictions = predictions[predictions["scored"]]
+    return per_fold, emotion_confusion_matrix(predictions["emotion"], predictions["predicted"])
+
+
+def kfold_caption(runs: list[dict]) -> str:
+    """run_caption for k-fold figures: the protocol with its fold and seed counts, test clips summed, the last
+    date."""
+    folds, seeds = len({run["fold"] for run in runs}), len({run_configuration(run)["seed"] for run in runs})
+    return run_caption(
+        {
+            **runs[0],
+            "protocol_label": f"{PROTOCOLS[runs[0]['protocol']]}, {folds} folds"
+            + (f" x {seeds} seeds" if seeds > 1 else ""),
+            "test_clips": sum(run["test_clips"] for run in runs),
+            "finished": max(run["finished"] for run in runs),
+        }
+    )
+
+
+def kfold_dir(profile: Profile) -> Path:
+    """Where the k-fold aggregate of a configuration goes:
+    outputs/kfold/<profile>[-<corpora>]-<split>[-<mode>]-<k>folds."""
+    folds = EMOBOX_FOLDS if profile.protocol == "emobox" else profile.n_folds
+    corpora = corpora_suffix(profile.corpora, profile.test_corpora)
+    name = "-".join([plain_name(profile.name, "profile name"), *corpora, profile.protocol, *mode_suffix(profile)])
+    return outputs_dir() / "kfold" / f"{name}-{folds}folds"
+
+
+def write_kfold_report(
+    runs: list[dict], profile: Profile, seeds=(SEED,), left_out: list[str] = ()
+) -> pd.DataFrame | None:
+    """Aggregate the finished fold runs of `profile`'s configuration (split actor_kfold or emobox), all of one
+    experiment, over folds and `seeds`, into kfold_dir: per_fold.csv, summary.csv, UA_per_fold.png and
+    Conf_Mat_summed.png; name the runs left out (and `left_out`: runs whose records cannot be read) and say which
+    (fold, seed) runs are missing. Returns the per-fold table, or None when there is no such run."""
+    left_out = list(left_out)
+    found, missing = kfold_runs(runs, profile, seeds, left_out)
+    for line in left_out:
+        print(line)
+    print(f"{len(found)} of {len(found) + len(missing)} runs of {profile.name}, {profile.protocol}, {profile.mode}")
+    if missing:
+        print("missing (fold, seed):", ", ".join(f"({fold}, {seed})" for fold, seed in missing))
+    if not found:
+        return None
+    out = kfold_dir(profile)
+    per_fold, summed = kfold_summary(found)
+    for name, table in (("per_fold.csv", per_fold), ("summary.csv", results_table(found))):
+        with writing(out / name) as tmp:
+            table.to_csv(tmp, index=False)
+    caption = kfold_caption(found)
+    save_figure(plot_fold_scores(per_fold, caption), out / "UA_per_fold.png")
+    save_figure(plot_confusion_matrix(summed, caption), out / "Conf_Mat_summed.png")
+    print("written:", out)
+    return per_fold
+
+
+@command_line()
+def main(argv: list[str] | None = None) -> int:
+    """Aggregate the fold runs of one configuration over folds and seeds (exit code 1 while some are missing)."""
+    parser = argparse.ArgumentParser(prog="python -m ser_utils.report", description=main.__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="smoke", help="profile name in params/ or a YAML path (default smoke)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[SEED], help=f"seeds of the runs (default {SEED})")
+    add_profile_options(parser, only=("protocol", "corpora", "test_corpora", "n_folds", "freeze_encoder",
+                                      "freeze_feature_encoder", "weighted_layer_sum"))  # fmt: skip
+    options = parser.parse_args(argv)
+    profile = load_profile(options.profile, **profile_overrides(options))
+    if profile.protocol not in FOLD_PROTOCOLS:
+        raise ProfileError(f"--protocol: fold runs are {', '.join(FOLD_PROTOCOLS)} runs, not {profile.protocol}")
+    unreadable = []
+    runs = finished_runs(left_out=unreadable)
+    write_kfold_report(runs, profile, options.seeds, unreadable)
+    return 1 if kfold_runs(runs, profile, options.seeds)[1] else 0

@@ -1,0 +1,289 @@
+"""Preprocessing: each clip to 16 kHz mono, 2.5 s from its corpus's offset (RAVDESS 0.6 s, the others 0 s), into
+per-emotion folders plus a manifest; one prepared folder per corpus.
+
+python -m ser_utils.preprocess [--data PATH [PATH ...]] [--corpora ravdess,tess] [--out FOLDER]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import soundfile as sf
+from joblib import Parallel, delayed
+from tqdm.auto import tqdm
+
+from ser_utils.data.audio import Window, audio_info, read_window, write_wav_atomic
+from ser_utils.data.corpora import window_for
+from ser_utils.data.sources import BUNDLED_SAMPLE, DataSource, add_data_options, resolve_sources, scan_source
+from ser_utils.data.verify import verify_corpus
+from ser_utils.errors import AudioError, CorpusError, NotFoundError, command_line
+from ser_utils.files import check_apart, claim_folder, file_digest, folder_lock, outputs_dir, remove_abandoned, writing
+
+MANIFEST_NAME = "manifest.csv"
+SKIPPED_NAME = "skipped.csv"  # files that are not usable clips, with the reason
+VERIFICATION_CACHE = ".source_checksums.json"
+# speaker: "<corpus>:<its speaker id>" ("ravdess:01", "tess:OAF"); label: the corpus's own ("ps", TESS's pleasant
+# surprise, here Surprise); actor, intensity, statement, repetition: RAVDESS only; source_size (bytes) and
+# source_mtime_ns: the source when its clip was made, so a changed source is made again; source_md5: its bytes, so
+# the leakage audit finds the same audio reached through two corpora.
+MANIFEST_COLUMNS = ["path", "emotion", "corpus", "speaker", "label", "actor", "gender", "intensity", "statement",
+                    "repetition", "duration", "source", "source_size", "source_mtime_ns", "source_md5",
+                    "window_offset_s", "window_duration_s"]  # fmt: skip
+
+
+def _made_from(target: Path, source: os.stat_result, recorded: tuple, window: Window) -> bool:
+    """Whether `target` is a finished clip made from `source` as it is now and cut with `window`: the clip carries
+    the source's modification time, the manifest records the source's size and this window (`recorded`: size,
+    md5, (offset, duration)), and the clip is `window`'s length of mono audio at its rate."""
+    size, _, cut = recorded
+    try:
+        if target.stat().st_mtime_ns != source.st_mtime_ns or size not in (None, source.st_size):
+            return False
+        info = sf.info(target)
+    except (OSError, sf.LibsndfileError, RuntimeError):
+        return False
+    fits = info.samplerate == window.sample_rate and info.frames == window.length and info.channels == 1
+    return fits and cut == (window.offset_s, window.duration_s)
+
+
+def _prepare_clip(source: str, target: Path, recorded: tuple, owner: int, window: Window) -> tuple:
+    """Make one clip unless it was made from the source as it is now (`recorded`: the source's size and md5 in the
+    last manifest, or Nones). Returns (original duration in s, source size, source modification time, source md5,
+    "kept", "made" or "remade"), or (None, why it was skipped). Nothing is written once the process `owner` (the
+    run that asked) has ended, e.g. killed."""
+    md5 = recorded[1]
+    try:
+        stat = os.stat(source)
+        if _made_from(target, stat, recorded, window):
+            md5 = md5 if isinstance(md5, str) else file_digest(source)  # an older manifest recorded none
+            return audio_info(source).duration, stat.st_size, stat.st_mtime_ns, md5, "kept"
+        audio, duration = read_window(source, window)
+        md5 = file_digest(source)
+    except AudioError as error:
+        return None, error.reason
+    except OSError as error:
+        return None, f"cannot be read ({error.strerror})"
+    if owner not in (os.getpid(), os.getppid()):
+        return None, "not written: the run that asked for it has ended"
+    existed = target.exists()
+    write_wav_atomic(target, audio, mtime_ns=stat.st_mtime_ns)
+    return duration, stat.st_size, stat.st_mtime_ns, md5, "remade" if existed else "made"
+
+
+def prepared_dir_for(source: DataSource) -> Path:
+    """Where a source's preprocessed clips go: outputs/prepared/[<corpus>-]<folder name>-<hash of its path>."""
+    if source.path == BUNDLED_SAMPLE:
+        return outputs_dir() / "prepared" / "bundled-sample"
+    digest = hashlib.sha1(str(source.path.resolve()).encode()).hexdigest()[:8]
+    corpus = "" if source.corpus == "ravdess" else f"{source.corpus}-"
+    return outputs_dir() / "prepared" / f"{corpus}{source.path.stem}-{digest}"
+
+
+def _recorded(out_dir: Path) -> dict[str, tuple]:
+    """What the last complete run in `out_dir` (manifest.csv) wrote: by clip path, its source's size and md5 and
+    the window it was cut with, (offset, duration) in s (None where an older version did not record them: such a
+    clip is made again). Preprocessing removes no file that is not listed here."""
+    try:
+        previous = pd.read_csv(out_dir / MANIFEST_NAME)
+    except (OSError, ValueError):
+        return {}
+    unknown = [None] * len(previous)
+    sizes = previous["source_size"].astype(int) if "source_size" in previous else unknown
+    digests = previous["source_md5"] if "source_md5" in previous else unknown
+    cuts = list(zip(previous["window_offset_s"], previous["window_duration_s"], strict=True)) if (
+        "window_offset_s" in previous) else unknown  # fmt: skip
+    return {path: rest for path, *rest in zip(previous["path"], sizes, digests, cuts, strict=True)}
+
+
+def _make_clips(clips: pd.DataFrame, targets: list[Path], out_dir: Path, recorded: dict, progress: bool):
+    """Yield (clip, target, outcome of _prepare_clip) as worker processes (one per core, kept for later calls)
+    make the clips."""
+    owner, windows = os.getpid(), [window_for(corpus) for corpus in clips["corpus"]]
+    before = [recorded.get(target.relative_to(out_dir).as_posix(), (None, None, None)) for target in targets]
+    outcomes = Parallel(n_jobs=-1, return_as="generator", batch_size=16)(
+        delayed(_prepare_clip)(path, target, previous, owner, window)
+        for path, target, previous, window in zip(clips["path"], targets, before, windows, strict=True)
+    )
+    made = zip(clips.itertuples(), targets, outcomes, strict=True)
+    yield from tqdm(made, total=len(clips), desc="preprocess", unit="clip", disable=not progress)
+
+
+def _manifest_row(clip, relative: Path, window: Window, duration: float, size: int, mtime_ns: int, md5: str) -> dict:
+    fields = ("emotion", "corpus", "speaker", "label", "actor", "gender", "intensity", "statement", "repetition")
+    return {
+        "path": relative.as_posix(),
+        **{name: getattr(clip, name, None) for name in fields},
+        "duration": round(duration, 4),
+        "source": clip.path,
+        "source_size": size,
+        "source_mtime_ns": mtime_ns,
+        "source_md5": md5,
+        "window_offset_s": window.offset_s,
+        "window_duration_s": window.duration_s,
+    }
+
+
+def _remove_stale_clips(out_dir: Path, kept: set[Path], recorded: dict) -> int:
+    """Delete the clips the last run wrote into `out_dir` (its manifest lists them) that are not in `kept` (their
+    source is gone or unusable); return how many. A file no run recorded is never removed."""
+    stale = [out_dir / path for path in recorded if out_dir / path not in kept]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
+def prepared_names(clips: pd.DataFrame) -> list[str]:
+    """Each clip's prepared path, <Emotion>/<stem>.wav; where two sources share an emotion and a stem (a CSV
+    listing spk1/take.wav and spk2/take.wav), each gets a short hash of its source path beside the stem, so that
+    two sources never map to one clip."""
+    names = [f"{clip.emotion}/{Path(clip.file).stem}" for clip in clips.itertuples()]
+    counts = Counter(names)
+    return [
+        f"{name}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}.wav" if counts[name] > 1 else f"{name}.wav"
+        for name, path in zip(names, clips["path"], strict=True)
+    ]
+
+
+def _print_changes(source_dir, verification, remade: int, dropped: int) -> None:
+    """Say how the source compares with the originals (RAVDESS), and which prepared clips were made again or
+    removed."""
+    if verification is not None:
+        problems = " (details: python -m ser_utils.data verify PATH)" if verification.corrupt else ""
+        print(f"{source_dir}: {verification.summary()}{problems}", flush=True)
+    if remade:
+        print(f"{remade} clips made again: their source changed since they were made, or their corpus's window "
+              "did (or they were damaged)")  # fmt: skip
+    if dropped:
+        print(f"{dropped} prepared clips removed: their source is gone or can no longer be used")
+
+
+def prepare_corpus(
+    source_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    progress: bool = True,
+    summary: bool = True,
+    corpus: str = "ravdess",
+) -> pd.DataFrame:
+    """Preprocess every clip of `corpus` (a CSV manifest's file for MANIFEST_CORPUS) under `source_dir` into
+    `out_dir`/<Emotion>/<name>.wav, each cut with its corpus's window, and write the manifest.
+
+    While RAVDESS clips are made (by worker processes), the source is checked against the original checksums
+    (`verify_corpus`, cached in `out_dir`); with `summary` the result is printed, then the count of clips ready
+    and skipped. Clips that fail the check are still used unless they cannot be read. Clips already finished in
+    `out_dir` (16 kHz mono, 40,000 samples) are kept, so a re-run only does what is missing; every file is
+    written under a temporary name and renamed, so an interrupted run (or two runs at once) never leaves a
+    half-written clip. Files that cannot be used are skipped and listed with their reason in
+    `out_dir`/skipped.csv. Returns the manifest: one row per clip, sorted by emotion then file name, with `path`
+    relative to `out_dir` and `duration` the original clip's length in seconds.
+    """
+    out_dir, source = Path(out_dir), DataSource(Path(source_dir), "", corpus)
+    clips, skipped = scan_source(source)
+    csv = source.path.is_file()  # a CSV manifest: it and the clips it lists must lie outside the output folder
+    check_apart(out_dir, folders=[] if csv else [source.path], files=[source.path, *clips["path"]] if csv else [])
+    claim_folder(out_dir, made_by=(MANIFEST_NAME,))
+    with folder_lock(out_dir, waiting=f"{out_dir}: another run is preparing these clips; waiting for it"):
+        return _prepare_locked(source, out_dir, clips, skipped, progress, summary)
+
+
+def _verification(source: DataSource, out_dir: Path):
+    """The checksum check of a RAVDESS source (None for the other corpora, which have no published checksums)."""
+    return verify_corpus(source.path, out_dir / VERIFICATION_CACHE) if source.corpus == "ravdess" else None
+
+
+def _prepare_locked(source: DataSource, out_dir: Path, clips, skipped, progress: bool, summary: bool) -> pd.DataFrame:
+    source_dir = source.path
+    remove_abandoned(out_dir)
+    skipped, recorded = skipped.to_dict("records"), _recorded(out_dir)
+    targets = [out_dir / name for name in prepared_names(clips)]
+    rows, kept, remade = [], set(), 0
+    with ThreadPoolExecutor(1) as checker:  # checksums in a thread while the workers make the clips
+        verification = checker.submit(_verification, source, out_dir)
+        for clip, target, outcome in _make_clips(clips, targets, out_dir, recorded, progress):
+            if outcome[0] is None:
+                skipped.append({"path": clip.path, "reason": outcome[1]})
+                continue
+            rows.append(_manifest_row(clip, target.relative_to(out_dir), window_for(clip.corpus), *outcome[:4]))
+            kept.add(target)
+            remade += outcome[4] == "remade"
+    verification, dropped = verification.result(), _remove_stale_clips(out_dir, kept, recorded)
+    if summary:
+        _print_changes(source_dir, verification, remade, dropped)
+    skipped = pd.DataFrame(skipped, columns=["path", "reason"])
+    with writing(out_dir / SKIPPED_NAME) as tmp:
+        skipped.to_csv(tmp, index=False)
+    if not rows:
+        raise CorpusError(
+            f"{source_dir}: none of its {len(clips)} clips could be read; see the reasons in {out_dir / SKIPPED_NAME}"
+        )
+    manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+    manifest = manifest.sort_values(["emotion", "path"], kind="stable").reset_index(drop=True)
+    with writing(out_dir / MANIFEST_NAME) as tmp:
+        manifest.to_csv(tmp, index=False)
+    if summary:
+        skips = f"; {len(skipped)} files skipped, reasons in {out_dir / SKIPPED_NAME}" if len(skipped) else ""
+        print(f"{len(manifest)} clips ready in {out_dir}{skips}")
+    return manifest
+
+
+def read_manifest(prepared_dir: str | os.PathLike) -> pd.DataFrame:
+    """Read `prepared_dir`/manifest.csv with `path` made absolute."""
+    prepared_dir = Path(prepared_dir)
+    path = prepared_dir / MANIFEST_NAME
+    if not path.is_file():
+        raise NotFoundError(f"{path}: no manifest; run notebooks/02_preprocessing.ipynb (or prepare_corpus) first")
+    manifest = pd.read_csv(path)
+    manifest["path"] = [str(prepared_dir / p) for p in manifest["path"]]
+    return manifest
+
+
+def left_out(prepared_dir: str | os.PathLike) -> int:
+    """How many clips of emotions with no counterpart among the 8 (EmoDB's boredom) preprocessing left out."""
+    try:
+        skipped = pd.read_csv(Path(prepared_dir) / SKIPPED_NAME)
+    except (OSError, ValueError):
+        return 0
+    return int(skipped["reason"].astype(str).str.startswith("left out").sum())
+
+
+def prepared_manifest(data_dir=None, progress: bool = True, corpora: str | None = ""):
+    """Find the corpora (see resolve_sources: `data_dir` is one folder or CSV, or several), preprocess each (finished
+    clips are kept) and read their manifests into one.
+
+    Returns (the DataSources, manifest with absolute paths). The manifest's attrs["left_out"] counts, by corpus,
+    the clips of emotions with no counterpart that were left out.
+    """
+    sources = resolve_sources(data_dir, corpora)
+    manifests, dropped = [], {}
+    for source in sources:
+        prepared_dir = prepared_dir_for(source)
+        prepare_corpus(source.path, prepared_dir, progress=progress, summary=progress, corpus=source.corpus)
+        manifests.append(read_manifest(prepared_dir))
+        dropped[source.corpus] = dropped.get(source.corpus, 0) + left_out(prepared_dir)
+    manifest = pd.concat(manifests, ignore_index=True) if len(manifests) > 1 else manifests[0]
+    if manifest["path"].duplicated().any():
+        raise CorpusError(f"{sources}: the same corpus folder is given twice; give each corpus once")
+    manifest.attrs["left_out"] = {corpus: count for corpus, count in dropped.items() if count}
+    return sources, manifest
+
+
+@command_line()
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ser_utils.preprocess", description=__doc__.splitlines()[0])
+    add_data_options(parser)
+    default = "outputs/prepared/[<corpus>-]<folder>-<hash>"
+    parser.add_argument("--out", help=f"output folder of a single corpus (default {default})")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    options = parser.parse_args(argv)
+    sources = resolve_sources(options.data, options.corpora)
+    if options.out and len(sources) > 1:
+        raise CorpusError(f"--out names one folder, but {len(sources)} corpora were found: {sources}; leave it out")
+    for source in sources:
+        out = options.out or prepared_dir_for(source)
+        prepare_corpus(source.path, out, progress=not options.no_progress, corpus=source.corpus)
+    return 0

@@ -1,0 +1,130 @@
+"""A demo page: upload a recording or speak into the microphone, and see the emotion the model hears.
+
+    ser-demo --model outputs/model [--port 7860] [--share] [--backend onnx]
+
+A Gradio app on this machine (a public share link only with --share). It runs the same Predictor as ser-predict:
+the top emotion, the 8 probabilities as bars, and for recordings longer than the model's window a timeline of the
+emotion in each window. A file that cannot be used (not audio, empty, truncated, over the size limit) shows the
+reason on the page, naming the file as the user named it (never a path on the server), and the app goes on serving.
+Uploads go to a folder of the app's own: each file is deleted once it is classified, and the folder at shutdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from ser_utils.data.audio import audio_info
+from ser_utils.errors import SerError, at_least, command_line, require
+from ser_utils.ship.predict import BACKENDS, Predictor, predict
+from ser_utils.train.run_folders import published_model_dir
+
+TIMELINE_COLUMNS = ["start (s)", "emotion", "probability"]
+MAX_UPLOAD_MB = 50  # the default size limit of an upload
+
+
+def classify(
+    path: str | None, predictor: Predictor, hop_s: float = 1.25, max_mb: float = MAX_UPLOAD_MB, uploads: str = ""
+) -> tuple[str, dict, pd.DataFrame, str]:
+    """(top emotion, probabilities by emotion, timeline of windows, message) for the file at `path`: what the page
+    shows. A file that cannot be used (or is over `max_mb` MB) gives empty results and the reason in the message,
+    which names the file by its own name. A file inside the folder `uploads` (the app's) is deleted afterwards."""
+    try:
+        return _classify(path, predictor, hop_s, max_mb)
+    finally:
+        if path and uploads and Path(path).resolve().is_relative_to(Path(uploads).resolve()):
+            Path(path).unlink(missing_ok=True)
+
+
+def _classify(path: str | None, predictor: Predictor, hop_s: float, max_mb: float):
+    empty = pd.DataFrame(columns=TIMELINE_COLUMNS)
+    if not path:
+        return "", {}, empty, "Upload a recording or record one with the microphone."
+    name = Path(path).name
+    if os.path.getsize(path) > max_mb * 1e6:
+        return "", {}, empty, f"**Cannot classify {name}:** it is over the {max_mb:g} MB limit of this page"
+    row = predict([path], predictor=predictor, progress=False).iloc[0]
+    if row["error"]:
+        reason = row["error"].replace(os.path.realpath(path), name).replace(str(path), name)
+        return "", {}, empty, f"**Cannot classify this file ({name}):** {reason}"
+    probabilities = {label: float(row[f"p_{label}"]) for label in predictor.labels}
+    timeline = empty
+    if audio_info(path).duration > predictor.window.duration_s + predictor.window.offset_s:
+        windows = predict([path], predictor=predictor, hop_s=hop_s, per_window=True, progress=False)
+        timeline = pd.DataFrame({"start (s)": windows["start_s"].round(2), "emotion": windows["label"],
+                                 "probability": windows["probability"].round(3)})  # fmt: skip
+    note = f"Note: {row['warning']}" if row["warning"] else ""
+    return str(row["label"]), probabilities, timeline, note
+
+
+def build_demo(predictor: Predictor, hop_s: float = 1.25, max_mb: float = MAX_UPLOAD_MB, uploads: str = ""):
+    """The Gradio Blocks app around `predictor` (uploads over `max_mb` MB refused; those in `uploads` deleted once
+    classified)."""
+    import gradio as gr
+
+    window = predictor.window
+    with gr.Blocks(title="Speech emotion recognition") as demo:
+        gr.Markdown(
+            "# Speech emotion recognition\n"
+            f"Upload a recording (WAV, FLAC, OGG, MP3) or record one. The model hears {window.duration_s:g} s from "
+            f"{window.offset_s:g} s in; longer recordings also get a timeline, one window every {hop_s:g} s. Up to "
+            f"{max_mb:g} MB; uploads are deleted once classified."
+        )
+        with gr.Row():
+            upload = gr.File(label="Recording (upload)", elem_id="upload")
+            microphone = gr.Audio(sources=["microphone"], type="filepath", label="Or record")
+        emotion = gr.Textbox(label="Emotion", elem_id="emotion", interactive=False)
+        message = gr.Markdown(elem_id="message")
+        probabilities = gr.Label(num_top_classes=len(predictor.labels), label="Probabilities", elem_id="bars")
+        timeline = gr.Dataframe(headers=TIMELINE_COLUMNS, label="Timeline (per window)", elem_id="timeline")
+        outputs = [emotion, probabilities, timeline, message]
+        run = lambda path: classify(path, predictor, hop_s, max_mb, uploads)  # noqa: E731
+        upload.change(run, upload, outputs)
+        microphone.change(run, microphone, outputs)
+    return demo
+
+
+def launch(model_dir=None, port: int | None = None, share: bool = False, backend: str = "torch", inline=None,
+           max_mb: float = MAX_UPLOAD_MB):  # fmt: skip
+    """Build the app for the model in `model_dir` (default outputs/model) and serve it on this machine, uploads up
+    to `max_mb` MB going to a folder of its own that is removed when the server stops."""
+    require("gradio", purpose="ser-demo")
+    predictor = Predictor(model_dir or published_model_dir(), backend=backend)
+    uploads = tempfile.mkdtemp(prefix="ser-demo-uploads-", dir=os.environ.get("GRADIO_TEMP_DIR"))
+    os.environ["GRADIO_TEMP_DIR"] = uploads  # where Gradio keeps uploaded files, read when the app is made
+    atexit.register(shutil.rmtree, uploads, ignore_errors=True)  # at shutdown (in a notebook, launch returns at once)
+    demo = build_demo(predictor, max_mb=max_mb, uploads=uploads)
+    try:
+        return demo.launch(server_name="127.0.0.1", server_port=port, share=share, inline=inline,
+                           max_file_size=f"{max_mb * 1e6:.0f}b")  # fmt: skip
+    except OSError as error:
+        if "empty port" not in str(error):
+            raise
+        raise SerError(f"port {port} is in use; pass another --port, or leave it out to take a free one") from error
+
+
+def _stop(signum, frame):
+    """SIGTERM stops the server as Ctrl-C does, so that the uploads folder is removed on the way out."""
+    raise KeyboardInterrupt
+
+
+@command_line("ser-demo")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ser-demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="model folder written by training (default: outputs/model)")
+    parser.add_argument("--port", type=at_least(1, int), default=None, help="port (default: Gradio's, 7860 on)")
+    parser.add_argument("--share", action="store_true", help="also open a public link through Gradio's servers")
+    parser.add_argument("--backend", choices=BACKENDS, default="torch", help="torch (default) or onnx (ser-export)")
+    parser.add_argument("--max-upload-mb", type=at_least(0.001, float), default=MAX_UPLOAD_MB,
+                        help=f"the largest upload in MB (default {MAX_UPLOAD_MB})")  # fmt: skip
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop)
+    launch(args.model, args.port, args.share, args.backend, max_mb=args.max_upload_mb)
+    return 0

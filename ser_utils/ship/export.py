@@ -1,0 +1,176 @@
+"""ONNX: export a trained model folder to model.onnx (and an int8 copy), and run it with ONNX Runtime alone.
+
+    ser-export --model outputs/model [--int8] [--output DIR]
+    ser-predict --backend onnx [--int8] --model outputs/model recordings/
+
+The graph takes raw 16 kHz windows (`input_values`, dynamic batch and length axes) and gives `logits` over the 8
+emotions. Running it needs numpy, soundfile, onnx and onnxruntime, not torch: the feature extractor's normalisation
+(zero mean and unit variance per window, where the model's preprocessor_config.json asks for it) is done here in
+numpy. The file records the labels, a checksum of the weights it was exported from and a checksum of its own
+graph (nodes and weights), so a model.onnx left beside newer weights, one from another model with its records
+stripped, or one whose weights were edited, is refused instead of giving another model's answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ser_utils.errors import ModelError, command_line, require
+from ser_utils.files import check_writable, claim_folder, file_digest, writing
+
+ONNX_FILE = "model.onnx"
+ONNX_INT8_FILE = "model.int8.onnx"  # dynamic int8 quantization of ONNX_FILE (onnxruntime.quantization)
+WEIGHTS_FILE = "model.safetensors"
+OPSET = 17
+# What a folder needs besides the graph, so that an exported folder elsewhere stands on its own.
+COMPANIONS = ("config.json", "preprocessor_config.json", "ser_preprocessing.json")
+
+
+def weights_digest(model_dir: Path) -> str:
+    """SHA-256 of the folder's weights file ("" where there is none)."""
+    path = model_dir / WEIGHTS_FILE
+    return file_digest(path, "sha256") if path.is_file() else ""
+
+
+def graph_digest(graph) -> str:
+    """SHA-256 of an ONNX model's graph (its nodes and weights; not the records kept beside it)."""
+    return hashlib.sha256(graph.graph.SerializeToString()).hexdigest()
+
+
+def _record(path: Path, labels: list[str], weights: str) -> None:
+    """Write the labels, the source weights' checksum and the graph's own checksum into the ONNX file at `path`."""
+    import onnx
+
+    graph = onnx.load(str(path))
+    props = {"ser_labels": json.dumps(labels), "ser_weights": weights, "ser_graph": graph_digest(graph)}
+    onnx.helper.set_model_props(graph, props)
+    onnx.save(graph, str(path))
+
+
+def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike | None = None, int8: bool = False) -> Path:
+    """Write `output_dir` (default `model_dir`)/model.onnx from the trained model in `model_dir`, with its labels
+    and weights checksum as metadata, checked with onnx's checker; with `int8` also model.int8.onnx (weights of
+    the matrix multiplications in int8, activations quantized per batch). Returns the path of model.onnx."""
+    import onnx
+    import torch
+
+    from ser_utils.train.model import load_model_folder, no_weight_progress_bars
+
+    model_dir = Path(model_dir)
+    model, _, window = load_model_folder(model_dir)
+    out = Path(output_dir or model_dir)
+    if out.resolve() == model_dir.resolve():
+        check_writable(out)
+    else:  # a folder of the user's own is refused: its files are never replaced
+        claim_folder(out, made_by=(ONNX_FILE,), what="--output")
+    model.eval()
+    example = torch.zeros(2, window.length)
+    with writing(out / ONNX_FILE) as tmp, no_weight_progress_bars(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on Python control flow
+        torch.onnx.export(
+            model, (example,), str(tmp), input_names=["input_values"], output_names=["logits"], opset_version=OPSET,
+            dynamic_axes={"input_values": {0: "batch", 1: "samples"}, "logits": {0: "batch"}}, dynamo=False,
+        )  # fmt: skip
+        labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        onnx.checker.check_model(str(tmp))
+        _record(tmp, labels, weights_digest(model_dir))
+    if out != model_dir:
+        for name in COMPANIONS:
+            if (model_dir / name).is_file():
+                shutil.copyfile(model_dir / name, out / name)
+    if int8:
+        quantize_int8(out / ONNX_FILE, out / ONNX_INT8_FILE, labels, weights_digest(model_dir))
+    return out / ONNX_FILE
+
+
+def quantize_int8(source: Path, target: Path, labels: list[str], weights: str) -> Path:
+    """Dynamic int8 quantization of an ONNX graph's MatMul weights (the convolutions stay float), with the records
+    of _record."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.disable(logging.WARNING)  # its advice to pre-process the graph first, printed on every call
+    try:
+        with writing(target) as tmp:
+            quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+            _record(tmp, labels, weights)
+    finally:
+        logging.disable(logging.NOTSET)
+    return target
+
+
+class OnnxModel:
+    """An exported model run by ONNX Runtime on the CPU: `probabilities(windows)` as Predictor's torch model."""
+
+    def __init__(self, model_dir: str | os.PathLike, int8: bool = False, labels: list[str] | None = None):
+        """Open `model_dir`/model.onnx (model.int8.onnx with `int8`). ModelError, naming the file and the fix, when
+        it is missing, unreadable, lacks its records (labels, source weights, its own checksum), was changed since
+        it was exported, or was exported from other weights or labels than the folder's."""
+        import onnx
+        import onnxruntime
+
+        model_dir = Path(model_dir)
+        path = model_dir / (ONNX_INT8_FILE if int8 else ONNX_FILE)
+        fix = f"run: ser-export --model {model_dir}{' --int8' if int8 else ''}"
+        if not path.is_file():
+            raise ModelError(f"{path}: no ONNX model here; {fix}")
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own classes for damaged files
+            raise ModelError(f"{path}: not a usable ONNX model ({str(error).splitlines()[0]}); {fix}") from error
+        recorded = self.session.get_modelmeta().custom_metadata_map
+        missing = [key for key in ("ser_labels", "ser_weights", "ser_graph") if not recorded.get(key)]
+        if missing:
+            raise ModelError(f"{path}: not exported by ser-export, or its records were removed ({', '.join(missing)} "
+                             f"missing), so nothing says which model it is; {fix}")  # fmt: skip
+        if graph_digest(onnx.load(str(path))) != recorded["ser_graph"]:
+            raise ModelError(f"{path}: its graph or weights were changed after it was exported; {fix}")
+        self.labels = json.loads(recorded["ser_labels"])
+        if labels is not None and self.labels != labels:
+            raise ModelError(f"{path}: its labels {self.labels} are not the model folder's {labels}; {fix}")
+        if (model_dir / WEIGHTS_FILE).is_file() and recorded["ser_weights"] != weights_digest(model_dir):
+            raise ModelError(f"{path}: exported from other weights than {model_dir / WEIGHTS_FILE}; {fix}")
+        settings = model_dir / "preprocessor_config.json"
+        self.normalize = json.loads(settings.read_text()).get("do_normalize", True) if settings.is_file() else True
+
+    def probabilities(self, windows: np.ndarray) -> np.ndarray:
+        """Class probabilities, one row per window (windows: array of shape (n, samples))."""
+        inputs = np.asarray(windows, dtype=np.float32)
+        if self.normalize:  # as Wav2Vec2FeatureExtractor: zero mean, unit variance per window
+            inputs = (inputs - inputs.mean(axis=1, keepdims=True)) / np.sqrt(inputs.var(axis=1, keepdims=True) + 1e-7)
+        logits = self.session.run(["logits"], {"input_values": inputs.astype(np.float32)})[0].astype(np.float64)
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def read_labels(model_dir: Path) -> list[str]:
+    """The labels of a model folder's config.json, in id order; ModelError when there is none."""
+    try:
+        config = json.loads((model_dir / "config.json").read_text())
+        return [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
+    except (OSError, ValueError, KeyError) as error:
+        raise ModelError(f"{model_dir}: no config.json with labels; pass a folder written by training") from error
+
+
+@command_line("ser-export")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ser-export", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="model folder written by training (e.g. outputs/model)")
+    parser.add_argument("--output", help="folder to write into (default: the model folder)")
+    parser.add_argument("--int8", action="store_true", help="also write model.int8.onnx (int8 weights, CPU)")
+    args = parser.parse_args(argv)
+    require("onnx", "onnxruntime", purpose="ser-export")  # before anything is loaded or written
+    path = export_onnx(args.model, args.output, args.int8)
+    written = [path] + ([path.with_name(ONNX_INT8_FILE)] if args.int8 else [])
+    print("written: " + ", ".join(f"{p} ({p.stat().st_size / 1e6:.1f} MB)" for p in written))
+    return 0

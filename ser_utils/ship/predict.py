@@ -1,0 +1,296 @@
+"""Classify new recordings with a trained model, from Python or the command line.
+
+    python -m ser_utils.predict --model outputs/model recordings/ more/*.flac      # or: ser-predict ...
+
+Any file soundfile reads (WAV, FLAC, OGG, MP3), any sample rate and channel count. Each file is cut
+exactly as in training (the model folder's ser_preprocessing.json: 16 kHz mono, 2.5 s from 0.6 s in,
+zero-padded); with --window the whole file is cut into windows with a hop instead and the file's
+probabilities are the mean over its windows. Bad files get a row with an error and never stop the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from ser_utils.config import EMOTIONS
+from ser_utils.data.audio import AUDIO_SUFFIXES, audio_info, load_preprocessing, not_a_file, read_window, stream_windows
+from ser_utils.data.corpora import UNRECORDED_WINDOW
+from ser_utils.errors import AudioError, ModelError, OutputError, at_least, command_line, require
+from ser_utils.files import check_output_file, writing
+from ser_utils.ship.export import OnnxModel, read_labels
+from ser_utils.train.run_folders import published_model_dir
+
+SILENCE = 1e-4  # peak amplitude below which a clip counts as silent
+BACKENDS = ("torch", "onnx")
+
+
+class Predictor:
+    """A trained model with its feature extractor and the audio window it was trained on, run by torch or by ONNX
+    Runtime (ser_utils.export)."""
+
+    def __init__(self, model_dir: str | os.PathLike, device: str | None = None, int8: bool = False,
+                 backend: str = "torch"):  # fmt: skip
+        """Load the model in `model_dir` onto `device` (default: CUDA when available, else CPU).
+
+        `int8` quantizes the weights of its linear layers to 8-bit integers for inference on CPU (activations are
+        quantized on the fly: dynamic quantization), which is faster there; its agreement with the full-precision
+        model is measured by benchmarks/int8_inference.py. `backend` "onnx" runs the folder's model.onnx
+        (model.int8.onnx with `int8`, both written by ser-export) with ONNX Runtime on the CPU, without torch.
+        """
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+        if backend == "onnx":
+            self._open_onnx(Path(model_dir), int8)
+            return
+        import torch
+
+        from ser_utils.train.model import load_model_folder, quantize_linear_int8
+
+        self.onnx = None
+        self.model, self.feature_extractor, self.window = load_model_folder(model_dir)
+        self.device = device or ("cpu" if int8 or not torch.cuda.is_available() else "cuda")
+        if int8 and self.device != "cpu":
+            raise ValueError(f"int8 inference runs on the CPU only, not on {self.device!r}")
+        self.model.to(self.device).eval()
+        if int8:
+            self.model = quantize_linear_int8(self.model)
+        self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
+
+    def _open_onnx(self, model_dir: Path, int8: bool) -> None:
+        require("onnx", "onnxruntime", purpose="the ONNX backend")
+        labels = read_labels(model_dir)
+        if sorted(labels) != sorted(EMOTIONS):
+            raise ModelError(
+                f"{model_dir}: its labels {labels} are not the 8 emotions; pass a folder written by training"
+            )
+        try:
+            self.window = load_preprocessing(model_dir, UNRECORDED_WINDOW)
+        except ValueError as error:
+            raise ModelError(f"{model_dir}: not a usable model folder ({error})") from error
+        self.onnx, self.labels, self.device = OnnxModel(model_dir, int8, labels), labels, "cpu"
+        self.model = self.feature_extractor = None
+
+    def probabilities(self, windows: np.ndarray) -> np.ndarray:
+        """Class probabilities, one row per window (windows: array of shape (n, samples))."""
+        if self.onnx is not None:
+            return self.onnx.probabilities(windows)
+        import torch
+
+        with torch.inference_mode():
+            inputs = self.feature_extractor(list(windows), sampling_rate=self.window.sample_rate, return_tensors="pt")
+            logits = self.model(inputs["input_values"].to(self.device)).logits
+            return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+
+
+def expand_paths(paths) -> list[str]:
+    """Files named, audio files under folders (recursively) and glob matches, in order, without repeats.
+
+    A path that matches nothing is kept, so that it gets its own error row.
+    """
+    found: list[str] = []
+    for path in map(str, paths):
+        if os.path.isdir(path):
+            found += sorted(str(p) for p in Path(path).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        elif glob.has_magic(path):
+            found += sorted(glob.glob(path, recursive=True)) or [path]
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def _file_blocks(path: str, predictor: Predictor, hop_s: float | None):
+    """Yield blocks of (windows, start times in s) of one file: the training window, or with `hop_s` windows over
+    the whole file, streamed. Raises AudioError, with the reason, when the file cannot be used."""
+    window = predictor.window
+    if not os.path.lexists(path) and glob.has_magic(path):
+        raise AudioError(path, "no file matches this pattern")
+    if os.path.isdir(path):
+        raise AudioError(path, "a folder with no audio files")
+    if reason := not_a_file(path):  # a named pipe or device would block the read forever
+        raise AudioError(path, reason)
+    try:
+        if hop_s is None:
+            audio, _ = read_window(path, window, allow_short=True)
+            yield audio[None, :], np.array([window.offset_s])
+        else:
+            yield from stream_windows(path, window, hop_s)
+    except AudioError:
+        raise
+    except (ValueError, RuntimeError, EOFError) as error:
+        raise AudioError(path, f"not readable as audio ({error})") from error
+
+
+def _warnings(path: str, predictor: Predictor, hop_s: float | None, peak: float) -> str:
+    """What to know about a prediction: a silent input (`peak`: the largest amplitude the model saw), a file
+    shorter than what the model sees."""
+    window = predictor.window
+    needed = window.duration_s + (window.offset_s if hop_s is None else 0)
+    notes = ["silent clip: the prediction means nothing"] if peak < SILENCE else []
+    if audio_info(path).duration < needed:
+        notes.append("shorter than the window: zero-padded")
+    return "; ".join(notes)
+
+
+class _Batches:
+    """Windows of many files, run through the model `batch_size` at a time; each file's probabilities are
+    gathered in its row (`_p`), its window starts in `_starts`."""
+
+    def __init__(self, predictor: Predictor, batch_size: int):
+        self.predictor, self.batch_size, self.pending = predictor, batch_size, []  # pending: (row, windows)
+
+    def add(self, row: dict, windows: np.ndarray, starts: np.ndarray) -> None:
+        row.setdefault("_p", []), row.setdefault("_starts", []).append(starts)
+        self.pending.append((row, windows))
+        if sum(len(w) for _, w in self.pending) >= self.batch_size:
+            self.flush(keep_partial=True)
+
+    def drop(self, row: dict) -> None:
+        """Forget a row whose file failed part-way."""
+        self.pending = [(r, w) for r, w in self.pending if r is not row]
+        row.pop("_p", None), row.pop("_starts", None)
+
+    def flush(self, keep_partial: bool = False) -> None:
+        """Run every full batch (and, unless `keep_partial`, the last partial one) through the model."""
+        if not self.pending:
+            return
+        stacked = np.concatenate([w for _, w in self.pending])
+        usable = len(stacked) - len(stacked) % self.batch_size if keep_partial else len(stacked)
+        probabilities = [
+            self.predictor.probabilities(stacked[i : i + self.batch_size]) for i in range(0, usable, self.batch_size)
+        ]
+        done = np.concatenate(probabilities) if probabilities else np.zeros((0, len(self.predictor.labels)))
+        rest, start = [], 0
+        for row, windows in self.pending:
+            taken = done[start : start + len(windows)]
+            row["_p"].append(taken)
+            if len(taken) < len(windows):
+                rest.append((row, windows[len(taken) :]))
+            start += len(taken)
+        self.pending = rest
+
+
+def predict(
+    paths,
+    model_dir: str | os.PathLike | None = None,
+    batch_size: int = 16,
+    hop_s: float | None = None,
+    per_window: bool = False,
+    progress: bool = True,
+    predictor: Predictor | None = None,
+) -> pd.DataFrame:
+    """Predict the emotion of every file in `paths` (files, folders, globs).
+
+    Returns one row per file (or per window with `per_window`): path, start_s (window start, s),
+    label, probability, p_<Emotion> for each label, warning and error. Files that cannot be
+    predicted get a row with `error` set and empty probabilities. `hop_s` switches to windows over
+    the whole file (mean of their probabilities per file), read in blocks so that memory does not grow
+    with the file's length; `batch_size` windows go through the model at once.
+    """
+    predictor = predictor or Predictor(model_dir or published_model_dir())
+    batches, rows = _Batches(predictor, batch_size), []
+    for path in tqdm(expand_paths(paths), desc="predict", unit="file", disable=not progress, file=sys.stderr):
+        row, peak = {"path": path, "warning": "", "error": ""}, 0.0
+        rows.append(row)
+        try:
+            for windows, starts in _file_blocks(path, predictor, hop_s):
+                peak = max(peak, float(np.abs(windows).max()))
+                batches.add(row, windows, starts)
+            row["warning"] = _warnings(path, predictor, hop_s, peak)
+        except AudioError as error:
+            batches.drop(row)
+            row["error"] = error.reason
+    batches.flush()
+    return _table(rows, predictor.labels, per_window)
+
+
+def _table(rows: list[dict], labels: list[str], per_window: bool) -> pd.DataFrame:
+    columns = [f"p_{label}" for label in labels]
+    records = []
+    for row in rows:
+        base = {"path": row["path"], "warning": row["warning"], "error": row["error"]}
+        if "_p" not in row:
+            records.append({**base, "start_s": None, "label": None, "probability": None})
+            continue
+        probabilities, starts = np.concatenate(row["_p"]), np.concatenate(row["_starts"])
+        parts = zip(starts, probabilities, strict=True) if per_window else [(None, probabilities.mean(axis=0))]
+        for start, p in parts:
+            best = int(np.argmax(p))
+            records.append(
+                {
+                    **base,
+                    "start_s": start,
+                    "label": labels[best],
+                    "probability": float(p[best]),
+                    **dict(zip(columns, map(float, p), strict=True)),
+                }  # fmt: skip
+            )
+    order = ["path", "start_s", "label", "probability", *columns, "warning", "error"]
+    frame = pd.DataFrame(records).reindex(columns=order)
+    return frame if per_window else frame.drop(columns="start_s")
+
+
+def check_replaceable(output: Path, paths: list[str]) -> Path:
+    """`output`, unless it is a file that writing would destroy (OutputError, before any work): one of the input
+    files `paths` (as expand_paths gives them), or any existing file that is not an earlier output of ser-predict
+    (a CSV or JSON lines table of paths)."""
+    if not output.is_file():
+        return output
+    if os.path.realpath(output) in {os.path.realpath(path) for path in paths}:
+        raise OutputError(f"{output}: is one of the recordings to classify; write the predictions elsewhere")
+    with open(output, "rb") as handle:
+        head = handle.read(16)
+    if not head.startswith((b"path,", b'{"path":')):
+        raise OutputError(f"{output}: exists and is not an earlier ser-predict output, so it is left as it is; "
+                          "name a new file, or delete it first")  # fmt: skip
+    return output
+
+
+@command_line("ser-predict")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ser-predict", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", help="audio files, folders (searched recursively) or globs")
+    parser.add_argument("--model", default=None, help="model folder written by training (default: outputs/model)")
+    parser.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
+    parser.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="csv (default) or JSON lines")
+    parser.add_argument("--batch-size", type=at_least(1, int), default=16, help="windows per forward pass (16)")
+    parser.add_argument("--window", action="store_true", help="classify the whole file in windows, not one cut")
+    parser.add_argument(
+        "--hop", type=at_least(0.01, float), default=1.25, help="with --window: seconds between windows"
+    )
+    parser.add_argument("--per-window", action="store_true", help="with --window: one row per window")
+    parser.add_argument("--int8", action="store_true", help="CPU: int8 weights in the linear layers (faster)")
+    parser.add_argument("--backend", choices=BACKENDS, default="torch", help="torch (default) or onnx (ser-export)")
+    args = parser.parse_args(argv)
+    paths = expand_paths(args.paths)  # once: the output check and the predictions read the same list
+    output = None if args.output == "-" else check_replaceable(check_output_file(args.output), paths)
+    predictor = Predictor(args.model or published_model_dir(), int8=args.int8, backend=args.backend)
+    table = predict(
+        paths,
+        batch_size=args.batch_size,
+        hop_s=args.hop if args.window else None,
+        per_window=args.per_window and args.window,
+        predictor=predictor,
+    )
+    if args.format == "csv":
+        text = table.to_csv(index=False)
+    else:
+        text = "".join(json.dumps(record) + "\n" for record in json.loads(table.to_json(orient="records")))
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()  # here, so that a reader closing the pipe early is noticed by the command line's guard
+    else:
+        with writing(output) as tmp:
+            tmp.write_text(text)
+    if table["label"].isna().all():
+        print(f"ser-predict: no file could be predicted ({len(table)} tried; see the error column)", file=sys.stderr)
+        return 1
+    return 0
