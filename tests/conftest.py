@@ -13,6 +13,7 @@ from ser_utils.config import PROJECT_ROOT
 SHARED_DATA = Path(os.environ.get("SER_TEST_DATA", PROJECT_ROOT.parent / "shared" / "data")).resolve()
 RAVDESS_16K = SHARED_DATA / "ravdess-16k"
 RAVDESS_48K_SAMPLE = SHARED_DATA / "ravdess-48k-sample"
+EMODB = SHARED_DATA / "emodb"  # 339 original EmoDB files (anger, happiness, neutral, sadness), Kaggle layout
 # The 5 stereo recordings of RAVDESS speech (../shared/data/README.md).
 STEREO_CLIPS = [
     "Actor_01/03-01-02-01-01-02-01",
@@ -26,7 +27,7 @@ STEREO_CLIPS = [
 def _require(path: Path) -> Path:
     if path.is_dir():
         return path
-    message = f"{path} not found: these tests need the real RAVDESS clips (set SER_TEST_DATA to their folder)"
+    message = f"{path} not found: these tests need the real clips of ../shared/data (set SER_TEST_DATA to its folder)"
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
@@ -42,6 +43,12 @@ def ravdess_16k() -> Path:
 def ravdess_48k_sample() -> Path:
     """Actor_01's 60 original 48 kHz files."""
     return _require(RAVDESS_48K_SAMPLE)
+
+
+@pytest.fixture(scope="session")
+def emodb() -> Path:
+    """The real EmoDB files of four emotions, all 10 speakers, as wav/03a01Wa.wav."""
+    return _require(EMODB)
 
 
 @pytest.fixture(scope="session")

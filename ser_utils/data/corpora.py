@@ -250,6 +250,7 @@ def find_corpora(root: str | Path, max_depth: int = 8) -> dict[str, Path]:
     /kaggle/input/datasets/<owner>/<slug>/ (where the second copy of TESS's clips lies 6 folders down); files of no
     known corpus are passed over."""
     folders: dict[str, set[Path]] = {}
+    beside: dict[str, set[Path]] = {}  # the folders that hold each corpus's files themselves
     counts: dict[str, int] = {}
     for path in _audio_files(Path(root), max_depth):
         try:
@@ -257,18 +258,17 @@ def find_corpora(root: str | Path, max_depth: int = 8) -> dict[str, Path]:
         except ValueError:
             continue
         folders.setdefault(corpus.name, set()).add(path.parents[corpus.depth - 1])
+        beside.setdefault(corpus.name, set()).add(path.parent)
         counts[corpus.name] = counts.get(corpus.name, 0) + 1
     found = {name: Path(os.path.commonpath(sorted(paths))) for name, paths in sorted(folders.items())}
-    return {name: folder for name, folder in found.items() if not _strays_in(name, found, counts)}
+    return {name: folder for name, folder in found.items() if not _strays_in(name, beside, counts)}
 
 
-def _strays_in(name: str, found: dict[str, Path], counts: dict[str, int]) -> bool:
-    """Whether corpus `name`'s files are a few strays inside another corpus's folder: a folder belongs to the corpus
-    with the most files in it (the strays are then listed as skipped when that corpus is scanned)."""
-    return any(
-        other != name and found[name].is_relative_to(folder) and counts[other] > counts[name]
-        for other, folder in found.items()
-    )
+def _strays_in(name: str, beside: dict[str, set[Path]], counts: dict[str, int]) -> bool:
+    """Whether corpus `name`'s files are a few strays among another corpus's: every one of them lies in a folder
+    that holds files of a corpus with more files (they are then listed as skipped when that corpus is scanned).
+    A corpus in folders of its own stays, even inside the folder that holds two copies of another."""
+    return any(other != name and beside[name] <= beside[other] and counts[other] > counts[name] for other in beside)
 
 
 def _audio_files(root: Path, max_depth: int):

@@ -1,0 +1,51 @@
+"""EmoDB's conventions on its real files (../shared/data/emodb): names, speakers and genders, the four emotions
+mapped onto the 8, its window from the start, and the cross-corpus parts with RAVDESS on the emotions both share."""
+
+import pandas as pd
+import soundfile as sf
+
+from ser_utils.data.corpora import FROM_START, find_corpora, scan_corpus, window_for
+from ser_utils.prepare.preprocess import prepare_corpus
+from ser_utils.prepare.protocols import assign_parts, scored_classes
+
+MALE = {"03", "10", "11", "12", "15"}  # the corpus's documentation; the other five speakers are female
+
+
+def test_every_real_file_is_a_clip_with_its_speaker_gender_and_emotion(emodb):
+    # Found in its Kaggle layout in a folder that also holds two RAVDESS copies (16 kHz and Actor_01 at 48 kHz),
+    # whose common folder holds EmoDB's too: EmoDB's files lie in a folder of their own, so they are no strays.
+    assert find_corpora(emodb.parent)["emodb"] == emodb / "wav"
+    clips, skipped = scan_corpus(emodb / "wav", "emodb")
+    assert len(clips) == 339 and skipped.empty
+    emotions = clips["emotion"].astype(str)
+    assert emotions.value_counts().to_dict() == {"Anger": 127, "Neutral": 79, "Happy": 71, "Sad": 62}
+    assert dict(zip(clips["label"], emotions, strict=True)) == {"W": "Anger", "F": "Happy", "N": "Neutral", "T": "Sad"}
+    speakers = clips.drop_duplicates("speaker").set_index("speaker")["gender"]
+    assert len(speakers) == 10
+    assert all(
+        gender == ("male" if speaker.split(":")[1] in MALE else "female") for speaker, gender in speakers.items()
+    )
+    per_speaker = clips["speaker"].value_counts()
+    assert per_speaker.min() == 21 and per_speaker.max() == 42
+
+
+def test_its_clips_are_cut_from_the_start_and_short_ones_padded(emodb, tmp_path):
+    assert window_for("emodb") == FROM_START
+    manifest = prepare_corpus(emodb / "wav", tmp_path / "prepared", progress=False, corpus="emodb")
+    assert len(manifest) == 339 and (manifest["window_offset_s"] == 0).all()
+    lengths = {sf.info(tmp_path / "prepared" / path).frames for path in manifest["path"]}
+    assert lengths == {40_000}  # 2.5 s at 16 kHz, the shorter ones zero-padded
+    assert (manifest["duration"] < 2.5).sum() == 158
+
+
+def test_cross_corpus_with_ravdess_keeps_speakers_apart_on_the_four_shared_emotions(emodb, ravdess_subset, tmp_path):
+    ravdess = prepare_corpus(ravdess_subset(range(1, 7), 60), tmp_path / "ravdess", progress=False)
+    emo = prepare_corpus(emodb / "wav", tmp_path / "emodb", progress=False, corpus="emodb")
+    manifest = pd.concat([ravdess, emo], ignore_index=True)
+    for test in ("emodb", "ravdess"):
+        parts = assign_parts(manifest, "cross_corpus", fold=0, n_folds=3 if test == "emodb" else 5,
+                             test_corpora=[test])  # fmt: skip
+        assert set(parts.loc[parts["part"] == "test", "corpus"]) == {test}
+        sides = [set(parts.loc[parts["part"] == part, "speaker"]) for part in ("train", "validation", "test")]
+        assert sides[2] and not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])
+        assert scored_classes(parts) == ["Anger", "Happy", "Neutral", "Sad"]
