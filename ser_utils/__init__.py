@@ -3,7 +3,9 @@
 The package runs in stage order, one subpackage a stage (ARCHITECTURE.md draws the tree):
 `data` -> `prepare` -> `train` -> `ship` -> `evaluate`, on the shared ground of `errors`, `config` and `files`.
 The names below are the public API; each is imported from its stage on first use, so `import ser_utils` stays
-cheap (no torch until a name that needs it is used).
+cheap (no torch until a name that needs it is used). None is the name of a subpackage or a command, which
+importing those would shadow: `predict_table` is `ship.predict.predict`, `evaluate_model` is
+`evaluate.score.evaluate`.
 """
 
 import importlib
@@ -20,19 +22,21 @@ _PUBLIC = {
     "prepare_corpus": "prepare.preprocess", "read_manifest": "prepare.preprocess",
     "assign_parts": "prepare.protocols", "leakage_audit": "prepare.protocols",
     # train: one training run, and its folder read back
-    "train": "train.run", "load_run": "train.run_folders", "finished_runs": "train.run_folders",
+    "run_training": "train.run", "load_run": "train.run_folders", "finished_runs": "train.run_folders",
     # ship: a trained model classifying recordings, exported to ONNX
-    "Predictor": "ship.predict", "predict": "ship.predict", "export_onnx": "ship.export",
+    "Predictor": "ship.predict", "predict_table": "ship.predict", "export_onnx": "ship.export",
     # evaluate: results across runs, and a trained model scored on another corpus
-    "results_table": "evaluate.report", "evaluate": "evaluate.score",
+    "results_table": "evaluate.report", "evaluate_model": "evaluate.score",
 }  # fmt: skip
+# Names that differ from their module's: a subpackage or command (train, predict, evaluate) is never shadowed.
+_RENAMED = {"predict_table": "predict", "evaluate_model": "evaluate"}
 __all__ = sorted(_PUBLIC)
 
 
 def __getattr__(name: str):
     if name not in _PUBLIC:
         raise AttributeError(f"module 'ser_utils' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"ser_utils.{_PUBLIC[name]}"), name)
+    return getattr(importlib.import_module(f"ser_utils.{_PUBLIC[name]}"), _RENAMED.get(name, name))
 
 
 def __dir__() -> list[str]:

@@ -69,10 +69,19 @@ def test_every_command_has_a_thin_entry_and_a_script():
     assert scripts == {f"ser-{command}": f"ser_utils.{module}:main" for command, module in COMMANDS.items()}
 
 
-def test_the_public_api_names_only_what_exists():
+def test_the_public_api_names_only_what_exists_and_stays_put():
+    """Every public name resolves, none is a subpackage's or command's name (importing those would replace it on
+    the package), and each still resolves to the same object once every module has been imported."""
+    import importlib
+
     import ser_utils
 
-    assert all(getattr(ser_utils, name) is not None for name in ser_utils.__all__)
+    assert not set(ser_utils.__all__) & {*STAGES, *COMMANDS, *FOUNDATION}
+    first = {name: getattr(ser_utils, name) for name in ser_utils.__all__}
+    assert all(value is not None and not isinstance(value, type(ser_utils)) for value in first.values())
+    for name in ORDER:
+        importlib.import_module(f"ser_utils.{name}")
+    assert {name: getattr(ser_utils, name) for name in ser_utils.__all__} == first
 
 
 def test_modules_and_functions_are_small():
