@@ -2,9 +2,11 @@
 mapped onto the 8, its window from the start, and the cross-corpus parts with RAVDESS on the emotions both share."""
 
 import pandas as pd
+import pytest
 import soundfile as sf
 
 from ser_utils.data.corpora import FROM_START, find_corpora, scan_corpus, window_for
+from ser_utils.errors import CorpusError
 from ser_utils.prepare.preprocess import prepare_corpus
 from ser_utils.prepare.protocols import assign_parts, scored_classes
 
@@ -49,3 +51,18 @@ def test_cross_corpus_with_ravdess_keeps_speakers_apart_on_the_four_shared_emoti
         sides = [set(parts.loc[parts["part"] == part, "speaker"]) for part in ("train", "validation", "test")]
         assert sides[2] and not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])
         assert scored_classes(parts) == ["Anger", "Happy", "Neutral", "Sad"]
+
+
+def test_leave_one_speaker_out_tests_each_speaker_once_and_validates_on_another(emodb, tmp_path):
+    """As many folds as speakers (--n-folds 10 on EmoDB) is leave-one-speaker-out: each fold tests one speaker,
+    validates on another, trains on the other 8. Speaker folds with a man and a woman each stop at 5 folds."""
+    manifest = prepare_corpus(emodb / "wav", tmp_path / "emodb", progress=False, corpus="emodb")
+    tested = []
+    for fold in range(10):
+        parts = assign_parts(manifest, "actor_kfold", fold=fold, n_folds=10)
+        sides = [set(parts.loc[parts["part"] == part, "speaker"]) for part in ("train", "validation", "test")]
+        assert [len(side) for side in sides] == [8, 1, 1] and not sides[2] & (sides[0] | sides[1])
+        tested += sides[2]
+    assert sorted(tested) == sorted(set(manifest["speaker"]))
+    with pytest.raises(CorpusError, match="one male and one female speaker per fold; got 6 folds"):
+        assign_parts(manifest, "actor_kfold", fold=0, n_folds=6)

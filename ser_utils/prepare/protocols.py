@@ -56,12 +56,15 @@ def random_parts(manifest: pd.DataFrame, test_size: float = TEST_SIZE, seed: int
 def speaker_folds(manifest: pd.DataFrame, n_folds: int = N_FOLDS, balanced: bool = True) -> list[list[str]]:
     """Deal the manifest's speakers into `n_folds` folds: the male, the female and the unknown-gender speakers are
     each sorted (by corpus, then id) and cut into `n_folds` consecutive groups, and fold k takes group k of each.
-    On the 24 RAVDESS actors that gives folds of actors {1-4}, {5-8}, ..., two male and two female each.
+    On the 24 RAVDESS actors that gives folds of actors {1-4}, {5-8}, ..., two male and two female each. As many
+    folds as speakers is leave-one-speaker-out (EmoDB's usual protocol: --n-folds 10): one speaker a fold, in order.
 
     Raises CorpusError when a fold would be empty or (`balanced`) lack a male or a female speaker where the data
     has both.
     """
     speakers = manifest.drop_duplicates("speaker")[["corpus", "speaker", "gender"]].fillna({"gender": "unknown"})
+    if n_folds == len(speakers) >= 3:  # leave one speaker out: a speaker a fold (no fold can hold both genders)
+        return [[speaker] for speaker in sorted(speakers["speaker"])]
     folds = [[] for _ in range(n_folds)]
     for _, group in speakers.sort_values("speaker").groupby("gender", sort=True):
         for fold, part in zip(folds, np.array_split(group["speaker"].to_numpy(), n_folds), strict=True):
