@@ -139,7 +139,12 @@ $(LOWEST)/.installed: requirements.txt pyproject.toml .ci/lowest.txt
 	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
 	grep -v -E '^(torch|transformers|accelerate|datasets|onnx|onnxruntime|gradio|selenium)==|^-e ' requirements.txt \
 		| cat - .ci/lowest.txt > $(LOWEST)/requirements.txt
-	$(LOWEST)/bin/python -m pip install --quiet -r $(LOWEST)/requirements.txt -e .
+	@# torch 2.6.0 comes from PyPI with its CUDA libraries (about 3 GB): a download cut off is resumed, and the
+	@# install tried again (pip's cache keeps what arrived whole), before the job gives up.
+	for attempt in 1 2 3; do \
+		$(LOWEST)/bin/python -m pip install --quiet --resume-retries 20 -r $(LOWEST)/requirements.txt -e . && break; \
+		test $$attempt = 3 && exit 1; echo "pip install: attempt $$attempt failed; trying again"; sleep 10; \
+	done
 	touch $@
 
 test-lowest: $(LOWEST)/.installed
