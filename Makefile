@@ -1,6 +1,6 @@
 # make reproduce  - run notebooks 01-05 headless with papermill (PROFILE=smoke by default; DATA=/path/to/RAVDESS;
 #                   RUN=name for the run folder; RESUME=1 continues the newest unfinished run instead)
-#                   DATA="dir1 dir2" gives several corpora; CORPORA=ravdess,tess picks among them; PROTOCOL=cross_corpus
+#                   DATA="dir1 dir2" gives several corpora; CORPORA=ravdess,tess picks among them; PROTOCOL=cross_corpus (or emobox_cross_corpus)
 #                   TEST_CORPORA=tess tests on one and trains on the others (finetune, kfold, protocols, baseline)
 # make kfold      - train once per fold and seed (PROTOCOL=actor_kfold|emobox, FOLDS=6, SEEDS="1 2 3",
 #                   MODE=fine-tuned|cnn-frozen|frozen, LAYERSUM=1, LR=1e-3), then aggregate them; make -j N runs N
@@ -80,7 +80,7 @@ finetune: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) --log-output notebooks/03_finetune_wav2vec2.ipynb $(EXECUTED)/03_finetune_wav2vec2.ipynb \
 		-p profile $(PROFILE_ARG) $(RUN_PARAM) $(if $(RESUME),-p resume True,) $(DATA_PARAM) \
-		-y 'overrides: '$(call overrides,$(if $(filter cross_corpus,$(PROTOCOL)),"protocol":"cross_corpus"))
+		-y 'overrides: '$(call overrides,$(if $(filter cross_corpus emobox_cross_corpus,$(PROTOCOL)),"protocol":"$(PROTOCOL)"))
 
 report: $(VENV)/.installed
 	mkdir -p $(EXECUTED)

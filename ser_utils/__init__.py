@@ -20,7 +20,7 @@ _PUBLIC = {
     "Window": "data.audio", "load_audio": "data.audio",
     # prepare: clips cut to their window, and the protocols' parts
     "prepare_corpus": "prepare.preprocess", "read_manifest": "prepare.preprocess",
-    "assign_parts": "prepare.protocols", "leakage_audit": "prepare.protocols",
+    "assign_parts": "prepare.protocols", "leakage_audit": "prepare.audit",
     # train: one training run, and its folder read back
     "run_training": "train.run", "load_run": "train.run_folders", "finished_runs": "train.run_folders",
     # ship: a trained model classifying recordings, exported to ONNX

@@ -33,12 +33,15 @@ PROTOCOLS = {
     "actor_kfold": "actor k-fold (speaker-independent: test actors never seen in training or selection)",
     "emobox": "EmoBox's 6 actor folds (speaker-independent: test and validation actors never seen in training)",
     "cross_corpus": "cross-corpus (trained on some corpora, tested on others; scored on the emotions both have)",
+    "emobox_cross_corpus": "EmoBox's cross-corpus track (cross-corpus, tested on its balanced lists of 4 emotions)",
 }
-FOLD_PROTOCOLS = ("actor_kfold", "emobox", "cross_corpus")  # protocols whose runs go fold by fold (`fold`)
+CROSS_CORPUS = ("cross_corpus", "emobox_cross_corpus")  # protocols whose test corpora never train
+FOLD_PROTOCOLS = ("actor_kfold", "emobox", *CROSS_CORPUS)  # protocols whose runs go fold by fold (`fold`)
 EMOBOX_FOLDS = 6  # EmoBox's RAVDESS folds (ser_utils.prepare.protocols.EMOBOX_TEST_ACTORS)
-# Encoder families with a raw-waveform classifier in transformers (AutoModelForAudioClassification), all with
-# the same head: hidden states (or a learned weighted sum of all layers), a projection, a mean over time, logits.
-ENCODER_TYPES = ("wav2vec2", "hubert", "wavlm", "data2vec-audio")
+# Encoder families with an audio classifier in transformers, all with the same head: hidden states (or a learned sum
+# of all layers), a projection, a mean over time, logits. Whisper reads log-mels, the others raw audio.
+ENCODER_TYPES = ("wav2vec2", "hubert", "wavlm", "data2vec-audio", "whisper")
+WHISPER_INPUTS = ("30s", "window")  # Whisper's input: the window padded to 30 s, or the encoder cut to the window
 # The defaults every protocol, baseline and profile shares.
 SEED = 42
 TEST_SIZE = 0.2  # the random split's test fraction, as in the original
@@ -82,7 +85,7 @@ class Profile:
     )
     model_name_or_path: str | None = _field(
         "facebook/wav2vec2-base",
-        "Hub id or local folder (save_pretrained) of the pretrained encoder: wav2vec2, HuBERT, WavLM or data2vec-audio",
+        "Hub id or local folder (save_pretrained) of a pretrained wav2vec2, HuBERT, WavLM, data2vec or Whisper encoder",
     )
     protocol: str = _field("random", "protocol: which clips train, pick the checkpoint and test", tuple(PROTOCOLS))
     corpora: str = _field("", "the corpora that train, e.g. ravdess,crema-d,tess; none: all found, else RAVDESS")
@@ -118,6 +121,7 @@ class Profile:
         "under outputs/cache and train the head on them; false runs the whole model every epoch",
     )
     gradient_checkpointing: bool = _field(False, "recompute activations in the backward pass: less memory, more time")
+    whisper_input: str = _field("30s", "Whisper: padded to 30 s (EmoBox), or cut to the window", WHISPER_INPUTS)
 
     @property
     def encoder(self) -> str:
@@ -126,8 +130,7 @@ class Profile:
 
     @property
     def mode(self) -> str:
-        """How much trains: "fine-tuned", "feature encoder frozen" or "frozen" (head only); "+ layer sum" with a
-        learned weighted sum of the layers."""
+        """How much trains: "fine-tuned", "feature encoder frozen" or "frozen" (head only), "+ layer sum" or not."""
         mode = "frozen" if self.freeze_encoder else "feature encoder frozen" if self.freeze_feature_encoder else ""
         return (mode or "fine-tuned") + (" + layer sum" if self.weighted_layer_sum else "")
 
@@ -137,8 +140,8 @@ class Profile:
         trained = "fine-tuned" if self.mode == "fine-tuned" else self.mode
         if self.model_name_or_path:
             return f"{self.model_name_or_path} (pretrained, {trained})"
-        size = self.scratch_config.get("hidden_size", 768)
-        layers = self.scratch_config.get("num_hidden_layers", 12)
+        size = self.scratch_config.get("hidden_size", self.scratch_config.get("d_model", 768))
+        layers = self.scratch_config.get("num_hidden_layers", self.scratch_config.get("encoder_layers", 12))
         family = self.scratch_config.get("model_type", "wav2vec2")
         how = "" if self.mode == "fine-tuned" else f"; {self.mode}"
         return f"small {family} from scratch ({layers} layers, hidden {size}; no pretraining{how})"
@@ -149,7 +152,7 @@ class Profile:
         label = PROTOCOLS[self.protocol]
         if self.protocol == "emobox":
             return f"{label}, fold {self.fold} (EmoBox fold_{self.fold + 1})"
-        if self.protocol == "cross_corpus":
+        if self.protocol in CROSS_CORPUS:
             return f"{label}: {self.corpora or 'all found'} -> {self.test_corpora}"
         return f"{label}, fold {self.fold} of {self.n_folds}" if self.protocol == "actor_kfold" else label
 
@@ -233,11 +236,8 @@ def load_profile(name_or_path: str | os.PathLike, **overrides: Any) -> Profile:
     if checked.get("fold", 0) >= folds:
         raise ProfileError(f"{where.get('fold', path)}: fold must be 0..{folds - 1}, not {checked['fold']}")
     _check_corpora(checked, where, path)
-    model_type = (checked.get("scratch_config") or {}).get("model_type", "wav2vec2")
-    if model_type not in ENCODER_TYPES:
-        raise ProfileError(
-            f"{path}: scratch_config model_type must be one of {list(ENCODER_TYPES)}, not {model_type!r}"
-        )
+    if (family := (checked.get("scratch_config") or {}).get("model_type", "wav2vec2")) not in ENCODER_TYPES:
+        raise ProfileError(f"{path}: scratch_config model_type must be one of {list(ENCODER_TYPES)}, not {family!r}")
     return Profile(**checked)
 
 
@@ -249,7 +249,7 @@ def named_corpora(text: str | None) -> list[str]:
 def _check_corpora(checked: dict, where: dict, path: Path) -> None:
     """cross_corpus needs test corpora that do not train; other protocols take none."""
     train, test = set(named_corpora(checked.get("corpora"))), set(named_corpora(checked.get("test_corpora")))
-    cross = checked.get("protocol") == "cross_corpus"
+    cross = checked.get("protocol") in CROSS_CORPUS
     if cross and not test or test & train or test and not cross:
         raise ProfileError(
             f"{where.get('test_corpora', path)}: test_corpora names the corpora that test under protocol cross_corpus, "

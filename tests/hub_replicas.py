@@ -1,10 +1,13 @@
-"""Offline replicas of the five pretrained checkpoints the encoder profiles name, as a Hugging Face Hub cache holds
+"""Offline replicas of the six pretrained checkpoints the encoder profiles name, as a Hugging Face Hub cache holds
 them (../shared/HUB_CHECKPOINTS.md): the real config and preprocessor fields, shrunk to a small hidden size but with
 every behaviour-changing flag as in the real files (architectures, feat_extract_norm, do_stable_layer_norm,
 gradient_checkpointing, layerdrop, mask_time_prob, do_normalize, return_attention_mask); weights saved as
 pytorch_model.bin with the real key layout (wav2vec2-base: the `wav2vec2.` prefix and its pretraining heads; the
 others: no prefix; the positional convolution's old weight-norm names weight_g/weight_v), in
-$HF_HOME/hub/models--ORG--NAME/snapshots/<commit>/ with refs/main naming that commit.
+$HF_HOME/hub/models--ORG--NAME/snapshots/<commit>/ with refs/main naming that commit. openai/whisper-base is a
+WhisperForConditionalGeneration (encoder and decoder) with its real input fields (80 mel bins, 1500 positions: 30 s,
+no layer drop) and WhisperFeatureExtractor's preprocessor config, saved by save_pretrained (model.safetensors: that
+the Hub's copy has one too is inferred, not seen).
 
     python tests/hub_replicas.py HF_HOME            # build them all there
     python tests/hub_replicas.py check HF_HOME CLIP # load each through build_model (run with HF_HOME set): JSON
@@ -18,7 +21,17 @@ import sys
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, Data2VecAudioModel, HubertModel, Wav2Vec2ForPreTraining, WavLMModel
+from safetensors.torch import load_file
+from transformers import (
+    AutoConfig,
+    Data2VecAudioModel,
+    HubertModel,
+    Wav2Vec2ForPreTraining,
+    WavLMModel,
+    WhisperConfig,
+    WhisperFeatureExtractor,
+    WhisperForConditionalGeneration,
+)
 
 # Shrunk sizes shared by every replica (the real base models: hidden 768, 12 layers, 12 heads, 3072; convolutions of
 # 512 channels). The kernels and strides stay real: 320 samples per frame.
@@ -78,7 +91,12 @@ PRETRAINING_CLASSES = {
     "WavLMModel": WavLMModel,
     "Data2VecAudioModel": Data2VecAudioModel,
 }
-CHECKPOINTS = tuple(REAL)
+WHISPER = "openai/whisper-base"
+WHISPER_FIELDS = {"num_mel_bins": 80, "max_source_positions": 1500, "encoder_layerdrop": 0.0, "dropout": 0.0,
+                  "scale_embedding": False, "d_model": 32, "encoder_layers": 2, "encoder_attention_heads": 2,
+                  "encoder_ffn_dim": 64, "decoder_layers": 1, "decoder_attention_heads": 2,
+                  "decoder_ffn_dim": 64}  # fmt: skip
+CHECKPOINTS = (*REAL, WHISPER)
 OLD_WEIGHT_NORM = {"parametrizations.weight.original0": "weight_g", "parametrizations.weight.original1": "weight_v"}
 
 
@@ -135,11 +153,16 @@ def build_replica(hf_home: Path, checkpoint: str) -> Path:
     commit = hashlib.sha1(f"replica {checkpoint}".encode()).hexdigest()
     snapshot = repo / "snapshots" / commit
     snapshot.mkdir(parents=True, exist_ok=True)
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    if checkpoint == WHISPER:
+        torch.manual_seed(0)
+        WhisperForConditionalGeneration(WhisperConfig(**WHISPER_FIELDS)).save_pretrained(snapshot)
+        WhisperFeatureExtractor(feature_size=80).save_pretrained(snapshot)
+        return snapshot
     (snapshot / "config.json").write_text(json.dumps(config_fields(checkpoint), indent=2, sort_keys=True) + "\n")
     (snapshot / "preprocessor_config.json").write_text(json.dumps(preprocessor_fields(checkpoint), indent=2) + "\n")
     torch.save(state_dict(checkpoint), snapshot / "pytorch_model.bin")
-    (repo / "refs").mkdir(exist_ok=True)
-    (repo / "refs" / "main").write_text(commit)
     return snapshot
 
 
@@ -157,7 +180,7 @@ def check(hf_home: Path, clip: Path) -> dict:
     from ser_utils.train.model import build_model, checkpointing_in_effect
 
     results, audio = {}, read_clips([clip])[0]
-    for checkpoint in CHECKPOINTS:
+    for checkpoint in REAL:
         model, extractor = build_model(checkpoint)
         saved = torch.load(snapshot_dir(hf_home, checkpoint) / "pytorch_model.bin", weights_only=True)
         prefix = "wav2vec2." if REAL[checkpoint]["architectures"] == ["Wav2Vec2ForPreTraining"] else ""
@@ -173,6 +196,16 @@ def check(hf_home: Path, clip: Path) -> dict:
             "as_read": bool(values.shape == audio.shape and (values == audio).all()),
             "attention_mask": "attention_mask" in inputs,
         }
+    model, extractor = build_model(WHISPER)
+    saved = load_file(snapshot_dir(hf_home, WHISPER) / "model.safetensors")
+    encoder = {f"model.encoder.{name}": tensor for name, tensor in model.encoder.state_dict().items()}
+    results[WHISPER] = {
+        "encoder_tensors": len(encoder),
+        "file_tensors": sorted(saved),
+        "differing": sorted(k for k, v in encoder.items() if k not in saved or not torch.equal(saved[k], v)),
+        "checkpointing": checkpointing_in_effect(model),
+        "input_shape": list(extractor([audio], sampling_rate=16000)["input_features"][0].shape),
+    }
     return results
 
 

@@ -13,8 +13,8 @@ PACKAGE = PROJECT_ROOT / "ser_utils"
 FOUNDATION = ["errors", "config", "files"]
 STAGES = {
     "data": ["audio", "ravdess", "corpora", "verify", "sources"],
-    "prepare": ["preprocess", "protocols"],
-    "train": ["inputs", "model", "frozen", "metrics", "run_folders", "card", "trainer", "run"],
+    "prepare": ["preprocess", "audit", "tracks", "protocols"],
+    "train": ["inputs", "whisper", "model", "frozen", "metrics", "run_folders", "card", "trainer", "run"],
     "ship": ["export", "predict", "demo"],
     "evaluate": ["plots", "report", "baseline", "score"],
 }

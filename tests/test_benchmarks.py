@@ -107,3 +107,19 @@ def test_onnx_inference_benchmark_on_a_tiny_model(ravdess_subset, tmp_path):
     assert len(re.findall(r"[\d.]+%", rows[0][9])) == 3
     peaks = [int(value) for value in re.findall(r"\d+", rows[0][10])]
     assert len(peaks) == 4 and max(peaks[2:]) < min(peaks[:2])  # ONNX Runtime alone needs less memory than torch
+
+
+def test_whisper_window_benchmark_trains_a_small_whisper_and_times_both_inputs(ravdess_subset, tmp_path):
+    output, data = tmp_path / "BENCHMARKS.md", ravdess_subset([1, 2], 10)
+    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "whisper_window.py"), "--arch", "tiny",
+               "--data", str(data), "--train-data", str(data), "--epochs", "1", "--clips", "6", "--batch-size", "3",
+               "--output", str(output)]  # fmt: skip
+    done = run_command(command=command, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
+    assert len(rows) == 1 and rows[0][1].startswith("CPU ") and rows[0][3:6] == ["whisper-tiny (random init)", "6", "3"]
+    speeds = [float(cell.split(" clips/s")[0]) for cell in rows[0][6:8]]
+    assert all(speed > 0 for speed in speeds)
+    assert abs(float(rows[0][8].rstrip("x")) - speeds[1] / speeds[0]) < 0.02 * speeds[1] / speeds[0]
+    assert "from scratch, 1 epochs" in rows[0][9] and rows[0][10] == "4"  # the run's 4 test clips (20 % of 20)
+    assert 0 <= float(rows[0][11].rstrip("%")) <= 100 and 0 <= float(rows[0][12].rstrip(" |")) <= 1

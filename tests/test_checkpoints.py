@@ -1,4 +1,4 @@
-"""The real checkpoints as users download them: Hub-faithful replicas (tests/hub_replicas.py) of the five pretrained
+"""The real checkpoints as users download them: Hub-faithful replicas (tests/hub_replicas.py) of the six pretrained
 encoders the profiles name, read from a Hub cache offline (HF_HOME there, HF_HUB_OFFLINE=1), through the command
 line and `make finetune`.
 
@@ -28,6 +28,7 @@ PROFILES = {
     "wavlm-base-plus": "microsoft/wavlm-base-plus",
     "wavlm-large": "microsoft/wavlm-large",
     "data2vec-audio-base": "facebook/data2vec-audio-base",
+    "whisper-base": "openai/whisper-base",
 }
 P_COLUMNS = [f"p_{name}" for name in EMOTIONS]
 
@@ -39,7 +40,7 @@ def largest_difference(first: pd.DataFrame, second: pd.DataFrame) -> float:
 
 @pytest.fixture(scope="module")
 def hub_home(tmp_path_factory) -> Path:
-    """A Hugging Face home whose Hub cache holds the five replicas."""
+    """A Hugging Face home whose Hub cache holds the six replicas."""
     return hub_replicas.build_all(tmp_path_factory.mktemp("hf-home"))
 
 
@@ -76,6 +77,10 @@ def test_replicas_keep_the_real_files_flags(hub_home):
     assert large["do_stable_layer_norm"] is True and large["feat_extract_norm"] == "layer"
     import torch
 
+    whisper = hub_replicas.snapshot_dir(hub_home, hub_replicas.WHISPER)
+    config = json.loads((whisper / "config.json").read_text())
+    assert config["architectures"] == ["WhisperForConditionalGeneration"] and config["max_source_positions"] == 1500
+    assert json.loads((whisper / "preprocessor_config.json").read_text())["chunk_length"] == 30
     keys = torch.load(wav2vec2 / "pytorch_model.bin", weights_only=True)
     assert "wav2vec2.encoder.pos_conv_embed.conv.weight_g" in keys and "quantizer.codevectors" in keys
     assert not any("parametrizations" in key for key in keys)
@@ -86,6 +91,10 @@ def test_every_encoder_tensor_loads_as_the_checkpoint_has_it(hub_home, offline_e
     done = run_command(command=check, ok=True, env=offline_env)
     results = json.loads(done.stdout.strip().splitlines()[-1])
     assert sorted(results) == sorted(PROFILES.values())
+    whisper = results.pop(hub_replicas.WHISPER)
+    assert whisper["differing"] == [] and whisper["checkpointing"] is False
+    assert whisper["encoder_tensors"] == sum(k.startswith("model.encoder.") for k in whisper["file_tensors"]) > 0
+    assert whisper["input_shape"] == [80, 3000]  # log-mels of the clip padded to 30 s
     for checkpoint, result in results.items():
         heads = [k for k in result["file_tensors"] if k.split(".")[0] in ("quantizer", "project_q", "project_hid")]
         assert result["differing"] == [], checkpoint
@@ -127,8 +136,8 @@ def check_run(run_dir: Path, checkpoint: str, env: dict, checkpointing: bool = F
     assert info["profile"]["model_name_or_path"] == checkpoint
     assert info["activation_checkpointing"] is checkpointing
     extractor = json.loads((run_dir / "model" / "preprocessor_config.json").read_text())
-    for field in ("do_normalize", "return_attention_mask"):
-        assert extractor[field] is hub_replicas.PREPROCESSOR[checkpoint][field]
+    for field, value in hub_replicas.PREPROCESSOR.get(checkpoint, {}).items():
+        assert extractor[field] is value
     predictions = pd.read_csv(run_dir / "predictions.csv")
     table = run_dir.parent / f"{run_dir.name}-predict.csv"
     run_command(

@@ -16,8 +16,9 @@ from ser_utils.data.audio import read_window
 from ser_utils.data.corpora import CORPORA
 from ser_utils.errors import CorpusError, ProfileError
 from ser_utils.evaluate.baseline import evaluate_protocols, mfcc_matrix
+from ser_utils.prepare.audit import leakage_audit, leakage_by_corpus
 from ser_utils.prepare.preprocess import prepared_manifest
-from ser_utils.prepare.protocols import assign_parts, leakage_audit, leakage_by_corpus, scored_classes, speaker_folds
+from ser_utils.prepare.protocols import assign_parts, scored_classes, speaker_folds
 from ser_utils.train.metrics import evaluation_metrics
 from ser_utils.train.model import PREPROCESSING_FILE
 from ser_utils.train.run import prediction_table, run_training

@@ -196,8 +196,9 @@ def test_cross_corpus_over_fewer_than_two_emotions_is_refused_before_training(
 
 
 def test_the_same_recordings_through_a_csv_and_their_folder_are_refused(ravdess_16k, tmp_path):
+    from ser_utils.prepare.audit import leakage_audit
     from ser_utils.prepare.preprocess import prepared_manifest
-    from ser_utils.prepare.protocols import assign_parts, leakage_audit
+    from ser_utils.prepare.protocols import assign_parts
 
     data = ravdess_copy(ravdess_16k, tmp_path / "data", range(1, 7), ("Anger", "Sad"), per_emotion=1)
     # named otherwise in the CSV, the same voices fall into other folds than in the RAVDESS folder

@@ -1,5 +1,9 @@
 """EmoDB's conventions on its real files (../shared/data/emodb): names, speakers and genders, the four emotions
-mapped onto the 8, its window from the start, and the cross-corpus parts with RAVDESS on the emotions both share."""
+mapped onto the 8, its window from the start, the cross-corpus parts with RAVDESS on the emotions both share, and
+EmoBox's cross-corpus track (trained on EmoDB, tested on its balanced RAVDESS list)."""
+
+import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -9,6 +13,7 @@ from ser_utils.data.corpora import FROM_START, find_corpora, scan_corpus, window
 from ser_utils.errors import CorpusError
 from ser_utils.prepare.preprocess import prepare_corpus
 from ser_utils.prepare.protocols import assign_parts, scored_classes
+from ser_utils.prepare.tracks import TRACK_EMOTIONS, track_lists
 
 MALE = {"03", "10", "11", "12", "15"}  # the corpus's documentation; the other five speakers are female
 
@@ -66,3 +71,31 @@ def test_leave_one_speaker_out_tests_each_speaker_once_and_validates_on_another(
     assert sorted(tested) == sorted(set(manifest["speaker"]))
     with pytest.raises(CorpusError, match="one male and one female speaker per fold; got 6 folds"):
         assign_parts(manifest, "actor_kfold", fold=0, n_folds=6)
+
+
+def test_emobox_track_lists_are_balanced_by_speaker_and_emotion():
+    lists = track_lists()
+    assert sorted(lists) == ["ravdess", "savee"] and all(
+        len(set(stems)) == len(stems) == 240 for stems in lists.values()
+    )
+    ravdess = pd.DataFrame([stem.split("-") for stem in lists["ravdess"]])  # modality-channel-emotion-...-actor
+    assert ravdess[2].value_counts().to_dict() == {"01": 60, "03": 60, "04": 60, "05": 60}  # neutral happy sad angry
+    assert ravdess.groupby(6)[2].value_counts().eq(3).all() and ravdess[6].nunique() == 20
+    savee = pd.DataFrame([re.match(r"(\w\w)_(sa|a|h|n)(\d\d)$", stem).groups() for stem in lists["savee"]])
+    assert savee.groupby(0)[1].value_counts().eq(15).all() and savee[0].nunique() == 4
+
+
+def test_emobox_track_trains_on_emodb_and_tests_on_its_ravdess_list(emodb, prepared_full, tmp_path):
+    emo = prepare_corpus(emodb / "wav", tmp_path / "emodb", progress=False, corpus="emodb")
+    manifest = pd.concat([prepared_full[1], emo], ignore_index=True)
+    parts = assign_parts(manifest, "emobox_cross_corpus", fold=0, n_folds=5, test_corpora=["ravdess"])
+    test, seen = parts[parts["part"] == "test"], parts[parts["part"] != "test"]
+    assert sorted(Path(source).stem for source in test["source"]) == sorted(track_lists()["ravdess"])
+    assert test["emotion"].astype(str).value_counts().to_dict() == dict.fromkeys(TRACK_EMOTIONS, 60)
+    assert set(seen["corpus"]) == {"emodb"} and len(seen) == 339 and set(seen["part"]) == {"train", "validation"}
+    assert scored_classes(parts) == list(TRACK_EMOTIONS)
+    listed = manifest.index[manifest["source"].map(lambda s: Path(s).stem) == track_lists()["ravdess"][0]]
+    with pytest.raises(CorpusError, match=r"1 of the 240 clips of EmoBox's ravdess test list are not in the data"):
+        assign_parts(manifest.drop(listed), "emobox_cross_corpus", n_folds=5, test_corpora=["ravdess"])
+    with pytest.raises(CorpusError, match=r"test lists for \['ravdess', 'savee'\], not 'emodb'"):
+        assign_parts(manifest, "emobox_cross_corpus", n_folds=5, test_corpora=["emodb"])

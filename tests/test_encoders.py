@@ -1,5 +1,7 @@
-"""Every encoder family (wav2vec2, HuBERT, WavLM, data2vec-audio), offline with a tiny model built from its config:
-training, resume, predict, int8, pipeline("audio-classification"), and the frozen encoder's cache."""
+"""Every encoder family (wav2vec2, HuBERT, WavLM, data2vec-audio, Whisper), offline with a tiny model built from its
+config: training, resume, predict, int8, pipeline("audio-classification"), and the frozen encoder's cache. The raw-
+waveform families start from scratch; Whisper starts from a tiny WhisperForConditionalGeneration saved with
+save_pretrained, as the real checkpoints are, so that loading its encoder (and dropping its decoder) is tested too."""
 
 import dataclasses
 import json
@@ -8,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+import torch
 
 from ser_utils.config import EMOTIONS, ENCODER_TYPES, load_profile
-from ser_utils.errors import ModelError
+from ser_utils.errors import ModelError, ProfileError
 from ser_utils.ship.predict import Predictor, predict
 from ser_utils.train import frozen as features
 from ser_utils.train.run import train
@@ -23,12 +26,32 @@ CLASSIFIERS = {
     "hubert": "HubertForSequenceClassification",
     "wavlm": "WavLMForSequenceClassification",
     "data2vec-audio": "Data2VecAudioForSequenceClassification",
+    "whisper": "WhisperEmotionClassifier",
 }
+TINY_WHISPER = {"d_model": 32, "encoder_layers": 2, "encoder_attention_heads": 2, "encoder_ffn_dim": 64,
+                "decoder_layers": 1, "decoder_attention_heads": 2, "decoder_ffn_dim": 64}  # fmt: skip
 
 
-def tiny(family: str, **overrides):
-    """The smoke profile with a small model of `family` from scratch, on the CPU, 2 epochs."""
+@pytest.fixture(scope="module")
+def whisper_checkpoint(tmp_path_factory):
+    """A tiny Whisper as the Hub has them: WhisperForConditionalGeneration (encoder and decoder) with its feature
+    extractor, saved with save_pretrained. Returns (folder, the saved model)."""
+    from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
+
+    folder = tmp_path_factory.mktemp("whisper-tiny-checkpoint")
+    torch.manual_seed(0)
+    model = WhisperForConditionalGeneration(WhisperConfig(**TINY_WHISPER))
+    model.save_pretrained(folder)
+    WhisperFeatureExtractor(feature_size=80).save_pretrained(folder)
+    return folder, model
+
+
+def tiny(family: str, whisper=None, **overrides):
+    """The smoke profile with a small model of `family` on the CPU, 2 epochs: from scratch, or for Whisper from the
+    `whisper` checkpoint folder."""
     profile = load_profile("smoke", **{"epochs": 2, "device": "cpu", **overrides})
+    if family == "whisper":
+        return dataclasses.replace(profile, model_name_or_path=str(whisper), learning_rate=1e-3)
     return dataclasses.replace(profile, scratch_config={**profile.scratch_config, "model_type": family})
 
 
@@ -37,10 +60,10 @@ class Interrupted(Exception):
 
 
 @pytest.fixture(scope="module", params=ENCODER_TYPES)
-def family_runs(request, small_manifest, tmp_path_factory):
+def family_runs(request, small_manifest, tmp_path_factory, whisper_checkpoint):
     """(family, uninterrupted 2-epoch run, the same run interrupted after epoch 1 and resumed)."""
     family, root = request.param, tmp_path_factory.mktemp(f"runs-{request.param}")
-    profile = tiny(family)
+    profile = tiny(family, whisper_checkpoint[0])
     whole = train(profile, small_manifest, root / "whole", progress=False)
     original = GuardedTrainer._save_checkpoint
 
@@ -56,14 +79,15 @@ def family_runs(request, small_manifest, tmp_path_factory):
     return family, whole, resumed
 
 
-def test_one_family_trains_and_saves_its_own_classifier(family_runs):
+def test_one_family_trains_and_saves_its_own_classifier(family_runs, whisper_checkpoint):
     family, whole, _ = family_runs
     assert whole.history["Epoch"].tolist() == [1, 2] and whole.history.notna().all().all()
     config = json.loads((whole.run_dir / "model" / "config.json").read_text())
     assert config["model_type"] == family
     assert config["architectures"] == [CLASSIFIERS[family]]
     assert [config["id2label"][str(i)] for i in range(8)] == list(EMOTIONS)
-    assert whole.info["encoder"] == f"{family} from scratch" and whole.info["mode"] == "fine-tuned"
+    assert whole.info["encoder"] == (str(whisper_checkpoint[0]) if family == "whisper" else f"{family} from scratch")
+    assert whole.info["mode"] == "fine-tuned"
 
 
 def test_a_resumed_run_ends_like_an_uninterrupted_one(family_runs):
@@ -89,11 +113,15 @@ def test_predict_int8_and_pipeline_read_the_model_folder(family_runs):
 
 
 @pytest.mark.parametrize("family", ENCODER_TYPES)
-def test_a_frozen_encoder_through_the_cache_matches_the_whole_model(family, small_manifest, tmp_path, monkeypatch):
+def test_a_frozen_encoder_through_the_cache_matches_the_whole_model(
+    family, small_manifest, tmp_path, monkeypatch, whisper_checkpoint
+):
     monkeypatch.setenv("SER_OUTPUT_DIR", str(tmp_path / "outputs"))
     frozen = {"freeze_encoder": True, "weighted_layer_sum": True, "epochs": 1}
-    cached = train(tiny(family, **frozen), small_manifest, tmp_path / "cached", progress=False)
-    whole = train(tiny(family, **frozen, cache_features=False), small_manifest, tmp_path / "whole", progress=False)
+    checkpoint = whisper_checkpoint[0]
+    cached = train(tiny(family, checkpoint, **frozen), small_manifest, tmp_path / "cached", progress=False)
+    whole = train(tiny(family, checkpoint, **frozen, cache_features=False), small_manifest, tmp_path / "whole",
+                  progress=False)  # fmt: skip
     pd.testing.assert_frame_equal(cached.history, whole.history, atol=1e-5)
     assert cached.info["test_metrics"]["UA"] == whole.info["test_metrics"]["UA"]
     entries = list((tmp_path / "outputs" / "cache" / "features").glob("*/*.npz"))
@@ -103,15 +131,85 @@ def test_a_frozen_encoder_through_the_cache_matches_the_whole_model(family, smal
         raise AssertionError("the encoder ran again")
 
     monkeypatch.setattr(features, "_pool", no_encoder)  # a second frozen run reads every clip from the cache
-    again = train(tiny(family, **frozen), small_manifest, tmp_path / "again", progress=False)
+    again = train(tiny(family, checkpoint, **frozen), small_manifest, tmp_path / "again", progress=False)
     pd.testing.assert_frame_equal(again.history, cached.history)
 
 
 def test_an_encoder_that_cannot_work_names_the_supported_types(tmp_path):
-    from transformers import WhisperConfig
+    from transformers import ASTConfig
 
     from ser_utils.train.model import build_model
 
-    WhisperConfig(d_model=32, encoder_layers=1, decoder_layers=1).save_pretrained(tmp_path)
-    with pytest.raises(ModelError, match="supported encoder types are wav2vec2, hubert, wavlm, data2vec-audio"):
+    ASTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2).save_pretrained(tmp_path)
+    with pytest.raises(
+        ModelError, match="supported encoder types are wav2vec2, hubert, wavlm, data2vec-audio, whisper"
+    ):
         build_model(tmp_path)  # refused from its config, before any weights are looked for
+
+
+def test_a_whisper_checkpoint_loads_its_whole_encoder_and_drops_its_decoder(whisper_checkpoint, capsys, recwarn):
+    from ser_utils.train.model import build_model
+
+    folder, saved = whisper_checkpoint
+    model, feature_extractor = build_model(folder)
+    loaded, expected = model.encoder.state_dict(), saved.model.encoder.state_dict()
+    # A re-initialised encoder would train and predict without complaint: every tensor must be the checkpoint's.
+    assert sorted(loaded) == sorted(expected) and all(torch.equal(loaded[k], expected[k]) for k in expected)
+    said = capsys.readouterr().out
+    assert f"{len(expected)} encoder tensors kept" in said and "dropped pretraining heads: decoder" in said
+    assert not [w for w in recwarn if "tensors" in str(w.message)]
+    assert type(feature_extractor).__name__ == "WhisperFeatureExtractor" and feature_extractor.n_samples == 480_000
+
+
+def test_whisper_averages_only_the_frames_that_hold_the_clip(whisper_checkpoint):
+    from transformers import WhisperForAudioClassification
+
+    from ser_utils.data.audio import Window
+    from ser_utils.train.model import build_model
+    from ser_utils.train.whisper import fit_to_window
+
+    model, feature_extractor = build_model(whisper_checkpoint[0])
+    fit_to_window(model, feature_extractor, Window(16_000, 0.6, 2.5))
+    assert model.config.pooled_frames == 125 and model.config.max_source_positions == 1500
+    clips = [np.random.default_rng(i).standard_normal(40_000).astype(np.float32) * 0.1 for i in range(3)]
+    inputs = feature_extractor(clips, sampling_rate=16_000, return_tensors="pt")["input_features"]
+    assert inputs.shape == (3, 80, 3000)  # padded to 30 s
+    stock = WhisperForAudioClassification(model.config).eval()
+    stock.load_state_dict(model.state_dict())
+    model.eval()
+    with torch.inference_mode():
+        hidden = model.encoder(inputs).last_hidden_state
+        clip_only = model.classifier(model.projector(hidden[:, :125]).mean(dim=1))
+        assert torch.allclose(model(inputs).logits, clip_only, atol=1e-6)
+        assert not torch.allclose(stock(inputs).logits, clip_only, atol=1e-3)  # the stock head averages the padding
+
+
+def test_whisper_cut_to_the_window_trains_predicts_and_is_not_exported(whisper_checkpoint, small_manifest, tmp_path):
+    from ser_utils.ship.demo import classify
+    from ser_utils.ship.export import export_onnx
+
+    folder, saved = whisper_checkpoint
+    run = train(tiny("whisper", folder, epochs=1, whisper_input="window"), small_manifest, tmp_path, progress=False)
+    model_dir = run.run_dir / "model"
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["max_source_positions"] == config["pooled_frames"] == 125  # 2.5 s, not 30 s
+    predictor = Predictor(model_dir)
+    assert torch.equal(predictor.model.encoder.embed_positions.weight, saved.model.encoder.embed_positions.weight[:125])
+    sources = run.predictions["source"].tolist()
+    predicted = predict(sources, predictor=predictor, progress=False)
+    assert np.abs(predicted[P_COLUMNS].to_numpy() - run.predictions[P_COLUMNS].to_numpy()).max() < 1e-3
+    label, probabilities, _, note = classify(sources[0], predictor)  # what the demo page shows
+    assert label == predicted["label"].iloc[0] and sorted(probabilities) == sorted(EMOTIONS) and not note
+    with pytest.raises(ModelError, match="a Whisper model cannot be exported.*ser-predict"):
+        export_onnx(model_dir)
+
+
+def test_a_whisper_from_scratch_reads_its_own_mel_bins():
+    from ser_utils.train.model import build_model
+
+    profile = load_profile("smoke")
+    with pytest.raises(ProfileError, match="model_type must be one of"):
+        load_profile(profile.name, scratch_config={"model_type": "ast"})
+    model, feature_extractor = build_model(None, {"model_type": "whisper", **TINY_WHISPER, "num_mel_bins": 64})
+    assert type(model).__name__ == CLASSIFIERS["whisper"] and model.encoder.conv1.in_channels == 64
+    assert feature_extractor.feature_size == 64 and feature_extractor.model_input_names == ["input_features"]

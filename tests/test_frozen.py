@@ -13,14 +13,21 @@ from ser_utils.data.audio import Window
 from ser_utils.data.corpora import window_for
 from ser_utils.train import frozen as features
 from ser_utils.train.frozen import PooledHead, pooled_hidden_states
+from ser_utils.train.inputs import input_name
 from ser_utils.train.model import build_model, freeze_encoder
+from ser_utils.train.whisper import fit_to_window
 
 RAVDESS_WINDOW = window_for("ravdess")  # the window every clip here was cut with
 
 
+WHISPER = {"model_type": "whisper", "d_model": 32, "encoder_layers": 2, "encoder_attention_heads": 2,
+           "encoder_ffn_dim": 64}  # fmt: skip
+
+
 def frozen_model(seed: int = 0, family: str = "wav2vec2", weighted: bool = True):
-    scratch = {**load_profile("smoke").scratch_config, "model_type": family}
+    scratch = WHISPER if family == "whisper" else {**load_profile("smoke").scratch_config, "model_type": family}
     model, extractor = build_model(None, scratch, seed=seed, weighted_layer_sum=weighted)
+    fit_to_window(model, extractor, RAVDESS_WINDOW)  # Whisper: its head averages the clip's frames only
     freeze_encoder(model)
     return model, extractor
 
@@ -79,7 +86,9 @@ EXTRACT = """
 import sys
 from ser_utils.config import load_profile
 from ser_utils.train.frozen import pooled_hidden_states
+from ser_utils.train.inputs import input_name
 from ser_utils.train.model import build_model, freeze_encoder
+from ser_utils.train.whisper import fit_to_window
 from ser_utils.data.corpora import window_for
 model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=0, weighted_layer_sum=True)
 freeze_encoder(model)
@@ -113,7 +122,7 @@ def test_the_head_on_pooled_states_gives_the_models_logits(family, weighted, cli
         ).features
         head = PooledHead(model)(torch.from_numpy(pooled)).logits
         inputs = extractor([np.asarray(x) for x in features.read_clips(clips[:4])], sampling_rate=16_000)
-        whole = model(torch.tensor(np.stack(inputs["input_values"]))).logits
+        whole = model(torch.tensor(np.stack(inputs[input_name(extractor)]))).logits
     torch.testing.assert_close(head, whole, atol=1e-5, rtol=1e-4)
 
 

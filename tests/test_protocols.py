@@ -1,8 +1,9 @@
 import pandas as pd
 import pytest
 
+from ser_utils.prepare.audit import leakage_audit
 from ser_utils.prepare.preprocess import read_manifest
-from ser_utils.prepare.protocols import assign_parts, leakage_audit, selection_part, speaker_folds
+from ser_utils.prepare.protocols import assign_parts, selection_part, speaker_folds
 
 
 @pytest.fixture(scope="module")

@@ -89,7 +89,8 @@ def evaluate_protocols(
     """
     rows = []
     for protocol, fold, split, reason in protocol_parts(manifest, protocols, n_folds, seed, test_corpora):
-        scores = score_parts(split, features, seed) if split is not None else {"note": reason}
+        rows_of = split is not None and manifest.index.get_indexer(split.index)  # a protocol may leave clips out
+        scores = score_parts(split, features[rows_of], seed) if split is not None else {"note": reason}
         rows.append({"protocol": protocol, "fold": fold, **scores})
     return pd.DataFrame(rows)
 

@@ -28,7 +28,8 @@ from ser_utils.config import (
 from ser_utils.errors import ProfileError, command_line
 from ser_utils.evaluate.plots import plot_confusion_matrix, plot_fold_scores, run_caption, save_figure
 from ser_utils.files import outputs_dir, writing
-from ser_utils.prepare.protocols import leakage_audit, protocol_parts
+from ser_utils.prepare.audit import leakage_audit
+from ser_utils.prepare.protocols import protocol_parts
 from ser_utils.train.metrics import SUMMARY_METRICS, emotion_confusion_matrix, mean_and_std
 from ser_utils.train.run_folders import PREDICTIONS_FILE, corpora_suffix, finished_runs, mode_suffix, plain_name
 

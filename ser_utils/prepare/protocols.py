@@ -1,4 +1,4 @@
-"""Train/validation/test splits of the manifest, and a leakage audit for any of them.
+"""Train/validation/test splits of the manifest by protocol (their leakage audit: prepare/audit.py).
 
 Strategies (the `part` column gets "train", "validation" or "test"):
 
@@ -11,32 +11,39 @@ Strategies (the `part` column gets "train", "validation" or "test"):
   RAVDESS actors that gives folds {1-4}, {5-8}, ..., {21-24}, two male (odd) and two female (even) actors
   each. For fold k the test speakers are fold k, the validation speakers (checkpoint selection) are fold k+1
   (wrapping around), and the rest train. No speaker is on two sides.
-- ``actor_holdout``: fold 0 of ``actor_kfold``, for quick runs: test actors 1-4, validation 5-8,
-  training 9-24 on the full corpus.
+- ``actor_holdout``: fold 0 of ``actor_kfold``, for quick runs (RAVDESS: test actors 1-4, validation 5-8).
 - ``emobox``: the 6 RAVDESS folds of the EmoBox benchmark (Ma et al., 2024): fold k tests the actors of its
   published ``data/ravdess/fold_{k+1}`` (EMOBOX_TEST_ACTORS). EmoBox validates on a random 20 % of the training
   clips, voices that also train; here 4 whole training actors validate instead, 2 male and 2 female where
   there are, drawn with the seed, so no actor is on two sides. RAVDESS only.
 - ``cross_corpus``: every clip of the test corpora tests; fold ``fold`` of the other corpora's speakers
   validates and the rest train. It is scored on the emotions both sides have (``scored_classes``).
+- ``emobox_cross_corpus``: ``cross_corpus`` on EmoBox's 4 emotions, tested on its balanced lists (prepare/tracks.py).
 """
 
 from __future__ import annotations
-
-import functools
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from ser_utils.config import EMOBOX_FOLDS, EMOTIONS, N_FOLDS, PROTOCOLS, SEED, TEST_SIZE, Profile, named_corpora
+from ser_utils.config import (
+    CROSS_CORPUS,
+    EMOBOX_FOLDS,
+    EMOTIONS,
+    N_FOLDS,
+    PROTOCOLS,
+    SEED,
+    TEST_SIZE,
+    Profile,
+    named_corpora,
+)
 from ser_utils.errors import CorpusError, ProfileError
-from ser_utils.files import file_digest
+from ser_utils.prepare.audit import SEEN
 from ser_utils.prepare.preprocess import prepared_manifest
+from ser_utils.prepare.tracks import track_manifest
 
 PROTOCOL_NAMES = tuple(PROTOCOLS)
-SEEN = ("train", "validation")  # what the model learns from or is selected on
 # The test actors of EmoBox's RAVDESS folds fold_1 .. fold_6 (its data/ravdess/fold_k files); our fold k is fold_{k+1}.
 EMOBOX_TEST_ACTORS = ((1, 11, 20, 21), (4, 10, 12, 14), (8, 9, 19, 23), (3, 5, 7, 24), (2, 15, 16, 18), (6, 13, 17, 22))
 EMOBOX_VALIDATION_ACTORS = 4  # per gender half of them, where the training actors have both
@@ -157,7 +164,8 @@ def assign_parts(
         split = actor_fold_parts(manifest, fold, n_folds)
     elif protocol == "emobox":
         split = emobox_parts(manifest, fold, seed)
-    elif protocol == "cross_corpus":
+    elif protocol in CROSS_CORPUS:
+        manifest = track_manifest(manifest, test_corpora) if protocol == "emobox_cross_corpus" else manifest
         split = cross_corpus_parts(manifest, test_corpora, fold, n_folds)
     else:
         raise ProfileError(f"unknown protocol {protocol!r}; use one of {PROTOCOL_NAMES}")
@@ -192,7 +200,7 @@ def protocol_parts(
     with `test_corpora`.
     """
     for protocol in protocols:
-        if protocol == "cross_corpus" and not test_corpora:
+        if protocol in CROSS_CORPUS and not test_corpora:
             continue
         folds = {"actor_kfold": range(n_folds), "emobox": range(EMOBOX_FOLDS)}.get(protocol, [None])
         for fold in folds:
@@ -259,42 +267,3 @@ def scored_classes(manifest: pd.DataFrame) -> list[str]:
 def selection_part(manifest: pd.DataFrame) -> str:
     """The part that picks the checkpoint: "validation" when there is one, else "test" (the original)."""
     return "validation" if (manifest["part"] == "validation").any() else "test"
-
-
-@functools.cache  # audits of several splits of one manifest hash each (immutable) clip file once
-def _file_digest(path: str | Path) -> str:
-    return file_digest(path)
-
-
-def leakage_audit(manifest: pd.DataFrame) -> dict[str, int]:
-    """Count what the test part shares with the parts the model learnt from or was selected on.
-
-    - actors_on_both_sides: test speakers (actors, in RAVDESS) who also have clips in train/validation;
-    - test_clips_with_seen_twin: RAVDESS test clips whose twin (same actor, emotion, intensity and statement,
-      the other repetition) is in train/validation;
-    - identical_audio_across_sides: test clips whose prepared clip, or whose source recording, is byte-identical
-      to a seen clip's (across corpora too: the same file reached as two corpora counts);
-    - validation_actors_in_training: speakers who select the checkpoint and also train (0 where the test part
-      selects, as in the original).
-    """
-    seen = manifest[manifest["part"].isin(SEEN)]
-    train, validation, test = (manifest[manifest["part"] == part] for part in ("train", "validation", "test"))
-    twin_keys = ["speaker", "emotion", "intensity", "statement"]
-    ravdess = [part[part["corpus"] == "ravdess"] for part in (seen, test)]
-    seen_keys = set(map(tuple, ravdess[0][twin_keys].to_numpy()))
-    twins = sum(tuple(row) in seen_keys for row in ravdess[1][twin_keys].to_numpy())
-    sources = manifest.get("source_md5", pd.Series(None, index=manifest.index, dtype=object))
-    seen_digests, seen_sources = {_file_digest(p) for p in seen["path"]}, set(sources[seen.index].dropna())
-    identical = sum(_file_digest(p) in seen_digests or sources[i] in seen_sources for i, p in test["path"].items())
-    return {
-        "test_clips": len(test),
-        "actors_on_both_sides": len(set(test["speaker"]) & set(seen["speaker"])),
-        "test_clips_with_seen_twin": twins,
-        "identical_audio_across_sides": identical,
-        "validation_actors_in_training": len(set(validation["speaker"]) & set(train["speaker"])),
-    }
-
-
-def leakage_by_corpus(manifest: pd.DataFrame) -> dict[str, dict[str, int]]:
-    """The leakage audit of each corpus's clips on their own (speakers are per corpus, so the audits add up)."""
-    return {corpus: leakage_audit(rows) for corpus, rows in manifest.groupby("corpus", sort=True)}

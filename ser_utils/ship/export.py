@@ -60,13 +60,20 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike | No
     """Write `output_dir` (default `model_dir`)/model.onnx from the trained model in `model_dir`, with its labels
     and weights checksum as metadata, checked with onnx's checker; with `int8` also model.int8.onnx (weights of
     the matrix multiplications in int8, activations quantized per batch). Returns the path of model.onnx."""
-    import onnx
     import torch
 
     from ser_utils.train.model import load_model_folder, no_weight_progress_bars
+    from ser_utils.train.whisper import WHISPER
 
     model_dir = Path(model_dir)
     model, _, window = load_model_folder(model_dir)
+    if model.config.model_type == WHISPER:
+        raise ModelError(
+            f"{model_dir}: a Whisper model cannot be exported: the ONNX backend computes only the raw-waveform "
+            "families' inputs, not log-mel features; run it with ser-predict (torch, or --int8 on the CPU)"
+        )
+    import onnx
+
     out = Path(output_dir or model_dir)
     if out.resolve() == model_dir.resolve():
         check_writable(out)

@@ -27,6 +27,7 @@ from ser_utils.data.corpora import UNRECORDED_WINDOW
 from ser_utils.errors import AudioError, ModelError, OutputError, at_least, command_line, require
 from ser_utils.files import check_output_file, writing
 from ser_utils.ship.export import OnnxModel, read_labels
+from ser_utils.train.inputs import input_name
 from ser_utils.train.run_folders import published_model_dir
 
 SILENCE = 1e-4  # peak amplitude below which a clip counts as silent
@@ -87,7 +88,7 @@ class Predictor:
 
         with torch.inference_mode():
             inputs = self.feature_extractor(list(windows), sampling_rate=self.window.sample_rate, return_tensors="pt")
-            logits = self.model(inputs["input_values"].to(self.device)).logits
+            logits = self.model(inputs[input_name(self.feature_extractor)].to(self.device)).logits
             return torch.softmax(logits.float(), dim=-1).cpu().numpy()
 
 

@@ -33,6 +33,8 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from ser_utils.config import LABEL2ID, SAMPLE_RATE
 from ser_utils.data.audio import Window, read_clips
 from ser_utils.files import outputs_dir, space_checked, writing
+from ser_utils.train.inputs import input_name
+from ser_utils.train.whisper import pooled_frames
 
 CACHE_VERSION = 2  # bump when what is cached changes meaning (2: entries are .npz, checked on reading)
 # Config fields that change the head, the labels or the bookkeeping, not what the encoder computes.
@@ -67,11 +69,11 @@ def clip_key(path: str | os.PathLike) -> str:
 @torch.inference_mode()
 def _pool(model, feature_extractor, paths: list[str], device) -> np.ndarray:
     """(clips, layers + 2, hidden) float32: every hidden state, then the last one as the model returns it, each
-    averaged over time."""
+    averaged over the frames that hold the clip (Whisper's 30 s padding left out)."""
     inputs = feature_extractor(read_clips(paths), sampling_rate=SAMPLE_RATE, return_tensors="pt")
-    outputs = model.base_model(inputs["input_values"].to(device), output_hidden_states=True)
+    outputs = model.base_model(inputs[input_name(feature_extractor)].to(device), output_hidden_states=True)
     stacked = torch.stack([*outputs.hidden_states, outputs.last_hidden_state], dim=1)
-    return stacked.mean(dim=2).float().cpu().numpy()
+    return stacked[:, :, : pooled_frames(model.config)].mean(dim=2).float().cpu().numpy()
 
 
 @dataclasses.dataclass

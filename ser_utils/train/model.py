@@ -1,5 +1,5 @@
-"""The model and its folder: a speech encoder's audio classifier (wav2vec2, HuBERT, WavLM, data2vec-audio) with
-the 8 emotion labels in its config, and how much of it trains.
+"""The model and its folder: a speech encoder's audio classifier (wav2vec2, HuBERT, WavLM, data2vec-audio, Whisper)
+with the 8 emotion labels in its config, and how much of it trains.
 
 A model folder holds the weights as safetensors (no pickle), the config with the labels in their order, the
 feature extractor's settings and the audio window the model was trained on (ser_preprocessing.json).
@@ -22,7 +22,6 @@ from transformers import (
     MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING,
     AutoConfig,
     AutoFeatureExtractor,
-    AutoModelForAudioClassification,
     Wav2Vec2FeatureExtractor,
 )
 
@@ -31,19 +30,21 @@ from ser_utils.data.audio import PREPROCESSING_FILE, Window, load_preprocessing
 from ser_utils.data.corpora import UNRECORDED_WINDOW
 from ser_utils.errors import ModelError
 from ser_utils.files import writing
+from ser_utils.train.whisper import WHISPER, WhisperEmotionClassifier, fit_extractor, whisper_extractor
 
 PICKLES = ("training_args.bin",)  # what Trainer.save_model adds that a model folder does not need
 
 
 def label_kwargs() -> dict:
-    """The label fields every model of this project carries in its config (the number of labels follows from them;
-    passed as well, it would clash with a pretraining config's own two-label map)."""
+    """The label fields of every model here (passing num_labels too would clash with a pretraining config's map)."""
     return {"id2label": dict(ID2LABEL), "label2id": dict(LABEL2ID)}
 
 
-def new_feature_extractor() -> Wav2Vec2FeatureExtractor:
+def new_feature_extractor(config=None):
     """The feature extractor of wav2vec2-base (and of the other raw-waveform families' base models): 16 kHz,
-    per-clip normalisation, no attention mask."""
+    per-clip normalisation, no attention mask; Whisper's log-mels for a Whisper `config`."""
+    if config is not None and config.model_type == WHISPER:
+        return whisper_extractor(config)
     return Wav2Vec2FeatureExtractor(
         feature_size=1, sampling_rate=SAMPLE_RATE, padding_value=0.0, do_normalize=True, return_attention_mask=False
     )
@@ -55,8 +56,10 @@ def classifier_class(config, where: str = "this"):
     if config.model_type not in ENCODER_TYPES:
         raise ModelError(
             f"{where}: a {config.model_type} model cannot be used here: the supported encoder types are "
-            f"{', '.join(ENCODER_TYPES)} (raw 16 kHz audio in, hidden states out)"
+            f"{', '.join(ENCODER_TYPES)} (16 kHz audio in, hidden states out)"
         )
+    if config.model_type == WHISPER:
+        return WhisperEmotionClassifier
     return MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING[type(config)]
 
 
@@ -78,16 +81,15 @@ def build_model(
 ):
     """Return (model, feature_extractor).
 
-    `model_name_or_path` is a hub id (e.g. "facebook/wav2vec2-base", "microsoft/wavlm-base-plus") or a local
-    directory written by save_pretrained, of a wav2vec2, HuBERT, WavLM or data2vec-audio encoder; a fresh 8-label
+    `model_name_or_path` is a hub id (e.g. "facebook/wav2vec2-base", "openai/whisper-base") or a local directory
+    written by save_pretrained, of a wav2vec2, HuBERT, WavLM, data2vec-audio or Whisper encoder; a fresh 8-label
     classification head is put on top, and the feature extractor comes from the checkpoint. When it is None, a
     model built from `scratch_config` (config fields; `model_type` picks the family, wav2vec2 by default) is
     initialised at random. `seed` fixes every weight that is not loaded: the whole scratch model, or the new head.
     `attention` is "sdpa" (PyTorch's fused attention, where the family has it) or "eager"; `weighted_layer_sum`
     makes the head read a learned weighted sum of all hidden layers. Weights load as safetensors where the folder
-    has them, and never through code shipped with the model. Activation checkpointing is off whatever the
-    checkpoint's config says (wav2vec2-base's carries "gradient_checkpointing": true): training switches it on
-    when its profile asks.
+    has them, never through code shipped with the model. Activation checkpointing is off whatever the checkpoint's
+    config says (wav2vec2-base's switches it on): training switches it on when its profile asks.
     """
     head = {**label_kwargs(), "use_weighted_layer_sum": weighted_layer_sum}
     transformers.set_seed(seed)
@@ -95,13 +97,12 @@ def build_model(
         fields = dict(scratch_config or {})
         config = AutoConfig.for_model(fields.pop("model_type", "wav2vec2"), **fields, **head)
         config._attn_implementation = _attention(config, attention)
-        return classifier_class(config, "scratch_config")(config), new_feature_extractor()
+        return classifier_class(config, "scratch_config")(config), new_feature_extractor(config)
     source = str(model_name_or_path)
     try:
         with no_weight_progress_bars(), quiet_transformers():
             config = AutoConfig.from_pretrained(_checked_source(source), trust_remote_code=False)
-            classifier_class(config, source)
-            model, loading = AutoModelForAudioClassification.from_pretrained(
+            model, loading = classifier_class(config, source).from_pretrained(
                 source, **head, ignore_mismatched_sizes=True, attn_implementation=_attention(config, attention),
                 trust_remote_code=False, output_loading_info=True,
             )  # fmt: skip
@@ -118,8 +119,7 @@ def build_model(
 
 
 def _checked_source(source: str) -> str:
-    """`source`; ValueError when it is a local folder whose config.json names no model type (transformers 4.x would
-    guess one from the folder's name)."""
+    """`source`; ValueError for a local folder whose config.json names no model type (4.x guessed it from its name)."""
     config_file = Path(source) / "config.json"
     if Path(source).is_dir() and not config_file.is_file():
         raise ValueError(f"{source} holds no config.json")
@@ -139,12 +139,12 @@ def _unloadable(source: str, error: Exception) -> str:
 
 
 # What a pretrained encoder's checkpoint holds beside the encoder, that an audio classifier drops.
-PRETRAINING_HEADS = ("quantizer", "project_q", "project_hid")
+PRETRAINING_HEADS = ("quantizer", "project_q", "project_hid", "decoder", "proj_out")  # Whisper's: its decoder
 NEW_HEAD = ("projector", "classifier", "layer_weights")
 
 
 def _top(name: str) -> str:
-    return name.split(".")[0]
+    return name.removeprefix("model.").split(".")[0]  # a Whisper checkpoint's names start "model."
 
 
 def report_loading(source: str, model, loading: dict) -> None:
@@ -158,7 +158,8 @@ def report_loading(source: str, model, loading: dict) -> None:
         "in the checkpoint but not used": [k for k in unexpected if _top(k) not in PRETRAINING_HEADS],
         "of another shape": mismatched,
     }
-    lost = sum(_top(k) == model.base_model_prefix for k in random + mismatched)
+    encoder = next(name for name, module in model.named_children() if module is model.base_model)
+    lost = sum(_top(k) == encoder for k in random + mismatched)
     new = sorted({_top(k) for k in missing if _top(k) in NEW_HEAD})
     dropped = sorted({_top(k) for k in unexpected if _top(k) in PRETRAINING_HEADS})
     kept = len(model.base_model.state_dict()) - lost
@@ -193,7 +194,7 @@ def checkpointing_in_effect(model) -> bool:
 
 
 def checkpointing_off(model) -> None:
-    """Switch activation checkpointing off in `model`, as a checkpoint's config may have switched it on."""
+    """Switch activation checkpointing off in `model` (a checkpoint's config may have switched it on)."""
     if checkpointing_in_effect(model):
         getattr(model, "activation_checkpointing_disable", model.gradient_checkpointing_disable)()
 
@@ -208,8 +209,7 @@ def freeze_encoder(model) -> None:
 
 
 def complete_model_folder(model_dir: str | os.PathLike, window: Window) -> None:
-    """Finish a folder that holds a saved model and feature extractor: record the audio window the model was
-    trained on (sample rate in Hz, offset and duration in s) and remove pickles the model does not need."""
+    """Finish a folder with a saved model and feature extractor: record the window it was trained on, drop pickles."""
     model_dir = Path(model_dir)
     for name in PICKLES:
         (model_dir / name).unlink(missing_ok=True)
@@ -252,14 +252,14 @@ def load_model_folder(model_dir: str | os.PathLike):
     if not (model_dir / "config.json").is_file():
         raise ModelError(f"{model_dir}: no trained model here (no config.json); {fix}")
     try:
-        _check_emotion_config(AutoConfig.from_pretrained(model_dir))
+        _check_emotion_config(config := AutoConfig.from_pretrained(model_dir))
         with no_weight_progress_bars():
-            model, loading = AutoModelForAudioClassification.from_pretrained(
+            model, loading = classifier_class(config).from_pretrained(
                 model_dir, use_safetensors=True, output_loading_info=True
             )
         if loading["missing_keys"]:
             raise ValueError(f"weights missing from the folder: {', '.join(sorted(loading['missing_keys']))}")
-        feature_extractor = AutoFeatureExtractor.from_pretrained(model_dir)
+        feature_extractor = fit_extractor(AutoFeatureExtractor.from_pretrained(model_dir), model.config)
         window = load_preprocessing(model_dir, UNRECORDED_WINDOW)
     except (OSError, ValueError, TypeError, KeyError, SafetensorError) as error:  # what damaged files raise
         raise ModelError(f"{model_dir}: not a usable model folder ({str(error).splitlines()[0]}); {fix}") from error

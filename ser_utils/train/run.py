@@ -36,7 +36,8 @@ from ser_utils.data.corpora import main_window
 from ser_utils.data.sources import add_data_options
 from ser_utils.errors import command_line
 from ser_utils.files import check_writable, outputs_dir, space_checked
-from ser_utils.prepare.protocols import check_parts, leakage_audit, leakage_by_corpus, parted_manifest, scored_classes
+from ser_utils.prepare.audit import leakage_audit, leakage_by_corpus
+from ser_utils.prepare.protocols import check_parts, parted_manifest, scored_classes
 from ser_utils.train.card import push_model, write_model_card
 from ser_utils.train.metrics import evaluation_metrics, history_table, most_probable
 from ser_utils.train.model import checkpointing_in_effect, no_weight_progress_bars, save_model_folder

@@ -21,6 +21,7 @@ from ser_utils.train.inputs import to_hf_dataset
 from ser_utils.train.metrics import compute_metrics
 from ser_utils.train.model import build_model, freeze_encoder
 from ser_utils.train.run_folders import last_checkpoint
+from ser_utils.train.whisper import fit_to_window
 
 
 def use_cpu(device: str) -> bool:
@@ -203,6 +204,7 @@ def build_trainer(profile: Profile, parts: Parts, args: TrainingArguments, progr
     model, feature_extractor = build_model(
         profile.model_name_or_path, profile.scratch_config, profile.seed, profile.attention, profile.weighted_layer_sum
     )
+    fit_to_window(model, feature_extractor, main_window(parts.train["corpus"]), profile.whisper_input)
     if profile.freeze_encoder:
         freeze_encoder(model)
     elif profile.freeze_feature_encoder:

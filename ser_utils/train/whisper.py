@@ -1,0 +1,99 @@
+"""Whisper as the fifth encoder family: the encoder of a WhisperForConditionalGeneration checkpoint (its decoder is
+dropped) under the same head as the raw-waveform families, fed the log-mel features of WhisperFeatureExtractor.
+
+Whisper's encoder takes 30 s: 3000 mel frames (hop 160 samples), 1500 positions after its stride-2 convolution.
+By default the window is padded with silence to 30 s, as EmoBox does, and the head averages only the frames that
+hold the clip (`pooled_frames` in the model's config: 125 for 2.5 s), never the padding. With `whisper_input:
+window` the encoder is cut to the window instead: its positional table keeps the window's frames only, which is
+12 times less compute at 2.5 s (benchmarks/whisper_window.py measures both on the same clips).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from transformers import WhisperFeatureExtractor, WhisperForAudioClassification
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from ser_utils.config import SAMPLE_RATE, WHISPER_INPUTS
+from ser_utils.data.audio import Window
+
+WHISPER = "whisper"
+HOP = 160  # samples per mel frame
+SAMPLES_PER_FRAME = 2 * HOP  # samples per encoder frame (the second convolution has stride 2)
+
+
+class WhisperEmotionClassifier(WhisperForAudioClassification):
+    """WhisperForAudioClassification with the other families' interface (its encoder is its base model, the two
+    convolutions its feature encoder) whose head averages the first `config.pooled_frames` frames only (all of
+    them where the config has none)."""
+
+    @property
+    def base_model(self) -> nn.Module:
+        return self.encoder
+
+    def freeze_base_model(self) -> None:
+        self.encoder._freeze_parameters()
+
+    def freeze_feature_encoder(self) -> None:
+        for convolution in (self.encoder.conv1, self.encoder.conv2):
+            convolution.requires_grad_(False)
+
+    def forward(self, input_features=None, labels=None, **kwargs) -> SequenceClassifierOutput:
+        weighted = self.config.use_weighted_layer_sum
+        outputs = self.encoder(input_features, output_hidden_states=weighted)
+        if weighted:
+            weights = nn.functional.softmax(self.layer_weights, dim=-1)
+            hidden = (torch.stack(outputs.hidden_states, dim=1) * weights.view(-1, 1, 1)).sum(dim=1)
+        else:
+            hidden = outputs.last_hidden_state
+        hidden = hidden[:, : pooled_frames(self.config)]
+        logits = self.classifier(self.projector(hidden).mean(dim=1))
+        loss = nn.functional.cross_entropy(logits, labels.to(logits.device)) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+def pooled_frames(config) -> int | None:
+    """How many of the encoder's frames hold the clip and are averaged (None: all; the raw-waveform families)."""
+    return getattr(config, "pooled_frames", None)
+
+
+def clip_frames(window: Window) -> int:
+    """The encoder frames that hold a clip of `window` (125 for 2.5 s at 16 kHz)."""
+    return math.ceil(window.length / SAMPLES_PER_FRAME)
+
+
+def whisper_extractor(config) -> WhisperFeatureExtractor:
+    """The feature extractor of a Whisper encoder built from `config` (its number of mel bins), sized to it."""
+    extractor = WhisperFeatureExtractor(feature_size=config.num_mel_bins, sampling_rate=SAMPLE_RATE)
+    return fit_extractor(extractor, config)
+
+
+def fit_extractor(feature_extractor, config):
+    """`feature_extractor`, padding to the input length the encoder of `config` takes (its saved settings reload
+    to 30 s whatever they say, as the length is derived from an integer chunk_length in seconds)."""
+    if config.model_type == WHISPER:
+        feature_extractor.n_samples = config.max_source_positions * SAMPLES_PER_FRAME
+        feature_extractor.nb_max_frames = feature_extractor.n_samples // HOP
+    return feature_extractor
+
+
+def fit_to_window(model, feature_extractor, window: Window, whisper_input: str = "30s") -> None:
+    """Make a Whisper model read clips of `window`: its head averages only their frames, and with `whisper_input`
+    "window" its encoder takes them alone (the positional table cut to their frames, the feature extractor padding
+    to them, not to 30 s). Nothing changes for the other families."""
+    if model.config.model_type != WHISPER:
+        return
+    if whisper_input not in WHISPER_INPUTS:
+        raise ValueError(f"whisper_input must be one of {WHISPER_INPUTS}, not {whisper_input!r}")
+    frames = clip_frames(window)
+    encoder = model.encoder
+    if whisper_input == "window" and frames < encoder.embed_positions.num_embeddings:
+        table = nn.Embedding(frames, model.config.d_model)
+        table.weight.data.copy_(encoder.embed_positions.weight.data[:frames])
+        encoder.embed_positions = table.requires_grad_(False).to(encoder.embed_positions.weight.device)
+        model.config.max_source_positions = encoder.max_source_positions = frames
+    model.config.pooled_frames = min(frames, model.config.max_source_positions)
+    fit_extractor(feature_extractor, model.config)
