@@ -14,15 +14,16 @@ FOUNDATION = ["errors", "config", "files"]
 STAGES = {
     "data": ["audio", "ravdess", "corpora", "verify", "sources"],
     "prepare": ["preprocess", "audit", "tracks", "protocols"],
-    "train": ["inputs", "whisper", "model", "frozen", "metrics", "run_folders", "card", "trainer", "run"],
+    "train": ["inputs", "whisper", "model", "frozen", "metrics", "intervals", "run_folders", "card", "trainer", "run"],
     "ship": ["export", "predict", "demo"],
-    "evaluate": ["plots", "report", "baseline", "score"],
+    "evaluate": ["plots", "report", "baseline", "score", "compare"],
 }
 ORDER = FOUNDATION + [f"{stage}.{name}" for stage, names in STAGES.items() for name in names]
 # Each command: the module whose main() it runs. Commands that are not a stage run from a thin top-level entry.
 COMMANDS = {"data": "data.sources", "preprocess": "prepare.preprocess", "train": "train.run",
             "baseline": "evaluate.baseline", "report": "evaluate.report", "predict": "ship.predict",
-            "evaluate": "evaluate.score", "export": "ship.export", "demo": "ship.demo"}  # fmt: skip
+            "evaluate": "evaluate.score", "export": "ship.export", "demo": "ship.demo",
+            "compare": "evaluate.compare"}  # fmt: skip
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 50
 

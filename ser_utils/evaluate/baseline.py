@@ -7,6 +7,9 @@ checkpoint to select, so the validation part of actor splits is not used. Under 
 as the fine-tuned models are: on the emotions both sides have, its answer the likeliest of those.
 
     python -m ser_utils.baseline [--data DIR ...] [--test-corpora tess]   # table on stdout, in outputs/baseline/
+
+Besides the tables it writes each split's per-clip predictions (outputs/baseline/predictions/), in the form of a
+training run's, for paired comparisons (python -m ser_utils.compare).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ser_utils.errors import at_least, command_line
 from ser_utils.files import outputs_dir, writing
 from ser_utils.prepare.preprocess import prepared_manifest
 from ser_utils.prepare.protocols import PROTOCOL_NAMES, protocol_parts, scored_classes, wanted_corpora
+from ser_utils.train.intervals import percent_range, speaker_bootstrap, spread_interval
 from ser_utils.train.metrics import SUMMARY_METRICS, evaluation_metrics, mean_and_std, most_probable
 
 N_MFCC = 40
@@ -51,26 +55,33 @@ def baseline_classifier(seed: int = SEED):
     return make_pipeline(StandardScaler(), SVC(C=10.0, gamma="scale", random_state=seed))
 
 
-def score_parts(split: pd.DataFrame, features: np.ndarray, seed: int = SEED) -> dict:
+PREDICTION_COLUMNS = ["path", "source", "actor", "corpus", "speaker", "emotion"]  # as a training run's predictions.csv
+
+
+def score_parts(split: pd.DataFrame, features: np.ndarray, seed: int = SEED) -> tuple[dict, pd.DataFrame | None]:
     """Fit on the "train" rows of `split` (a manifest with a split column), score its "test" rows over the emotions
-    both parts have (scored_classes), and name them."""
+    both parts have (scored_classes), and name them. Returns (scores, the test rows with their `predicted` emotion
+    and whether they were `scored`, in the form of a training run's predictions.csv; None when nothing is scored)."""
     train, test = (split["part"] == "train").to_numpy(), (split["part"] == "test").to_numpy()
     classes = scored_classes(split)
     if len(classes) < 2:  # one emotion scored: the restricted answer is forced, and a score would read 100 %
-        return {
-            "note": f"not scored: the test part shares {len(classes)} emotion(s) with training "
-            f"({' '.join(classes) or 'none'}); a score needs at least two",
-            "classes": " ".join(classes),
-        }
+        note = (f"not scored: the test part shares {len(classes)} emotion(s) with training "
+                f"({' '.join(classes) or 'none'}); a score needs at least two")  # fmt: skip
+        return {"note": note, "classes": " ".join(classes)}, None
     model = baseline_classifier(seed).fit(features[train], split.loc[train, "emotion"].astype(str))
-    test = test & split["emotion"].isin(classes).to_numpy()
     if len(classes) == len(model.classes_):
         predicted = model.predict(features[test])
     else:  # an emotion only training has: the answer is the likeliest emotion the test shares
-        scores = model.decision_function(features[test])
-        predicted = most_probable(scores, list(model.classes_), classes)
-    metrics = evaluation_metrics(split.loc[test, "emotion"].astype(str), predicted, classes)
-    return {**metrics, "classes": " ".join(classes)}
+        predicted = most_probable(model.decision_function(features[test]), list(model.classes_), classes)
+    rows = split.loc[test, [column for column in PREDICTION_COLUMNS if column in split]]
+    table = rows.assign(predicted=predicted, scored=rows["emotion"].isin(classes).to_numpy())
+    scored = table[table["scored"]]
+    true, answered = scored["emotion"].astype(str), scored["predicted"]
+    intervals = speaker_bootstrap(true, answered, scored["speaker"], classes)
+    bounds = {f"{metric} 95 % {end}": (intervals[metric] or [None, None])[i]
+              for metric in SUMMARY_METRICS for i, end in enumerate(("low", "high"))}  # fmt: skip
+    metrics = evaluation_metrics(true, answered, classes)
+    return {**metrics, **bounds, "test speakers": intervals["speakers"], "classes": " ".join(classes)}, table
 
 
 def evaluate_protocols(
@@ -80,23 +91,49 @@ def evaluate_protocols(
     n_folds: int = N_FOLDS,
     seed: int = SEED,
     test_corpora=(),
+    predictions: dict | None = None,
 ) -> pd.DataFrame:
     """Score the baseline under each protocol: one row per (protocol, fold) with every metric and the emotions
-    scored; cross_corpus with `test_corpora`.
+    scored; cross_corpus with `test_corpora`. With a `predictions` dict, its per-clip predictions go there too, by
+    (protocol, fold).
 
     A protocol the data cannot support (actor splits on too few actors) gets a row with its reason
     in the `note` column instead of metrics.
     """
     rows = []
     for protocol, fold, split, reason in protocol_parts(manifest, protocols, n_folds, seed, test_corpora):
-        rows_of = split is not None and manifest.index.get_indexer(split.index)  # a protocol may leave clips out
-        scores = score_parts(split, features[rows_of], seed) if split is not None else {"note": reason}
+        scores, table = {"note": reason}, None
+        if split is not None:  # a protocol may leave clips out: the features are taken by the split's rows
+            scores, table = score_parts(split, features[manifest.index.get_indexer(split.index)], seed)
+        if predictions is not None and table is not None:
+            predictions[(protocol, fold)] = table
         rows.append({"protocol": protocol, "fold": fold, **scores})
     return pd.DataFrame(rows)
 
 
+def write_predictions(predictions: dict, folder) -> None:
+    """Each (protocol, fold)'s per-clip predictions as FOLDER/<protocol>[-fold<k>]/predictions.csv, the form of a
+    training run's, so that `python -m ser_utils.compare` can set the baseline against any run on the same clips."""
+    for (protocol, fold), table in predictions.items():
+        with writing(folder / (protocol if fold is None else f"{protocol}-fold{fold}") / "predictions.csv") as tmp:
+            table.to_csv(tmp, index=False)
+
+
+def _interval_cells(scored: pd.DataFrame) -> dict[str, str]:
+    """The 95 % interval cells of a protocol's scored folds, in percent, and how they were computed."""
+    if len(scored) > 1:
+        cells = {f"{m} 95 %": percent_range(spread_interval(scored[m])) for m in SUMMARY_METRICS}
+        return {**cells, "interval": f"t interval over {len(scored)} folds"}
+    row = scored.iloc[0]
+    cells = {f"{m} 95 %": percent_range([row[f"{m} 95 % low"], row[f"{m} 95 % high"]]) for m in SUMMARY_METRICS}
+    speakers = int(row["test speakers"])
+    how = f"bootstrap over {speakers} test speakers" if cells["UA 95 %"] else f"none: {speakers} test speakers, too few"
+    return {**cells, "interval": how}
+
+
 def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
-    """One row per protocol: WA, UA and macro-F1 in percent (mean ± std over folds) and the fold count."""
+    """One row per protocol: WA, UA and macro-F1 in percent (mean ± std over folds), the fold count, and their 95 %
+    intervals: over the test speakers (bootstrap) for one split, over the folds (t interval) for several."""
     rows = []
     for protocol, group in per_fold.groupby("protocol", sort=False):
         scored = group.dropna(subset=["WA"]) if "WA" in group else group.iloc[0:0]
@@ -104,7 +141,7 @@ def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
             rows.append({"protocol": protocol, "folds": 0, "note": group["note"].iloc[0]})
             continue
         rows.append({"protocol": protocol, "folds": len(scored), **mean_and_std(scored, SUMMARY_METRICS),
-                     "classes": scored["classes"].iloc[0]})  # fmt: skip
+                     **_interval_cells(scored), "classes": scored["classes"].iloc[0]})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -118,12 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     test_corpora = named_corpora(args.test_corpora)
     source, manifest = prepared_manifest(args.data, corpora=wanted_corpora(args.corpora, args.test_corpora))
-    per_fold = evaluate_protocols(manifest, mfcc_matrix(manifest), n_folds=args.n_folds, test_corpora=test_corpora)
+    features, predictions = mfcc_matrix(manifest), {}
+    per_fold = evaluate_protocols(manifest, features, n_folds=args.n_folds, test_corpora=test_corpora,
+                                  predictions=predictions)  # fmt: skip
     summary = summarize(per_fold)
     out = outputs_dir() / "baseline"
     for name, table in (("per_fold.csv", per_fold), ("summary.csv", summary)):
         with writing(out / name) as tmp:
             table.to_csv(tmp, index=False)
+    write_predictions(predictions, out / "predictions")
     print(f"MFCC + SVM baseline on {len(manifest)} clips from {source}")
     print(summary.to_string(index=False))
     print(f"written: {out / 'summary.csv'}, {out / 'per_fold.csv'}")

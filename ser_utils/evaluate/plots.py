@@ -18,15 +18,20 @@ from ser_utils.files import writing
 
 
 def run_caption(info: dict) -> str:
-    """Two lines saying what produced a result: profile, model, split (with the emotions scored, where not all 8),
-    machine and date."""
+    """The lines saying what produced a result: profile, model, split (with the emotions scored, where not all 8),
+    machine and date; then the test UA with its 95 % interval and how that was computed, where recorded."""
     classes = info.get("classes") or []
     scored = f" · scored on {len(classes)} shared emotions" if 0 < len(classes) < 8 else ""
-    return (
+    caption = (
         f"profile '{info['profile']['name']}' · {info['model']}\n"
         f"{info['protocol_label']}{scored} · {info['test_clips']} test clips · {info['machine']} · "
         f"{info['finished'][:10]}"
     )
+    ua, interval = info.get("test_metrics", {}).get("UA"), (info.get("test_intervals") or {}).get("UA")
+    if ua is not None and interval:
+        how = info.get("interval_method", f"bootstrap over {info['test_intervals'].get('speakers')} test speakers")
+        caption += f"\ntest UA {ua:.1%}, 95 % interval {interval[0]:.1%} to {interval[1]:.1%} ({how})"
+    return caption
 
 
 def save_figure(figure: plt.Figure, path: str | os.PathLike) -> Path:

@@ -30,12 +30,14 @@ from ser_utils.evaluate.plots import plot_confusion_matrix, plot_fold_scores, ru
 from ser_utils.files import outputs_dir, writing
 from ser_utils.prepare.audit import leakage_audit
 from ser_utils.prepare.protocols import protocol_parts
+from ser_utils.train.intervals import percent_range, spread_interval
 from ser_utils.train.metrics import SUMMARY_METRICS, emotion_confusion_matrix, mean_and_std
 from ser_utils.train.run_folders import PREDICTIONS_FILE, corpora_suffix, finished_runs, mode_suffix, plain_name
 
 ORIGINAL_CLAIM = "99.65 % accuracy claimed by the original Kaggle notebook (random split)"
+INTERVAL_COLUMNS = [f"{metric} 95 %" for metric in SUMMARY_METRICS]
 RESULT_COLUMNS = ["encoder", "pretrained", "mode", "protocol", "data", "emotions scored", "folds", "seeds",
-                  *SUMMARY_METRICS, "machine", "runs"]  # fmt: skip
+                  *SUMMARY_METRICS, *INTERVAL_COLUMNS, "interval", "machine", "runs"]  # fmt: skip
 # EmoBox (Ma et al., Interspeech 2024, arXiv:2406.07162) on RAVDESS, frozen encoders, its 6 actor folds, in percent.
 # Published figures, not runs of this project: its validation part is a random 20 % of the training clips.
 EMOBOX_PUBLISHED = pd.DataFrame(
@@ -100,7 +102,7 @@ def audit_protocols(manifest: pd.DataFrame, n_folds: int = N_FOLDS, seed: int = 
 
 def results_table(runs: list[dict]) -> pd.DataFrame:
     """One row per (encoder, mode, protocol, data, emotions scored, machine): WA, UA and macro-F1 in percent, mean ±
-    std over every fold and seed, with how many folds and seeds there were."""
+    std over every fold and seed, how many folds and seeds there were, and the 95 % intervals (interval_cells)."""
     if not runs:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     frame = pd.DataFrame(
@@ -111,6 +113,7 @@ def results_table(runs: list[dict]) -> pd.DataFrame:
             "emotions scored": classes_label(run),
             "machine": run["machine"],
             "run": Path(run["run_dir"]).name,
+            "test_intervals": run.get("test_intervals"),
             **run["test_metrics"],
         }
         for run in runs
@@ -123,11 +126,27 @@ def results_table(runs: list[dict]) -> pd.DataFrame:
             "folds": group["fold"].nunique() if group["fold"].notna().any() else 1,
             "seeds": group["seed"].nunique(),
             **mean_and_std(group),
+            **interval_cells(group),
             "runs": ", ".join(group["run"]),
         }
         for key, group in frame.groupby(keys, sort=False, dropna=False)
     ]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def interval_cells(group: pd.DataFrame) -> dict[str, str]:
+    """The 95 % interval of WA, UA and macro-F1 in percent, and how it was computed: for one run, the bootstrap over
+    its test speakers recorded in run_info.json; for several (folds, seeds), a t interval over their scores."""
+    if len(group) > 1:
+        cells = {f"{metric} 95 %": percent_range(spread_interval(group[metric])) for metric in SUMMARY_METRICS}
+        return {**cells, "interval": f"t interval over {len(group)} runs"}
+    recorded = group["test_intervals"].iloc[0]
+    if not isinstance(recorded, dict):
+        return {**dict.fromkeys(INTERVAL_COLUMNS, ""), "interval": "none recorded (a run before intervals)"}
+    cells = {f"{metric} 95 %": percent_range(recorded.get(metric)) for metric in SUMMARY_METRICS}
+    speakers = recorded.get("speakers", 0)
+    none = f"none: {speakers} test speakers, too few to resample"
+    return {**cells, "interval": f"bootstrap over {speakers} test speakers" if cells["UA 95 %"] else none}
 
 
 # Profile fields that differ between the runs of one experiment: which fold tests, and the seed.
@@ -206,9 +225,9 @@ def kfold_summary(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def kfold_caption(runs: list[dict]) -> str:
-    """run_caption for k-fold figures: the protocol with its fold and seed counts, test clips summed, the last
-    date."""
+    """run_caption for k-fold figures: folds and seeds, test clips summed, last date, mean UA with its t interval."""
     folds, seeds = len({run["fold"] for run in runs}), len({run_configuration(run)["seed"] for run in runs})
+    ua = [run["test_metrics"]["UA"] for run in runs]
     return run_caption(
         {
             **runs[0],
@@ -216,6 +235,9 @@ def kfold_caption(runs: list[dict]) -> str:
             + (f" x {seeds} seeds" if seeds > 1 else ""),
             "test_clips": sum(run["test_clips"] for run in runs),
             "finished": max(run["finished"] for run in runs),
+            "test_metrics": {"UA": sum(ua) / len(ua)},
+            "test_intervals": {"UA": spread_interval(ua)},
+            "interval_method": f"t interval over {len(ua)} runs",
         }
     )
 

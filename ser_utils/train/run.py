@@ -39,6 +39,7 @@ from ser_utils.files import check_writable, outputs_dir, space_checked
 from ser_utils.prepare.audit import leakage_audit, leakage_by_corpus
 from ser_utils.prepare.protocols import check_parts, parted_manifest, scored_classes
 from ser_utils.train.card import push_model, write_model_card
+from ser_utils.train.intervals import speaker_bootstrap
 from ser_utils.train.metrics import evaluation_metrics, history_table, most_probable
 from ser_utils.train.model import checkpointing_in_effect, no_weight_progress_bars, save_model_folder
 from ser_utils.train.run_folders import (
@@ -106,9 +107,8 @@ def run_record(
     warnings: list[str],
 ) -> dict:
     """run_info.json: what ran (profile, model, protocol, machine, checkpointing as the trained model had it), on
-    which clips and speakers, its test scores (over the emotions both sides have), resume, duration and dates."""
-    args, state = trainer.args, trainer.state
-    classes, scored = scored_classes(manifest), predictions[predictions["scored"]]
+    which clips and speakers, its test scores and their intervals (test_scores), resume, duration and dates."""
+    args, state, classes = trainer.args, trainer.state, scored_classes(manifest)
     return {
         "run_group": run_group(profile),
         "profile": dataclasses.asdict(profile),
@@ -130,7 +130,7 @@ def run_record(
         "leakage_by_corpus": leakage_by_corpus(manifest) if manifest["corpus"].nunique() > 1 else None,
         "classes": classes,
         "window": dataclasses.asdict(training_window(manifest)),
-        "test_metrics": evaluation_metrics(scored["emotion"].astype(str), scored["predicted"], classes),
+        **test_scores(predictions, classes),
         "best_checkpoint": state.best_model_checkpoint,
         "train_steps": state.global_step,
         "steps_per_epoch": math.ceil(state.global_step / profile.epochs),
@@ -143,6 +143,14 @@ def run_record(
         "started": started,
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def test_scores(predictions: pd.DataFrame, classes: list[str]) -> dict:
+    """The test part's scores over the emotions both sides have, and their 95 % intervals over its speakers."""
+    scored = predictions[predictions["scored"]]
+    true, answered = scored["emotion"].astype(str), scored["predicted"]
+    return {"test_metrics": evaluation_metrics(true, answered, classes),
+            "test_intervals": speaker_bootstrap(true, answered, scored["speaker"], classes)}  # fmt: skip
 
 
 def data_fingerprint(manifest: pd.DataFrame) -> str:
@@ -279,9 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     profile = load_profile(options.profile, **profile_overrides(options))
     run = run_training(profile, options.data, options.run_name, options.resume, not options.no_progress)
     if run is not None:
-        scores = run.info["test_metrics"]
+        scores, ua = run.info["test_metrics"], run.info["test_intervals"]["UA"]
         print(
-            f"done: {run.run_dir} (WA {scores['WA']:.2%}, UA {scores['UA']:.2%} on {run.info['test_clips']} "
+            f"done: {run.run_dir} (WA {scores['WA']:.2%}, UA {scores['UA']:.2%}"
+            + (f" [95 % interval {ua[0]:.1%} to {ua[1]:.1%}, over speakers]" if ua else "")
+            + f" on {run.info['test_clips']} "
             f"test clips; {run.info['protocol_label']}; {len(run.info['classes'])} emotions scored)"
             + (f"; model also at {run.info['published_model']}" if run.info["published_model"] else "")
         )
