@@ -31,7 +31,7 @@ from ser_utils.errors import at_least, command_line
 from ser_utils.files import outputs_dir, writing
 from ser_utils.prepare.preprocess import prepared_manifest
 from ser_utils.prepare.protocols import PROTOCOL_NAMES, protocol_parts, scored_classes, wanted_corpora
-from ser_utils.train.intervals import percent_range, speaker_bootstrap, spread_interval
+from ser_utils.train.intervals import interval_cells, speaker_bootstrap
 from ser_utils.train.metrics import SUMMARY_METRICS, evaluation_metrics, mean_and_std, most_probable
 
 N_MFCC = 40
@@ -119,16 +119,10 @@ def write_predictions(predictions: dict, folder) -> None:
             table.to_csv(tmp, index=False)
 
 
-def _interval_cells(scored: pd.DataFrame) -> dict[str, str]:
-    """The 95 % interval cells of a protocol's scored folds, in percent, and how they were computed."""
-    if len(scored) > 1:
-        cells = {f"{m} 95 %": percent_range(spread_interval(scored[m])) for m in SUMMARY_METRICS}
-        return {**cells, "interval": f"t interval over {len(scored)} folds"}
-    row = scored.iloc[0]
-    cells = {f"{m} 95 %": percent_range([row[f"{m} 95 % low"], row[f"{m} 95 % high"]]) for m in SUMMARY_METRICS}
-    speakers = int(row["test speakers"])
-    how = f"bootstrap over {speakers} test speakers" if cells["UA 95 %"] else f"none: {speakers} test speakers, too few"
-    return {**cells, "interval": how}
+def _recorded(row: pd.Series) -> dict:
+    """A per-fold row's speaker-bootstrap interval, as speaker_bootstrap gives it."""
+    bounds = {m: [row[f"{m} 95 % low"], row[f"{m} 95 % high"]] for m in SUMMARY_METRICS}
+    return {**bounds, "speakers": int(row["test speakers"])}
 
 
 def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
@@ -141,7 +135,8 @@ def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
             rows.append({"protocol": protocol, "folds": 0, "note": group["note"].iloc[0]})
             continue
         rows.append({"protocol": protocol, "folds": len(scored), **mean_and_std(scored, SUMMARY_METRICS),
-                     **_interval_cells(scored), "classes": scored["classes"].iloc[0]})  # fmt: skip
+                     **interval_cells(scored, _recorded(scored.iloc[0]), "folds"),
+                     "classes": scored["classes"].iloc[0]})  # fmt: skip
     return pd.DataFrame(rows)
 
 

@@ -21,14 +21,7 @@ from ser_utils.config import EMOTIONS
 from ser_utils.errors import CorpusError, NotFoundError, ProfileError, command_line
 from ser_utils.evaluate.report import same_experiment
 from ser_utils.files import check_output_file, outputs_dir, writing
-from ser_utils.train.intervals import (
-    METRICS,
-    PERMUTATIONS,
-    RESAMPLES,
-    confusion_metrics,
-    paired_comparison,
-    speaker_confusions,
-)
+from ser_utils.train.intervals import METRICS, PERMUTATIONS, RESAMPLES, paired_comparison
 from ser_utils.train.run_folders import PREDICTIONS_FILE, finished_runs
 
 BASELINE = "baseline"
@@ -70,13 +63,13 @@ def clip_set(table: pd.DataFrame) -> frozenset:
 def paired_splits(first: dict, second: dict) -> list[tuple[str, str]]:
     """(first split, second split) pairs that tested the same clips; CorpusError for a split of the first side that
     has no partner, naming the nearest split of the second and how their clips differ."""
-    pairs = []
+    pairs, sets = [], {other: clip_set(rows) for other, rows in second.items()}
     for name, table in first.items():
         clips = clip_set(table)
-        partners = [other for other, rows in second.items() if clip_set(rows) == clips]
+        partners = [other for other, theirs in sets.items() if theirs == clips]
         if not partners:
-            nearest = max(second, key=lambda other: len(clip_set(second[other]) & clips))
-            theirs = clip_set(second[nearest])
+            nearest = max(sets, key=lambda other: len(sets[other] & clips))
+            theirs = sets[nearest]
             raise CorpusError(
                 f"{name} tested {len(clips)} clips, and no split of the other side tested the same ones; the nearest, "
                 f"{nearest}, tested {len(theirs)}: {len(clips - theirs)} of {name}'s are not among them, "
@@ -103,10 +96,8 @@ def compare(first, second) -> tuple[pd.DataFrame, str]:
     classes = [name for name in EMOTIONS if name in set(clips["emotion"])]
     speakers = clips["speaker"].astype(str)
     result = paired_comparison(clips["emotion"], clips["predicted"], clips["other"], speakers, classes)
-    scores = [confusion_metrics(speaker_confusions(clips["emotion"], clips[column], speakers, classes).sum(0))
-              for column in ("predicted", "other")]  # fmt: skip
     rows = [
-        {"metric": metric, first: 100 * float(scores[0][metric]), second: 100 * float(scores[1][metric]),
+        {"metric": metric, first: 100 * result[metric]["first"], second: 100 * result[metric]["second"],
          "difference": 100 * result[metric]["difference"], "95 % interval low": 100 * result[metric]["interval"][0],
          "95 % interval high": 100 * result[metric]["interval"][1], "p-value": result[metric]["p_value"]}
         for metric in METRICS

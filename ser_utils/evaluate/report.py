@@ -30,7 +30,7 @@ from ser_utils.evaluate.plots import plot_confusion_matrix, plot_fold_scores, ru
 from ser_utils.files import outputs_dir, writing
 from ser_utils.prepare.audit import leakage_audit
 from ser_utils.prepare.protocols import protocol_parts
-from ser_utils.train.intervals import percent_range, spread_interval
+from ser_utils.train.intervals import interval_cells, spread_interval
 from ser_utils.train.metrics import SUMMARY_METRICS, emotion_confusion_matrix, mean_and_std
 from ser_utils.train.run_folders import PREDICTIONS_FILE, corpora_suffix, finished_runs, mode_suffix, plain_name
 
@@ -102,7 +102,8 @@ def audit_protocols(manifest: pd.DataFrame, n_folds: int = N_FOLDS, seed: int = 
 
 def results_table(runs: list[dict]) -> pd.DataFrame:
     """One row per (encoder, mode, protocol, data, emotions scored, machine): WA, UA and macro-F1 in percent, mean ±
-    std over every fold and seed, how many folds and seeds there were, and the 95 % intervals (interval_cells)."""
+    std over every fold and seed, how many folds and seeds there were, and the 95 % intervals: over the runs, or for
+    one run the bootstrap over its test speakers recorded in run_info.json (intervals.interval_cells)."""
     if not runs:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     frame = pd.DataFrame(
@@ -126,27 +127,12 @@ def results_table(runs: list[dict]) -> pd.DataFrame:
             "folds": group["fold"].nunique() if group["fold"].notna().any() else 1,
             "seeds": group["seed"].nunique(),
             **mean_and_std(group),
-            **interval_cells(group),
+            **interval_cells(group, group["test_intervals"].iloc[0]),
             "runs": ", ".join(group["run"]),
         }
         for key, group in frame.groupby(keys, sort=False, dropna=False)
     ]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
-
-
-def interval_cells(group: pd.DataFrame) -> dict[str, str]:
-    """The 95 % interval of WA, UA and macro-F1 in percent, and how it was computed: for one run, the bootstrap over
-    its test speakers recorded in run_info.json; for several (folds, seeds), a t interval over their scores."""
-    if len(group) > 1:
-        cells = {f"{metric} 95 %": percent_range(spread_interval(group[metric])) for metric in SUMMARY_METRICS}
-        return {**cells, "interval": f"t interval over {len(group)} runs"}
-    recorded = group["test_intervals"].iloc[0]
-    if not isinstance(recorded, dict):
-        return {**dict.fromkeys(INTERVAL_COLUMNS, ""), "interval": "none recorded (a run before intervals)"}
-    cells = {f"{metric} 95 %": percent_range(recorded.get(metric)) for metric in SUMMARY_METRICS}
-    speakers = recorded.get("speakers", 0)
-    none = f"none: {speakers} test speakers, too few to resample"
-    return {**cells, "interval": f"bootstrap over {speakers} test speakers" if cells["UA 95 %"] else none}
 
 
 # Profile fields that differ between the runs of one experiment: which fold tests, and the seed.

@@ -78,6 +78,21 @@ def spread_interval(values) -> list[float] | None:
     return [float(values.mean() - half), float(values.mean() + half)]
 
 
+def interval_cells(scores, recorded: dict | None = None, unit: str = "runs") -> dict[str, str]:
+    """The "<metric> 95 %" cells (in percent) of a table row, and an "interval" cell saying how they were computed:
+    a t interval over the rows of `scores` (one per fold or run, columns WA, UA, macro_F1) when there are several,
+    else the `recorded` speaker bootstrap of the one test set (speaker_bootstrap's result)."""
+    if len(scores) > 1:
+        cells = {f"{metric} 95 %": percent_range(spread_interval(scores[metric])) for metric in METRICS}
+        return {**cells, "interval": f"t interval over {len(scores)} {unit}"}
+    if not isinstance(recorded, dict):
+        return {**{f"{metric} 95 %": "" for metric in METRICS}, "interval": "none recorded (a run before intervals)"}
+    cells = {f"{metric} 95 %": percent_range(recorded.get(metric)) for metric in METRICS}
+    speakers = recorded.get("speakers", 0)
+    none = f"none: {speakers} test speakers, too few to resample"
+    return {**cells, "interval": f"bootstrap over {speakers} test speakers" if cells["UA 95 %"] else none}
+
+
 def percent_range(interval) -> str:
     """An interval of fractions as "20.1 to 35.2" (percent); "" where there is none."""
     if interval is None or any(value is None or not np.isfinite(value) for value in interval):
@@ -90,21 +105,23 @@ def paired_comparison(
 ) -> dict[str, dict]:
     """How much better the `first` system's answers are than the `second`'s on the same clips, per metric (WA, UA,
     macro-F1): the difference (first - second), its 95 % speaker-bootstrap interval, and the two-sided p-value of a
-    permutation test that swaps the two systems' answers for all clips of a speaker at once."""
+    permutation test that swaps the two systems' answers for all clips of a speaker at once; and each system's own
+    score over all the clips (`first`, `second`)."""
     a = speaker_confusions(true, first, speakers, classes)
     b = speaker_confusions(true, second, speakers, classes)
-    observed = {k: confusion_metrics(a.sum(0))[k] - confusion_metrics(b.sum(0))[k] for k in METRICS}
+    score_a, score_b = confusion_metrics(a.sum(0)), confusion_metrics(b.sum(0))
     draws = _draws(len(a), resamples, seed)
     boot_a, boot_b = (confusion_metrics(np.tensordot(draws, c, axes=1)) for c in (a, b))
     swaps = np.random.default_rng(seed + 1).integers(0, 2, size=(permutations, len(a))).astype(float)
-    perm_a = np.tensordot(1 - swaps, a, axes=1) + np.tensordot(swaps, b, axes=1)
-    perm_b = np.tensordot(swaps, a, axes=1) + np.tensordot(1 - swaps, b, axes=1)
-    perm = {k: confusion_metrics(perm_a)[k] - confusion_metrics(perm_b)[k] for k in METRICS}
+    perm_a = confusion_metrics(np.tensordot(1 - swaps, a, axes=1) + np.tensordot(swaps, b, axes=1))
+    perm_b = confusion_metrics(np.tensordot(swaps, a, axes=1) + np.tensordot(1 - swaps, b, axes=1))
     tail = (1 - LEVEL) / 2 * 100
     result = {}
     for k in METRICS:
+        observed = score_a[k] - score_b[k]
         low, high = np.nanpercentile(boot_a[k] - boot_b[k], [tail, 100 - tail])
-        extreme = np.sum(np.abs(perm[k]) >= abs(observed[k]) - 1e-12)
-        result[k] = {"difference": float(observed[k]), "interval": [float(low), float(high)],
-                     "p_value": float((extreme + 1) / (permutations + 1))}  # fmt: skip
+        extreme = np.sum(np.abs(perm_a[k] - perm_b[k]) >= abs(observed) - 1e-12)
+        p_value = float((extreme + 1) / (permutations + 1))
+        result[k] = {"first": float(score_a[k]), "second": float(score_b[k]), "difference": float(observed),
+                     "interval": [float(low), float(high)], "p_value": p_value}  # fmt: skip
     return result
