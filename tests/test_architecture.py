@@ -14,7 +14,21 @@ FOUNDATION = ["errors", "config", "files"]
 STAGES = {
     "data": ["audio", "ravdess", "corpora", "verify", "sources"],
     "prepare": ["preprocess", "audit", "tracks", "protocols"],
-    "train": ["inputs", "whisper", "model", "frozen", "metrics", "intervals", "run_folders", "card", "trainer", "run"],
+    "train": [
+        "inputs",
+        "whisper",
+        "model",
+        "frozen",
+        "metrics",
+        "intervals",
+        "groups",
+        "calibration",
+        "outcomes",
+        "run_folders",
+        "card",
+        "trainer",
+        "run",
+    ],
     "ship": ["export", "predict", "demo"],
     "evaluate": ["plots", "report", "baseline", "score", "compare"],
 }

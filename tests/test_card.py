@@ -36,6 +36,25 @@ def test_the_card_says_what_the_run_record_says(trained_run):
     assert f"learning rate {info['profile']['learning_rate']}" in body and f"{info['profile']['epochs']} epochs" in body
     assert "CC BY-NC-SA 4.0" in body and "non-commercial" in body and "2.5 s window" in body
     assert 'pipeline("audio-classification"' in body and "--backend onnx" in body
+    ece = info["calibration"]["test_ECE_before"]  # a random split: no validation part, so no temperature
+    assert (
+        f"## Calibration\nExpected calibration error (ECE, 15 equal bins) on the 20 scored test clips: {ece:.1%}"
+        in body
+    )
+    assert "not calibrated: this split has no validation part" in body
+
+
+def test_the_card_states_the_calibration_before_and_after_and_the_low_groups(trained_run):
+    info = copy.deepcopy(trained_run.info)
+    info["calibration"] |= {"temperature": 1.734, "validation_clips": 48, "test_ECE_after": 0.041}
+    info["test_groups"]["flagged"] = [
+        "speaker ravdess:03: UA 10.0 % on 5 clips, 22.0 points below 32.0 % (all test clips)"
+    ]
+    body = model_card(info)
+    before = info["calibration"]["test_ECE_before"]
+    assert f"{before:.1%} with the model's own probabilities, 4.1% after temperature scaling (T = 1.734" in body
+    assert "fitted on the 48 validation clips" in body and "pipeline()` does not" in body
+    assert "- speaker ravdess:03: UA 10.0 % on 5 clips, 22.0 points below" in body
 
 
 def test_the_published_model_carries_the_same_card(trained_run):

@@ -21,7 +21,8 @@ from ser_utils.prepare.preprocess import prepared_manifest
 from ser_utils.prepare.protocols import assign_parts, scored_classes, speaker_folds
 from ser_utils.train.metrics import evaluation_metrics
 from ser_utils.train.model import PREPROCESSING_FILE
-from ser_utils.train.run import prediction_table, run_training
+from ser_utils.train.outcomes import prediction_table
+from ser_utils.train.run import run_training
 
 CREMA_D = ["Anger", "Disgust", "Fear", "Happy", "Neutral", "Sad"]  # no Calm, no Surprise
 

@@ -1,10 +1,13 @@
 """ONNX: export, parity with torch on real clips (fp32 and int8), ser-predict --backend onnx, and the errors for a
 missing or stale model.onnx; the ONNX path runs without torch."""
 
+import io
+import json
 import shutil
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import run_command
@@ -12,15 +15,21 @@ from ser_utils.data.sources import BUNDLED_SAMPLE
 from ser_utils.errors import ModelError
 from ser_utils.ship.export import ONNX_FILE, ONNX_INT8_FILE, export_onnx
 from ser_utils.ship.predict import Predictor, predict
+from ser_utils.train.calibration import CALIBRATION_FILE
 from ser_utils.train.run_folders import MODEL_DIR
 
 CLIPS = sorted(str(path) for path in BUNDLED_SAMPLE.rglob("*.flac"))  # 240 real clips, 4 actors
 
 
+TEMPERATURE = 1.7
+
+
 @pytest.fixture(scope="module")
 def exported(trained_run, tmp_path_factory):
+    """The trained model with a temperature (as a run with a validation part leaves one), exported."""
     folder = tmp_path_factory.mktemp("onnx") / "model"
     shutil.copytree(trained_run.run_dir / MODEL_DIR, folder)
+    (folder / CALIBRATION_FILE).write_text(json.dumps({"temperature": TEMPERATURE}))
     export_onnx(folder, int8=True)
     return folder
 
@@ -49,18 +58,28 @@ def test_onnx_int8_agrees_with_torch_fp32_on_99_percent_of_labels(exported, torc
     assert (exported / ONNX_INT8_FILE).stat().st_size < (exported / ONNX_FILE).stat().st_size
 
 
-def test_command_lines_export_and_predict_with_onnx(trained_run, torch_table, tmp_path):
+def test_command_lines_export_and_predict_with_onnx(exported, torch_table, tmp_path):
+    """An export elsewhere carries the temperature; ser-predict says the probabilities are calibrated and prints
+    torch's calibrated ones."""
     out = tmp_path / "exported"
-    done = run_command(
-        "ser_utils.export", "--model", str(trained_run.run_dir / MODEL_DIR), "--output", str(out), timeout=300
-    )
+    done = run_command("ser_utils.export", "--model", str(exported), "--output", str(out), timeout=300)
     assert done.returncode == 0, done.stderr
     assert "written:" in done.stdout and (out / ONNX_FILE).is_file() and (out / "ser_preprocessing.json").is_file()
+    assert (out / CALIBRATION_FILE).read_text() == (exported / CALIBRATION_FILE).read_text()
     command = [sys.executable, "-m", "ser_utils.predict", "--backend", "onnx", "--model", str(out), *CLIPS[:12]]
     done = run_command(command=command, timeout=300)
     assert done.returncode == 0, done.stderr
-    labels = [line.split(",")[1] for line in done.stdout.splitlines()[1:]]
-    assert labels == torch_table["label"].tolist()[:12]
+    assert f"ser-predict: probabilities: calibrated (temperature {TEMPERATURE:.3f}" in done.stderr
+    table = pd.read_csv(io.StringIO(done.stdout))
+    assert table["label"].tolist() == torch_table["label"].tolist()[:12]
+    assert np.abs(_probabilities(table) - _probabilities(torch_table)[:12]).max() < 1e-4
+
+
+def test_the_temperature_softens_torch_and_onnx_alike(exported, trained_run, torch_table):
+    own = predict(CLIPS, progress=False, predictor=Predictor(trained_run.run_dir / MODEL_DIR, device="cpu"))
+    p = _probabilities(own) ** (1 / TEMPERATURE)
+    assert np.abs(_probabilities(torch_table) - p / p.sum(axis=1, keepdims=True)).max() < 1e-5
+    assert (own["label"] == torch_table["label"]).all()  # the answers do not change, only their probabilities
 
 
 def test_the_onnx_path_runs_without_torch(exported):

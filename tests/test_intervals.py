@@ -76,6 +76,55 @@ def test_the_paired_test_finds_a_real_difference_and_not_a_made_up_one():
     assert same["UA"]["difference"] == 0 and same["UA"]["p_value"] == 1.0
 
 
+def speaker_effects(rng, speakers: int = 24, per_speaker: int = 40, mean: float = 0.6, spread: float = 0.15):
+    """(true, predicted, speaker) of a simulated test set with speaker effects: each speaker's chance of a right
+    answer is drawn around `mean` (clipped to 0.05-0.95), the same for each of the 4 emotions, balanced per speaker;
+    the population's true WA and UA are the expected clipped chance."""
+    chance = np.clip(rng.normal(mean, spread, speakers), 0.05, 0.95)
+    speaker = np.repeat(np.arange(speakers), per_speaker).astype(str)
+    true = np.tile(np.repeat(CLASSES, per_speaker // 4), speakers)
+    hit = rng.random(len(speaker)) < np.repeat(chance, per_speaker)
+    wrong = np.array([CLASSES[(CLASSES.index(t) + 1) % 4] for t in true])
+    return true, np.where(hit, true, wrong), speaker
+
+
+def test_the_speaker_bootstrap_covers_the_truth_95_times_in_100():
+    """400 simulated 24-speaker test sets (RAVDESS has 24 actors): the 95 % intervals of WA and UA hold the
+    population's score in 93-97 % of them (the plain percentile interval held it in about 92 %)."""
+    rng = np.random.default_rng(100)
+    truth = np.clip(rng.normal(0.6, 0.15, 2_000_000), 0.05, 0.95).mean()
+    covered = {"WA": 0, "UA": 0}
+    for draw in range(400):
+        interval = speaker_bootstrap(*speaker_effects(rng), CLASSES, seed=draw)
+        for metric in covered:
+            covered[metric] += interval[metric][0] <= truth <= interval[metric][1]
+    print(f"coverage of 400 draws: {covered}")
+    assert all(0.93 <= count / 400 <= 0.97 for count in covered.values()), covered
+
+
+def test_the_t_interval_over_folds_covers_the_truth_95_times_in_100():
+    rng = np.random.default_rng(5)
+    hits = sum(low <= 0.3 <= high for low, high in (spread_interval(rng.normal(0.3, 0.04, 6)) for _ in range(400)))
+    assert 0.93 <= hits / 400 <= 0.97, hits
+
+
+def test_under_a_true_null_the_paired_p_values_are_uniform():
+    """Two systems equally good (each speaker's chance drawn from the same distribution for both): over 300 draws
+    the p-values of the paired test are close to uniform, and about 5 % fall below 0.05."""
+    rng = np.random.default_rng(11)
+    p_values = []
+    for draw in range(300):
+        true, first, speaker = speaker_effects(rng)
+        second = np.where(rng.random(len(true)) < 0.5, first, speaker_effects(rng)[1])  # shares half its answers
+        p_values.append(
+            paired_comparison(true, first, second, speaker, CLASSES, permutations=999, seed=draw)["UA"]["p_value"]
+        )
+    p_values = np.array(p_values)
+    print(f"share below 0.05: {np.mean(p_values < 0.05):.3f}; KS p = {stats.kstest(p_values, 'uniform').pvalue:.3f}")
+    assert stats.kstest(p_values, "uniform").pvalue > 0.01
+    assert 0.02 <= np.mean(p_values < 0.05) <= 0.08
+
+
 def test_a_run_records_its_intervals_and_the_table_and_caption_show_them(trained_run):
     from ser_utils.evaluate.plots import run_caption
 

@@ -41,10 +41,15 @@ def test_make_kfold_on_a_subset(ravdess_16k, tmp_path):
     assert groups == [f"tiny-actor_kfold-fold{k}-seed{s}-frozen-layersum" for k in range(FOLDS) for s in SEEDS]
     infos = [json.loads((path / "run_info.json").read_text()) for path in run_dirs]
     assert sorted((info["fold"], info["seed"]) for info in infos) == [(k, s) for k in range(FOLDS) for s in SEEDS]
-    for info in infos:
+    for info, path in zip(infos, run_dirs, strict=True):
         assert info["test_actors"] == list(range(4 * info["fold"] + 1, 4 * info["fold"] + 5))
         assert info["selection_part"] == "validation" and info["test_clips"] == 32
         assert info["leakage"]["actors_on_both_sides"] == 0 and info["mode"] == "frozen + layer sum"
+        # Calibrated on the validation actors: the model folder keeps the temperature, the clips' probabilities use it.
+        temperature = info["calibration"]["temperature"]
+        assert temperature > 0 and info["calibration"]["validation_clips"] == 32
+        assert json.loads((path / "model" / "ser_calibration.json").read_text())["temperature"] == temperature
+        assert set(info["test_groups"]["gender"]) == {"male", "female"} and len(info["test_groups"]["speaker"]) == 4
     # Each seed initialises its own encoder from scratch: two cache folders, every clip once in each.
     assert sorted(len(list(folder.iterdir())) for folder in (out / "cache" / "features").iterdir()) == [96, 96]
 
@@ -61,6 +66,10 @@ def test_make_kfold_on_a_subset(ravdess_16k, tmp_path):
     assert abs(per_fold["UA"].mean() * 100 - mean_ua) < 0.051
     for figure in ("UA_per_fold.png", "Conf_Mat_summed.png"):
         assert (aggregate / figure).stat().st_size > 10_000
+    assert per_fold["temperature"].gt(0).all() and per_fold["test_ECE_before"].between(0, 1).all()
+    groups = pd.read_csv(aggregate / "groups.csv")  # every test clip of both seeds: 12 actors, 192 clips
+    assert groups.groupby("grouping")["clips"].sum().to_dict() == {"gender": 192, "intensity": 192, "speaker": 192}
+    assert len(groups[groups["grouping"] == "speaker"]) == 12 and set(groups["group"]) >= {"male", "female", "normal"}
     executed = sorted(p.name for p in (out / "notebooks").iterdir())
     runs = [f"03_finetune_wav2vec2_actor_kfold_fold{k}_seed{s}.ipynb" for k in range(FOLDS) for s in SEEDS]
     assert executed == sorted(runs) + ["05_protocols.ipynb"]

@@ -63,7 +63,7 @@ def test_results_table_one_row_per_model_and_protocol(tmp_path):
     fake_run(tmp_path, "x1", "cross_corpus", 1, 0.3, corpora="crema-d", test_corpora="tess")
     cross = load_profile("smoke", protocol="cross_corpus", corpora="crema-d", test_corpora="tess", name="p", n_folds=6)
     assert [run["fold"] for run in kfold_runs(finished_runs(tmp_path), cross)[0]] == [1]  # only the cross-corpus run
-    per_fold, summed = kfold_summary(folds[:2])
+    per_fold, summed, _ = kfold_summary(folds[:2])
     assert per_fold["test_actors"].tolist() == ["1 2", "5 6"] and per_fold["seed"].tolist() == [42, 42]
     assert summed.values.sum() == 4 and summed.loc["Anger", "Anger"] == 2 and summed.loc["Calm", "Calm"] == 1
 

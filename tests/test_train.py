@@ -33,12 +33,14 @@ def test_history_has_one_row_per_epoch_and_loss_falls(finished_run):
 def test_predictions_and_run_info(finished_run):
     predictions = finished_run.predictions
     assert len(predictions) == 20  # 20 % of 96
-    assert list(predictions.columns[:8]) == [
+    assert list(predictions.columns[:10]) == [
         "path",
         "source",
         "actor",
         "corpus",
         "speaker",
+        "gender",
+        "intensity",
         "emotion",
         "predicted",
         "scored",

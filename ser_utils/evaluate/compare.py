@@ -104,8 +104,9 @@ def compare(first, second) -> tuple[pd.DataFrame, str]:
     ]  # fmt: skip
     line = (
         f"{first} against {second}: {len(pairs)} paired splits, {len(clips)} test clips of {speakers.nunique()} "
-        f"speakers, {len(classes)} emotions; interval: bootstrap over speakers ({RESAMPLES} resamples); p-value: "
-        f"paired permutation test, the two sides' answers swapped speaker by speaker ({PERMUTATIONS} permutations)"
+        f"speakers, {len(classes)} emotions; interval: bootstrap over speakers ({RESAMPLES} resamples, expanded "
+        f"percentile); p-value: paired permutation test, the two sides' answers swapped speaker by speaker "
+        f"({PERMUTATIONS} permutations)"
     )
     return pd.DataFrame(rows).round(4), line
 

@@ -1,4 +1,5 @@
-"""Figures: data overview for the EDA notebook and the three report figures (Acc, Loss, Conf_Mat)."""
+"""Figures: data overview for the EDA notebook, the three report figures (Acc, Loss, Conf_Mat) and a run's
+reliability diagram."""
 
 from __future__ import annotations
 
@@ -141,4 +142,28 @@ def plot_fold_scores(per_fold: pd.DataFrame, caption: str, metric: str = "UA") -
     ax.tick_params(axis="x", labelsize=8)
     ax.legend()
     figure.text(0.01, -0.02, caption, fontsize=8, va="top")
+    return figure
+
+
+def plot_reliability(calibration: dict, caption: str) -> plt.Figure:
+    """The reliability diagram of a run's test part (run_info.json's "calibration"): accuracy against the mean
+    probability of the answer in each bin, before and (where a temperature was fitted) after temperature scaling,
+    with the diagonal of a calibrated model and the ECE of each in the legend."""
+    figure, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="calibrated")
+    sides = [("before", "the model's own", "tab:red")]
+    if calibration.get("temperature") is not None:
+        sides.append(("after", f"temperature {calibration['temperature']:.2f}", "tab:blue"))
+    for side, label, colour in sides:
+        bins = pd.DataFrame(calibration[f"test_reliability_{side}"])
+        ece = calibration[f"test_ECE_{side}"]
+        ax.plot(bins["confidence"], bins["accuracy"], marker="o", color=colour, label=f"{label}: ECE {ece:.1%}")
+        for row in bins.itertuples():
+            ax.annotate(str(row.clips), (row.confidence, row.accuracy), fontsize=7, color=colour,
+                        xytext=(3, -9), textcoords="offset points")  # fmt: skip
+    ax.set(xlabel="probability of the answer (bin mean)", ylabel="share answered right", xlim=(0, 1), ylim=(0, 1),
+           title=f"Reliability (test clips, {calibration['bins']} bins; numbers: clips per bin)")  # fmt: skip
+    ax.legend(loc="upper left", fontsize=8)
+    figure.text(0.01, -0.02, caption + ("" if len(sides) > 1 else f"\n{calibration.get('note', '')}"), fontsize=8,
+                va="top")  # fmt: skip
     return figure

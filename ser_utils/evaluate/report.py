@@ -30,6 +30,7 @@ from ser_utils.evaluate.plots import plot_confusion_matrix, plot_fold_scores, ru
 from ser_utils.files import outputs_dir, writing
 from ser_utils.prepare.audit import leakage_audit
 from ser_utils.prepare.protocols import protocol_parts
+from ser_utils.train.groups import flag_lines, group_table
 from ser_utils.train.intervals import interval_cells, spread_interval
 from ser_utils.train.metrics import SUMMARY_METRICS, emotion_confusion_matrix, mean_and_std
 from ser_utils.train.run_folders import PREDICTIONS_FILE, corpora_suffix, finished_runs, mode_suffix, plain_name
@@ -192,22 +193,28 @@ def kfold_runs(
     return [chosen[pair] for pair in wanted if pair in chosen], [pair for pair in wanted if pair not in chosen]
 
 
-def kfold_summary(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-run metrics (one row per fold and seed, test actors included) and the confusion matrix summed over
-    them."""
+def kfold_summary(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per-run metrics (one row per fold and seed, test actors included, with the test part's ECE before and after
+    its temperature), the confusion matrix summed over them, and UA by group over all their test clips
+    (groups.group_table)."""
     per_fold = pd.DataFrame(
         {
             "fold": run["fold"],
             "seed": run_configuration(run)["seed"],
             "test_actors": " ".join(map(str, run["test_actors"])) or " ".join(run.get("test_speakers", [])),
             **run["test_metrics"],
+            **{
+                key: (run.get("calibration") or {}).get(key)
+                for key in ("temperature", "test_ECE_before", "test_ECE_after")
+            },
         }
         for run in runs
     )
     predictions = pd.concat(pd.read_csv(Path(run["run_dir"]) / PREDICTIONS_FILE) for run in runs)
     if "scored" in predictions:  # rows of emotions the runs were not scored on are left out
         predictions = predictions[predictions["scored"]]
-    return per_fold, emotion_confusion_matrix(predictions["emotion"], predictions["predicted"])
+    confusion = emotion_confusion_matrix(predictions["emotion"], predictions["predicted"])
+    return per_fold, confusion, group_table(predictions)
 
 
 def kfold_caption(runs: list[dict]) -> str:
@@ -241,8 +248,9 @@ def write_kfold_report(
     runs: list[dict], profile: Profile, seeds=(SEED,), left_out: list[str] = ()
 ) -> pd.DataFrame | None:
     """Aggregate the finished fold runs of `profile`'s configuration (split actor_kfold or emobox), all of one
-    experiment, over folds and `seeds`, into kfold_dir: per_fold.csv, summary.csv, UA_per_fold.png and
-    Conf_Mat_summed.png; name the runs left out (and `left_out`: runs whose records cannot be read) and say which
+    experiment, over folds and `seeds`, into kfold_dir: per_fold.csv, summary.csv, UA_per_fold.png,
+    Conf_Mat_summed.png and groups.csv (UA by gender, intensity, speaker and corpus; groups more than 10 points below
+    flagged and printed); name the runs left out (and `left_out`: runs whose records cannot be read) and say which
     (fold, seed) runs are missing. Returns the per-fold table, or None when there is no such run."""
     left_out = list(left_out)
     found, missing = kfold_runs(runs, profile, seeds, left_out)
@@ -254,8 +262,10 @@ def write_kfold_report(
     if not found:
         return None
     out = kfold_dir(profile)
-    per_fold, summed = kfold_summary(found)
-    for name, table in (("per_fold.csv", per_fold), ("summary.csv", results_table(found))):
+    per_fold, summed, groups = kfold_summary(found)
+    for line in flag_lines(groups):
+        print("flagged:", line)
+    for name, table in (("per_fold.csv", per_fold), ("summary.csv", results_table(found)), ("groups.csv", groups)):
         with writing(out / name) as tmp:
             table.to_csv(tmp, index=False)
     caption = kfold_caption(found)

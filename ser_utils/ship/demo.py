@@ -24,6 +24,7 @@ import pandas as pd
 from ser_utils.data.audio import audio_info
 from ser_utils.errors import SerError, at_least, command_line, require
 from ser_utils.ship.predict import BACKENDS, Predictor, predict
+from ser_utils.train.calibration import describe_temperature
 from ser_utils.train.run_folders import published_model_dir
 
 TIMELINE_COLUMNS = ["start (s)", "emotion", "probability"]
@@ -75,7 +76,7 @@ def build_demo(predictor: Predictor, hop_s: float = 1.25, max_mb: float = MAX_UP
             "# Speech emotion recognition\n"
             f"Upload a recording (WAV, FLAC, OGG, MP3) or record one. The model hears {window.duration_s:g} s from "
             f"{window.offset_s:g} s in; longer recordings also get a timeline, one window every {hop_s:g} s. Up to "
-            f"{max_mb:g} MB; uploads are deleted once classified."
+            f"{max_mb:g} MB; uploads are deleted once classified. {describe_temperature(predictor.temperature)}."
         )
         with gr.Row():
             upload = gr.File(label="Recording (upload)", elem_id="upload")

@@ -26,13 +26,14 @@ import numpy as np
 
 from ser_utils.errors import ModelError, command_line, require
 from ser_utils.files import check_writable, claim_folder, file_digest, writing
+from ser_utils.train.calibration import CALIBRATION_FILE, read_temperature, softmax
 
 ONNX_FILE = "model.onnx"
 ONNX_INT8_FILE = "model.int8.onnx"  # dynamic int8 quantization of ONNX_FILE (onnxruntime.quantization)
 WEIGHTS_FILE = "model.safetensors"
 OPSET = 17
 # What a folder needs besides the graph, so that an exported folder elsewhere stands on its own.
-COMPANIONS = ("config.json", "preprocessor_config.json", "ser_preprocessing.json")
+COMPANIONS = ("config.json", "preprocessor_config.json", "ser_preprocessing.json", CALIBRATION_FILE)
 
 
 def weights_digest(model_dir: Path) -> str:
@@ -94,6 +95,8 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike | No
         for name in COMPANIONS:
             if (model_dir / name).is_file():
                 shutil.copyfile(model_dir / name, out / name)
+            else:  # an earlier export's, of another model
+                (out / name).unlink(missing_ok=True)
     if int8:
         quantize_int8(out / ONNX_FILE, out / ONNX_INT8_FILE, labels, weights_digest(model_dir))
     return out / ONNX_FILE
@@ -149,15 +152,18 @@ class OnnxModel:
             raise ModelError(f"{path}: exported from other weights than {model_dir / WEIGHTS_FILE}; {fix}")
         settings = model_dir / "preprocessor_config.json"
         self.normalize = json.loads(settings.read_text()).get("do_normalize", True) if settings.is_file() else True
+        self.temperature = read_temperature(model_dir)
 
-    def probabilities(self, windows: np.ndarray) -> np.ndarray:
-        """Class probabilities, one row per window (windows: array of shape (n, samples))."""
+    def logits(self, windows: np.ndarray) -> np.ndarray:
+        """The model's logits, one row per window (windows: array of shape (n, samples))."""
         inputs = np.asarray(windows, dtype=np.float32)
         if self.normalize:  # as Wav2Vec2FeatureExtractor: zero mean, unit variance per window
             inputs = (inputs - inputs.mean(axis=1, keepdims=True)) / np.sqrt(inputs.var(axis=1, keepdims=True) + 1e-7)
-        logits = self.session.run(["logits"], {"input_values": inputs.astype(np.float32)})[0].astype(np.float64)
-        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+        return self.session.run(["logits"], {"input_values": inputs.astype(np.float32)})[0].astype(np.float64)
+
+    def probabilities(self, windows: np.ndarray) -> np.ndarray:
+        """Class probabilities, one row per window, calibrated by the folder's temperature where it has one."""
+        return softmax(self.logits(windows), self.temperature or 1.0).astype(np.float32)
 
 
 def read_labels(model_dir: Path) -> list[str]:

@@ -6,6 +6,8 @@ Any file soundfile reads (WAV, FLAC, OGG, MP3), any sample rate and channel coun
 exactly as in training (the model folder's ser_preprocessing.json: 16 kHz mono, 2.5 s from 0.6 s in,
 zero-padded); with --window the whole file is cut into windows with a hop instead and the file's
 probabilities are the mean over its windows. Bad files get a row with an error and never stop the run.
+Where the model folder has a temperature (ser_calibration.json, fitted on the validation part by training), the
+probabilities are calibrated with it; standard error says whether they are.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ser_utils.data.corpora import UNRECORDED_WINDOW
 from ser_utils.errors import AudioError, ModelError, OutputError, at_least, command_line, require
 from ser_utils.files import check_output_file, writing
 from ser_utils.ship.export import OnnxModel, read_labels
+from ser_utils.train.calibration import describe_temperature, read_temperature, softmax
 from ser_utils.train.inputs import input_name
 from ser_utils.train.run_folders import published_model_dir
 
@@ -58,6 +61,7 @@ class Predictor:
 
         self.onnx = None
         self.model, self.feature_extractor, self.window = load_model_folder(model_dir)
+        self.temperature = read_temperature(model_dir)
         self.device = device or ("cpu" if int8 or not torch.cuda.is_available() else "cuda")
         if int8 and self.device != "cpu":
             raise ValueError(f"int8 inference runs on the CPU only, not on {self.device!r}")
@@ -78,10 +82,12 @@ class Predictor:
         except ValueError as error:
             raise ModelError(f"{model_dir}: not a usable model folder ({error})") from error
         self.onnx, self.labels, self.device = OnnxModel(model_dir, int8, labels), labels, "cpu"
+        self.temperature = self.onnx.temperature
         self.model = self.feature_extractor = None
 
     def probabilities(self, windows: np.ndarray) -> np.ndarray:
-        """Class probabilities, one row per window (windows: array of shape (n, samples))."""
+        """Class probabilities, one row per window (windows: array of shape (n, samples)), calibrated by the model
+        folder's temperature where it has one (ser_utils.train.calibration)."""
         if self.onnx is not None:
             return self.onnx.probabilities(windows)
         import torch
@@ -89,7 +95,7 @@ class Predictor:
         with torch.inference_mode():
             inputs = self.feature_extractor(list(windows), sampling_rate=self.window.sample_rate, return_tensors="pt")
             logits = self.model(inputs[input_name(self.feature_extractor)].to(self.device)).logits
-            return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        return softmax(logits.float().cpu().numpy(), self.temperature or 1.0).astype(np.float32)
 
 
 def expand_paths(paths) -> list[str]:
@@ -225,15 +231,8 @@ def _table(rows: list[dict], labels: list[str], per_window: bool) -> pd.DataFram
         parts = zip(starts, probabilities, strict=True) if per_window else [(None, probabilities.mean(axis=0))]
         for start, p in parts:
             best = int(np.argmax(p))
-            records.append(
-                {
-                    **base,
-                    "start_s": start,
-                    "label": labels[best],
-                    "probability": float(p[best]),
-                    **dict(zip(columns, map(float, p), strict=True)),
-                }  # fmt: skip
-            )
+            records.append({**base, "start_s": start, "label": labels[best], "probability": float(p[best]),
+                            **dict(zip(columns, map(float, p), strict=True))})  # fmt: skip
     order = ["path", "start_s", "label", "probability", *columns, "warning", "error"]
     frame = pd.DataFrame(records).reindex(columns=order)
     return frame if per_window else frame.drop(columns="start_s")
@@ -274,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = expand_paths(args.paths)  # once: the output check and the predictions read the same list
     output = None if args.output == "-" else check_replaceable(check_output_file(args.output), paths)
     predictor = Predictor(args.model or published_model_dir(), int8=args.int8, backend=args.backend)
+    print(f"ser-predict: {describe_temperature(predictor.temperature)}", file=sys.stderr)
     table = predict(
         paths,
         batch_size=args.batch_size,

@@ -86,6 +86,34 @@ def _data_section(info: dict) -> list[str]:
     ]
 
 
+def _calibration_section(info: dict) -> list[str]:
+    """What the card says of the probabilities: the test part's ECE before and after the temperature, or why there
+    is none; and which ways of running the model apply it."""
+    record = info.get("calibration")
+    if not record:
+        return []
+    lines = ["## Calibration", f"Expected calibration error (ECE, {record['bins']} equal bins) on the "
+             f"{record['test_clips']} scored test clips: {record['test_ECE_before']:.1%} with the model's own "
+             "probabilities"]  # fmt: skip
+    if record.get("temperature") is None:
+        return [*lines[:-1], lines[-1] + f"; {record['note']}.", ""]
+    lines[-1] += (
+        f", {record['test_ECE_after']:.1%} after temperature scaling (T = {record['temperature']:.3f}, "
+        f"fitted on the {record['validation_clips']} validation clips; ser_calibration.json). "
+        "ser-predict, ser-demo and the ONNX backend apply it; transformers' `pipeline()` does not."
+    )
+    return [*lines, ""]
+
+
+def _group_lines(info: dict) -> list[str]:
+    """The groups of test clips that score more than the flag's points of UA below the whole test part."""
+    groups = info.get("test_groups") or {}
+    if not groups.get("flagged"):
+        return []
+    return [f"Groups more than {groups['flag_points']:g} points of UA below the whole test part:",
+            *[f"- {line}" for line in groups["flagged"]], ""]  # fmt: skip
+
+
 def model_card(info: dict) -> str:
     """The model card of a run, from its run_info."""
     profile, scores = info["profile"], info["test_metrics"]
@@ -104,6 +132,7 @@ def model_card(info: dict) -> str:
         "## Results (test part)",
         f"WA {scores['WA']:.2%}, UA {scores['UA']:.2%}, macro-F1 {scores['macro_F1']:.2%}, under the protocol "
         f"{info['protocol_label']}, over {len(classes)} emotions ({', '.join(classes)}).", "",
+        *_group_lines(info), *_calibration_section(info),
         "## Training settings",
         f"learning rate {profile['learning_rate']}, weight decay {profile['weight_decay']}, batch "
         f"{profile['batch_size']}, {profile['epochs']} epochs, seed {profile['seed']}, precision "

@@ -23,7 +23,6 @@ import transformers
 from transformers import Trainer, TrainingArguments
 
 from ser_utils.config import (
-    EMOTIONS,
     FOLD_PROTOCOLS,
     LABEL2ID,
     Profile,
@@ -38,10 +37,11 @@ from ser_utils.errors import command_line
 from ser_utils.files import check_writable, outputs_dir, space_checked
 from ser_utils.prepare.audit import leakage_audit, leakage_by_corpus
 from ser_utils.prepare.protocols import check_parts, parted_manifest, scored_classes
+from ser_utils.train.calibration import write_temperature
 from ser_utils.train.card import push_model, write_model_card
-from ser_utils.train.intervals import speaker_bootstrap
-from ser_utils.train.metrics import evaluation_metrics, history_table, most_probable
+from ser_utils.train.metrics import history_table
 from ser_utils.train.model import checkpointing_in_effect, no_weight_progress_bars, save_model_folder
+from ser_utils.train.outcomes import predict_test, test_scores
 from ser_utils.train.run_folders import (
     CHECKPOINTS,
     MODEL_DIR,
@@ -65,19 +65,6 @@ from ser_utils.train.trainer import (
 )
 
 
-def prediction_table(test_rows: pd.DataFrame, logits, classes=EMOTIONS) -> pd.DataFrame:
-    """One row per test clip: path, source, actor (RAVDESS's number, empty elsewhere), corpus, speaker, true emotion,
-    the predicted one (the most probable of the scored `classes`), whether it is scored (its emotion is one of them),
-    and p_<Emotion> for each label."""
-    probabilities = torch.softmax(torch.as_tensor(logits, dtype=torch.float32), dim=-1).numpy()
-    predictions = test_rows[["path", "source", "corpus", "speaker", "emotion"]].assign(
-        predicted=most_probable(probabilities, EMOTIONS, classes), scored=test_rows["emotion"].isin(classes)
-    )
-    predictions.insert(2, "actor", test_rows["actor"].astype("Int64"))
-    predictions[[f"p_{name}" for name in EMOTIONS]] = probabilities
-    return predictions
-
-
 def _parts_record(manifest: pd.DataFrame) -> dict:
     """Clips, speakers and (RAVDESS) actors of each part, the corpora that train and that test, and the data's
     fingerprint."""
@@ -95,19 +82,12 @@ def _parts_record(manifest: pd.DataFrame) -> dict:
 
 
 def run_record(
-    profile: Profile,
-    manifest: pd.DataFrame,
-    parts: Parts,
-    trainer: Trainer,
-    predictions: pd.DataFrame,
-    *,
-    resumed_from: str | None,
-    train_runtime_s: float,
-    started: str,
-    warnings: list[str],
-) -> dict:
+    profile: Profile, manifest: pd.DataFrame, parts: Parts, trainer: Trainer, predictions: pd.DataFrame, *,
+    calibrated: dict, resumed_from: str | None, train_runtime_s: float, started: str, warnings: list[str]
+) -> dict:  # fmt: skip
     """run_info.json: what ran (profile, model, protocol, machine, checkpointing as the trained model had it), on
-    which clips and speakers, its test scores and their intervals (test_scores), resume, duration and dates."""
+    which clips and speakers, its test scores, their intervals and scores by group (test_scores), its calibration,
+    resume, duration and dates."""
     args, state, classes = trainer.args, trainer.state, scored_classes(manifest)
     return {
         "run_group": run_group(profile),
@@ -131,6 +111,7 @@ def run_record(
         "classes": classes,
         "window": dataclasses.asdict(training_window(manifest)),
         **test_scores(predictions, classes),
+        "calibration": calibrated,
         "best_checkpoint": state.best_model_checkpoint,
         "train_steps": state.global_step,
         "steps_per_epoch": math.ceil(state.global_step / profile.epochs),
@@ -143,14 +124,6 @@ def run_record(
         "started": started,
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-
-
-def test_scores(predictions: pd.DataFrame, classes: list[str]) -> dict:
-    """The test part's scores over the emotions both sides have, and their 95 % intervals over its speakers."""
-    scored = predictions[predictions["scored"]]
-    true, answered = scored["emotion"].astype(str), scored["predicted"]
-    return {"test_metrics": evaluation_metrics(true, answered, classes),
-            "test_intervals": speaker_bootstrap(true, answered, scored["speaker"], classes)}  # fmt: skip
 
 
 def data_fingerprint(manifest: pd.DataFrame) -> str:
@@ -208,14 +181,14 @@ def train(
         if main:  # the whole model, also when the Trainer stepped only its head
             save_model_folder(setup.model, setup.feature_extractor, run_dir / MODEL_DIR, training_window(manifest))
     test_dataset = setup.test_data(parts, progress and main)
-    logits = trainer.predict(test_dataset).predictions  # every process
-    predictions = prediction_table(parts.test, logits, scored_classes(manifest))
+    predictions, calibrated = predict_test(trainer, test_dataset, parts, scored_classes(manifest))
     info = run_record(
         profile,
         manifest,
         parts,
         trainer,
         predictions,
+        calibrated=calibrated,
         resumed_from=str(resume_from) if resume_from else None,
         train_runtime_s=round(train_output.metrics["train_runtime"], 1),
         started=started.isoformat(timespec="seconds"),
@@ -232,6 +205,7 @@ def _write_and_publish(run: FinishedRun) -> None:
     has warnings about its split (a degenerate run never replaces the published model)."""
     with space_checked(run.run_dir):
         write_run(run)
+        write_temperature(run.run_dir / MODEL_DIR, run.info["calibration"])
         write_model_card(run.run_dir / MODEL_DIR, run.info)
         if run.info["published_model"]:
             publish_model(run.run_dir / MODEL_DIR)
