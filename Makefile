@@ -132,8 +132,13 @@ test: lint
 
 # The libraries the lowest-versions job replaces, and those its tests do not use (ONNX, the demo's browser test).
 LOWEST := .venv-lowest
+# Of prediction, the parts the libraries decide (loading, batching, int8, pipeline()); its command line and audio
+# decoding do not depend on them, and ser-predict itself runs on every trained replica in test_checkpoints.
+PREDICT_LOWEST := $(addprefix tests/test_predict.py::test_,standard_pipeline_loads_the_saved_model \
+	a_folder_of_another_model_type_is_refused batched_and_single_predictions_agree \
+	int8_predictor_quantizes_every_linear_layer_and_stays_close preprocessing_is_read_from_the_model_folder)
 LOWEST_TESTS := tests/test_checkpoints.py tests/test_model.py tests/test_trainer.py tests/test_train.py \
-	tests/test_train_runs.py tests/test_predict.py tests/test_encoders.py
+	tests/test_train_runs.py $(PREDICT_LOWEST) tests/test_encoders.py
 $(LOWEST)/.installed: requirements.txt pyproject.toml .ci/lowest.txt
 	test -x $(LOWEST)/bin/python || python3 -m venv $(LOWEST)
 	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
