@@ -133,10 +133,12 @@ test: lint
 # The libraries the lowest-versions job replaces, and those its tests do not use (ONNX, the demo's browser test).
 LOWEST := .venv-lowest
 # Of prediction, the parts the libraries decide (loading, batching, int8, pipeline()); its command line and audio
-# decoding do not depend on them, and ser-predict itself runs on every trained replica in test_checkpoints.
+# decoding do not depend on them, and every trained replica in test_checkpoints is predicted from its model folder.
 PREDICT_LOWEST := $(addprefix tests/test_predict.py::test_,standard_pipeline_loads_the_saved_model \
 	a_folder_of_another_model_type_is_refused batched_and_single_predictions_agree \
 	int8_predictor_quantizes_every_linear_layer_and_stays_close preprocessing_is_read_from_the_model_folder)
+# Resuming is checked at these versions for every encoder family (test_encoders); being killed first is the OS's part.
+LOWEST_DESELECT := --deselect tests/test_train_runs.py::test_resume_after_sigkill_ends_like_an_uninterrupted_run
 LOWEST_TESTS := tests/test_checkpoints.py tests/test_model.py tests/test_trainer.py tests/test_train.py \
 	tests/test_train_runs.py $(PREDICT_LOWEST) tests/test_encoders.py
 $(LOWEST)/.installed: requirements.txt pyproject.toml .ci/lowest.txt
@@ -156,7 +158,7 @@ test-lowest: $(LOWEST)/.installed
 	$(LOWEST)/bin/python -c "import torch, transformers, accelerate, datasets as d; \
 		print('lowest versions: torch', torch.__version__, 'transformers', transformers.__version__, \
 		'accelerate', accelerate.__version__, 'datasets', d.__version__)"
-	$(LOWEST)/bin/python -m pytest -p no:cacheprovider $(LOWEST_TESTS)
+	$(LOWEST)/bin/python -m pytest -p no:cacheprovider $(LOWEST_TESTS) $(LOWEST_DESELECT)
 
 clean:
 	rm -rf outputs .pytest_cache build dist

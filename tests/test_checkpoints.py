@@ -4,7 +4,7 @@ line and `make finetune`.
 
 For each replica: every encoder tensor is the checkpoint's (nothing re-initialised), activation checkpointing is off
 unless asked for (wav2vec2-base's config says true), the input normalisation is the preprocessor config's, and
-ser-predict on the trained model agrees with the model's own evaluation."""
+prediction from the trained model folder (ser-predict's predict()) agrees with the model's own evaluation."""
 
 import json
 import os
@@ -18,6 +18,7 @@ import yaml
 
 from conftest import run_command
 from ser_utils.config import EMOTIONS, PROJECT_ROOT
+from ser_utils.ship.predict import predict
 
 sys.path.insert(0, str(Path(__file__).parent))
 import hub_replicas  # noqa: E402
@@ -130,7 +131,7 @@ def test_any_other_missing_or_unexpected_tensor_is_a_loud_warning(hub_home, tmp_
     assert f"loaded {folder}: 50 encoder tensors kept; new, to train: classifier, projector" in capsys.readouterr().out
 
 
-def check_run(run_dir: Path, checkpoint: str, env: dict, checkpointing: bool = False) -> pd.DataFrame:
+def check_run(run_dir: Path, checkpoint: str, checkpointing: bool = False) -> pd.DataFrame:
     """The run's record, model folder and predictions against the replica; returns its predictions."""
     info = json.loads((run_dir / "run_info.json").read_text())
     assert info["profile"]["model_name_or_path"] == checkpoint
@@ -139,12 +140,10 @@ def check_run(run_dir: Path, checkpoint: str, env: dict, checkpointing: bool = F
     for field, value in hub_replicas.PREPROCESSOR.get(checkpoint, {}).items():
         assert extractor[field] is value
     predictions = pd.read_csv(run_dir / "predictions.csv")
-    table = run_dir.parent / f"{run_dir.name}-predict.csv"
-    run_command(
-        "ser_utils.predict", *predictions["source"], "--model", run_dir / "model", "-o", table, ok=True, env=env
-    )
-    again = pd.read_csv(table).set_index("path").loc[predictions["source"]]
-    assert largest_difference(again, predictions) < 1e-4
+    # What ser-predict does, in this process (its command line is tested in test_predict.py): the run's own
+    # test probabilities come back from the model folder.
+    again = predict(predictions["source"], model_dir=run_dir / "model", progress=False)
+    assert largest_difference(again.set_index("path").loc[predictions["source"]], predictions) < 1e-4
     return predictions
 
 
@@ -158,13 +157,13 @@ def train_replica(profile: str, data: Path, env: dict, run_name: str, *options):
 def test_each_profile_trains_its_checkpoint_from_the_command_line(profile, few_clips, offline_env):
     done = train_replica(profile, few_clips, offline_env, f"replica-{profile}")
     assert f"loaded {PROFILES[profile]}: " in done.stdout and "LOAD REPORT" not in done.stdout + done.stderr
-    check_run(Path(offline_env["SER_OUTPUT_DIR"]) / "runs" / f"replica-{profile}", PROFILES[profile], env=offline_env)
+    check_run(Path(offline_env["SER_OUTPUT_DIR"]) / "runs" / f"replica-{profile}", PROFILES[profile])
 
 
 def test_checkpointing_is_on_only_when_asked_for(few_clips, offline_env):
     train_replica("full", few_clips, offline_env, "replica-checkpointing", "--gradient-checkpointing")
     runs = Path(offline_env["SER_OUTPUT_DIR"]) / "runs"
-    check_run(runs / "replica-checkpointing", PROFILES["full"], offline_env, checkpointing=True)
+    check_run(runs / "replica-checkpointing", PROFILES["full"], checkpointing=True)
 
 
 def test_make_finetune_trains_like_the_command_line(few_clips, offline_env, tmp_path):
@@ -177,7 +176,7 @@ def test_make_finetune_trains_like_the_command_line(few_clips, offline_env, tmp_
             f"DATA={few_clips}", "RUN=replica-notebook"]  # fmt: skip
     run_command(command=make, ok=True, env=offline_env)
     runs = Path(offline_env["SER_OUTPUT_DIR"]) / "runs"
-    notebook = check_run(runs / "replica-notebook", PROFILES["full"], env=offline_env)
+    notebook = check_run(runs / "replica-notebook", PROFILES["full"])
     if not (runs / "replica-full").is_dir():
         train_replica("full", few_clips, offline_env, "replica-full")
     command_line = pd.read_csv(runs / "replica-full" / "predictions.csv")
