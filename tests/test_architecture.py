@@ -28,13 +28,14 @@ STAGES = {
         "card",
         "trainer",
         "run",
+        "command",
     ],
     "ship": ["export", "predict", "demo"],
     "evaluate": ["plots", "report", "baseline", "score", "compare"],
 }
 ORDER = FOUNDATION + [f"{stage}.{name}" for stage, names in STAGES.items() for name in names]
 # Each command: the module whose main() it runs. Commands that are not a stage run from a thin top-level entry.
-COMMANDS = {"data": "data.sources", "preprocess": "prepare.preprocess", "train": "train.run",
+COMMANDS = {"data": "data.sources", "preprocess": "prepare.preprocess", "train": "train.command",
             "baseline": "evaluate.baseline", "report": "evaluate.report", "predict": "ship.predict",
             "evaluate": "evaluate.score", "export": "ship.export", "demo": "ship.demo",
             "compare": "evaluate.compare"}  # fmt: skip

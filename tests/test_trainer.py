@@ -66,7 +66,7 @@ def test_the_supported_range_is_declared_once_and_its_floors_are_the_lowest_job(
 def test_a_library_outside_the_supported_range_is_one_line_naming_the_upgrade(monkeypatch, capsys):
     from importlib import metadata
 
-    from ser_utils.train.run import main
+    from ser_utils.train.command import main
 
     real = metadata.version
     monkeypatch.setattr(metadata, "version", lambda name: "4.46.3" if name == "transformers" else real(name))

@@ -1,14 +1,8 @@
-"""Fine-tuning with Hugging Face Trainer: one folder per run, resumable, written once even under torchrun.
-
-Command line (the same code as notebooks/03_finetune_wav2vec2.ipynb; runs unchanged under torchrun):
-
-    python -m ser_utils.train --profile full [--data PATH] [--protocol actor_holdout] [--resume] ...
-    torchrun --nproc_per_node=2 -m ser_utils.train --profile full
-"""
+"""Fine-tuning with Hugging Face Trainer: one folder per run, resumable, written once even under torchrun. The
+command line is ser_utils.train.command; notebooks/03_finetune_wav2vec2.ipynb calls run_training as it does."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime
 import hashlib
@@ -22,23 +16,14 @@ import torch
 import transformers
 from transformers import Trainer, TrainingArguments
 
-from ser_utils.config import (
-    FOLD_PROTOCOLS,
-    LABEL2ID,
-    Profile,
-    add_profile_options,
-    load_profile,
-    profile_overrides,
-)
+from ser_utils.config import FOLD_PROTOCOLS, LABEL2ID, Profile
 from ser_utils.data.audio import Window
 from ser_utils.data.corpora import main_window
-from ser_utils.data.sources import add_data_options
-from ser_utils.errors import command_line
 from ser_utils.files import check_writable, outputs_dir, space_checked
 from ser_utils.prepare.audit import leakage_audit, leakage_by_corpus
 from ser_utils.prepare.protocols import check_parts, parted_manifest, scored_classes
 from ser_utils.train.calibration import write_temperature
-from ser_utils.train.card import push_model, write_model_card
+from ser_utils.train.card import write_model_card
 from ser_utils.train.metrics import history_table
 from ser_utils.train.model import checkpointing_in_effect, no_weight_progress_bars, save_model_folder
 from ser_utils.train.outcomes import predict_test, test_scores
@@ -245,30 +230,3 @@ def run_training(
         print(f"corpora: {sources}\nrun dir: {run_dir}", flush=True)
     run = train(profile, manifest, run_dir, progress, resume, args)
     return run if main else None
-
-
-@command_line()
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ser_utils.train", description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="smoke", help="profile name in params/ or a YAML path (default smoke)")
-    add_data_options(parser, corpora=False)  # --corpora is a profile option here
-    parser.add_argument("--run-name", help="run folder under outputs/runs (default <run group>_<UTC time>)")
-    parser.add_argument("--resume", action="store_true", help="continue the newest unfinished run of this profile")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars (one line per epoch stays)")
-    parser.add_argument("--push-to-hub", metavar="REPO", help="then upload the model folder to this Hub repository")
-    add_profile_options(parser)
-    options = parser.parse_args(argv)
-    profile = load_profile(options.profile, **profile_overrides(options))
-    run = run_training(profile, options.data, options.run_name, options.resume, not options.no_progress)
-    if run is not None:
-        scores, ua = run.info["test_metrics"], run.info["test_intervals"]["UA"]
-        print(
-            f"done: {run.run_dir} (WA {scores['WA']:.2%}, UA {scores['UA']:.2%}"
-            + (f" [95 % interval {ua[0]:.1%} to {ua[1]:.1%}, over speakers]" if ua else "")
-            + f" on {run.info['test_clips']} "
-            f"test clips; {run.info['protocol_label']}; {len(run.info['classes'])} emotions scored)"
-            + (f"; model also at {run.info['published_model']}" if run.info["published_model"] else "")
-        )
-        if options.push_to_hub:
-            print(f"uploaded: {push_model(run.run_dir / MODEL_DIR, options.push_to_hub)}")
-    return 0
