@@ -163,3 +163,24 @@ def run_command(*module_and_args, command=None, env=None, timeout: int = 600, cw
 def clip(ravdess_16k) -> Path:
     """One real RAVDESS clip (Anger, strong)."""
     return ravdess_16k / "Actor_03" / "03-01-05-02-01-01-03.wav"
+
+
+def run_main(main, *args, env=None) -> subprocess.CompletedProcess:
+    """A command's `main(argv)` run in this process, its output captured, as run_command gives it: for tests whose
+    point is what the command decides (refusals, error rows), not the interpreter around it. The command_line guard
+    that makes an expected failure one line and an exit code is the same code; anything else raises here, so the
+    test fails as a traceback would. `env` adds to os.environ for the call (a None value removing that variable)."""
+    import contextlib
+    import io
+
+    saved = {name: os.environ.get(name) for name in env or {}}
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        for name, value in (env or {}).items():
+            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, str(value))
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([*map(str, args)])
+    finally:
+        for name, value in saved.items():
+            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())

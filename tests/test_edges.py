@@ -27,7 +27,7 @@ import pytest
 import soundfile as sf
 from test_faults import clean
 
-from conftest import run_command
+from conftest import run_command, run_main
 from ser_utils.config import load_profile
 from ser_utils.data.audio import read_window
 from ser_utils.data.corpora import CORPORA, FROM_START, MANIFEST_CORPUS, find_corpora, scan_corpus, window_for
@@ -74,9 +74,11 @@ def env(tmp_path: Path) -> dict:
     return {"SER_OUTPUT_DIR": str(tmp_path / "outputs")}
 
 
-def train(*options, tmp_path: Path, timeout: int = 600):
-    options = ["--no-progress", "--device", "cpu", "--epochs", "1", *options]
-    return run_command("ser_utils.train", *options, env=env(tmp_path), timeout=timeout)
+def train(*options, tmp_path: Path):
+    """ser-train's main in this process (these runs are refused before training, or fail on their input)."""
+    from ser_utils.train.command import main
+
+    return run_main(main, "--no-progress", "--device", "cpu", "--epochs", "1", *options, env=env(tmp_path))
 
 
 # 1. A user's source files are never written, moved or deleted.
@@ -152,9 +154,9 @@ def test_two_sources_with_one_name_make_two_clips(ravdess_16k, tmp_path):
 def test_evaluate_refuses_a_folder_of_one_emotion(ravdess_16k, tmp_path, model_dir):
     data = ravdess_copy(ravdess_16k, tmp_path / "data", [1, 2], ("Anger",))
     before = snapshot(data)
-    done = run_command(
-        "ser_utils.evaluate", "--no-progress", "--model", model_dir, data, "--output-dir", tmp_path / "ev"
-    )
+    from ser_utils.evaluate.score import main
+
+    done = run_main(main, "--no-progress", "--model", model_dir, data, "--output-dir", tmp_path / "ev")
     message = clean(done, 2)
     assert "share one emotion with the model (Anger)" in message and "forced" in message
     assert not (tmp_path / "ev").exists() and snapshot(data) == before
@@ -331,9 +333,9 @@ def test_an_unknown_label_code_is_a_skipped_clip_or_an_error_row(ravdess_16k, tm
     clean(run_command("ser_utils.preprocess", "--no-progress", "--data", tmp_path / "cremad", "--out", out), 0)
     skipped = pd.read_csv(out / "skipped.csv")
     assert skipped["reason"].tolist() == ["unknown crema-d emotion code 'CAL' (known: ANG DIS FEA HAP NEU SAD)"]
-    done = run_command(
-        "ser_utils.evaluate", "--no-progress", "--model", model_dir, folder, "--output-dir", tmp_path / "ev"
-    )
+    from ser_utils.evaluate.score import main
+
+    done = run_main(main, "--no-progress", "--model", model_dir, folder, "--output-dir", tmp_path / "ev")
     clean(done, 0)
     table = pd.read_csv(tmp_path / "ev" / "evaluation.csv").set_index("path")
     assert table.loc[str(folder / "1001_DFA_CAL_XX.wav"), "error"].endswith(

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from conftest import run_command
+from conftest import run_command, run_main
 from ser_utils.config import load_profile
 
 
@@ -175,16 +175,24 @@ def test_predict_gives_an_error_row_for_nan_audio(tmp_path, model_dir, clip):
     audio, rate = sf.read(clip, dtype="float32")
     audio[20_000] = np.nan
     sf.write(tmp_path / "nan.wav", audio, rate, subtype="FLOAT")
+    from ser_utils.ship.predict import main
+
     for mode in ([], ["--window"]):
-        done = predict("--model", model_dir, *mode, tmp_path / "nan.wav", clip, "-o", tmp_path / "out.csv")
+        done = run_main(main, "--model", model_dir, *mode, tmp_path / "nan.wav", clip, "-o", tmp_path / "out.csv")
         clean(done, 0)
         table = pd.read_csv(tmp_path / "out.csv").fillna("")
         assert table["error"].tolist() == ["holds NaN or infinite samples", ""], mode
         assert table["label"].tolist()[0] == "" and table["label"].tolist()[1] != ""
 
 
-def train(source, out, *options):
+def train(source, out, *options, here: bool = False):
+    """ser-train on `source` into the outputs folder `out`: a command line of its own, or with `here` its main in
+    this process (for refusals and warnings whose text is the point)."""
+    from ser_utils.train.command import main
+
     options = ["--device", "cpu", "--no-progress", "--data", source, *options]
+    if here:
+        return run_main(main, *options, env={"SER_OUTPUT_DIR": out})
     return run_command("ser_utils.train", *options, env={"SER_OUTPUT_DIR": str(out)})
 
 
@@ -194,7 +202,7 @@ def test_training_refuses_a_single_emotion(ravdess_16k, tmp_path):
     for path in (ravdess_16k / "Actor_01").glob("03-01-05-*.wav"):  # Anger only
         shutil.copy(path, data)
     out = tmp_path / "out"
-    stderr = clean(train(data.parent, out), 2)
+    stderr = clean(train(data.parent, out, here=True), 2)
     assert "the training part holds a single emotion" in stderr and stderr.count("\n") == 1
     assert not (out / "runs").exists() or not list((out / "runs").iterdir())
     assert not (out / "model").exists()
@@ -204,7 +212,7 @@ def test_a_degenerate_run_never_replaces_the_published_model(source, tmp_path, m
     out = tmp_path / "out"
     shutil.copytree(model_dir, out / "model")
     published = files(out / "model")
-    done = train(source, out, "--epochs", "1", "--test-size", "0.25")  # 4 test clips, 8 emotions
+    done = train(source, out, "--epochs", "1", "--test-size", "0.25", here=True)  # 4 test clips, 8 emotions
     clean(done, 0)
     assert re.search(r"warning: the test part has 4 clips, fewer than the [5-8] emotions", done.stdout), done.stdout
     assert files(out / "model") == published

@@ -7,10 +7,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import run_command
+from conftest import run_command, run_main
 from ser_utils.config import EMOTIONS
 from ser_utils.data.corpora import FROM_START, window_for
-from ser_utils.ship.predict import Predictor, expand_paths, predict
+from ser_utils.ship.predict import Predictor, expand_paths, main, predict
 from ser_utils.train.model import load_preprocessing
 
 RAVDESS_WINDOW = window_for("ravdess")  # the window every test model here was made for
@@ -127,11 +127,12 @@ def test_cli_csv_jsonl_and_exit_codes(bad_files, model_dir, tmp_path):
     record = json.loads(out.read_text().splitlines()[0])
     assert record["label"] in EMOTIONS and set(P_COLUMNS) <= set(record)
 
-    nothing = run_command("ser_utils.predict", "--model", model_dir, bad_files / "empty.wav", bad_files / "text.wav")
+    # The exit codes are main's own (the command line above starts the same function).
+    nothing = run_main(main, "--model", model_dir, bad_files / "empty.wav", bad_files / "text.wav")
     assert nothing.returncode == 1
     assert nothing.stderr.strip().splitlines()[-1].startswith("ser-predict: no file could be predicted")
     for folder in (tmp_path / "nope", bad_files):
-        refused = run_command("ser_utils.predict", "--model", folder, bad_files / "good.flac")
+        refused = run_main(main, "--model", folder, bad_files / "good.flac")
         assert refused.returncode == 2 and "Traceback" not in refused.stderr
         assert refused.stderr.strip().splitlines()[-1].startswith("ser-predict: ")
 

@@ -15,7 +15,7 @@ import argparse
 from ser_utils.config import add_profile_options, load_profile, profile_overrides
 from ser_utils.data.sources import add_data_options
 from ser_utils.errors import command_line
-from ser_utils.train.run_folders import MODEL_DIR, check_names
+from ser_utils.train.run_folders import MODEL_DIR, check_new_run
 
 
 @command_line()
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     add_profile_options(parser)
     options = parser.parse_args(argv)
     profile = load_profile(options.profile, **profile_overrides(options))
-    check_names(profile, options.run_name)
+    check_new_run(profile, options.run_name, options.resume)
     from ser_utils.train.run import run_training  # torch and transformers: seconds to import
 
     run = run_training(profile, options.data, options.run_name, options.resume, not options.no_progress)

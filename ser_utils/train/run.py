@@ -31,7 +31,7 @@ from ser_utils.train.run_folders import (
     CHECKPOINTS,
     MODEL_DIR,
     FinishedRun,
-    check_names,
+    check_new_run,
     last_checkpoint,
     open_run_dir,
     publish_model,
@@ -218,7 +218,7 @@ def run_training(
 
     Under torchrun, process 0 preprocesses first and names the run folder; the others follow it and return None.
     """
-    check_names(profile, run_name)  # before any work
+    check_new_run(profile, run_name, resume)  # before any work
     args = training_arguments(profile, outputs_dir(), progress)  # starts torch.distributed under torchrun
     main = is_main_process(args)
     if main:

@@ -59,6 +59,15 @@ def check_names(profile: Profile, run_name: str | None = None) -> None:
         plain_name(run_name, "run_name")
 
 
+def check_new_run(profile: Profile, run_name: str | None = None, resume: bool = False) -> None:
+    """Refuse, before any work, what open_run_dir would: names that are not plain names (check_names), and without
+    `resume` a run_name whose folder exists (runs never overwrite each other)."""
+    check_names(profile, run_name)
+    if run_name and not resume and (path := runs_dir() / run_name).exists():
+        raise TrainingError(f"{path} already exists and runs never overwrite each other: choose another run_name, "
+                            "add --resume to continue it, or delete it")  # fmt: skip
+
+
 def run_group(profile: Profile) -> str:
     """What runs of one configuration share: the profile, the corpora when they are named, then the split and fold
     when they are not the original's, the seed when it is not the default, and how much trains when not everything
@@ -145,15 +154,11 @@ def open_run_dir(profile: Profile, run_name: str | None = None, resume: bool = F
     `run_name`, `resume` picks the newest unfinished run of the profile's run group; with it, outputs/runs/<run_name>
     must not exist yet, or (with `resume`) must hold an unfinished run."""
     root = runs_dir()
-    check_names(profile, run_name)
+    check_new_run(profile, run_name, resume)
     if resume:
         return _unfinished_run(root, profile, run_name)
     if run_name:
-        path = root / run_name
-        if path.exists():
-            raise TrainingError(f"{path} already exists and runs never overwrite each other: choose another run_name, "
-                                "add --resume to continue it, or delete it")  # fmt: skip
-        _make_dir(path, parents=True)
+        _make_dir(path := root / run_name, parents=True)
         return path
     _make_dir(root, parents=True, exist_ok=True)
     name = f"{run_group(profile)}_{utc_stamp()}"
