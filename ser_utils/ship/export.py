@@ -163,7 +163,7 @@ class OnnxModel:
 
     def probabilities(self, windows: np.ndarray) -> np.ndarray:
         """Class probabilities, one row per window, calibrated by the folder's temperature where it has one."""
-        return softmax(self.logits(windows), self.temperature or 1.0).astype(np.float32)
+        return softmax(self.logits(windows), self.temperature).astype(np.float32)
 
 
 def read_labels(model_dir: Path) -> list[str]:

@@ -95,7 +95,7 @@ class Predictor:
         with torch.inference_mode():
             inputs = self.feature_extractor(list(windows), sampling_rate=self.window.sample_rate, return_tensors="pt")
             logits = self.model(inputs[input_name(self.feature_extractor)].to(self.device)).logits
-        return softmax(logits.float().cpu().numpy(), self.temperature or 1.0).astype(np.float32)
+        return softmax(logits.float().cpu().numpy(), self.temperature).astype(np.float32)
 
 
 def expand_paths(paths) -> list[str]:

@@ -31,9 +31,10 @@ TEMPERATURE_RANGE = (0.05, 20.0)
 NO_VALIDATION = "not calibrated: this split has no validation part (its test part picks the checkpoint)"
 
 
-def softmax(logits, temperature: float = 1.0) -> np.ndarray:
-    """Probabilities from logits (rows: clips), the logits divided by `temperature` first."""
-    scaled = np.asarray(logits, dtype=np.float64) / temperature
+def softmax(logits, temperature: float | None = None) -> np.ndarray:
+    """Probabilities from logits (rows: clips), the logits divided by `temperature` first (None: a model folder
+    without one, the model's own probabilities)."""
+    scaled = np.asarray(logits, dtype=np.float64) / (temperature or 1.0)
     exp = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
     return exp / exp.sum(axis=-1, keepdims=True)
 

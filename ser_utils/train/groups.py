@@ -10,16 +10,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ser_utils.train.intervals import confusion_metrics, speaker_confusions
+
 FLAG_POINTS = 10.0  # percentage points of UA below the overall score that flag a group
 GROUPINGS = ("gender", "intensity", "speaker", "corpus")
 GROUP_COLUMNS = ["grouping", "group", "clips", "UA", "below overall", "flagged"]
 
 
 def unweighted_accuracy(true, predicted) -> float:
-    """UA: the mean recall over the emotions `true` has (balanced accuracy, without scikit-learn's warning about
-    answers of emotions a small group has no clips of)."""
+    """UA: the mean recall over the emotions `true` has, as the intervals compute it (confusion_metrics), without
+    scikit-learn's warning about answers of emotions a small group has no clips of."""
     true, predicted = np.asarray(true, dtype=str), np.asarray(predicted, dtype=str)
-    return float(np.mean([np.mean(predicted[true == emotion] == emotion) for emotion in np.unique(true)]))
+    classes = sorted({*true, *predicted})
+    confusion = speaker_confusions(true, predicted, np.zeros(len(true)), classes)[0]
+    return float(confusion_metrics(confusion)["UA"])
 
 
 def group_table(predictions: pd.DataFrame) -> pd.DataFrame:

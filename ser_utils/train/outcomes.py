@@ -24,7 +24,7 @@ def prediction_table(
     intensity (where known), true emotion, the predicted one (the most probable of the scored `classes`), whether it
     is scored (its emotion is one of them), and p_<Emotion> for each label: softmax(logits / `temperature`), as
     ser-predict gives them from the model folder (the model's own probabilities where there is no temperature)."""
-    probabilities = softmax(logits, temperature or 1.0)
+    probabilities = softmax(logits, temperature)
     kept = [column for column in KEPT_COLUMNS if column in test_rows]
     predictions = test_rows[kept].assign(
         predicted=most_probable(probabilities, EMOTIONS, classes), scored=test_rows["emotion"].isin(classes)

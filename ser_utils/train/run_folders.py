@@ -52,17 +52,13 @@ def plain_name(name: str, what: str = "run_name") -> str:
     return name
 
 
-def check_names(profile: Profile, run_name: str | None = None) -> None:
-    """Refuse (ProfileError) a profile name or run name that is not a plain name (see plain_name)."""
+def check_new_run(profile: Profile, run_name: str | None = None, resume: bool = False) -> None:
+    """Refuse, before any work, what open_run_dir would: a profile name or run name that is not a plain name
+    (ProfileError, see plain_name), and without `resume` a run_name whose folder exists (runs never overwrite
+    each other)."""
     plain_name(profile.name, "profile name")
     if run_name:
         plain_name(run_name, "run_name")
-
-
-def check_new_run(profile: Profile, run_name: str | None = None, resume: bool = False) -> None:
-    """Refuse, before any work, what open_run_dir would: names that are not plain names (check_names), and without
-    `resume` a run_name whose folder exists (runs never overwrite each other)."""
-    check_names(profile, run_name)
     if run_name and not resume and (path := runs_dir() / run_name).exists():
         raise TrainingError(f"{path} already exists and runs never overwrite each other: choose another run_name, "
                             "add --resume to continue it, or delete it")  # fmt: skip
