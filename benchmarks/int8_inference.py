@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -25,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from results_table import append_row  # benchmarks/results_table.py, beside this script
+from results_table import append_row, machine_name  # benchmarks/results_table.py, beside this script
 
 from ser_utils.config import load_profile
 from ser_utils.data.audio import read_window
@@ -86,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     same = float(np.mean(reference.argmax(axis=1) == quantized.argmax(axis=1)))
     largest = float(np.abs(reference - quantized).max())
     n = len(windows)
-    machine = f"CPU {platform.machine()}, {os.cpu_count()} cores"
+    machine = machine_name()
     row = (
         f"| {datetime.date.today()} | {machine} | {torch.__version__} | {name} | {n} | {options.batch_size} | "
         f"{n / float_s:.2f} clips/s | {n / int8_s:.2f} clips/s | {float_s / int8_s:.2f}x | {same:.1%} | "

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import librosa
 import soundfile as sf
-from results_table import append_row  # benchmarks/results_table.py, beside this script
+from results_table import append_row, machine_name  # benchmarks/results_table.py, beside this script
 from tqdm.auto import tqdm
 
 from ser_utils.config import DURATION_S, NUM_SAMPLES, SAMPLE_RATE
@@ -102,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         project_s, manifest = timed(prepare_corpus, source, Path(tmp) / "project", False, False)
         rerun_s, _ = timed(prepare_corpus, source, Path(tmp) / "project", False, False)
     assert len(manifest) == clips
-    machine = f"CPU {platform.machine()}, {os.cpu_count()} cores"
+    machine = machine_name()
     row = (
         f"| {datetime.date.today()} | {machine} | {clips} | {loop_s:.2f} s ({clips / loop_s:.0f} clips/s) | "
         f"{project_s:.2f} s ({clips / project_s:.0f} clips/s) | {loop_s / project_s:.2f}x | {rerun_s:.2f} s | "

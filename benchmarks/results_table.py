@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime
-import os
-import platform
 from pathlib import Path
 
 from ser_utils.files import writing
+from ser_utils.machine import cpu_name
 
 PREAMBLE = "# Benchmarks\n\nRows are appended by the scripts in benchmarks/; each row is one run on one machine.\n"
 
@@ -25,21 +24,11 @@ def append_row(path: Path, section: str, header: str, row: str) -> None:
         tmp.write_text(text[:end].rstrip("\n") + "\n" + row.rstrip("\n") + "\n" + text[end:])
 
 
-# The instruction sets that decide CPU speed here, as /proc/cpuinfo names them.
-CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8")
-
-
 def machine_name() -> str:
-    """This CPU by its model name and the CPU_FEATURES it has, and its core count."""
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
-    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
-    fields = {key.strip(): value.strip() for key, value in fields.items()}
-    model = fields.get("model name", platform.processor() or platform.machine())
-    flags = [flag for flag in CPU_FEATURES if flag in fields.get("flags", "").split()]
-    return f"CPU {model} ({', '.join(flags) or 'none of ' + ', '.join(CPU_FEATURES)}), {os.cpu_count()} cores"
+    """This CPU by its model name, the instruction sets that decide its speed, and its core count."""
+    return f"CPU {cpu_name()}"
 
 
 def cpu_row(*cells) -> str:
     """A table row of today's date, this CPU machine and `cells`."""
-    machine = f"CPU {platform.machine()}, {os.cpu_count()} cores"
-    return "| " + " | ".join([str(datetime.date.today()), machine, *map(str, cells)]) + " |\n"
+    return "| " + " | ".join([str(datetime.date.today()), machine_name(), *map(str, cells)]) + " |\n"

@@ -18,8 +18,6 @@ import argparse
 import dataclasses
 import datetime
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -30,7 +28,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
-from results_table import append_row  # benchmarks/results_table.py, beside this script
+from results_table import append_row, machine_name  # benchmarks/results_table.py, beside this script
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import Trainer, TrainerCallback
 
@@ -123,7 +121,7 @@ def measure(config: str, arch: str, steps: int, warmup: int, batch_size: int, de
         "peak_memory_kind": "GPU, allocated" if gpu else "process RSS",
         "flops_per_step": flops,
         "achieved_tflops": flops * steps / seconds / 1e12,
-        "device": torch.cuda.get_device_name(0) if gpu else f"CPU {platform.machine()}, {os.cpu_count()} cores",
+        "device": torch.cuda.get_device_name(0) if gpu else machine_name(),
         "torch": torch.__version__,
     }
 

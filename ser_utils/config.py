@@ -100,7 +100,7 @@ class Profile:
     epochs: int = _field(20, "training epochs; evaluation and a checkpoint after each", valid=_AT_LEAST_1)
     device: str = _field("auto", "where to train: auto picks CUDA when present", DEVICES)
     precision: str = _field(
-        "auto", "auto: bf16 autocast on GPUs with bf16, fp16 (loss scaling) on older GPUs, fp32 on CPU", PRECISIONS
+        "auto", "auto: bf16 on GPUs with it, else fp16; fp32 on CPU (bf16 there only where native)", PRECISIONS
     )
     attention: str = _field("sdpa", "PyTorch's fused scaled_dot_product_attention, or the original's eager", ATTENTIONS)
     optimizer: str = _field("adamw_torch_fused", "any TrainingArguments.optim; adamw_torch is the unfused one")

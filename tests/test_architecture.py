@@ -10,7 +10,7 @@ import tomllib
 from ser_utils.config import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "ser_utils"
-FOUNDATION = ["errors", "config", "files"]
+FOUNDATION = ["errors", "config", "files", "machine"]
 STAGES = {
     "data": ["audio", "ravdess", "corpora", "verify", "sources"],
     "prepare": ["preprocess", "audit", "tracks", "protocols"],
@@ -30,7 +30,7 @@ STAGES = {
         "run",
         "command",
     ],
-    "ship": ["export", "predict", "demo"],
+    "ship": ["export", "recordings", "predict", "demo"],
     "evaluate": ["plots", "report", "baseline", "score", "compare"],
 }
 ORDER = FOUNDATION + [f"{stage}.{name}" for stage, names in STAGES.items() for name in names]

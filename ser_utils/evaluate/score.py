@@ -30,7 +30,7 @@ from ser_utils.data.corpora import CORPORA, parse_clip
 from ser_utils.errors import CorpusError, at_least, command_line
 from ser_utils.evaluate.plots import plot_confusion_matrix, save_figure
 from ser_utils.files import claim_folder, outputs_dir, writing
-from ser_utils.ship.predict import Predictor, expand_paths, predict
+from ser_utils.ship.predict import Predictor, add_precision_option, expand_paths, predict
 from ser_utils.train.metrics import (
     SUMMARY_METRICS,
     classification_report_text,
@@ -153,9 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", choices=list(CORPORA), help="the corpus (default: recognised from the names)")
     parser.add_argument("--output-dir", help="where to write (default: outputs/evaluations/<UTC time>)")
     parser.add_argument("--batch-size", type=at_least(1, int), default=16, help="windows per forward pass (16)")
+    add_precision_option(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    predictor = Predictor(args.model or published_model_dir())  # a bad model folder leaves nothing behind
+    predictor = Predictor(args.model or published_model_dir(), precision=args.precision)  # a bad folder: nothing left
+    if predictor.precision_note:
+        print(f"warning: {predictor.precision_note}", file=sys.stderr)
     out_dir = Path(args.output_dir or outputs_dir() / "evaluations" / utc_stamp())
     new = not out_dir.exists()
     try:  # before any work: a folder of the user's own is refused, and no file in it is replaced

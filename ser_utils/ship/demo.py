@@ -23,7 +23,7 @@ import pandas as pd
 
 from ser_utils.data.audio import audio_info
 from ser_utils.errors import SerError, at_least, command_line, require
-from ser_utils.ship.predict import BACKENDS, Predictor, predict
+from ser_utils.ship.predict import BACKENDS, Predictor, add_precision_option, predict
 from ser_utils.train.calibration import describe_temperature
 from ser_utils.train.run_folders import published_model_dir
 
@@ -93,11 +93,13 @@ def build_demo(predictor: Predictor, hop_s: float = 1.25, max_mb: float = MAX_UP
 
 
 def launch(model_dir=None, port: int | None = None, share: bool = False, backend: str = "torch", inline=None,
-           max_mb: float = MAX_UPLOAD_MB):  # fmt: skip
+           max_mb: float = MAX_UPLOAD_MB, precision: str = "fp32"):  # fmt: skip
     """Build the app for the model in `model_dir` (default outputs/model) and serve it on this machine, uploads up
     to `max_mb` MB going to a folder of its own that is removed when the server stops."""
     require("gradio", purpose="ser-demo")
-    predictor = Predictor(model_dir or published_model_dir(), backend=backend)
+    predictor = Predictor(model_dir or published_model_dir(), backend=backend, precision=precision)
+    if predictor.precision_note:
+        print(f"ser-demo: {predictor.precision_note}", flush=True)
     uploads = tempfile.mkdtemp(prefix="ser-demo-uploads-", dir=os.environ.get("GRADIO_TEMP_DIR"))
     os.environ["GRADIO_TEMP_DIR"] = uploads  # where Gradio keeps uploaded files, read when the app is made
     atexit.register(shutil.rmtree, uploads, ignore_errors=True)  # at shutdown (in a notebook, launch returns at once)
@@ -123,9 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=at_least(1, int), default=None, help="port (default: Gradio's, 7860 on)")
     parser.add_argument("--share", action="store_true", help="also open a public link through Gradio's servers")
     parser.add_argument("--backend", choices=BACKENDS, default="torch", help="torch (default) or onnx (ser-export)")
+    add_precision_option(parser)
     parser.add_argument("--max-upload-mb", type=at_least(0.001, float), default=MAX_UPLOAD_MB,
                         help=f"the largest upload in MB (default {MAX_UPLOAD_MB})")  # fmt: skip
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)
-    launch(args.model, args.port, args.share, args.backend, max_mb=args.max_upload_mb)
+    launch(args.model, args.port, args.share, args.backend, max_mb=args.max_upload_mb, precision=args.precision)
     return 0

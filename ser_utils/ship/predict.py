@@ -13,7 +13,6 @@ probabilities are calibrated with it; standard error says whether they are.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import sys
@@ -24,16 +23,17 @@ import pandas as pd
 from tqdm import tqdm
 
 from ser_utils.config import EMOTIONS
-from ser_utils.data.audio import AUDIO_SUFFIXES, audio_info, load_preprocessing, not_a_file, read_window, stream_windows
+from ser_utils.data.audio import load_preprocessing
 from ser_utils.data.corpora import UNRECORDED_WINDOW
-from ser_utils.errors import AudioError, ModelError, OutputError, at_least, command_line, require
+from ser_utils.errors import AudioError, ModelError, SerError, at_least, command_line, require
 from ser_utils.files import check_output_file, writing
+from ser_utils.machine import INFERENCE_PRECISIONS, cpu_precision
 from ser_utils.ship.export import OnnxModel, read_labels
+from ser_utils.ship.recordings import check_replaceable, expand_paths, file_blocks, input_warnings
 from ser_utils.train.calibration import describe_temperature, read_temperature, softmax
 from ser_utils.train.inputs import input_name
 from ser_utils.train.run_folders import published_model_dir
 
-SILENCE = 1e-4  # peak amplitude below which a clip counts as silent
 BACKENDS = ("torch", "onnx")
 
 
@@ -42,16 +42,22 @@ class Predictor:
     Runtime (ser_utils.export)."""
 
     def __init__(self, model_dir: str | os.PathLike, device: str | None = None, int8: bool = False,
-                 backend: str = "torch"):  # fmt: skip
+                 backend: str = "torch", precision: str = "fp32"):  # fmt: skip
         """Load the model in `model_dir` onto `device` (default: CUDA when available, else CPU).
 
         `int8` quantizes the weights of its linear layers to 8-bit integers for inference on CPU (activations are
         quantized on the fly: dynamic quantization), which is faster there; its agreement with the full-precision
         model is measured by benchmarks/int8_inference.py. `backend` "onnx" runs the folder's model.onnx
         (model.int8.onnx with `int8`, both written by ser-export) with ONNX Runtime on the CPU, without torch.
+        `precision` "bf16" runs the torch model under bf16 autocast: on a GPU, or on a CPU with native bf16 (AMX or
+        AVX-512-BF16); on another CPU it runs in fp32, and `precision_note` says why.
         """
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+        if backend not in BACKENDS or precision not in INFERENCE_PRECISIONS:
+            raise ValueError(f"backend {backend!r} or precision {precision!r} is not one of {BACKENDS}, "
+                             f"{INFERENCE_PRECISIONS}")  # fmt: skip
+        if precision == "bf16" and (int8 or backend == "onnx"):
+            raise SerError("bf16 runs the torch backend's float model: leave out --int8 and --backend onnx")
+        self.precision, self.precision_note = "fp32", ""
         if backend == "onnx":
             self._open_onnx(Path(model_dir), int8)
             return
@@ -68,6 +74,8 @@ class Predictor:
         self.model.to(self.device).eval()
         if int8:
             self.model = quantize_linear_int8(self.model)
+        on_cpu = self.device == "cpu"
+        self.precision, self.precision_note = cpu_precision(precision) if on_cpu else (precision, "")
         self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
 
     def _open_onnx(self, model_dir: Path, int8: bool) -> None:
@@ -92,59 +100,11 @@ class Predictor:
             return self.onnx.probabilities(windows)
         import torch
 
-        with torch.inference_mode():
+        kind = "cpu" if self.device == "cpu" else "cuda"
+        with torch.inference_mode(), torch.autocast(kind, torch.bfloat16, enabled=self.precision == "bf16"):
             inputs = self.feature_extractor(list(windows), sampling_rate=self.window.sample_rate, return_tensors="pt")
             logits = self.model(inputs[input_name(self.feature_extractor)].to(self.device)).logits
         return softmax(logits.float().cpu().numpy(), self.temperature).astype(np.float32)
-
-
-def expand_paths(paths) -> list[str]:
-    """Files named, audio files under folders (recursively) and glob matches, in order, without repeats.
-
-    A path that matches nothing is kept, so that it gets its own error row.
-    """
-    found: list[str] = []
-    for path in map(str, paths):
-        if os.path.isdir(path):
-            found += sorted(str(p) for p in Path(path).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
-        elif glob.has_magic(path):
-            found += sorted(glob.glob(path, recursive=True)) or [path]
-        else:
-            found.append(path)
-    return list(dict.fromkeys(found))
-
-
-def _file_blocks(path: str, predictor: Predictor, hop_s: float | None):
-    """Yield blocks of (windows, start times in s) of one file: the training window, or with `hop_s` windows over
-    the whole file, streamed. Raises AudioError, with the reason, when the file cannot be used."""
-    window = predictor.window
-    if not os.path.lexists(path) and glob.has_magic(path):
-        raise AudioError(path, "no file matches this pattern")
-    if os.path.isdir(path):
-        raise AudioError(path, "a folder with no audio files")
-    if reason := not_a_file(path):  # a named pipe or device would block the read forever
-        raise AudioError(path, reason)
-    try:
-        if hop_s is None:
-            audio, _ = read_window(path, window, allow_short=True)
-            yield audio[None, :], np.array([window.offset_s])
-        else:
-            yield from stream_windows(path, window, hop_s)
-    except AudioError:
-        raise
-    except (ValueError, RuntimeError, EOFError) as error:
-        raise AudioError(path, f"not readable as audio ({error})") from error
-
-
-def _warnings(path: str, predictor: Predictor, hop_s: float | None, peak: float) -> str:
-    """What to know about a prediction: a silent input (`peak`: the largest amplitude the model saw), a file
-    shorter than what the model sees."""
-    window = predictor.window
-    needed = window.duration_s + (window.offset_s if hop_s is None else 0)
-    notes = ["silent clip: the prediction means nothing"] if peak < SILENCE else []
-    if audio_info(path).duration < needed:
-        notes.append("shorter than the window: zero-padded")
-    return "; ".join(notes)
 
 
 class _Batches:
@@ -208,10 +168,10 @@ def predict(
         row, peak = {"path": path, "warning": "", "error": ""}, 0.0
         rows.append(row)
         try:
-            for windows, starts in _file_blocks(path, predictor, hop_s):
+            for windows, starts in file_blocks(path, predictor.window, hop_s):
                 peak = max(peak, float(np.abs(windows).max()))
                 batches.add(row, windows, starts)
-            row["warning"] = _warnings(path, predictor, hop_s, peak)
+            row["warning"] = input_warnings(path, predictor.window, hop_s, peak)
         except AudioError as error:
             batches.drop(row)
             row["error"] = error.reason
@@ -238,20 +198,11 @@ def _table(rows: list[dict], labels: list[str], per_window: bool) -> pd.DataFram
     return frame if per_window else frame.drop(columns="start_s")
 
 
-def check_replaceable(output: Path, paths: list[str]) -> Path:
-    """`output`, unless it is a file that writing would destroy (OutputError, before any work): one of the input
-    files `paths` (as expand_paths gives them), or any existing file that is not an earlier output of ser-predict
-    (a CSV or JSON lines table of paths)."""
-    if not output.is_file():
-        return output
-    if os.path.realpath(output) in {os.path.realpath(path) for path in paths}:
-        raise OutputError(f"{output}: is one of the recordings to classify; write the predictions elsewhere")
-    with open(output, "rb") as handle:
-        head = handle.read(16)
-    if not head.startswith((b"path,", b'{"path":')):
-        raise OutputError(f"{output}: exists and is not an earlier ser-predict output, so it is left as it is; "
-                          "name a new file, or delete it first")  # fmt: skip
-    return output
+def add_precision_option(parser: argparse.ArgumentParser) -> None:
+    """--precision, for the commands that run a Predictor (ser-predict, ser-evaluate, ser-demo)."""
+    parser.add_argument("--precision", choices=INFERENCE_PRECISIONS, default="fp32",
+                        help="fp32 (default) or bf16: faster on GPUs and on CPUs with AMX or AVX-512-BF16; on other "
+                        "CPUs it would be emulated, so fp32 runs instead")  # fmt: skip
 
 
 @command_line("ser-predict")
@@ -269,11 +220,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-window", action="store_true", help="with --window: one row per window")
     parser.add_argument("--int8", action="store_true", help="CPU: int8 weights in the linear layers (faster)")
     parser.add_argument("--backend", choices=BACKENDS, default="torch", help="torch (default) or onnx (ser-export)")
+    add_precision_option(parser)
     args = parser.parse_args(argv)
     paths = expand_paths(args.paths)  # once: the output check and the predictions read the same list
     output = None if args.output == "-" else check_replaceable(check_output_file(args.output), paths)
-    predictor = Predictor(args.model or published_model_dir(), int8=args.int8, backend=args.backend)
+    predictor = Predictor(args.model or published_model_dir(), int8=args.int8, backend=args.backend,
+                          precision=args.precision)  # fmt: skip
     print(f"ser-predict: {describe_temperature(predictor.temperature)}", file=sys.stderr)
+    if predictor.precision_note:
+        print(f"ser-predict: {predictor.precision_note}", file=sys.stderr)
     table = predict(
         paths,
         batch_size=args.batch_size,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import platform
 
 import numpy as np
 import pandas as pd
@@ -15,6 +14,7 @@ from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArgu
 from ser_utils.config import Profile
 from ser_utils.data.corpora import main_window
 from ser_utils.errors import NonFiniteLossError, TrainingError, check_versions
+from ser_utils.machine import cpu_name, cpu_precision
 from ser_utils.prepare.protocols import selection_part
 from ser_utils.train.frozen import PooledClips, PooledHead, pooled_hidden_states
 from ser_utils.train.inputs import to_hf_dataset
@@ -32,7 +32,14 @@ def use_cpu(device: str) -> bool:
 
 
 def resolve_precision(precision: str, cpu: bool) -> str:
-    """ "fp32", "bf16" or "fp16" for `precision` ("auto": bf16 where the GPU has it, else fp16; fp32 on CPU)."""
+    """ "fp32", "bf16" or "fp16" for `precision` ("auto": bf16 where the GPU has it, else fp16; fp32 on CPU, so that
+    numbers are the same on every CPU). bf16 on a CPU runs only where it is native (AMX or AVX-512-BF16); elsewhere
+    one line says why, and training is in fp32."""
+    if cpu and precision == "bf16":
+        precision, note = cpu_precision("bf16")
+        if note:
+            print(f"warning: {note}", flush=True)
+        return precision
     if precision != "auto":
         return precision
     if cpu:
@@ -41,10 +48,10 @@ def resolve_precision(precision: str, cpu: bool) -> str:
 
 
 def describe_machine(cpu: bool) -> str:
-    """One line naming what trained: the GPU, or the CPU and its core count."""
+    """One line naming what trained: the GPU, or the CPU by model, instruction sets and cores."""
     if not cpu:
         return f"GPU: {torch.cuda.get_device_name(0)}"
-    return f"CPU: {platform.machine()}, {os.cpu_count()} cores, no GPU"
+    return f"CPU: {cpu_name()}, no GPU"
 
 
 # transformers 5.23 renamed TrainingArguments' gradient_checkpointing (kept as a deprecated alias) to this.
