@@ -1,6 +1,6 @@
 """A demo page: upload a recording or speak into the microphone, and see the emotion the model hears.
 
-    ser-demo --model outputs/model [--port 7860] [--share] [--backend onnx]
+    ser-demo --model outputs/model [--port 7860] [--share] [--backend onnx | --precision bf16]
 
 A Gradio app on this machine (a public share link only with --share). It runs the same Predictor as ser-predict:
 the top emotion, the 8 probabilities as bars, and for recordings longer than the model's window a timeline of the

@@ -7,7 +7,8 @@ exactly as in training (the model folder's ser_preprocessing.json: 16 kHz mono, 
 zero-padded); with --window the whole file is cut into windows with a hop instead and the file's
 probabilities are the mean over its windows. Bad files get a row with an error and never stop the run.
 Where the model folder has a temperature (ser_calibration.json, fitted on the validation part by training), the
-probabilities are calibrated with it; standard error says whether they are.
+probabilities are calibrated with it; standard error says whether they are. --int8, --precision bf16 (where the
+CPU has native bf16) and --backend onnx are faster; their agreement is measured by benchmarks/onnx_inference.py.
 """
 
 from __future__ import annotations
