@@ -5,11 +5,11 @@
 
 The model folder is exported once (ser_utils.export, as `ser-export --int8`); then each backend runs in a fresh
 process of its own, through ser_utils.ship.predict.Predictor as `ser-predict [--int8 | --precision bf16] [--backend
-onnx]` does, over the
-same windows (the recipe's 2.5 s of each clip, read beforehand), after one warm-up batch. The ONNX processes never
-import torch. Reports clips per second, multiples of real time (2.5 s of audio per clip), label agreement and the
-largest probability difference against torch fp32, each process's peak memory, and the size of the packages a
-user installs per backend (onnxruntime alone; torch with transformers). Appends a row to BENCHMARKS.md.
+onnx]` does, over the same windows (the recipe's 2.5 s of each clip, read beforehand), after one warm-up batch. The
+ONNX processes never import torch; on a CPU without native bf16 the bf16 side runs in fp32 and says so. Reports
+clips per second, multiples of real time (2.5 s of audio per clip), label agreement and the largest probability
+difference against torch fp32, each process's peak memory, and the size of the packages a user installs per backend
+(onnxruntime alone; torch with transformers). Appends a row to BENCHMARKS.md.
 """
 
 from __future__ import annotations
