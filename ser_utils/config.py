@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import dataclasses
 import os
 import types
@@ -42,6 +40,10 @@ EMOBOX_FOLDS = 6  # EmoBox's RAVDESS folds (ser_utils.prepare.protocols.EMOBOX_T
 # of all layers), a projection, a mean over time, logits. Whisper reads log-mels, the others raw audio.
 ENCODER_TYPES = ("wav2vec2", "hubert", "wavlm", "data2vec-audio", "whisper")
 WHISPER_INPUTS = ("30s", "window")  # Whisper's input: the window padded to 30 s, or the encoder cut to the window
+# What each clip keeps: its corpus's window (the recipe's 2.5 s), or the whole utterance from 0 s up to a cap (EmoBox).
+WINDOWS, WHOLE_CAP_S = ("recipe", "whole"), 10.0
+# What picks the checkpoint under emobox: held-out training actors, or EmoBox's random 20 % of the training clips.
+VALIDATIONS, RANDOM_VALIDATION = ("speakers", "random"), "a random 20 % of the training clips (speaker-dependent)"
 # The defaults every protocol, baseline and profile shares.
 SEED = 42
 TEST_SIZE = 0.2  # the random split's test fraction, as in the original
@@ -122,6 +124,16 @@ class Profile:
     )
     gradient_checkpointing: bool = _field(False, "recompute activations in the backward pass: less memory, more time")
     whisper_input: str = _field("30s", "Whisper: padded to 30 s (EmoBox), or cut to the window", WHISPER_INPUTS)
+    window: str = _field("recipe", "recipe: each corpus's 2.5 s (RAVDESS from 0.6 s in); whole: each clip from 0 s, "
+                         "up to max_duration_s, batched with padding (EmoBox)", WINDOWS)  # fmt: skip
+    max_duration_s: float = _field(WHOLE_CAP_S, "window whole: the most of a clip kept, from 0 s", valid=_POSITIVE)
+    validation: str = _field("speakers", "emobox: 4 held-out training actors pick the checkpoint (speaker-disjoint), "
+                             f"or random: {RANDOM_VALIDATION}, as EmoBox does", VALIDATIONS)  # fmt: skip
+
+    @property
+    def whole_s(self) -> float | None:
+        """The cap of whole-utterance clips in s, or None for the recipe's window."""
+        return self.max_duration_s if self.window == "whole" else None
 
     @property
     def encoder(self) -> str:
@@ -150,6 +162,8 @@ class Profile:
     def protocol_label(self) -> str:
         """The protocol in words, with the fold for actor_kfold and emobox."""
         label = PROTOCOLS[self.protocol]
+        if self.protocol == "emobox" and self.validation == "random":
+            return f"EmoBox's 6 actor folds, validated on {RANDOM_VALIDATION}, fold {self.fold} (fold_{self.fold + 1})"
         if self.protocol == "emobox":
             return f"{label}, fold {self.fold} (EmoBox fold_{self.fold + 1})"
         if self.protocol in CROSS_CORPUS:
@@ -191,7 +205,7 @@ def _checked(key: str, value, where: str):
     `where`, the key, the value and what is expected otherwise."""
     hint = typing.get_type_hints(Profile)[key]
     optional = isinstance(hint, types.UnionType) and type(None) in typing.get_args(hint)
-    kind = typing.get_origin(_scalar_type(hint)) or _scalar_type(hint)
+    kind = typing.get_origin(scalar_type(hint)) or scalar_type(hint)
     if value is None and optional:
         return None
     if kind is float and isinstance(value, str):
@@ -236,6 +250,9 @@ def load_profile(name_or_path: str | os.PathLike, **overrides: Any) -> Profile:
     if checked.get("fold", 0) >= folds:
         raise ProfileError(f"{where.get('fold', path)}: fold must be 0..{folds - 1}, not {checked['fold']}")
     _check_corpora(checked, where, path)
+    if checked.get("validation", "speakers") != "speakers" and checked.get("protocol") != "emobox":
+        raise ProfileError(f"{where['validation']}: validation random is EmoBox's, for protocol emobox only; "
+                           "the other protocols pick the checkpoint as their table in the README says")  # fmt: skip
     if (family := (checked.get("scratch_config") or {}).get("model_type", "wav2vec2")) not in ENCODER_TYPES:
         raise ProfileError(f"{path}: scratch_config model_type must be one of {list(ENCODER_TYPES)}, not {family!r}")
     return Profile(**checked)
@@ -258,43 +275,8 @@ def _check_corpora(checked: dict, where: dict, path: Path) -> None:
         )
 
 
-def _scalar_type(hint):
+def scalar_type(hint):
     """int, float or str for a field's type hint (`str | None` gives str)."""
     if isinstance(hint, types.UnionType):
         return next(arg for arg in typing.get_args(hint) if arg is not type(None))
     return hint
-
-
-def _fields_mapping(text: str) -> dict:
-    """An argparse type: profile fields as one YAML mapping, as the Makefile writes them."""
-    with contextlib.suppress(yaml.YAMLError):
-        if isinstance(value := yaml.safe_load(text or "{}"), dict):
-            return value
-    raise argparse.ArgumentTypeError(f"{text!r} is not a YAML mapping of profile fields")
-
-
-def add_profile_options(parser: argparse.ArgumentParser, only=None) -> None:
-    """One --option per profile field (--epochs, --learning-rate, --precision, ...; or only the fields named in
-    `only`), with the field's help text, and --overrides: any of them as one YAML mapping (what the Makefile and
-    the notebooks' `overrides` pass). Options left out stay None, so that the profile's own values are kept."""
-    parser.add_argument("--overrides", type=_fields_mapping, default={}, metavar="YAML",
-                        help='profile fields as one mapping, e.g. "{learning_rate: 1.0e-3, freeze_encoder: true}" '
-                        "(an option of its own wins)")  # fmt: skip
-    hints = typing.get_type_hints(Profile)
-    for name, field in PROFILE_FIELDS.items():
-        if not field.metadata["option"] or (only is not None and name not in only):
-            continue
-        flag, kind = "--" + name.replace("_", "-"), _scalar_type(hints[name])
-        default = "none" if field.default == "" else field.default
-        help_text = f"{field.metadata['help']} (default: the profile's, else {default})"
-        if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        else:
-            choices = field.metadata["choices"]
-            parser.add_argument(flag, type=kind, choices=choices, default=None, help=help_text)
-
-
-def profile_overrides(options: argparse.Namespace) -> dict[str, Any]:
-    """The profile fields given on the command line (see add_profile_options): --overrides, then the options."""
-    given = {name: value for name, value in vars(options).items() if name in PROFILE_FIELDS and value is not None}
-    return {**options.overrides, **given}

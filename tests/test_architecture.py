@@ -10,7 +10,7 @@ import tomllib
 from ser_utils.config import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "ser_utils"
-FOUNDATION = ["errors", "config", "files", "machine"]
+FOUNDATION = ["errors", "config", "options", "files", "machine"]
 STAGES = {
     "data": ["audio", "ravdess", "corpora", "verify", "sources"],
     "prepare": ["preprocess", "audit", "tracks", "protocols"],

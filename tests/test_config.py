@@ -2,6 +2,7 @@ import pytest
 
 from conftest import run_command
 from ser_utils import config
+from ser_utils import options as profile_options
 from ser_utils.data.corpora import window_for
 
 
@@ -54,21 +55,21 @@ def test_every_profile_field_is_an_option_with_its_own_help():
     import argparse
 
     parser = argparse.ArgumentParser()
-    config.add_profile_options(parser)
+    profile_options.add_profile_options(parser)
     actions = {action.dest: action for action in parser._actions if action.dest not in ("help", "overrides")}
     options = [name for name, field in config.PROFILE_FIELDS.items() if field.metadata["option"]]
     assert sorted(actions) == sorted(options) and "learning_rate" in actions
     helps = [actions[name].help for name in options]
     assert len(set(helps)) == len(helps) and all(
-        config.PROFILE_FIELDS[n].metadata["help"] in actions[n].help for n in options
+        config.PROFILE_FIELDS[n].metadata["help"].replace("%", "%%") in actions[n].help for n in options
     )
     parsed = parser.parse_args(["--epochs", "3", "--no-compile", "--protocol", "actor_kfold"])
-    assert config.profile_overrides(parsed) == {"epochs": 3, "compile": False, "protocol": "actor_kfold"}
-    assert config.load_profile("smoke", **config.profile_overrides(parsed)).epochs == 3
+    assert profile_options.profile_overrides(parsed) == {"epochs": 3, "compile": False, "protocol": "actor_kfold"}
+    assert config.load_profile("smoke", **profile_options.profile_overrides(parsed)).epochs == 3
     # --overrides: the fields as one mapping (the Makefile's), each field's own option winning over it
     mapping = '{"learning_rate":1e-3,"freeze_encoder":true,"epochs":5}'
     parsed = parser.parse_args(["--overrides", mapping, "--epochs", "3"])
-    profile = config.load_profile("smoke", **config.profile_overrides(parsed))
+    profile = config.load_profile("smoke", **profile_options.profile_overrides(parsed))
     assert (profile.learning_rate, profile.freeze_encoder, profile.epochs) == (1e-3, True, 3)
     with pytest.raises(SystemExit):
         parser.parse_args(["--overrides", "[1, 2]"])

@@ -21,13 +21,12 @@ from ser_utils.config import (
     PROTOCOLS,
     SEED,
     Profile,
-    add_profile_options,
     load_profile,
-    profile_overrides,
 )
 from ser_utils.errors import ProfileError, command_line
 from ser_utils.evaluate.plots import plot_confusion_matrix, plot_fold_scores, run_caption, save_figure
 from ser_utils.files import outputs_dir, writing
+from ser_utils.options import add_profile_options, profile_overrides
 from ser_utils.prepare.audit import leakage_audit
 from ser_utils.prepare.protocols import protocol_parts
 from ser_utils.train.groups import flag_lines, group_table

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 
-from ser_utils.config import add_profile_options, load_profile, profile_overrides
+from ser_utils.config import load_profile
 from ser_utils.data.sources import add_data_options
 from ser_utils.errors import command_line
+from ser_utils.options import add_profile_options, profile_overrides
 from ser_utils.train.run_folders import MODEL_DIR, check_new_run
 
 
