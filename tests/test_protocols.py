@@ -105,3 +105,25 @@ def test_emobox_folds_test_every_actor_once_and_refuse_a_seventh(manifest):
     assert sorted(set(tested)) == list(range(1, 25)) and len(tested) == 1440
     with pytest.raises(ValueError, match="fold must be 0..5 for the emobox split"):
         assign_parts(manifest, "emobox", fold=6)
+
+
+def test_emobox_random_validation_is_emoboxs_own_and_labelled_speaker_dependent(manifest):
+    from ser_utils.config import load_profile
+    from ser_utils.errors import ProfileError
+
+    split = assign_parts(manifest, "emobox", fold=0, seed=7, validation="random")
+    speakers = assign_parts(manifest, "emobox", fold=0, seed=7)
+    assert (split["part"] == "test").equals(speakers["part"] == "test")  # the same test actors
+    training = split[split["part"] != "test"]
+    assert round(len(training) * 0.2) == (split["part"] == "validation").sum() == 240
+    assert set(split.loc[split["part"] == "validation", "actor"]) == set(training["actor"])  # voices that train
+    assert leakage_audit(split)["validation_actors_in_training"] == 20
+    assert leakage_audit(split)["actors_on_both_sides"] == 0  # the test part is still speaker-independent
+    again = assign_parts(manifest, "emobox", fold=0, seed=7, validation="random")
+    assert again["part"].equals(split["part"])
+    assert not assign_parts(manifest, "emobox", fold=0, seed=8, validation="random")["part"].equals(split["part"])
+    profile = load_profile("smoke", protocol="emobox", validation="random", fold=2)
+    assert "random 20 % of the training clips (speaker-dependent)" in profile.protocol_label
+    assert "fold_3" in profile.protocol_label
+    with pytest.raises(ProfileError, match="--validation: validation random is EmoBox's, for protocol emobox only"):
+        load_profile("smoke", protocol="actor_kfold", validation="random")

@@ -24,15 +24,18 @@ from ser_utils.files import writing
 CLIP_SUFFIXES = (".wav", ".flac")  # what a corpus's clips may be
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # what prediction looks for in a folder
 RESAMPLE_MARGIN_S = 0.05  # read this much beyond the window on each side, so resampling has no edge effects
+MIN_WHOLE_S = 0.1  # a whole clip shorter than this is padded to it: the least wav2vec2's convolutions take is 25 ms
 
 
 @dataclasses.dataclass(frozen=True)
 class Window:
-    """Which part of a recording the model sees: `duration_s` seconds from `offset_s` in, at `sample_rate` Hz."""
+    """Which part of a recording the model sees: `duration_s` seconds from `offset_s` in, at `sample_rate` Hz; with
+    `whole`, the whole clip from `offset_s` (0) up to `duration_s`, not padded (EmoBox's whole utterances)."""
 
     sample_rate: int
     offset_s: float
     duration_s: float
+    whole: bool = False
 
     @property
     def offset(self) -> int:
@@ -45,7 +48,14 @@ class Window:
         return round(self.duration_s * self.sample_rate)
 
 
-PREPROCESSING_FILE = "ser_preprocessing.json"  # a model folder's window, as json.dumps(dataclasses.asdict(window))
+PREPROCESSING_FILE = "ser_preprocessing.json"  # a model folder's window, as json.dumps(window_record(window))
+
+
+def window_record(window: Window) -> dict:
+    """A window as a model folder, a run record and the feature cache write it: its fields, `whole` only when true
+    (so that the recipe's record is the one of versions before whole utterances)."""
+    record = dataclasses.asdict(window)
+    return record if window.whole else {name: value for name, value in record.items() if name != "whole"}
 
 
 def load_preprocessing(model_dir: str | os.PathLike, unrecorded: Window) -> Window:
@@ -56,10 +66,15 @@ def load_preprocessing(model_dir: str | os.PathLike, unrecorded: Window) -> Wind
         return unrecorded
     settings = json.loads(path.read_text())
     fields = [field.name for field in dataclasses.fields(Window)]
+    if isinstance(settings, dict):
+        settings.setdefault("whole", False)  # written before whole utterances existed
     if not isinstance(settings, dict) or sorted(settings) != sorted(fields):
         raise ValueError(f"{PREPROCESSING_FILE} must hold exactly {fields}")
-    if not all(isinstance(settings[name], int | float) and settings[name] >= 0 for name in fields):
+    numbers = [name for name in fields if name != "whole"]
+    if not all(isinstance(settings[name], int | float) and settings[name] >= 0 for name in numbers):
         raise ValueError(f"{PREPROCESSING_FILE} holds a value that is not a number of 0 or more")
+    if not isinstance(settings["whole"], bool):
+        raise ValueError(f"{PREPROCESSING_FILE}: whole must be true or false")
     return Window(**settings)
 
 
@@ -133,7 +148,8 @@ def trim_to_window(audio: np.ndarray, offset: int, length: int):
 
 def read_window(path: str | os.PathLike, window: Window, allow_short: bool = False) -> tuple[np.ndarray, float]:
     """Read only `window` of a file (RAVDESS's: 2.5 s from 0.6 s in, 16 kHz) as mono float32, zero-padded to its
-    length; return it and the file's duration in seconds.
+    length (a `whole` window: the clip from its start up to the cap, not padded); return it and the file's
+    duration in seconds.
 
     Any sample rate and channel count: channels are averaged and the window is resampled with soxr, with a
     margin on both sides so that the result equals resampling the whole file. Raises AudioError when the
@@ -152,12 +168,24 @@ def read_window(path: str | os.PathLike, window: Window, allow_short: bool = Fal
         )
     if start >= total:
         return np.zeros(window.length, np.float32), total / rate
+    if window.whole:
+        return _whole(path, info, window), total / rate
     margin = 0 if rate == window.sample_rate else round(RESAMPLE_MARGIN_S * rate)
     first = max(start - margin, 0)
     frames = min(round(window.duration_s * rate) + start - first + margin, total - first)
     audio = _finite(path, read_samples(path, first, frames, info.subtype)[0])
     lead = round((start - first) * window.sample_rate / rate)
     return trim_to_window(to_mono_at(audio, rate, window.sample_rate), lead, window.length), total / rate
+
+
+def _whole(path, info, window: Window) -> np.ndarray:
+    """A whole clip from `window`'s offset, mono at its rate, cut at its duration (the cap) and never padded but
+    to MIN_WHOLE_S, the least an encoder's convolutions take."""
+    start, rate = round(window.offset_s * info.samplerate), info.samplerate
+    frames = min(info.frames - start, round(window.duration_s * rate) + round(RESAMPLE_MARGIN_S * rate))
+    mono = to_mono_at(_finite(path, read_samples(path, start, frames, info.subtype)[0]), rate, window.sample_rate)
+    kept = mono[: min(len(mono), window.length, math.ceil((info.frames - start) * window.sample_rate / rate))]
+    return np.pad(kept, (0, max(0, round(MIN_WHOLE_S * window.sample_rate) - len(kept))))
 
 
 def stream_windows(path: str | os.PathLike, window: Window, hop_s: float, block: int = 64):

@@ -149,15 +149,18 @@ def conventions() -> str:
 UNRECORDED_WINDOW = CORPORA["ravdess"].window
 
 
-def window_for(corpus: str) -> Window:
-    """The default window of `corpus`; 2.5 s from the start for a corpus from a CSV manifest."""
+def window_for(corpus: str, whole_s: float | None = None) -> Window:
+    """The default window of `corpus` (2.5 s from the start for a corpus from a CSV manifest); with `whole_s`, the
+    whole clip from 0 s up to `whole_s` seconds, whatever the corpus."""
+    if whole_s is not None:
+        return Window(SAMPLE_RATE, 0.0, whole_s, whole=True)
     return CORPORA[corpus].window if corpus in CORPORA else FROM_START
 
 
-def main_window(corpora: pd.Series) -> Window:
+def main_window(corpora: pd.Series, whole_s: float | None = None) -> Window:
     """The window of the corpus with the most clips among `corpora` (one name per clip): the one a model folder
-    records, and prediction uses for recordings of unknown origin."""
-    return window_for(corpora.value_counts().index[0])
+    records, and prediction uses for recordings of unknown origin (with `whole_s`, the whole-utterance window)."""
+    return window_for(corpora.value_counts().index[0], whole_s)
 
 
 def unusable(path: Path) -> str:

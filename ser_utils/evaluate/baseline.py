@@ -1,12 +1,13 @@
 """A classical baseline that runs offline in seconds: MFCC statistics and an SVM, under every protocol.
 
-Each clip's 2.5 s window (the model's own input) becomes 40 MFCCs with their deltas and delta-deltas,
+Each clip's 2.5 s window (the model's own input; with --whole, the whole utterance up to a cap, EmoBox's input)
+becomes 40 MFCCs with their deltas and delta-deltas,
 summarised by mean and standard deviation over time (240 numbers). A scikit-learn Pipeline scales them
 and fits an RBF support-vector classifier on the training part; the test part is scored. There is no
 checkpoint to select, so the validation part of actor splits is not used. Under cross_corpus the SVM is scored
 as the fine-tuned models are: on the emotions both sides have, its answer the likeliest of those.
 
-    python -m ser_utils.baseline [--data DIR ...] [--test-corpora tess]   # table on stdout, in outputs/baseline/
+    python -m ser_utils.baseline [--data DIR ...] [--test-corpora tess] [--whole 10]   # stdout, outputs/baseline/
 
 Besides the tables it writes each split's per-clip predictions (outputs/baseline/predictions/), in the form of a
 training run's, for paired comparisons (python -m ser_utils.compare).
@@ -147,19 +148,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-corpora", help="also score cross_corpus: these corpora test, the others train")
     folds = f"speaker folds for actor_kfold and cross_corpus, at least 3 (default {N_FOLDS})"
     parser.add_argument("--n-folds", type=at_least(3, int), default=N_FOLDS, help=folds)
+    parser.add_argument("--whole", type=at_least(0.1, float), metavar="SECONDS",
+                        help="each clip whole from 0 s up to SECONDS (training's window: whole)")  # fmt: skip
     args = parser.parse_args(argv)
     test_corpora = named_corpora(args.test_corpora)
-    source, manifest = prepared_manifest(args.data, corpora=wanted_corpora(args.corpora, args.test_corpora))
+    corpora = wanted_corpora(args.corpora, args.test_corpora)
+    source, manifest = prepared_manifest(args.data, corpora=corpora, whole_s=args.whole)
     features, predictions = mfcc_matrix(manifest), {}
     per_fold = evaluate_protocols(manifest, features, n_folds=args.n_folds, test_corpora=test_corpora,
                                   predictions=predictions)  # fmt: skip
     summary = summarize(per_fold)
-    out = outputs_dir() / "baseline"
+    out = outputs_dir() / ("baseline" if args.whole is None else f"baseline-whole{args.whole:g}s")
     for name, table in (("per_fold.csv", per_fold), ("summary.csv", summary)):
         with writing(out / name) as tmp:
             table.to_csv(tmp, index=False)
     write_predictions(predictions, out / "predictions")
-    print(f"MFCC + SVM baseline on {len(manifest)} clips from {source}")
+    what = "the 2.5 s window" if args.whole is None else f"whole utterances up to {args.whole:g} s"
+    print(f"MFCC + SVM baseline on {len(manifest)} clips ({what}) from {source}")
     print(summary.to_string(index=False))
     print(f"written: {out / 'summary.csv'}, {out / 'per_fold.csv'}")
     return 0

@@ -74,6 +74,14 @@ def classes_label(run: dict) -> str:
     return "all 8" if len(classes) == len(EMOTIONS) else f"{len(classes)}: {' '.join(classes)}"
 
 
+def input_note(profile: dict) -> str:
+    """What a run's profile changed of the recipe's input and validation, for its protocol cell: "" for the recipe,
+    else e.g. " (whole utterances up to 10 s; validation: random 20 % of training clips, speaker-dependent)"."""
+    notes = [f"whole utterances up to {profile['max_duration_s']:g} s"] if profile.get("window") == "whole" else []
+    notes += ["validation: random 20 % of training clips, speaker-dependent"] * (profile.get("validation") == "random")
+    return f" ({'; '.join(notes)})" if notes else ""
+
+
 def run_configuration(run: dict) -> dict:
     """Encoder, pretrained or not, mode, protocol and seed of a run_info (older runs: from their profile)."""
     profile = run["profile"]
@@ -81,7 +89,7 @@ def run_configuration(run: dict) -> dict:
         "encoder": run.get("encoder") or profile["model_name_or_path"] or "wav2vec2 from scratch",
         "pretrained": bool(profile["model_name_or_path"]),
         "mode": run.get("mode", "fine-tuned"),
-        "protocol": run["protocol"],
+        "protocol": run["protocol"] + input_note(profile),
         "seed": run.get("seed", profile.get("seed")),
     }
 

@@ -75,11 +75,13 @@ def _labelled(paths, corpus: str | None) -> pd.DataFrame:
 
 
 def _predict_by_corpus(files: pd.DataFrame, predictor: Predictor, batch_size: int, progress: bool) -> pd.DataFrame:
-    """ser-predict's rows for the files, each corpus cut with its own window offset (the model's rate and length)."""
+    """ser-predict's rows for the files, each corpus cut with its own window offset (the model's rate and length; a
+    model of whole utterances reads every file whole, from 0 s)."""
     tables = []
     for name, group in files.groupby("corpus", sort=False):
-        cut = copy.copy(predictor)
-        cut.window = Window(predictor.window.sample_rate, CORPORA[name].window.offset_s, predictor.window.duration_s)
+        cut, window = copy.copy(predictor), predictor.window
+        offset = 0.0 if window.whole else CORPORA[name].window.offset_s
+        cut.window = Window(window.sample_rate, offset, window.duration_s, window.whole)
         tables.append(predict(group["path"].tolist(), batch_size=batch_size, progress=progress, predictor=cut))
     return pd.concat(tables) if tables else pd.DataFrame(columns=["path", "label", "probability", "error"])
 

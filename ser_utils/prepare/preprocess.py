@@ -1,7 +1,7 @@
 """Preprocessing: each clip to 16 kHz mono, 2.5 s from its corpus's offset (RAVDESS 0.6 s, the others 0 s), into
 per-emotion folders plus a manifest; one prepared folder per corpus.
 
-python -m ser_utils.preprocess [--data PATH [PATH ...]] [--corpora ravdess,tess] [--out FOLDER]
+python -m ser_utils.preprocess [--data PATH [PATH ...]] [--corpora ravdess,tess] [--out FOLDER] [--whole 10]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ser_utils.data.audio import Window, audio_info, read_window, write_wav_atom
 from ser_utils.data.corpora import window_for
 from ser_utils.data.sources import BUNDLED_SAMPLE, DataSource, add_data_options, resolve_sources, scan_source
 from ser_utils.data.verify import verify_corpus
-from ser_utils.errors import AudioError, CorpusError, NotFoundError, command_line
+from ser_utils.errors import AudioError, CorpusError, NotFoundError, at_least, command_line
 from ser_utils.files import check_apart, claim_folder, file_digest, folder_lock, outputs_dir, remove_abandoned, writing
 
 MANIFEST_NAME = "manifest.csv"
@@ -48,8 +48,9 @@ def _made_from(target: Path, source: os.stat_result, recorded: tuple, window: Wi
         info = sf.info(target)
     except (OSError, sf.LibsndfileError, RuntimeError):
         return False
-    fits = info.samplerate == window.sample_rate and info.frames == window.length and info.channels == 1
-    return fits and cut == (window.offset_s, window.duration_s)
+    length = 0 < info.frames <= window.length if window.whole else info.frames == window.length
+    return length and info.samplerate == window.sample_rate and info.channels == 1 and cut == (
+        window.offset_s, window.duration_s)  # fmt: skip
 
 
 def _prepare_clip(source: str, target: Path, recorded: tuple, owner: int, window: Window) -> tuple:
@@ -76,13 +77,15 @@ def _prepare_clip(source: str, target: Path, recorded: tuple, owner: int, window
     return duration, stat.st_size, stat.st_mtime_ns, md5, "remade" if existed else "made"
 
 
-def prepared_dir_for(source: DataSource) -> Path:
-    """Where a source's preprocessed clips go: outputs/prepared/[<corpus>-]<folder name>-<hash of its path>."""
+def prepared_dir_for(source: DataSource, whole_s: float | None = None) -> Path:
+    """Where a source's preprocessed clips go: outputs/prepared/[<corpus>-]<folder name>-<hash of its path>, with
+    `-whole<cap>s` after it for whole utterances (so that the two never remake each other's clips)."""
+    whole = "" if whole_s is None else f"-whole{whole_s:g}s"
     if source.path == BUNDLED_SAMPLE:
-        return outputs_dir() / "prepared" / "bundled-sample"
+        return outputs_dir() / "prepared" / f"bundled-sample{whole}"
     digest = hashlib.sha1(str(source.path.resolve()).encode()).hexdigest()[:8]
     corpus = "" if source.corpus == "ravdess" else f"{source.corpus}-"
-    return outputs_dir() / "prepared" / f"{corpus}{source.path.stem}-{digest}"
+    return outputs_dir() / "prepared" / f"{corpus}{source.path.stem}-{digest}{whole}"
 
 
 def _recorded(out_dir: Path) -> dict[str, tuple]:
@@ -101,10 +104,10 @@ def _recorded(out_dir: Path) -> dict[str, tuple]:
     return {path: rest for path, *rest in zip(previous["path"], sizes, digests, cuts, strict=True)}
 
 
-def _make_clips(clips: pd.DataFrame, targets: list[Path], out_dir: Path, recorded: dict, progress: bool):
+def _make_clips(clips: pd.DataFrame, targets: list[Path], out_dir: Path, recorded: dict, progress: bool, whole_s):
     """Yield (clip, target, outcome of _prepare_clip) as worker processes (one per core, kept for later calls)
     make the clips."""
-    owner, windows = os.getpid(), [window_for(corpus) for corpus in clips["corpus"]]
+    owner, windows = os.getpid(), [window_for(corpus, whole_s) for corpus in clips["corpus"]]
     before = [recorded.get(target.relative_to(out_dir).as_posix(), (None, None, None)) for target in targets]
     outcomes = Parallel(n_jobs=-1, return_as="generator", batch_size=16)(
         delayed(_prepare_clip)(path, target, previous, owner, window)
@@ -169,9 +172,11 @@ def prepare_corpus(
     progress: bool = True,
     summary: bool = True,
     corpus: str = "ravdess",
+    whole_s: float | None = None,
 ) -> pd.DataFrame:
     """Preprocess every clip of `corpus` (a CSV manifest's file for MANIFEST_CORPUS) under `source_dir` into
-    `out_dir`/<Emotion>/<name>.wav, each cut with its corpus's window, and write the manifest.
+    `out_dir`/<Emotion>/<name>.wav, each cut with its corpus's window (with `whole_s`, kept whole from 0 s up to
+    `whole_s` seconds), and write the manifest.
 
     While RAVDESS clips are made (by worker processes), the source is checked against the original checksums
     (`verify_corpus`, cached in `out_dir`); with `summary` the result is printed, then the count of clips ready
@@ -188,7 +193,7 @@ def prepare_corpus(
     check_apart(out_dir, folders=[] if csv else [source.path], files=[source.path, *clips["path"]] if csv else [])
     claim_folder(out_dir, made_by=(MANIFEST_NAME,))
     with folder_lock(out_dir, waiting=f"{out_dir}: another run is preparing these clips; waiting for it"):
-        return _prepare_locked(source, out_dir, clips, skipped, progress, summary)
+        return _prepare_locked(source, out_dir, clips, skipped, (progress, summary), whole_s)
 
 
 def _verification(source: DataSource, out_dir: Path):
@@ -196,19 +201,20 @@ def _verification(source: DataSource, out_dir: Path):
     return verify_corpus(source.path, out_dir / VERIFICATION_CACHE) if source.corpus == "ravdess" else None
 
 
-def _prepare_locked(source: DataSource, out_dir: Path, clips, skipped, progress: bool, summary: bool) -> pd.DataFrame:
-    source_dir = source.path
+def _prepare_locked(source: DataSource, out_dir: Path, clips, skipped, shown: tuple, whole_s) -> pd.DataFrame:
+    source_dir, (progress, summary) = source.path, shown
     remove_abandoned(out_dir)
     skipped, recorded = skipped.to_dict("records"), _recorded(out_dir)
     targets = [out_dir / name for name in prepared_names(clips)]
     rows, kept, remade = [], set(), 0
     with ThreadPoolExecutor(1) as checker:  # checksums in a thread while the workers make the clips
         verification = checker.submit(_verification, source, out_dir)
-        for clip, target, outcome in _make_clips(clips, targets, out_dir, recorded, progress):
+        for clip, target, outcome in _make_clips(clips, targets, out_dir, recorded, progress, whole_s):
             if outcome[0] is None:
                 skipped.append({"path": clip.path, "reason": outcome[1]})
                 continue
-            rows.append(_manifest_row(clip, target.relative_to(out_dir), window_for(clip.corpus), *outcome[:4]))
+            window = window_for(clip.corpus, whole_s)
+            rows.append(_manifest_row(clip, target.relative_to(out_dir), window, *outcome[:4]))
             kept.add(target)
             remade += outcome[4] == "remade"
     verification, dropped = verification.result(), _remove_stale_clips(out_dir, kept, recorded)
@@ -251,9 +257,9 @@ def left_out(prepared_dir: str | os.PathLike) -> int:
     return int(skipped["reason"].astype(str).str.startswith("left out").sum())
 
 
-def prepared_manifest(data_dir=None, progress: bool = True, corpora: str | None = ""):
+def prepared_manifest(data_dir=None, progress: bool = True, corpora: str | None = "", whole_s: float | None = None):
     """Find the corpora (see resolve_sources: `data_dir` is one folder or CSV, or several), preprocess each (finished
-    clips are kept) and read their manifests into one.
+    clips are kept; with `whole_s`, whole utterances up to that many seconds) and read their manifests into one.
 
     Returns (the DataSources, manifest with absolute paths). The manifest's attrs["left_out"] counts, by corpus,
     the clips of emotions with no counterpart that were left out.
@@ -261,8 +267,8 @@ def prepared_manifest(data_dir=None, progress: bool = True, corpora: str | None 
     sources = resolve_sources(data_dir, corpora)
     manifests, dropped = [], {}
     for source in sources:
-        prepared_dir = prepared_dir_for(source)
-        prepare_corpus(source.path, prepared_dir, progress=progress, summary=progress, corpus=source.corpus)
+        prepared_dir = prepared_dir_for(source, whole_s)
+        prepare_corpus(source.path, prepared_dir, progress, progress, source.corpus, whole_s)
         manifests.append(read_manifest(prepared_dir))
         dropped[source.corpus] = dropped.get(source.corpus, 0) + left_out(prepared_dir)
     manifest = pd.concat(manifests, ignore_index=True) if len(manifests) > 1 else manifests[0]
@@ -279,11 +285,13 @@ def main(argv: list[str] | None = None) -> int:
     default = "outputs/prepared/[<corpus>-]<folder>-<hash>"
     parser.add_argument("--out", help=f"output folder of a single corpus (default {default})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--whole", type=at_least(0.1, float), metavar="SECONDS",
+                        help="keep each clip whole from 0 s, up to SECONDS (training's window: whole)")  # fmt: skip
     options = parser.parse_args(argv)
     sources = resolve_sources(options.data, options.corpora)
     if options.out and len(sources) > 1:
         raise CorpusError(f"--out names one folder, but {len(sources)} corpora were found: {sources}; leave it out")
     for source in sources:
-        out = options.out or prepared_dir_for(source)
-        prepare_corpus(source.path, out, progress=not options.no_progress, corpus=source.corpus)
+        out = options.out or prepared_dir_for(source, options.whole)
+        prepare_corpus(source.path, out, not options.no_progress, True, source.corpus, options.whole)
     return 0

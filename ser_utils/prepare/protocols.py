@@ -15,7 +15,8 @@ Strategies (the `part` column gets "train", "validation" or "test"):
 - ``emobox``: the 6 RAVDESS folds of the EmoBox benchmark (Ma et al., 2024): fold k tests the actors of its
   published ``data/ravdess/fold_{k+1}`` (EMOBOX_TEST_ACTORS). EmoBox validates on a random 20 % of the training
   clips, voices that also train; here 4 whole training actors validate instead, 2 male and 2 female where
-  there are, drawn with the seed, so no actor is on two sides. RAVDESS only.
+  there are, drawn with the seed, so no actor is on two sides. ``validation: random`` gives EmoBox's own: a
+  random 20 % of the training clips (``train_test_split`` with the seed), labelled speaker-dependent. RAVDESS only.
 - ``cross_corpus``: every clip of the test corpora tests; fold ``fold`` of the other corpora's speakers
   validates and the rest train. It is scored on the emotions both sides have (``scored_classes``).
 - ``emobox_cross_corpus``: ``cross_corpus`` on EmoBox's 4 emotions, tested on its balanced lists (prepare/tracks.py).
@@ -115,9 +116,10 @@ def cross_corpus_parts(manifest: pd.DataFrame, test_corpora, fold: int = 0, n_fo
     return split
 
 
-def emobox_parts(manifest: pd.DataFrame, fold: int, seed: int = SEED) -> pd.Series:
+def emobox_parts(manifest: pd.DataFrame, fold: int, seed: int = SEED, validation: str = "speakers") -> pd.Series:
     """EmoBox fold `fold` (0..5, its fold_{fold+1}): its test actors test; 4 of the other actors, 2 male and 2
-    female where possible, drawn with `seed`, validate; the rest train."""
+    female where possible, drawn with `seed`, validate (`validation` "random": a random 20 % of the other actors'
+    clips, EmoBox's own); the rest train."""
     if not 0 <= fold < EMOBOX_FOLDS:
         raise ProfileError(f"fold must be 0..{EMOBOX_FOLDS - 1} for the emobox split, not {fold}")
     if set(manifest["corpus"]) != {"ravdess"}:
@@ -134,15 +136,18 @@ def emobox_parts(manifest: pd.DataFrame, fold: int, seed: int = SEED) -> pd.Seri
     want = [min(len(group), EMOBOX_VALIDATION_ACTORS // 2) for group in by_gender]
     short = EMOBOX_VALIDATION_ACTORS - sum(want)  # one gender too small: the other makes up for it
     want = [min(len(group), n + short) for group, n in zip(by_gender, want, strict=True)] if short else want
-    validation = [int(a) for group, n in zip(by_gender, want, strict=True) for a in rng.choice(group, n, False)]
-    if len(validation) >= len(rest):
+    validation_actors = [int(a) for group, n in zip(by_gender, want, strict=True) for a in rng.choice(group, n, False)]
+    if len(validation_actors) >= len(rest):
         raise CorpusError(
             f"the emobox split needs more than {EMOBOX_VALIDATION_ACTORS} actors besides fold {fold}'s test "
             f"actors {list(test)}; the data has {len(rest)}. Use the full corpus (24 actors; set RAVDESS_DIR)."
         )
     split = pd.Series("train", index=manifest.index, name="part")
-    split[manifest["actor"].isin(validation)] = "validation"
     split[manifest["actor"].isin(test)] = "test"
+    if validation == "random":  # EmoBox's: clips of voices that also train
+        split[train_test_split(split.index[split == "train"], test_size=TEST_SIZE, random_state=seed)[1]] = "validation"
+    else:
+        split[manifest["actor"].isin(validation_actors)] = "validation"
     return split
 
 
@@ -154,8 +159,10 @@ def assign_parts(
     fold: int = 0,
     n_folds: int = N_FOLDS,
     test_corpora=(),
+    validation: str = "speakers",
 ) -> pd.DataFrame:
-    """Return a copy of `manifest` with a `part` column ("train"/"validation"/"test") made by `protocol`."""
+    """Return a copy of `manifest` with a `part` column ("train"/"validation"/"test") made by `protocol` (emobox's
+    validation part: see emobox_parts)."""
     if protocol == "random":
         split = random_parts(manifest, test_size, seed)
     elif protocol == "actor_holdout":
@@ -163,7 +170,7 @@ def assign_parts(
     elif protocol == "actor_kfold":
         split = actor_fold_parts(manifest, fold, n_folds)
     elif protocol == "emobox":
-        split = emobox_parts(manifest, fold, seed)
+        split = emobox_parts(manifest, fold, seed, validation)
     elif protocol in CROSS_CORPUS:
         manifest = track_manifest(manifest, test_corpora) if protocol == "emobox_cross_corpus" else manifest
         split = cross_corpus_parts(manifest, test_corpora, fold, n_folds)
@@ -244,9 +251,10 @@ def parted_manifest(profile: Profile, data_dir=None, progress: bool = True):
 
     Returns (data sources, manifest with a "part" column).
     """
-    sources, manifest = prepared_manifest(data_dir, progress, wanted_corpora(profile.corpora, profile.test_corpora))
+    corpora = wanted_corpora(profile.corpora, profile.test_corpora)
+    sources, manifest = prepared_manifest(data_dir, progress, corpora, profile.whole_s)
     split = assign_parts(manifest, profile.protocol, profile.test_size, profile.seed, profile.fold, profile.n_folds,
-                         named_corpora(profile.test_corpora))  # fmt: skip
+                         named_corpora(profile.test_corpora), profile.validation)  # fmt: skip
     check_parts(split)
     return sources, split
 

@@ -4,8 +4,9 @@
 
 Any file soundfile reads (WAV, FLAC, OGG, MP3), any sample rate and channel count. Each file is cut
 exactly as in training (the model folder's ser_preprocessing.json: 16 kHz mono, 2.5 s from 0.6 s in,
-zero-padded); with --window the whole file is cut into windows with a hop instead and the file's
-probabilities are the mean over its windows. Bad files get a row with an error and never stop the run.
+zero-padded; for a model of whole utterances, the file whole up to its cap, longer ones by windows); with
+--window the whole file is cut into windows with a hop instead and the file's probabilities are the mean over
+its windows. Bad files get a row with an error and never stop the run.
 Where the model folder has a temperature (ser_calibration.json, fitted on the validation part by training), the
 probabilities are calibrated with it; standard error says whether they are. --int8, --precision bf16 (where the
 CPU has native bf16) and --backend onnx are faster; their agreement is measured by benchmarks/onnx_inference.py.
@@ -164,7 +165,8 @@ def predict(
     with the file's length; `batch_size` windows go through the model at once.
     """
     predictor = predictor or Predictor(model_dir or published_model_dir())
-    batches, rows = _Batches(predictor, batch_size), []
+    whole = predictor.window.whole and hop_s is None  # files of many lengths: one at a time, never padded
+    batches, rows = _Batches(predictor, 1 if whole else batch_size), []
     for path in tqdm(expand_paths(paths), desc="predict", unit="file", disable=not progress, file=sys.stderr):
         row, peak = {"path": path, "warning": "", "error": ""}, 0.0
         rows.append(row)

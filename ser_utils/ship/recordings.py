@@ -10,7 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_utils.data.audio import AUDIO_SUFFIXES, Window, audio_info, not_a_file, read_window, stream_windows
+from ser_utils.data.audio import (
+    AUDIO_SUFFIXES,
+    MIN_WHOLE_S,
+    Window,
+    audio_info,
+    not_a_file,
+    read_window,
+    stream_windows,
+)
 from ser_utils.errors import AudioError, OutputError
 
 SILENCE = 1e-4  # peak amplitude below which a clip counts as silent
@@ -34,7 +42,8 @@ def expand_paths(paths) -> list[str]:
 
 def file_blocks(path: str, window: Window, hop_s: float | None):
     """Yield blocks of (windows, start times in s) of one file: the training window, or with `hop_s` windows over
-    the whole file, streamed. Raises AudioError, with the reason, when the file cannot be used."""
+    the whole file, streamed. A model of whole utterances reads the file whole up to its cap, and a longer file
+    in windows of the cap every half cap. Raises AudioError, with the reason, when the file cannot be used."""
     if not os.path.lexists(path) and glob.has_magic(path):
         raise AudioError(path, "no file matches this pattern")
     if os.path.isdir(path):
@@ -42,7 +51,9 @@ def file_blocks(path: str, window: Window, hop_s: float | None):
     if reason := not_a_file(path):  # a named pipe or device would block the read forever
         raise AudioError(path, reason)
     try:
-        if hop_s is None:
+        if hop_s is None and window.whole and audio_info(path).duration > window.duration_s:
+            yield from stream_windows(path, window, window.duration_s / 2)
+        elif hop_s is None:
             audio, _ = read_window(path, window, allow_short=True)
             yield audio[None, :], np.array([window.offset_s])
         else:
@@ -58,7 +69,10 @@ def input_warnings(path: str, window: Window, hop_s: float | None, peak: float) 
     shorter than what the model sees."""
     needed = window.duration_s + (window.offset_s if hop_s is None else 0)
     notes = ["silent clip: the prediction means nothing"] if peak < SILENCE else []
-    if audio_info(path).duration < needed:
+    duration = audio_info(path).duration
+    if window.whole and hop_s is None and duration > window.duration_s:
+        notes.append(f"longer than the model's {window.duration_s:g} s: the mean over windows of that length")
+    elif duration < (MIN_WHOLE_S if window.whole and hop_s is None else needed):
         notes.append("shorter than the window: zero-padded")
     return "; ".join(notes)
 

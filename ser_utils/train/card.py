@@ -114,6 +114,19 @@ def _group_lines(info: dict) -> list[str]:
             *[f"- {line}" for line in groups["flagged"]], ""]  # fmt: skip
 
 
+def _input(window: dict, limits: bool = False) -> str:
+    """What the model reads, from a run's window record: for the card's first line, or (`limits`) its limits."""
+    if window.get("whole") and limits:
+        return f"one utterance from its start, up to {window['duration_s']:g} s (ser_preprocessing.json)."
+    if window.get("whole"):
+        return (f"whole utterances of speech (up to {window['duration_s']:g} s each; a longer recording by the mean "
+                "over windows of that length)")  # fmt: skip
+    if limits:
+        return (f"one {window['duration_s']} s window (ser-predict --window covers longer audio), starting "
+                f"{window['offset_s']} s in (ser_preprocessing.json).")  # fmt: skip
+    return f"a {window['duration_s']} s window of speech"
+
+
 def model_card(info: dict) -> str:
     """The model card of a run, from its run_info."""
     profile, scores = info["profile"], info["test_metrics"]
@@ -123,7 +136,7 @@ def model_card(info: dict) -> str:
     lines = [
         "---", yaml.safe_dump(_header(info), sort_keys=False).strip(), "---", "",
         f"# Speech emotion recognition: {info['model']}", "",
-        f"Classifies a {window['duration_s']} s window of speech into 8 emotions: {', '.join(info['labels'])}.", "",
+        f"Classifies {_input(window)} into 8 emotions: {', '.join(info['labels'])}.", "",
         "## Model",
         f"- Encoder: {info.get('encoder', profile.get('model_name_or_path'))}, {pretrained}; how much trained: "
         f"{info.get('mode', 'fine-tuned')}.",
@@ -151,8 +164,7 @@ def model_card(info: dict) -> str:
         "```", "",
         "## Limits",
         "- Acted speech in studio conditions; expect lower scores on spontaneous speech and other recordings.",
-        f"- Only the 8 emotions above; each prediction reads one {window['duration_s']} s window (ser-predict --window "
-        f"covers longer audio), starting {window['offset_s']} s in (ser_preprocessing.json).",
+        f"- Only the 8 emotions above; each prediction reads {_input(window, limits=True)}",
         "- Scores under a random split have the same speakers on both sides and overstate what a new voice gets.", "",
         "## License",
         "A model trained on these data is bound by their terms:",

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ser_utils.config import LABEL2ID, SAMPLE_RATE
-from ser_utils.data.audio import Window, read_clips
+from ser_utils.data.audio import Window, read_clips, window_record
 from ser_utils.files import outputs_dir, space_checked, writing
 from ser_utils.train.inputs import input_name
 from ser_utils.train.whisper import pooled_frames
@@ -53,7 +53,7 @@ def encoder_fingerprint(model, feature_extractor, window: Window) -> str:
     digest = hashlib.sha256(f"v{CACHE_VERSION}".encode())
     config = {k: v for k, v in model.config.to_dict().items() if k not in HEAD_FIELDS | BOOKKEEPING}
     config = {k: v for k, v in config.items() if not k.startswith("_")}
-    settings = {"config": config, "extractor": feature_extractor.to_dict(), "window": dataclasses.asdict(window)}
+    settings = {"config": config, "extractor": feature_extractor.to_dict(), "window": window_record(window)}
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     for name, tensor in sorted(model.base_model.state_dict().items()):
         digest.update(name.encode())
@@ -97,8 +97,9 @@ def pooled_hidden_states(
 ) -> Extraction:
     """The pooled hidden states of the prepared clips at `paths` (one array per clip: layers + 2 rows, see _pool),
     read from the cache under `root` (default cache_root()) and computed, `batch_size` clips at a time on
-    `device`, for the clips it lacks. The encoder must be frozen (ser_utils.train.model.freeze_encoder)."""
-    paths = [str(path) for path in paths]
+    `device`, for the clips it lacks (whole utterances one at a time, each pooled over its own frames only). The
+    encoder must be frozen (ser_utils.train.model.freeze_encoder)."""
+    paths, batch_size = [str(path) for path in paths], 1 if window.whole else batch_size
     folder = Path(root or cache_root()) / encoder_fingerprint(model, feature_extractor, window)
     files = [folder / f"{clip_key(path)}.npz" for path in paths]
     first: dict[Path, int] = {}

@@ -1,12 +1,17 @@
-"""From the manifest to model inputs: Hugging Face datasets of feature-extracted clips."""
+"""From the manifest to model inputs: Hugging Face datasets of feature-extracted clips, and the batches of whole
+utterances (clips of many lengths), padded to their longest clip."""
 
 from __future__ import annotations
 
 import datasets
+import numpy as np
 import pandas as pd
+import torch
 
 from ser_utils.config import LABEL2ID, SAMPLE_RATE
 from ser_utils.data.audio import read_clips
+
+LENGTH_COLUMN = "length"  # a whole-utterance dataset's clip lengths in samples, for batches of similar lengths
 
 
 def input_name(feature_extractor) -> str:
@@ -14,15 +19,24 @@ def input_name(feature_extractor) -> str:
     return feature_extractor.model_input_names[0]
 
 
-def to_hf_dataset(manifest: pd.DataFrame, feature_extractor, progress: bool = True) -> datasets.Dataset:
-    """A torch-formatted datasets.Dataset with the model's input (input_values or input_features) and `label`.
+def uses_attention_mask(feature_extractor) -> bool:
+    """Whether a padded batch goes with an attention mask: the feature extractor's `return_attention_mask` (false
+    for wav2vec2-base and the other group-norm checkpoints, whose padding is plain zeros)."""
+    return bool(getattr(feature_extractor, "return_attention_mask", False))
 
-    The clips are read and normalised once, here; training steps then only slice fixed-length arrays.
+
+def to_hf_dataset(manifest: pd.DataFrame, feature_extractor, progress: bool = True) -> datasets.Dataset:
+    """A torch-formatted datasets.Dataset with the model's input (input_values or input_features), `label` and, for
+    clips of several lengths (whole utterances), `length`.
+
+    The clips are read and normalised once, here, each on its own (never with another clip's padding); training
+    steps then only slice arrays.
     """
+    name = input_name(feature_extractor)
 
     def extract(batch):
         inputs = feature_extractor(read_clips(batch["path"]), sampling_rate=SAMPLE_RATE)
-        return {input_name(feature_extractor): inputs[input_name(feature_extractor)]}
+        return {name: inputs[name], LENGTH_COLUMN: [len(values) for values in inputs[name]]}
 
     frame = pd.DataFrame({"path": manifest["path"].astype(str), "label": manifest["emotion"].map(LABEL2ID)})
     dataset = datasets.Dataset.from_pandas(frame, preserve_index=False)
@@ -33,4 +47,24 @@ def to_hf_dataset(manifest: pd.DataFrame, feature_extractor, progress: bool = Tr
     finally:
         if not progress:
             datasets.enable_progress_bars()
+    if len(set(dataset[LENGTH_COLUMN])) <= 1:  # one length (the recipe's window): nothing to group or pad
+        dataset = dataset.remove_columns(LENGTH_COLUMN)
     return dataset.with_format("torch")
+
+
+class PaddedBatches:
+    """A data collator for clips of several lengths: each batch zero-padded to its longest clip, with an attention
+    mask where the feature extractor asks for one (then the padding is ignored, and a batch gives each clip's
+    one-at-a-time logits); without one the model sees the zeros, as the checkpoint was trained."""
+
+    def __init__(self, feature_extractor):
+        self.name, self.mask = input_name(feature_extractor), uses_attention_mask(feature_extractor)
+
+    def __call__(self, features: list[dict]) -> dict:
+        inputs = [np.asarray(feature[self.name], dtype=np.float32) for feature in features]
+        longest = max(len(values) for values in inputs)
+        batch = {self.name: torch.from_numpy(np.stack([np.pad(v, (0, longest - len(v))) for v in inputs]))}
+        if self.mask:
+            batch["attention_mask"] = torch.tensor([[1] * len(v) + [0] * (longest - len(v)) for v in inputs])
+        batch["labels"] = torch.tensor([int(feature["label"]) for feature in features])
+        return batch

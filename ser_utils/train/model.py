@@ -8,7 +8,6 @@ feature extractor's settings and the audio window the model was trained on (ser_
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import pickle
@@ -26,7 +25,7 @@ from transformers import (
 )
 
 from ser_utils.config import EMOTIONS, ENCODER_TYPES, ID2LABEL, LABEL2ID, SAMPLE_RATE, SEED
-from ser_utils.data.audio import PREPROCESSING_FILE, Window, load_preprocessing
+from ser_utils.data.audio import PREPROCESSING_FILE, Window, load_preprocessing, window_record
 from ser_utils.data.corpora import UNRECORDED_WINDOW
 from ser_utils.errors import ModelError
 from ser_utils.files import writing
@@ -214,7 +213,7 @@ def complete_model_folder(model_dir: str | os.PathLike, window: Window) -> None:
     for name in PICKLES:
         (model_dir / name).unlink(missing_ok=True)
     with writing(model_dir / PREPROCESSING_FILE) as tmp:
-        tmp.write_text(json.dumps(dataclasses.asdict(window), indent=2))
+        tmp.write_text(json.dumps(window_record(window), indent=2))
 
 
 def save_model_folder(model, feature_extractor, model_dir: str | os.PathLike, window: Window) -> Path:

@@ -17,7 +17,7 @@ import transformers
 from transformers import Trainer, TrainingArguments
 
 from ser_utils.config import FOLD_PROTOCOLS, LABEL2ID, Profile
-from ser_utils.data.audio import Window
+from ser_utils.data.audio import Window, window_record
 from ser_utils.data.corpora import main_window
 from ser_utils.files import check_writable, outputs_dir, space_checked
 from ser_utils.prepare.audit import leakage_audit, leakage_by_corpus
@@ -94,7 +94,7 @@ def run_record(
         "leakage": leakage_audit(manifest),
         "leakage_by_corpus": leakage_by_corpus(manifest) if manifest["corpus"].nunique() > 1 else None,
         "classes": classes,
-        "window": dataclasses.asdict(training_window(manifest)),
+        "window": window_record(training_window(manifest, profile.whole_s)),
         **test_scores(predictions, classes),
         "calibration": calibrated,
         "best_checkpoint": state.best_model_checkpoint,
@@ -119,10 +119,11 @@ def data_fingerprint(manifest: pd.DataFrame) -> str:
     return hashlib.sha256(json.dumps(clips).encode()).hexdigest()[:16]
 
 
-def training_window(manifest: pd.DataFrame) -> Window:
+def training_window(manifest: pd.DataFrame, whole_s: float | None = None) -> Window:
     """The window recorded in the model folder (and used for recordings of unknown origin): that of the corpus
-    with the most training clips (RAVDESS: 0.6 s in; the others: from the start)."""
-    return main_window(manifest.loc[manifest["part"] == "train", "corpus"])
+    with the most training clips (RAVDESS: 0.6 s in; the others: from the start), or with `whole_s` the
+    whole-utterance window."""
+    return main_window(manifest.loc[manifest["part"] == "train", "corpus"], whole_s)
 
 
 def _checkpoint_to_resume(run_dir: Path, main: bool) -> Path | None:
@@ -164,7 +165,7 @@ def train(
     with no_weight_progress_bars(), space_checked(run_dir):
         train_output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
         if main:  # the whole model, also when the Trainer stepped only its head
-            save_model_folder(setup.model, setup.feature_extractor, run_dir / MODEL_DIR, training_window(manifest))
+            save_model_folder(setup.model, setup.feature_extractor, run_dir / MODEL_DIR, parts.window(profile))
     test_dataset = setup.test_data(parts, progress and main)
     predictions, calibrated = predict_test(trainer, test_dataset, parts, scored_classes(manifest))
     info = run_record(

@@ -65,9 +65,8 @@ def check_new_run(profile: Profile, run_name: str | None = None, resume: bool = 
 
 
 def run_group(profile: Profile) -> str:
-    """What runs of one configuration share: the profile, the corpora when they are named, then the split and fold
-    when they are not the original's, the seed when it is not the default, and how much trains when not everything
-    does (e.g. smoke-emobox-fold3-seed1-frozen-layersum, smoke-crema-d-to-tess-cross_corpus-fold0)."""
+    """What runs of one configuration share: the profile, the corpora when named, the split and fold when not the
+    original's, the seed when not the default, then mode_suffix (e.g. smoke-emobox-fold3-seed1-frozen-layersum)."""
     parts = [profile.name, *corpora_suffix(profile.corpora, profile.test_corpora)]
     if profile.protocol in FOLD_PROTOCOLS:
         parts.append(f"{profile.protocol}-fold{profile.fold}")
@@ -88,10 +87,11 @@ def corpora_suffix(corpora: str | None, test_corpora: str | None) -> list[str]:
 
 
 def mode_suffix(profile: Profile) -> list[str]:
-    """How much trains, for folder names: [] when everything does, else e.g. ["frozen-layersum"], ["cnn-frozen"]."""
-    if profile.mode == "fine-tuned":
-        return []
-    return [profile.mode.replace("feature encoder", "cnn").replace(" + layer sum", "-layersum").replace(" ", "-")]
+    """How much trains, input, validation, where not the recipe's: e.g. [], ["frozen-layersum"], ["whole10s"]."""
+    mode = profile.mode.replace("feature encoder", "cnn").replace(" + layer sum", "-layersum").replace(" ", "-")
+    inputs = {f"whole{profile.max_duration_s:g}s": profile.window == "whole"}
+    inputs["randomval"] = profile.validation == "random"
+    return [mode] * (profile.mode != "fine-tuned") + [name for name, used in inputs.items() if used]
 
 
 def folder_group(run_name: str) -> str:

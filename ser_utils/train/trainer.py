@@ -10,14 +10,16 @@ import numpy as np
 import pandas as pd
 import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, default_data_collator
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from ser_utils.config import Profile
+from ser_utils.data.audio import Window
 from ser_utils.data.corpora import main_window
 from ser_utils.errors import NonFiniteLossError, TrainingError, check_versions
 from ser_utils.machine import cpu_name, cpu_precision
 from ser_utils.prepare.protocols import selection_part
 from ser_utils.train.frozen import PooledClips, PooledHead, pooled_hidden_states
-from ser_utils.train.inputs import to_hf_dataset
+from ser_utils.train.inputs import LENGTH_COLUMN, PaddedBatches, to_hf_dataset, uses_attention_mask
 from ser_utils.train.metrics import compute_metrics
 from ser_utils.train.model import build_model, freeze_encoder
 from ser_utils.train.run_folders import last_checkpoint
@@ -127,7 +129,16 @@ class EpochLine(TrainerCallback):
 
 
 class GuardedTrainer(Trainer):
-    """Trainer that stops at the first NaN or infinite training loss, naming the step and the last good checkpoint."""
+    """Trainer that stops at the first NaN or infinite training loss, naming the step and the last good checkpoint;
+    clips of several lengths (whole utterances) are drawn in batches of similar lengths, so that padding stays
+    small (evaluation keeps the parts' order)."""
+
+    def _get_train_sampler(self, *args, **kwargs):
+        dataset = self.train_dataset
+        if LENGTH_COLUMN not in getattr(dataset, "column_names", ()):
+            return super()._get_train_sampler(*args, **kwargs)
+        batch = self.args.per_device_train_batch_size  # drawn with torch's generator, seeded by the Trainer
+        return LengthGroupedSampler(batch, lengths=[int(n) for n in dataset.with_format(None)[LENGTH_COLUMN]])
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         loss = super().training_step(model, inputs, num_items_in_batch)
@@ -156,6 +167,10 @@ class Parts:
     selection: pd.DataFrame
     test: pd.DataFrame
     selection_name: str  # "validation", or "test" where there is no validation part (the original)
+
+    def window(self, profile: Profile) -> Window:
+        """The window the training clips were cut with (the model folder's)."""
+        return main_window(self.train["corpus"], profile.whole_s)
 
     @classmethod
     def of(cls, manifest: pd.DataFrame) -> Parts:
@@ -194,7 +209,7 @@ def _datasets(profile: Profile, parts: Parts, model, feature_extractor, args: Tr
         return model, *audio, test
     rows = pd.concat([parts.train, parts.selection, parts.test])
     with args.main_process_first(desc="encoder features"):
-        extraction = pooled_hidden_states(model, feature_extractor, rows["path"], main_window(parts.train["corpus"]),
+        extraction = pooled_hidden_states(model, feature_extractor, rows["path"], parts.window(profile),
                                           batch_size=profile.batch_size, device=args.device, progress=bars)  # fmt: skip
     if bars:
         print(f"encoder features of {len(rows)} clips: {extraction.computed} computed, the others read from the "
@@ -211,20 +226,25 @@ def build_trainer(profile: Profile, parts: Parts, args: TrainingArguments, progr
     model, feature_extractor = build_model(
         profile.model_name_or_path, profile.scratch_config, profile.seed, profile.attention, profile.weighted_layer_sum
     )
-    fit_to_window(model, feature_extractor, main_window(parts.train["corpus"]), profile.whisper_input)
+    fit_to_window(model, feature_extractor, parts.window(profile), profile.whisper_input)
     if profile.freeze_encoder:
         freeze_encoder(model)
     elif profile.freeze_feature_encoder:
         model.freeze_feature_encoder()
     bars = progress and is_main_process(args)
     stepped, train_set, selection_set, test_set = _datasets(profile, parts, model, feature_extractor, args, bars)
+    collator = default_data_collator if stepped is not model else None  # features need no padding
+    if LENGTH_COLUMN in getattr(train_set, "column_names", ()):  # whole utterances
+        collator = PaddedBatches(feature_extractor)
+        if not uses_attention_mask(feature_extractor):  # zeros would change the others' logits: one at a time
+            args.per_device_eval_batch_size = 1
     trainer = GuardedTrainer(
         model=stepped,
         args=args,
         train_dataset=train_set,
         eval_dataset=selection_set,
         processing_class=feature_extractor,
-        data_collator=default_data_collator if stepped is not model else None,  # features need no padding
+        data_collator=collator,
         compute_metrics=compute_metrics,
         callbacks=[EpochLine()],
     )

@@ -19,6 +19,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ser_utils.config import SAMPLE_RATE, WHISPER_INPUTS
 from ser_utils.data.audio import Window
+from ser_utils.errors import ProfileError
 
 WHISPER = "whisper"
 HOP = 160  # samples per mel frame
@@ -88,6 +89,9 @@ def fit_to_window(model, feature_extractor, window: Window, whisper_input: str =
         return
     if whisper_input not in WHISPER_INPUTS:
         raise ValueError(f"whisper_input must be one of {WHISPER_INPUTS}, not {whisper_input!r}")
+    if window.whole:  # its head averages a fixed number of frames; clips of many lengths would need a mask
+        raise ProfileError("window whole is for the raw-waveform encoders; Whisper reads window recipe (its 30 s "
+                           "input holds any clip, see whisper_input)")  # fmt: skip
     frames = clip_frames(window)
     encoder = model.encoder
     if whisper_input == "window" and frames < encoder.embed_positions.num_embeddings:
