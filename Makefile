@@ -140,7 +140,7 @@ PREDICT_LOWEST := $(addprefix tests/test_predict.py::test_,standard_pipeline_loa
 # Resuming is checked at these versions for every encoder family (test_encoders); being killed first is the OS's part.
 LOWEST_DESELECT := --deselect tests/test_train_runs.py::test_resume_after_sigkill_ends_like_an_uninterrupted_run
 LOWEST_TESTS := tests/test_checkpoints.py tests/test_model.py tests/test_trainer.py tests/test_train.py \
-	tests/test_train_runs.py $(PREDICT_LOWEST) tests/test_encoders.py
+	tests/test_train_runs.py $(PREDICT_LOWEST) tests/test_encoders.py tests/test_whole.py
 $(LOWEST)/.installed: requirements.txt pyproject.toml .ci/lowest.txt
 	test -x $(LOWEST)/bin/python || python3 -m venv $(LOWEST)
 	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip

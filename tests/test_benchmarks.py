@@ -142,3 +142,27 @@ def test_whisper_window_benchmark_trains_a_small_whisper_and_times_both_inputs(r
     assert abs(float(rows[0][8].rstrip("x")) - speeds[1] / speeds[0]) < 0.02 * speeds[1] / speeds[0]
     assert "from scratch, 1 epochs" in rows[0][9] and rows[0][10] == "4"  # the run's 4 test clips (20 % of 20)
     assert 0 <= float(rows[0][11].rstrip("%")) <= 100 and 0 <= float(rows[0][12].rstrip(" |")) <= 1
+
+
+def test_whole_padding_benchmark_compares_batches_with_one_clip_at_a_time(ravdess_subset, tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    command = [
+        sys.executable,
+        str(PROJECT_ROOT / "benchmarks" / "whole_padding.py"),
+        "--arch",
+        "tiny",
+        "--data",
+        str(ravdess_subset([1, 2], 6)),
+        "--clips",
+        "8",
+        "--batch-size",
+        "4",
+        "--output",
+        str(output),
+    ]
+    done = run_command(command=command, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
+    assert [row[3] for row in rows] == ["no", "yes"] and all(row[4:6] == ["8", "4"] for row in rows)
+    group, masked = (float(row[7]) for row in rows)
+    assert masked < 1e-4 and group > masked  # the mask makes padding vanish; the zeros without it do not

@@ -90,6 +90,9 @@ def test_a_whole_utterance_run_records_its_window_and_prediction_reads_files_as_
     assert json.loads((folder / "ser_preprocessing.json").read_text()) == {
         "sample_rate": SAMPLE_RATE, "offset_s": 0.0, "duration_s": CAP_S, "whole": True}  # fmt: skip
     assert run.info["run_group"].endswith("-whole4s") and run.info["window"]["whole"] is True
+    from ser_utils.evaluate.report import input_note
+
+    assert input_note(run.info["profile"]) == " (whole utterances up to 4 s)"  # the report's protocol column
     assert "whole utterances of speech (up to 4 s each" in (folder / "README.md").read_text()
     predictor = Predictor(folder, device="cpu")
     assert predictor.window.whole and predictor.window.duration_s == CAP_S
@@ -105,3 +108,17 @@ def test_a_whole_utterance_run_records_its_window_and_prediction_reads_files_as_
     assert (difference[~longer] < 1e-6).all()
     assert (table.loc[~longer, "warning"] == "").all() and table.loc[longer, "warning"].str.contains(
         "longer than the model's 4 s: the mean over windows").all()  # fmt: skip
+
+
+def test_whisper_keeps_the_recipe_window():
+    from types import SimpleNamespace
+
+    from ser_utils.data.corpora import window_for
+    from ser_utils.errors import ProfileError
+    from ser_utils.train.whisper import fit_to_window
+
+    whisper = SimpleNamespace(config=SimpleNamespace(model_type="whisper"))
+    with pytest.raises(
+        ProfileError, match="window whole is for the raw-waveform encoders; Whisper reads window recipe"
+    ):
+        fit_to_window(whisper, None, window_for("ravdess", whole_s=10.0))

@@ -38,8 +38,9 @@ ORIGINAL_CLAIM = "99.65 % accuracy claimed by the original Kaggle notebook (rand
 INTERVAL_COLUMNS = [f"{metric} 95 %" for metric in SUMMARY_METRICS]
 RESULT_COLUMNS = ["encoder", "pretrained", "mode", "protocol", "data", "emotions scored", "folds", "seeds",
                   *SUMMARY_METRICS, *INTERVAL_COLUMNS, "interval", "machine", "runs"]  # fmt: skip
-# EmoBox (Ma et al., Interspeech 2024, arXiv:2406.07162) on RAVDESS, frozen encoders, its 6 actor folds, in percent.
-# Published figures, not runs of this project: its validation part is a random 20 % of the training clips.
+# EmoBox (Ma et al., Interspeech 2024, arXiv:2406.07162) on RAVDESS, frozen encoders, its 6 actor folds, in percent:
+# published figures, not runs of this project, with its settings (window whole, validation random).
+EMOBOX_SETTINGS = "emobox (whole utterances; validation: random 20 % of training clips, speaker-dependent)"
 EMOBOX_PUBLISHED = pd.DataFrame(
     [
         ("wav2vec 2.0 base", 54.33, 55.40, 53.99),
@@ -52,7 +53,7 @@ EMOBOX_PUBLISHED = pd.DataFrame(
         ("Whisper large v3", 75.32, 75.87, 75.19),
     ],
     columns=["encoder", "UA", "WA", "macro_F1"],
-).assign(mode="frozen", protocol="emobox (EmoBox's own validation)", source="EmoBox paper, not our run")
+).assign(mode="frozen", protocol=EMOBOX_SETTINGS, source="EmoBox paper, not our run")
 
 
 def data_label(run: dict) -> str:
@@ -75,8 +76,7 @@ def classes_label(run: dict) -> str:
 
 
 def input_note(profile: dict) -> str:
-    """What a run's profile changed of the recipe's input and validation, for its protocol cell: "" for the recipe,
-    else e.g. " (whole utterances up to 10 s; validation: random 20 % of training clips, speaker-dependent)"."""
+    """What a run's profile changed of the recipe's input and validation, for its protocol cell ("" for none)."""
     notes = [f"whole utterances up to {profile['max_duration_s']:g} s"] if profile.get("window") == "whole" else []
     notes += ["validation: random 20 % of training clips, speaker-dependent"] * (profile.get("validation") == "random")
     return f" ({'; '.join(notes)})" if notes else ""

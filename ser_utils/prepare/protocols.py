@@ -16,7 +16,9 @@ Strategies (the `part` column gets "train", "validation" or "test"):
   published ``data/ravdess/fold_{k+1}`` (EMOBOX_TEST_ACTORS). EmoBox validates on a random 20 % of the training
   clips, voices that also train; here 4 whole training actors validate instead, 2 male and 2 female where
   there are, drawn with the seed, so no actor is on two sides. ``validation: random`` gives EmoBox's own: a
-  random 20 % of the training clips (``train_test_split`` with the seed), labelled speaker-dependent. RAVDESS only.
+  random 20 % of the training clips (``train_test_split`` with the seed), labelled speaker-dependent. The clips
+  are the recipe's window unless the profile says ``window: whole`` (EmoBox's input: each utterance whole);
+  EmoBox's settings are ``window: whole`` with ``validation: random``. RAVDESS only.
 - ``cross_corpus``: every clip of the test corpora tests; fold ``fold`` of the other corpora's speakers
   validates and the rest train. It is scored on the emotions both sides have (``scored_classes``).
 - ``emobox_cross_corpus``: ``cross_corpus`` on EmoBox's 4 emotions, tested on its balanced lists (prepare/tracks.py).
