@@ -3,8 +3,8 @@
 #                   DATA="dir1 dir2" gives several corpora; CORPORA=ravdess,tess picks among them; PROTOCOL=cross_corpus (or emobox_cross_corpus)
 #                   TEST_CORPORA=tess tests on one and trains on the others (finetune, kfold, protocols, baseline)
 # make kfold      - train once per fold and seed (PROTOCOL=actor_kfold|emobox, FOLDS=6, SEEDS="1 2 3",
-#                   MODE=fine-tuned|cnn-frozen|frozen, LAYERSUM=1, LR=1e-3), then aggregate them; make -j N runs N
-#                   at once
+#                   MODE=fine-tuned|cnn-frozen|frozen, LAYERSUM=1, LR=1e-3; WINDOW=whole and, with emobox,
+#                   VALIDATION=random for EmoBox's settings), then aggregate them; make -j N runs N at once
 # make baseline   - the MFCC + SVM baseline under every protocol, in seconds
 # make wheel      - dist/ser_utils-*.whl (bundled sample, checksums, profiles): attach it to Kaggle for offline installs
 # make test       - ruff, then pytest: unit tests, the end-to-end test and nbval over the notebooks
@@ -25,6 +25,8 @@ SEEDS ?= 42
 MODE ?=
 LAYERSUM ?=
 LR ?=
+WINDOW ?=
+VALIDATION ?=
 LINTED := ser_utils tests conftest.py .ci benchmarks
 # Executed notebooks go beside the other run products ($SER_OUTPUT_DIR when set).
 OUT := $(or $(SER_OUTPUT_DIR),outputs)
@@ -36,13 +38,14 @@ space := $(empty) $(empty)
 DATA_PARAM := $(if $(DATA),-p data_dir $(subst $(space),$(comma),$(abspath $(DATA))),)
 CORPORA ?=
 TEST_CORPORA ?=
-# The profile fields chosen on the make command line (MODE, LAYERSUM, LR, CORPORA, TEST_CORPORA), written once, as
+# The profile fields chosen on the make command line (MODE, LAYERSUM, LR, CORPORA, TEST_CORPORA, WINDOW, VALIDATION), as
 # one YAML mapping: papermill hands it to notebooks 03 and 05 as `overrides`, ser_utils.report takes it as
 # --overrides. $(call overrides,ITEMS) adds a target's own "key":value items.
 FIELDS := $(if $(filter frozen,$(MODE)),"freeze_encoder":true) $(if $(filter cnn-frozen,$(MODE)),"freeze_feature_encoder":true) \
 	$(if $(filter fine-tuned,$(MODE)),"freeze_encoder":false "freeze_feature_encoder":false) \
 	$(if $(LAYERSUM),"weighted_layer_sum":true) $(if $(LR),"learning_rate":$(LR)) \
-	$(if $(CORPORA),"corpora":"$(CORPORA)") $(if $(TEST_CORPORA),"test_corpora":"$(TEST_CORPORA)")
+	$(if $(CORPORA),"corpora":"$(CORPORA)") $(if $(TEST_CORPORA),"test_corpora":"$(TEST_CORPORA)") \
+	$(if $(WINDOW),"window":"$(WINDOW)") $(if $(VALIDATION),"validation":"$(VALIDATION)")
 overrides = '{$(subst $(space),$(comma),$(strip $(FIELDS) $(1)))}'
 # EDA and preprocessing: every corpus that trains or tests.
 FOUND_PARAM := $(if $(CORPORA),-p corpora $(CORPORA)$(if $(TEST_CORPORA),$(comma)$(TEST_CORPORA),),)
@@ -116,7 +119,8 @@ $(FOLD_RUNS): fold-%: $(VENV)/.installed
 
 baseline: $(VENV)/.installed
 	$(PY) -m ser_utils.baseline $(if $(DATA),--data $(abspath $(DATA)),) --n-folds $(FOLDS) \
-		$(if $(CORPORA),--corpora $(CORPORA),) $(if $(TEST_CORPORA),--test-corpora $(TEST_CORPORA),)
+		$(if $(CORPORA),--corpora $(CORPORA),) $(if $(TEST_CORPORA),--test-corpora $(TEST_CORPORA),) \
+		$(if $(filter whole,$(WINDOW)),--whole 10,)
 
 wheel: $(VENV)/.installed
 	rm -rf build dist/ser_utils-*.whl

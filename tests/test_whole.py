@@ -122,3 +122,20 @@ def test_whisper_keeps_the_recipe_window():
         ProfileError, match="window whole is for the raw-waveform encoders; Whisper reads window recipe"
     ):
         fit_to_window(whisper, None, window_for("ravdess", whole_s=10.0))
+
+
+def test_the_frozen_cache_pools_each_whole_clip_over_its_own_frames(whole_manifest, tmp_path):
+    from ser_utils.data.corpora import window_for
+    from ser_utils.train.frozen import pooled_hidden_states
+    from ser_utils.train.model import build_model, freeze_encoder
+
+    model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=0, weighted_layer_sum=True)
+    freeze_encoder(model)
+    paths = whole_manifest.sort_values("duration")["path"].iloc[[0, 10, 23]].tolist()  # three lengths
+    window = window_for("ravdess", whole_s=CAP_S)
+    pooled = pooled_hidden_states(model, extractor, paths, window, batch_size=16, progress=False, root=tmp_path)
+    with torch.inference_mode():
+        for clip, features in zip(read_clips(paths), pooled.features, strict=True):
+            inputs = torch.from_numpy(extractor(clip, sampling_rate=SAMPLE_RATE)["input_values"][0])[None]
+            last = model.base_model(inputs).last_hidden_state.mean(dim=1)[0]
+            assert torch.allclose(torch.from_numpy(features[-1]), last, atol=1e-5)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datasets
 import numpy as np
 import pandas as pd
-import torch
 
 from ser_utils.config import LABEL2ID, SAMPLE_RATE
 from ser_utils.data.audio import read_clips
@@ -61,6 +60,8 @@ class PaddedBatches:
         self.name, self.mask = input_name(feature_extractor), uses_attention_mask(feature_extractor)
 
     def __call__(self, features: list[dict]) -> dict:
+        import torch  # here: ser-predict's ONNX backend reads input_name from this module and runs without torch
+
         inputs = [np.asarray(feature[self.name], dtype=np.float32) for feature in features]
         longest = max(len(values) for values in inputs)
         batch = {self.name: torch.from_numpy(np.stack([np.pad(v, (0, longest - len(v))) for v in inputs]))}
