@@ -234,7 +234,7 @@ def build_trainer(profile: Profile, parts: Parts, args: TrainingArguments, progr
     bars = progress and is_main_process(args)
     stepped, train_set, selection_set, test_set = _datasets(profile, parts, model, feature_extractor, args, bars)
     collator = default_data_collator if stepped is not model else None  # features need no padding
-    if LENGTH_COLUMN in getattr(train_set, "column_names", ()):  # whole utterances
+    if profile.whole_s is not None and stepped is model:  # whole utterances, of many lengths
         collator = PaddedBatches(feature_extractor)
         if not uses_attention_mask(feature_extractor):  # zeros would change the others' logits: one at a time
             args.per_device_eval_batch_size = 1
