@@ -2,6 +2,7 @@
 
     python benchmarks/train_throughput.py                 # wav2vec2-base architecture, batch 16, 2.5 s clips
     python benchmarks/train_throughput.py --steps 20      # more timed steps (a GPU does them in seconds)
+    python benchmarks/train_throughput.py --bf16 --batch-size 8   # the full profile in fp32 against bf16 autocast
 
 (a) original: fp32, eager attention, unfused AdamW, no DataLoader workers (Trainer defaults of the original's time);
 (b) fast: the `full` profile's settings (bf16 autocast on GPUs with bf16, SDPA attention, fused AdamW, workers).
@@ -43,7 +44,9 @@ PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "T4": 6
 CONFIGS = {
     "original": {"precision": "fp32", "attention": "eager", "optimizer": "adamw_torch", "dataloader_workers": 0},
     "fast": {},  # the full profile as shipped
+    "bf16": {"precision": "bf16"},  # the same in bf16 autocast (on a CPU only where bf16 is native)
 }
+BF16_SIDES = ("fast", "bf16")  # --bf16: fp32 against bf16, both the full profile otherwise
 
 
 def random_clips(clips: int):
@@ -190,23 +193,40 @@ def in_fresh_processes(script: str, sides, options, describe_side) -> dict | Non
     return results
 
 
+BF16_SECTION = "## Training steps in bf16 against fp32 (benchmarks/train_throughput.py --bf16)"
+BF16_HEADER = ("| date | device | torch | model | batch | timed steps | fp32 (the full profile) | bf16 autocast "
+               "| speed-up |\n|---|---|---|---|---|---|---|---|---|")  # fmt: skip
+
+
+def bf16_row(arch: str, batch_size: int, steps: int, results: dict, peak: float | None) -> str:
+    """One row of the bf16 table: both sides, and what bf16 ran as (fp32 where the CPU lacks native bf16)."""
+    fp32, bf16 = results["fast"], results["bf16"]
+    return (f"| {datetime.date.today()} | {bf16['device']} | {bf16['torch']} | wav2vec2-{arch} (random init) | "
+            f"{batch_size} | {steps} | {describe(fp32, peak)} | ran as {bf16['precision']}: {describe(bf16, peak)} | "
+            f"{bf16['samples_per_s'] / fp32['samples_per_s']:.2f}x |\n")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_step_options(parser, CONFIGS, batch_size=16)
+    parser.add_argument("--bf16", action="store_true", help="the full profile in fp32 against bf16 autocast")
     parser.add_argument("--peak-tflops", type=float, help="the device's peak TFLOP/s for MFU (known GPUs: automatic)")
     options = parser.parse_args(argv)
     shape = (options.arch, options.steps, options.warmup, options.batch_size, options.device)
     if options.worker:
         print(json.dumps(measure(options.worker, *shape)))
         return 0
-    results = in_fresh_processes(__file__, CONFIGS, options, lambda result: describe(result, options.peak_tflops))
+    sides = BF16_SIDES if options.bf16 else ("original", "fast")
+    results = in_fresh_processes(__file__, sides, options, lambda result: describe(result, options.peak_tflops))
     if results is None:
         return 1
     peak = options.peak_tflops or known_peak(results["fast"]["device"])
-    row = table_row(options.arch, options.batch_size, options.steps, results, peak)
-    append_row(options.output, "## Training throughput (benchmarks/train_throughput.py)", HEADER, row)
-    print(f"speed-up {results['fast']['samples_per_s'] / results['original']['samples_per_s']:.2f}x; "
-          f"row appended to {options.output}:\n{row}", end="")  # fmt: skip
+    make, section, header = (bf16_row, BF16_SECTION, BF16_HEADER) if options.bf16 else (
+        table_row, "## Training throughput (benchmarks/train_throughput.py)", HEADER)  # fmt: skip
+    row = make(options.arch, options.batch_size, options.steps, results, peak)
+    append_row(options.output, section, header, row)
+    first, second = (results[side]["samples_per_s"] for side in sides)
+    print(f"speed-up {second / first:.2f}x; row appended to {options.output}:\n{row}", end="")
     return 0
 
 

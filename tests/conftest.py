@@ -168,8 +168,9 @@ def clip(ravdess_16k) -> Path:
 def run_main(main, *args, env=None) -> subprocess.CompletedProcess:
     """A command's `main(argv)` run in this process, its output captured, as run_command gives it: for tests whose
     point is what the command decides (refusals, error rows), not the interpreter around it. The command_line guard
-    that makes an expected failure one line and an exit code is the same code; anything else raises here, so the
-    test fails as a traceback would. `env` adds to os.environ for the call (a None value removing that variable)."""
+    that makes an expected failure one line and an exit code is the same code (argparse's SystemExit gives its
+    status); anything else raises here, so the test fails as a traceback would. `env` adds to os.environ for the
+    call (a None value removing that variable)."""
     import contextlib
     import io
 
@@ -179,7 +180,10 @@ def run_main(main, *args, env=None) -> subprocess.CompletedProcess:
         for name, value in (env or {}).items():
             os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, str(value))
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main([*map(str, args)])
+            try:
+                code = main([*map(str, args)])
+            except SystemExit as exit:  # argparse refusing an option: usage and exit status 2, as in a process
+                code = exit.code
     finally:
         for name, value in saved.items():
             os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)

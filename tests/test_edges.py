@@ -431,7 +431,9 @@ def test_a_port_in_use_is_one_line(model_dir):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = run_command("ser_utils.demo", "--model", model_dir, "--port", port, timeout=300)
+        from ser_utils.ship.demo import main
+
+        done = run_main(main, "--model", model_dir, "--port", port)  # what the command decides, in this process
     assert f"port {port} is in use" in clean(done, 2)
 
 

@@ -149,7 +149,11 @@ def test_no_clip_is_written_after_the_run_is_killed(ravdess_16k, tmp_path):
 
 
 def predict(*args):
-    return run_command("ser_utils.predict", *args)
+    """ser-predict's main in this process: what these tests check is what the command decides (its command line as
+    a process is tested in test_predict)."""
+    from ser_utils.ship.predict import main
+
+    return run_main(main, *args)
 
 
 @pytest.mark.parametrize("head", ["Wav2Vec2Model", "Wav2Vec2ForCTC", "other labels"])
