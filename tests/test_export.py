@@ -110,3 +110,21 @@ def test_a_missing_or_stale_onnx_model_is_refused_naming_the_fix(exported, train
     (stale / ONNX_FILE).write_bytes(b"not a graph")
     done = run_command("ser_utils.predict", "--backend", "onnx", "--model", str(stale), CLIPS[0], timeout=300)
     assert done.returncode == 2 and "not a usable ONNX model" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_backend_auto_picks_the_fastest_backend_the_folder_has(exported, trained_run, monkeypatch):
+    from ser_utils.ship import predict as prediction
+
+    predictor, note = prediction.fastest_predictor(exported)
+    assert predictor.onnx is not None and note == "auto: ONNX Runtime int8"
+    bare = trained_run.run_dir / MODEL_DIR  # no ONNX files: torch, in bf16 where the CPU has it natively
+    monkeypatch.setattr(prediction, "cpu_precision", lambda precision: ("fp32", "bf16 would be emulated here"))
+    predictor, note = prediction.fastest_predictor(bare)
+    assert predictor.onnx is None and predictor.precision == "fp32"
+    assert note == "auto: torch fp32 (no model.int8.onnx; no model.onnx; ser-export writes the ONNX files)"
+    monkeypatch.setattr(prediction, "cpu_precision", lambda precision: (precision, ""))
+    assert prediction.fastest_predictor(bare)[0].precision == "bf16"
+    from conftest import run_main
+
+    done = run_main(prediction.main, "--backend", "auto", "--int8", "--model", exported, CLIPS[0])
+    assert done.returncode == 2 and "--backend auto picks int8 and the precision itself" in done.stderr

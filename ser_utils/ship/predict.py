@@ -109,6 +109,31 @@ class Predictor:
         return softmax(logits.float().cpu().numpy(), self.temperature).astype(np.float32)
 
 
+def fastest_predictor(model_dir: str | os.PathLike) -> tuple[Predictor, str]:
+    """`--backend auto`: the fastest backend the folder has here, and one line saying which and why. The order is
+    benchmarks/onnx_inference.py's on both CPUs it ran on (AMD EPYC with AVX-512-BF16; Intel Xeon with AMX): ONNX
+    Runtime int8, then ONNX fp32, then torch in bf16 where the CPU has it natively, then torch fp32; a GPU runs
+    torch. An ONNX file that is missing, stale or without onnxruntime is passed over, saying why."""
+    from importlib.util import find_spec
+
+    import torch
+
+    if torch.cuda.is_available():
+        return Predictor(model_dir), "auto: torch on the GPU"
+    skipped = []
+    for name, int8 in (("model.int8.onnx", True), ("model.onnx", False)):
+        if not (Path(model_dir) / name).is_file() or find_spec("onnxruntime") is None:
+            skipped.append(f"no {name}" if find_spec("onnxruntime") else "no onnxruntime")
+            continue
+        try:
+            return Predictor(model_dir, backend="onnx", int8=int8), f"auto: ONNX Runtime {'int8' if int8 else 'fp32'}"
+        except ModelError as error:
+            skipped.append(str(error))
+    predictor = Predictor(model_dir, precision="bf16" if cpu_precision("bf16")[0] == "bf16" else "fp32")
+    why = f" ({'; '.join(dict.fromkeys(skipped))}; ser-export writes the ONNX files)" if skipped else ""
+    return predictor, f"auto: torch {predictor.precision}{why}"
+
+
 class _Batches:
     """Windows of many files, run through the model `batch_size` at a time; each file's probabilities are
     gathered in its row (`_p`), its window starts in `_starts`."""
@@ -222,16 +247,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--per-window", action="store_true", help="with --window: one row per window")
     parser.add_argument("--int8", action="store_true", help="CPU: int8 weights in the linear layers (faster)")
-    parser.add_argument("--backend", choices=BACKENDS, default="torch", help="torch (default) or onnx (ser-export)")
+    parser.add_argument("--backend", choices=(*BACKENDS, "auto"), default="torch",
+                        help="torch (default), onnx (ser-export), or auto: the fastest one the folder has")  # fmt: skip
     add_precision_option(parser)
     args = parser.parse_args(argv)
+    if args.backend == "auto" and (args.int8 or args.precision != "fp32"):
+        raise SerError("--backend auto picks int8 and the precision itself: leave out --int8 and --precision")
     paths = expand_paths(args.paths)  # once: the output check and the predictions read the same list
     output = None if args.output == "-" else check_replaceable(check_output_file(args.output), paths)
-    predictor = Predictor(args.model or published_model_dir(), int8=args.int8, backend=args.backend,
-                          precision=args.precision)  # fmt: skip
-    print(f"ser-predict: {describe_temperature(predictor.temperature)}", file=sys.stderr)
-    if predictor.precision_note:
-        print(f"ser-predict: {predictor.precision_note}", file=sys.stderr)
+    model_dir, note = args.model or published_model_dir(), ""
+    if args.backend == "auto":
+        predictor, note = fastest_predictor(model_dir)
+    else:
+        predictor = Predictor(model_dir, int8=args.int8, backend=args.backend, precision=args.precision)
+    for line in filter(None, (describe_temperature(predictor.temperature), note, predictor.precision_note)):
+        print(f"ser-predict: {line}", file=sys.stderr)
     table = predict(
         paths,
         batch_size=args.batch_size,
