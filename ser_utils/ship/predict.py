@@ -111,7 +111,7 @@ class Predictor:
 
 def fastest_predictor(model_dir: str | os.PathLike) -> tuple[Predictor, str]:
     """`--backend auto`: the fastest backend the folder has here, and one line saying which and why. The order is
-    benchmarks/onnx_inference.py's on both CPUs it ran on (AMD EPYC with AVX-512-BF16; Intel Xeon with AMX): ONNX
+    benchmarks/onnx_inference.py's on an AMD EPYC with AVX-512-BF16 (reported the same for a Xeon with AMX): ONNX
     Runtime int8, then ONNX fp32, then torch in bf16 where the CPU has it natively, then torch fp32; a GPU runs
     torch. An ONNX file that is missing, stale or without onnxruntime is passed over, saying why."""
     from importlib.util import find_spec
