@@ -112,7 +112,7 @@ def test_a_missing_or_stale_onnx_model_is_refused_naming_the_fix(exported, train
     assert done.returncode == 2 and "not a usable ONNX model" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_backend_auto_picks_the_fastest_backend_the_folder_has(exported, trained_run, monkeypatch):
+def test_backend_auto_picks_the_fastest_backend_the_folder_has(exported, trained_run, monkeypatch, tmp_path):
     from ser_utils.ship import predict as prediction
 
     predictor, note = prediction.fastest_predictor(exported)
@@ -122,8 +122,14 @@ def test_backend_auto_picks_the_fastest_backend_the_folder_has(exported, trained
     predictor, note = prediction.fastest_predictor(bare)
     assert predictor.onnx is None and predictor.precision == "fp32"
     assert note == "auto: torch fp32 (no model.int8.onnx; no model.onnx; ser-export writes the ONNX files)"
+    fp32_only = tmp_path / "fp32-only"
+    shutil.copytree(exported, fp32_only)
+    (fp32_only / ONNX_INT8_FILE).unlink()
+    predictor, note = prediction.fastest_predictor(fp32_only)  # no native bf16: ONNX fp32 beats torch fp32
+    assert predictor.onnx is not None and note.startswith("auto: ONNX Runtime fp32 (no model.int8.onnx;")
     monkeypatch.setattr(prediction, "cpu_precision", lambda precision: (precision, ""))
-    assert prediction.fastest_predictor(bare)[0].precision == "bf16"
+    predictor, note = prediction.fastest_predictor(fp32_only)  # native bf16 is faster than ONNX fp32
+    assert predictor.precision == "bf16" and note == "auto: torch bf16 (no model.int8.onnx)"
     from conftest import run_main
 
     done = run_main(prediction.main, "--backend", "auto", "--int8", "--model", exported, CLIPS[0])

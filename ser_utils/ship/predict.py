@@ -112,26 +112,35 @@ class Predictor:
 def fastest_predictor(model_dir: str | os.PathLike) -> tuple[Predictor, str]:
     """`--backend auto`: the fastest backend the folder has here, and one line saying which and why. The order is
     benchmarks/onnx_inference.py's on an AMD EPYC with AVX-512-BF16 (reported the same for a Xeon with AMX): ONNX
-    Runtime int8, then ONNX fp32, then torch in bf16 where the CPU has it natively, then torch fp32; a GPU runs
+    Runtime int8, then torch in bf16 where the CPU has it natively, then ONNX fp32, then torch fp32; a GPU runs
     torch. An ONNX file that is missing, stale or without onnxruntime is passed over, saying why."""
-    from importlib.util import find_spec
-
     import torch
 
     if torch.cuda.is_available():
         return Predictor(model_dir), "auto: torch on the GPU"
-    skipped = []
-    for name, int8 in (("model.int8.onnx", True), ("model.onnx", False)):
-        if not (Path(model_dir) / name).is_file() or find_spec("onnxruntime") is None:
-            skipped.append(f"no {name}" if find_spec("onnxruntime") else "no onnxruntime")
-            continue
-        try:
-            return Predictor(model_dir, backend="onnx", int8=int8), f"auto: ONNX Runtime {'int8' if int8 else 'fp32'}"
-        except ModelError as error:
-            skipped.append(str(error))
-    predictor = Predictor(model_dir, precision="bf16" if cpu_precision("bf16")[0] == "bf16" else "fp32")
-    why = f" ({'; '.join(dict.fromkeys(skipped))}; ser-export writes the ONNX files)" if skipped else ""
-    return predictor, f"auto: torch {predictor.precision}{why}"
+    skipped: list[str] = []
+    if onnx := _onnx_predictor(model_dir, True, skipped):
+        return onnx, "auto: ONNX Runtime int8"
+    if cpu_precision("bf16")[0] == "bf16":
+        return Predictor(model_dir, precision="bf16"), f"auto: torch bf16 ({'; '.join(skipped)})"
+    if onnx := _onnx_predictor(model_dir, False, skipped):
+        return onnx, f"auto: ONNX Runtime fp32 ({'; '.join(skipped)}; no native bf16 on this CPU)"
+    return Predictor(model_dir), f"auto: torch fp32 ({'; '.join(skipped)}; ser-export writes the ONNX files)"
+
+
+def _onnx_predictor(model_dir, int8: bool, skipped: list[str]) -> Predictor | None:
+    """The folder's ONNX model (int8 or fp32) under ONNX Runtime, or None with the reason added to `skipped`."""
+    from importlib.util import find_spec
+
+    name = "model.int8.onnx" if int8 else "model.onnx"
+    if find_spec("onnxruntime") is None or not (Path(model_dir) / name).is_file():
+        skipped.append(f"no {name}" if find_spec("onnxruntime") else f"no onnxruntime for {name}")
+        return None
+    try:
+        return Predictor(model_dir, backend="onnx", int8=int8)
+    except ModelError as error:
+        skipped.append(str(error))
+        return None
 
 
 class _Batches:
