@@ -34,9 +34,8 @@ def add_profile_options(parser: argparse.ArgumentParser, only=None) -> None:
             continue
         flag, kind = "--" + name.replace("_", "-"), scalar_type(hints[name])
         default = "none" if field.default == "" else field.default
-        help_text = f"{field.metadata['help']} (default: the profile's, else {default})".replace(
-            "%", "%%"
-        )  # argparse formats help
+        help_text = f"{field.metadata['help']} (default: the profile's, else {default})"
+        help_text = help_text.replace("%", "%%")  # argparse %-formats help texts: "20 %" must reach it as "20 %%"
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:

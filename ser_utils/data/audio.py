@@ -48,6 +48,11 @@ class Window:
         return round(self.duration_s * self.sample_rate)
 
 
+def whole_name(whole_s: float) -> str:
+    """The whole-utterance window in folder and run names: "whole10s"."""
+    return f"whole{whole_s:g}s"
+
+
 PREPROCESSING_FILE = "ser_preprocessing.json"  # a model folder's window, as json.dumps(window_record(window))
 
 

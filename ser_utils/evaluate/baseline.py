@@ -26,7 +26,7 @@ from sklearn.svm import SVC
 from tqdm import tqdm
 
 from ser_utils.config import N_FOLDS, SAMPLE_RATE, SEED, named_corpora
-from ser_utils.data.audio import read_clips
+from ser_utils.data.audio import read_clips, whole_name
 from ser_utils.data.sources import add_data_options
 from ser_utils.errors import at_least, command_line
 from ser_utils.files import outputs_dir, writing
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     per_fold = evaluate_protocols(manifest, features, n_folds=args.n_folds, test_corpora=test_corpora,
                                   predictions=predictions)  # fmt: skip
     summary = summarize(per_fold)
-    out = outputs_dir() / ("baseline" if args.whole is None else f"baseline-whole{args.whole:g}s")
+    out = outputs_dir() / ("baseline" if args.whole is None else f"baseline-{whole_name(args.whole)}")
     for name, table in (("per_fold.csv", per_fold), ("summary.csv", summary)):
         with writing(out / name) as tmp:
             table.to_csv(tmp, index=False)

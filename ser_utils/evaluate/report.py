@@ -19,6 +19,7 @@ from ser_utils.config import (
     FOLD_PROTOCOLS,
     N_FOLDS,
     PROTOCOLS,
+    RANDOM_VALIDATION,
     SEED,
     Profile,
     load_profile,
@@ -38,9 +39,8 @@ ORIGINAL_CLAIM = "99.65 % accuracy claimed by the original Kaggle notebook (rand
 INTERVAL_COLUMNS = [f"{metric} 95 %" for metric in SUMMARY_METRICS]
 RESULT_COLUMNS = ["encoder", "pretrained", "mode", "protocol", "data", "emotions scored", "folds", "seeds",
                   *SUMMARY_METRICS, *INTERVAL_COLUMNS, "interval", "machine", "runs"]  # fmt: skip
-# EmoBox (Ma et al., Interspeech 2024, arXiv:2406.07162) on RAVDESS, frozen encoders, its 6 actor folds, in percent:
-# published figures, not runs of this project, with its settings (window whole, validation random).
-EMOBOX_SETTINGS = "emobox (whole utterances; validation: random 20 % of training clips, speaker-dependent)"
+# EmoBox (Ma et al., Interspeech 2024, arXiv:2406.07162), RAVDESS, frozen encoders, its 6 folds: published, not ours.
+EMOBOX_SETTINGS = f"emobox (whole utterances; validation: {RANDOM_VALIDATION})"
 EMOBOX_PUBLISHED = pd.DataFrame(
     [
         ("wav2vec 2.0 base", 54.33, 55.40, 53.99),
@@ -78,7 +78,7 @@ def classes_label(run: dict) -> str:
 def input_note(profile: dict) -> str:
     """What a run's profile changed of the recipe's input and validation, for its protocol cell ("" for none)."""
     notes = [f"whole utterances up to {profile['max_duration_s']:g} s"] if profile.get("window") == "whole" else []
-    notes += ["validation: random 20 % of training clips, speaker-dependent"] * (profile.get("validation") == "random")
+    notes += [f"validation: {RANDOM_VALIDATION}"] * (profile.get("validation") == "random")
     return f" ({'; '.join(notes)})" if notes else ""
 
 

@@ -18,7 +18,7 @@ import soundfile as sf
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from ser_utils.data.audio import Window, audio_info, read_window, write_wav_atomic
+from ser_utils.data.audio import Window, audio_info, read_window, whole_name, write_wav_atomic
 from ser_utils.data.corpora import window_for
 from ser_utils.data.sources import BUNDLED_SAMPLE, DataSource, add_data_options, resolve_sources, scan_source
 from ser_utils.data.verify import verify_corpus
@@ -80,7 +80,7 @@ def _prepare_clip(source: str, target: Path, recorded: tuple, owner: int, window
 def prepared_dir_for(source: DataSource, whole_s: float | None = None) -> Path:
     """Where a source's preprocessed clips go: outputs/prepared/[<corpus>-]<folder name>-<hash of its path>, with
     `-whole<cap>s` after it for whole utterances (so that the two never remake each other's clips)."""
-    whole = "" if whole_s is None else f"-whole{whole_s:g}s"
+    whole = "" if whole_s is None else f"-{whole_name(whole_s)}"
     if source.path == BUNDLED_SAMPLE:
         return outputs_dir() / "prepared" / f"bundled-sample{whole}"
     digest = hashlib.sha1(str(source.path.resolve()).encode()).hexdigest()[:8]

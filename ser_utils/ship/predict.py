@@ -132,9 +132,9 @@ def _onnx_predictor(model_dir, int8: bool, skipped: list[str]) -> Predictor | No
     """The folder's ONNX model (int8 or fp32) under ONNX Runtime, or None with the reason added to `skipped`."""
     from importlib.util import find_spec
 
-    name = "model.int8.onnx" if int8 else "model.onnx"
-    if find_spec("onnxruntime") is None or not (Path(model_dir) / name).is_file():
-        skipped.append(f"no {name}" if find_spec("onnxruntime") else f"no onnxruntime for {name}")
+    name, runtime = "model.int8.onnx" if int8 else "model.onnx", find_spec("onnxruntime") is not None
+    if not runtime or not (Path(model_dir) / name).is_file():
+        skipped.append(f"no {name}" if runtime else f"no onnxruntime for {name}")
         return None
     try:
         return Predictor(model_dir, backend="onnx", int8=int8)

@@ -17,8 +17,7 @@ import transformers
 from transformers import Trainer, TrainingArguments
 
 from ser_utils.config import FOLD_PROTOCOLS, LABEL2ID, Profile
-from ser_utils.data.audio import Window, window_record
-from ser_utils.data.corpora import main_window
+from ser_utils.data.audio import window_record
 from ser_utils.files import check_writable, outputs_dir, space_checked
 from ser_utils.prepare.audit import leakage_audit, leakage_by_corpus
 from ser_utils.prepare.protocols import check_parts, parted_manifest, scored_classes
@@ -94,7 +93,7 @@ def run_record(
         "leakage": leakage_audit(manifest),
         "leakage_by_corpus": leakage_by_corpus(manifest) if manifest["corpus"].nunique() > 1 else None,
         "classes": classes,
-        "window": window_record(training_window(manifest, profile.whole_s)),
+        "window": window_record(parts.window(profile)),
         **test_scores(predictions, classes),
         "calibration": calibrated,
         "best_checkpoint": state.best_model_checkpoint,
@@ -117,13 +116,6 @@ def data_fingerprint(manifest: pd.DataFrame) -> str:
     sources = manifest["source_md5"].fillna(manifest["source"]) if "source_md5" in manifest else manifest["source"]
     clips = sorted(zip(sources.astype(str), manifest["emotion"].astype(str), manifest["corpus"], strict=True))
     return hashlib.sha256(json.dumps(clips).encode()).hexdigest()[:16]
-
-
-def training_window(manifest: pd.DataFrame, whole_s: float | None = None) -> Window:
-    """The window recorded in the model folder (and used for recordings of unknown origin): that of the corpus
-    with the most training clips (RAVDESS: 0.6 s in; the others: from the start), or with `whole_s` the
-    whole-utterance window."""
-    return main_window(manifest.loc[manifest["part"] == "train", "corpus"], whole_s)
 
 
 def _checkpoint_to_resume(run_dir: Path, main: bool) -> Path | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from ser_utils.config import FOLD_PROTOCOLS, SEED, Profile, named_corpora
-from ser_utils.data.audio import PREPROCESSING_FILE
+from ser_utils.data.audio import PREPROCESSING_FILE, whole_name
 from ser_utils.errors import NotFoundError, OutputError, ProfileError, TrainingError
 from ser_utils.files import folder_lock, outputs_dir, writing
 
@@ -89,7 +89,7 @@ def corpora_suffix(corpora: str | None, test_corpora: str | None) -> list[str]:
 def mode_suffix(profile: Profile) -> list[str]:
     """How much trains, input, validation, where not the recipe's: e.g. [], ["frozen-layersum"], ["whole10s"]."""
     mode = profile.mode.replace("feature encoder", "cnn").replace(" + layer sum", "-layersum").replace(" ", "-")
-    inputs = {f"whole{profile.max_duration_s:g}s": profile.window == "whole"}
+    inputs = {whole_name(profile.max_duration_s): profile.window == "whole"}
     inputs["randomval"] = profile.validation == "random"
     return [mode] * (profile.mode != "fine-tuned") + [name for name, used in inputs.items() if used]
 
