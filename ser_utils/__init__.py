@@ -25,6 +25,7 @@ _PUBLIC = {
     "run_training": "train.run", "load_run": "train.run_folders", "finished_runs": "train.run_folders",
     # ship: a trained model classifying recordings, exported to ONNX
     "Predictor": "ship.predict", "predict_table": "ship.predict", "export_onnx": "ship.export",
+    "SpeechDetector": "ship.segments",
     # evaluate: results across runs, and a trained model scored on another corpus
     "results_table": "evaluate.report", "evaluate_model": "evaluate.score",
 }  # fmt: skip

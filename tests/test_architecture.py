@@ -30,7 +30,7 @@ STAGES = {
         "run",
         "command",
     ],
-    "ship": ["export", "recordings", "predict", "demo"],
+    "ship": ["export", "recordings", "segments", "predict", "demo"],
     "evaluate": ["plots", "report", "baseline", "score", "compare"],
 }
 ORDER = FOUNDATION + [f"{stage}.{name}" for stage, names in STAGES.items() for name in names]

@@ -166,3 +166,15 @@ def test_whole_padding_benchmark_compares_batches_with_one_clip_at_a_time(ravdes
     assert [row[3] for row in rows] == ["no", "yes"] and all(row[4:6] == ["8", "4"] for row in rows)
     group, masked = (float(row[7]) for row in rows)
     assert masked < 1e-4 and group > masked  # the mask makes padding vanish; the zeros without it do not
+
+
+def test_segments_benchmark_on_a_tiny_model_appends_its_two_rows(tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "segments.py"), "--hours", "0.005", "--arch", "tiny",
+               "--clips", "8", "--short-s", "0", "--output", str(output)]  # fmt: skip
+    done = run_command(command=command, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
+    assert len(rows) == 2 and rows[0][2] == "8" and all(re.match(r"\d/8 \(", cell) for cell in rows[0][3:])
+    assert "wav2vec2-tiny" in rows[1][2] and all(cell.startswith("RTF ") for cell in rows[1][5:8])
+    assert rows[1][8] == "0 s: not run / not run MiB |"

@@ -10,13 +10,16 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from conftest import run_command
-from ser_utils.config import PROJECT_ROOT
+from ser_utils.config import EMOTIONS, PROJECT_ROOT
+from ser_utils.data.sources import BUNDLED_SAMPLE
 from ser_utils.ship.demo import classify
 from ser_utils.ship.predict import Predictor
+from ser_utils.ship.segments import SpeechDetector
 from ser_utils.train.run_folders import MODEL_DIR
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -133,6 +136,8 @@ def test_the_page_classifies_a_clip_as_ser_predict_does_and_survives_bad_files(b
 
 
 def test_classify_gives_a_timeline_for_long_recordings(trained_run, ravdess_16k, tmp_path):
+    """Without a speech detector (silero-vad missing), a table of windows; with one, the speech segments, which
+    are ser-predict --segments' rows, drawn on the waveform."""
     import numpy as np
     import soundfile as sf
 
@@ -140,7 +145,35 @@ def test_classify_gives_a_timeline_for_long_recordings(trained_run, ravdess_16k,
     clips = sorted((ravdess_16k / "Actor_02").iterdir())[:3]
     long = tmp_path / "long.wav"
     sf.write(long, np.concatenate([sf.read(clip)[0] for clip in clips]), 16_000)
-    label, probabilities, timeline, message = classify(str(long), predictor)
+    label, probabilities, timeline, message, figure = classify(str(long), predictor)
     assert label in probabilities and abs(sum(probabilities.values()) - 1) < 1e-4
     assert len(timeline) == math.ceil((sf.info(long).duration - 2.5) / 1.25) + 1 and message == ""  # last one padded
+    assert figure.axes[0].get_xlabel() == "time (s)" and not figure.axes[0].patches
+    segments = classify(str(long), predictor, detector=SpeechDetector())[2]
+    rows = predictor.segments(long)
+    assert list(segments["start (s)"]) == list(rows["start_s"]) and list(segments["emotion"]) == list(rows["label"])
     assert classify(None, predictor)[3].startswith("Upload a recording")
+
+
+def test_the_page_shows_the_speech_segments_of_a_recording_under_its_waveform(browser, page, tmp_path):
+    """A recording of 5 clips with noise between them: 5 segments in the table and 5 shaded spans on the plot."""
+    from selenium.webdriver.common.by import By
+
+    sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+    from speech_recordings import clip_paths, write_recording
+
+    address, _, _ = page
+    recording = tmp_path / "five-clips.wav"
+    write_recording(recording, clip_paths(Path(BUNDLED_SAMPLE), statement="02", repetition="02")[:5], 8_000)
+    browser.get(address)
+    _upload(browser, recording)
+    table = _wait(browser, lambda: browser.find_element(By.CSS_SELECTOR, "#timeline").text.count("\n") > 20 and
+                  browser.find_element(By.CSS_SELECTOR, "#timeline").text)  # fmt: skip
+    cells = table.split("\n")  # its label, the 4 headers, then 4 cells a row, as the virtual table shows them
+    assert cells[1:5] == ["start (s)", "end (s)", "emotion", "probability"] and len(cells) == 5 + 5 * 4
+    assert all(emotion in EMOTIONS for emotion in cells[7::4])
+    starts = [float(start) for start in cells[5::4]]
+    assert starts == sorted(starts) and all(b - a > 2 for a, b in zip(starts, starts[1:], strict=False))
+    image = _wait(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "#waveform img"))[0]
+    assert image.size["width"] > 300 and image.get_attribute("src").startswith("data:image")
+    browser.save_screenshot(str(SCREENSHOT.with_name("segments.png")))

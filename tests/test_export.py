@@ -86,12 +86,13 @@ def test_the_onnx_path_runs_without_torch(exported):
     script = (
         "import sys; sys.modules['torch'] = None; sys.modules['transformers'] = None\n"  # importing either fails
         "from ser_utils.ship.predict import Predictor, predict\n"
-        f"table = predict({CLIPS[:4]!r}, progress=False, predictor=Predictor({str(exported)!r}, backend='onnx'))\n"
-        "print(table['label'].notna().sum())"
+        f"predictor = Predictor({str(exported)!r}, backend='onnx')\n"
+        f"table = predict({CLIPS[:4]!r}, progress=False, predictor=predictor)\n"
+        f"print(table['label'].notna().sum(), len(predictor.segments({CLIPS[0]!r})))"  # speech segments too
     )
     done = run_command(command=[sys.executable, "-c", script], timeout=300)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "4"
+    assert done.stdout.strip() == "4 1"
 
 
 def test_a_missing_or_stale_onnx_model_is_refused_naming_the_fix(exported, trained_run, tmp_path):

@@ -193,28 +193,31 @@ def _whole(path, info, window: Window) -> np.ndarray:
     return np.pad(kept, (0, max(0, round(MIN_WHOLE_S * window.sample_rate) - len(kept))))
 
 
-def stream_windows(path: str | os.PathLike, window: Window, hop_s: float, block: int = 64):
+def stream_windows(path: str | os.PathLike, window: Window, hop_s: float, block: int = 64, span=None):
     """Yield (windows, start times in s) over a whole file, `block` windows at a time: windows of `window`'s length
-    every `hop_s` seconds, at its sample rate, mono, the last one zero-padded. Memory stays bounded by the block,
-    whatever the file's length: each block reads only its own stretch of the file (with a margin, so that
-    resampling gives the numbers of resampling the whole file). Raises AudioError as read_window does."""
+    every `hop_s` seconds, at its sample rate, mono, the last one zero-padded. With `span` (start_s, end_s), only
+    that stretch of the file: its windows start at its start, and audio after its end is zeros. Memory stays
+    bounded by the block, whatever the file's length: each block reads only its own stretch of the file (with a
+    margin, so that resampling gives the numbers of resampling the whole file). Raises AudioError as read_window
+    does."""
     info = audio_info(path)
     rate, total, out_rate = info.samplerate, info.frames, window.sample_rate
     if total == 0:
         raise AudioError(path, "no audio samples in the file")
     out_total = math.ceil(total * out_rate / rate)  # the length of the whole file, resampled
+    out_first, out_last = (0, out_total) if span is None else (round(span[0] * out_rate), round(span[1] * out_rate))
+    out_last = min(out_last, out_total)
     hop = max(1, round(hop_s * out_rate))
-    count = 1 + max(0, math.ceil((out_total - window.length) / hop))
+    count = 1 + max(0, math.ceil((out_last - out_first - window.length) / hop))
     step = rate // math.gcd(rate, out_rate)  # source samples that map to a whole number of output samples
     margin = 0 if rate == out_rate else round(RESAMPLE_MARGIN_S * rate)
     for first in range(0, count, block):
-        last = min(first + block, count) - 1
-        begin = max(first * hop * rate // out_rate - margin, 0) // step * step
-        end = min(math.ceil((last * hop + window.length) * rate / out_rate) + margin, total)
+        starts = out_first + np.arange(first, min(first + block, count)) * hop
+        begin = max(starts[0] * rate // out_rate - margin, 0) // step * step
+        end = min(math.ceil((starts[-1] + window.length) * rate / out_rate) + margin, total)
         audio = _finite(path, read_samples(path, begin, end - begin, info.subtype)[0])
-        mono = to_mono_at(audio, rate, out_rate)
         offset = begin * out_rate // rate
-        starts = np.arange(first, last + 1) * hop
+        mono = to_mono_at(audio, rate, out_rate)[: out_last - offset]
         windows = np.stack([trim_to_window(mono, start - offset, window.length) for start in starts])
         yield windows, starts / out_rate
 

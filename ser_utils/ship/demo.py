@@ -3,9 +3,11 @@
     ser-demo --model outputs/model [--port 7860] [--share] [--backend onnx | --precision bf16]
 
 A Gradio app on this machine (a public share link only with --share). It runs the same Predictor as ser-predict:
-the top emotion, the 8 probabilities as bars, and for recordings longer than the model's window a timeline of the
-emotion in each window. A file that cannot be used (not audio, empty, truncated, over the size limit) shows the
-reason on the page, naming the file as the user named it (never a path on the server), and the app goes on serving.
+the top emotion, the 8 probabilities as bars, the waveform with the speech segments on it (ser-predict --segments,
+where silero-vad is installed) and their table: start, end, emotion; without silero-vad, recordings longer than
+the model's window get a table of the emotion in each window instead. A file that cannot be used (not audio,
+empty, truncated, over the size limit) shows the reason on the page, naming the file as the user named it (never a
+path on the server), and the app goes on serving.
 Uploads go to a folder of the app's own: each file is deleted once it is classified, and the folder at shutdown.
 """
 
@@ -19,64 +21,99 @@ import signal
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from ser_utils.data.audio import audio_info
+from ser_utils.config import EMOTIONS
+from ser_utils.data.audio import audio_info, load_audio
 from ser_utils.errors import SerError, at_least, command_line, require
 from ser_utils.ship.predict import BACKENDS, Predictor, add_precision_option, predict
+from ser_utils.ship.segments import SpeechDetector, segment_table
 from ser_utils.train.calibration import describe_temperature
 from ser_utils.train.run_folders import published_model_dir
 
 TIMELINE_COLUMNS = ["start (s)", "emotion", "probability"]
+SEGMENT_COLUMNS = ["start (s)", "end (s)", "emotion", "probability"]
 MAX_UPLOAD_MB = 50  # the default size limit of an upload
 
 
-def classify(
-    path: str | None, predictor: Predictor, hop_s: float = 1.25, max_mb: float = MAX_UPLOAD_MB, uploads: str = ""
-) -> tuple[str, dict, pd.DataFrame, str]:
-    """(top emotion, probabilities by emotion, timeline of windows, message) for the file at `path`: what the page
-    shows. A file that cannot be used (or is over `max_mb` MB) gives empty results and the reason in the message,
-    which names the file by its own name. A file inside the folder `uploads` (the app's) is deleted afterwards."""
+def classify(path: str | None, predictor: Predictor, hop_s: float = 1.25, max_mb: float = MAX_UPLOAD_MB,
+             uploads: str = "", detector: SpeechDetector | None = None):  # fmt: skip
+    """(top emotion, probabilities by emotion, timeline, message, waveform figure) for the file at `path`: what the
+    page shows. With `detector`, the timeline is the speech segments (start, end, emotion), drawn on the waveform;
+    without, recordings longer than the window get one row per window. A file that cannot be used (or is over
+    `max_mb` MB) gives empty results and the reason in the message, which names the file by its own name. A file
+    inside the folder `uploads` (the app's) is deleted afterwards."""
     try:
-        return _classify(path, predictor, hop_s, max_mb)
+        return _classify(path, predictor, hop_s, max_mb, detector)
     finally:
         if path and uploads and Path(path).resolve().is_relative_to(Path(uploads).resolve()):
             Path(path).unlink(missing_ok=True)
 
 
-def _classify(path: str | None, predictor: Predictor, hop_s: float, max_mb: float):
-    empty = pd.DataFrame(columns=TIMELINE_COLUMNS)
+def _classify(path: str | None, predictor: Predictor, hop_s: float, max_mb: float, detector):
+    empty = pd.DataFrame(columns=SEGMENT_COLUMNS if detector else TIMELINE_COLUMNS)
     if not path:
-        return "", {}, empty, "Upload a recording or record one with the microphone."
+        return "", {}, empty, "Upload a recording or record one with the microphone.", None
     name = Path(path).name
     if os.path.getsize(path) > max_mb * 1e6:
-        return "", {}, empty, f"**Cannot classify {name}:** it is over the {max_mb:g} MB limit of this page"
+        return "", {}, empty, f"**Cannot classify {name}:** it is over the {max_mb:g} MB limit of this page", None
     row = predict([path], predictor=predictor, progress=False).iloc[0]
     if row["error"]:
         reason = row["error"].replace(os.path.realpath(path), name).replace(str(path), name)
-        return "", {}, empty, f"**Cannot classify this file ({name}):** {reason}"
+        return "", {}, empty, f"**Cannot classify this file ({name}):** {reason}", None
     probabilities = {label: float(row[f"p_{label}"]) for label in predictor.labels}
+    notes = [f"Note: {row['warning']}"] if row["warning"] else []
     timeline = empty
-    if audio_info(path).duration > predictor.window.duration_s + predictor.window.offset_s:
+    if detector:
+        found = segment_table([path], predictor, detector, hop_s, progress=False)
+        timeline = pd.DataFrame({"start (s)": found["start_s"], "end (s)": found["end_s"], "emotion": found["label"],
+                                 "probability": found["probability"].round(3)})  # fmt: skip
+        notes += [] if len(found) else ["No speech found: there is no segment to classify."]
+    elif audio_info(path).duration > predictor.window.duration_s + predictor.window.offset_s:
         windows = predict([path], predictor=predictor, hop_s=hop_s, per_window=True, progress=False)
         timeline = pd.DataFrame({"start (s)": windows["start_s"].round(2), "emotion": windows["label"],
                                  "probability": windows["probability"].round(3)})  # fmt: skip
-    note = f"Note: {row['warning']}" if row["warning"] else ""
-    return str(row["label"]), probabilities, timeline, note
+    return str(row["label"]), probabilities, timeline, " ".join(notes), waveform(path, timeline if detector else None)
+
+
+def waveform(path: str, segments: pd.DataFrame | None):
+    """A matplotlib figure of the recording's waveform (its envelope, at 16 kHz mono), with each speech segment in
+    `segments` shaded in its emotion's colour and named above it."""
+    import matplotlib.pyplot as plt
+
+    audio, _ = load_audio(path)
+    bins = max(1, len(audio) // 2000)
+    frames = np.abs(audio[: len(audio) // bins * bins].reshape(-1, bins)).max(axis=1)
+    times = np.arange(len(frames)) * bins / 16_000
+    figure, axis = plt.subplots(figsize=(10, 2.4), layout="constrained")
+    axis.fill_between(times, -frames, frames, color="0.45", linewidth=0)
+    colours = dict(zip(EMOTIONS, plt.get_cmap("tab10").colors, strict=False))
+    for segment in [] if segments is None else segments.itertuples(index=False):
+        start, end, emotion = segment[0], segment[1], segment[2]
+        axis.axvspan(start, end, color=colours.get(emotion, "C0"), alpha=0.3)
+        axis.text((start + end) / 2, 1.02, emotion, transform=axis.get_xaxis_transform(), ha="center", fontsize=8)
+    axis.set(xlabel="time (s)", yticks=[], xlim=(0, max(times[-1], 1e-3)))
+    plt.close(figure)
+    return figure
 
 
 def build_demo(predictor: Predictor, hop_s: float = 1.25, max_mb: float = MAX_UPLOAD_MB, uploads: str = ""):
     """The Gradio Blocks app around `predictor` (uploads over `max_mb` MB refused; those in `uploads` deleted once
-    classified)."""
+    classified), with speech segments where silero-vad is installed."""
     import gradio as gr
 
+    try:
+        detector, found = SpeechDetector(), "the speech segments, each classified whole, under the waveform"
+    except SerError as missing:
+        detector, found = None, f"a timeline of windows every {hop_s:g} s for longer recordings ({missing})"
     window = predictor.window
     with gr.Blocks(title="Speech emotion recognition") as demo:
         gr.Markdown(
             "# Speech emotion recognition\n"
             f"Upload a recording (WAV, FLAC, OGG, MP3) or record one. The model hears {window.duration_s:g} s from "
-            f"{window.offset_s:g} s in; longer recordings also get a timeline, one window every {hop_s:g} s. Up to "
-            f"{max_mb:g} MB; uploads are deleted once classified. {describe_temperature(predictor.temperature)}."
+            f"{window.offset_s:g} s in; the page also shows {found}. Up to {max_mb:g} MB; uploads are deleted once "
+            f"classified. {describe_temperature(predictor.temperature)}."
         )
         with gr.Row():
             upload = gr.File(label="Recording (upload)", elem_id="upload")
@@ -84,9 +121,11 @@ def build_demo(predictor: Predictor, hop_s: float = 1.25, max_mb: float = MAX_UP
         emotion = gr.Textbox(label="Emotion", elem_id="emotion", interactive=False)
         message = gr.Markdown(elem_id="message")
         probabilities = gr.Label(num_top_classes=len(predictor.labels), label="Probabilities", elem_id="bars")
-        timeline = gr.Dataframe(headers=TIMELINE_COLUMNS, label="Timeline (per window)", elem_id="timeline")
-        outputs = [emotion, probabilities, timeline, message]
-        run = lambda path: classify(path, predictor, hop_s, max_mb, uploads)  # noqa: E731
+        plot = gr.Plot(label="Waveform and speech segments", elem_id="waveform")
+        timeline = gr.Dataframe(headers=SEGMENT_COLUMNS if detector else TIMELINE_COLUMNS, elem_id="timeline",
+                                label="Speech segments" if detector else "Timeline (per window)")  # fmt: skip
+        outputs = [emotion, probabilities, timeline, message, plot]
+        run = lambda path: classify(path, predictor, hop_s, max_mb, uploads, detector)  # noqa: E731
         upload.change(run, upload, outputs)
         microphone.change(run, microphone, outputs)
     return demo

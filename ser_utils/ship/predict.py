@@ -31,7 +31,8 @@ from ser_utils.errors import AudioError, ModelError, SerError, at_least, command
 from ser_utils.files import check_output_file, writing
 from ser_utils.machine import INFERENCE_PRECISIONS, cpu_precision
 from ser_utils.ship.export import OnnxModel, read_labels
-from ser_utils.ship.recordings import check_replaceable, expand_paths, file_blocks, input_warnings
+from ser_utils.ship.recordings import WindowBatches, check_replaceable, expand_paths, file_blocks, input_warnings
+from ser_utils.ship.segments import SpeechDetector, segment_table
 from ser_utils.train.calibration import describe_temperature, read_temperature, softmax
 from ser_utils.train.inputs import input_name
 from ser_utils.train.run_folders import published_model_dir
@@ -108,6 +109,14 @@ class Predictor:
             logits = self.model(inputs[input_name(self.feature_extractor)].to(self.device)).logits
         return softmax(logits.float().cpu().numpy(), self.temperature).astype(np.float32)
 
+    def segments(self, paths, hop_s: float = 1.25, merge: bool = False, progress: bool = False,
+                 **detector) -> pd.DataFrame:  # fmt: skip
+        """The speech segments of a recording (or of each file that `paths` names), one row each with start_s and
+        end_s, classified whole (ser_utils.ship.segments.segment_table); `detector` sets SpeechDetector's
+        threshold, min_speech_s, min_silence_s and pad_s. Needs the silero-vad package (ser-utils[segments])."""
+        paths = expand_paths([paths] if isinstance(paths, str | os.PathLike) else paths)
+        return segment_table(paths, self, SpeechDetector(**detector), hop_s, merge=merge, progress=progress)
+
 
 def fastest_predictor(model_dir: str | os.PathLike) -> tuple[Predictor, str]:
     """`--backend auto`: the fastest backend the folder has here, and one line saying which and why. The order is
@@ -143,44 +152,6 @@ def _onnx_predictor(model_dir, int8: bool, skipped: list[str]) -> Predictor | No
         return None
 
 
-class _Batches:
-    """Windows of many files, run through the model `batch_size` at a time; each file's probabilities are
-    gathered in its row (`_p`), its window starts in `_starts`."""
-
-    def __init__(self, predictor: Predictor, batch_size: int):
-        self.predictor, self.batch_size, self.pending = predictor, batch_size, []  # pending: (row, windows)
-
-    def add(self, row: dict, windows: np.ndarray, starts: np.ndarray) -> None:
-        row.setdefault("_p", []), row.setdefault("_starts", []).append(starts)
-        self.pending.append((row, windows))
-        if sum(len(w) for _, w in self.pending) >= self.batch_size:
-            self.flush(keep_partial=True)
-
-    def drop(self, row: dict) -> None:
-        """Forget a row whose file failed part-way."""
-        self.pending = [(r, w) for r, w in self.pending if r is not row]
-        row.pop("_p", None), row.pop("_starts", None)
-
-    def flush(self, keep_partial: bool = False) -> None:
-        """Run every full batch (and, unless `keep_partial`, the last partial one) through the model."""
-        if not self.pending:
-            return
-        stacked = np.concatenate([w for _, w in self.pending])
-        usable = len(stacked) - len(stacked) % self.batch_size if keep_partial else len(stacked)
-        probabilities = [
-            self.predictor.probabilities(stacked[i : i + self.batch_size]) for i in range(0, usable, self.batch_size)
-        ]
-        done = np.concatenate(probabilities) if probabilities else np.zeros((0, len(self.predictor.labels)))
-        rest, start = [], 0
-        for row, windows in self.pending:
-            taken = done[start : start + len(windows)]
-            row["_p"].append(taken)
-            if len(taken) < len(windows):
-                rest.append((row, windows[len(taken) :]))
-            start += len(taken)
-        self.pending = rest
-
-
 def predict(
     paths,
     model_dir: str | os.PathLike | None = None,
@@ -200,7 +171,7 @@ def predict(
     """
     predictor = predictor or Predictor(model_dir or published_model_dir())
     whole = predictor.window.whole and hop_s is None  # files of many lengths: one at a time, never padded
-    batches, rows = _Batches(predictor, 1 if whole else batch_size), []
+    batches, rows = WindowBatches(predictor, 1 if whole else batch_size), []
     for path in tqdm(expand_paths(paths), desc="predict", unit="file", disable=not progress, file=sys.stderr):
         row, peak = {"path": path, "warning": "", "error": ""}, 0.0
         rows.append(row)
@@ -242,8 +213,7 @@ def add_precision_option(parser: argparse.ArgumentParser) -> None:
                         "CPUs it would be emulated, so fp32 runs instead")  # fmt: skip
 
 
-@command_line("ser-predict")
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ser-predict", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="audio files, folders (searched recursively) or globs")
     parser.add_argument("--model", default=None, help="model folder written by training (default: outputs/model)")
@@ -251,17 +221,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="csv (default) or JSON lines")
     parser.add_argument("--batch-size", type=at_least(1, int), default=16, help="windows per forward pass (16)")
     parser.add_argument("--window", action="store_true", help="classify the whole file in windows, not one cut")
-    parser.add_argument(
-        "--hop", type=at_least(0.01, float), default=1.25, help="with --window: seconds between windows"
-    )
+    parser.add_argument("--hop", type=at_least(0.01, float), default=1.25,
+                        help="with --window or --segments: seconds between windows (1.25)")  # fmt: skip
     parser.add_argument("--per-window", action="store_true", help="with --window: one row per window")
+    parser.add_argument("--segments", action="store_true",
+                        help="find the speech (Silero VAD), classify each segment: a row each, with start_s and "
+                        "end_s; silence is never classified (pip install 'ser-utils[segments]')")  # fmt: skip
+    parser.add_argument("--min-speech", type=at_least(0.0, float), default=0.25,
+                        help="with --segments: drop speech shorter than this, in s (0.25)")  # fmt: skip
+    parser.add_argument("--min-silence", type=at_least(0.032, float), default=0.5,
+                        help="with --segments: the silence in s that ends a segment (0.5)")  # fmt: skip
+    parser.add_argument("--vad-threshold", type=at_least(0.16, float), default=0.5,
+                        help="with --segments: the speech probability where speech starts (0.5)")  # fmt: skip
+    parser.add_argument("--merge", action="store_true", help="with --segments: join neighbours of the same label")
     parser.add_argument("--int8", action="store_true", help="CPU: int8 weights in the linear layers (faster)")
     parser.add_argument("--backend", choices=(*BACKENDS, "auto"), default="torch",
                         help="torch (default), onnx (ser-export), or auto: the fastest one the folder has")  # fmt: skip
     add_precision_option(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _check(args) -> None:
     if args.backend == "auto" and (args.int8 or args.precision != "fp32"):
         raise SerError("--backend auto picks int8 and the precision itself: leave out --int8 and --precision")
+    if args.segments and (args.window or args.per_window):
+        raise SerError("--segments classifies each speech segment whole: leave out --window and --per-window")
+    if args.merge and not args.segments:
+        raise SerError("--merge joins speech segments: add --segments")
+
+
+@command_line("ser-predict")
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _check(args)
+    detector = SpeechDetector(args.vad_threshold, args.min_speech, args.min_silence) if args.segments else None
     paths = expand_paths(args.paths)  # once: the output check and the predictions read the same list
     output = None if args.output == "-" else check_replaceable(check_output_file(args.output), paths)
     model_dir, note = args.model or published_model_dir(), ""
@@ -271,13 +264,11 @@ def main(argv: list[str] | None = None) -> int:
         predictor = Predictor(model_dir, int8=args.int8, backend=args.backend, precision=args.precision)
     for line in filter(None, (describe_temperature(predictor.temperature), note, predictor.precision_note)):
         print(f"ser-predict: {line}", file=sys.stderr)
-    table = predict(
-        paths,
-        batch_size=args.batch_size,
-        hop_s=args.hop if args.window else None,
-        per_window=args.per_window and args.window,
-        predictor=predictor,
-    )
+    if detector:
+        table = segment_table(paths, predictor, detector, args.hop, args.batch_size, args.merge)
+    else:
+        hop_s, per_window = (args.hop, args.per_window) if args.window else (None, False)
+        table = predict(paths, batch_size=args.batch_size, hop_s=hop_s, per_window=per_window, predictor=predictor)
     if args.format == "csv":
         text = table.to_csv(index=False)
     else:
@@ -288,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with writing(output) as tmp:
             tmp.write_text(text)
-    if table["label"].isna().all():
+    for path in table.attrs.get("no_speech", []):
+        print(f"ser-predict: no speech found in {path}: no segment to classify", file=sys.stderr)
+    if len(table) and table["label"].isna().all():
         print(f"ser-predict: no file could be predicted ({len(table)} tried; see the error column)", file=sys.stderr)
         return 1
     return 0

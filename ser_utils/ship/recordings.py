@@ -1,9 +1,11 @@
 """The recordings a prediction reads: the files that paths, folders and globs name, each file's windows (the
-training window, or windows over the whole file, streamed), what to know about its input, and the output file
-that may be written (never one of the recordings, never a file ser-predict did not write)."""
+training window, windows over the whole file or over a speech segment, streamed, and the batches they go through
+the model in), what to know about its input, and the output file that may be written (never one of the
+recordings, never a file ser-predict did not write)."""
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 from pathlib import Path
@@ -40,18 +42,31 @@ def expand_paths(paths) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def file_blocks(path: str, window: Window, hop_s: float | None):
-    """Yield blocks of (windows, start times in s) of one file: the training window, or with `hop_s` windows over
-    the whole file, streamed. A model of whole utterances reads the file whole up to its cap, and a longer file
-    in windows of the cap every half cap. Raises AudioError, with the reason, when the file cannot be used."""
+def check_readable(path: str) -> None:
+    """Raise AudioError, with the reason, for a path that names no file to read: a pattern that matched nothing, a
+    folder without audio files, or something that is not a plain file (a named pipe or device would block the read
+    forever)."""
     if not os.path.lexists(path) and glob.has_magic(path):
         raise AudioError(path, "no file matches this pattern")
     if os.path.isdir(path):
         raise AudioError(path, "a folder with no audio files")
-    if reason := not_a_file(path):  # a named pipe or device would block the read forever
+    if reason := not_a_file(path):
         raise AudioError(path, reason)
+
+
+def file_blocks(path: str, window: Window, hop_s: float | None, span=None):
+    """Yield blocks of (windows, start times in s) of one file: the training window, or with `hop_s` windows over
+    the whole file, streamed; with `span` (start_s, end_s) too, windows over that stretch only (a speech segment).
+    A model of whole utterances reads the file (or the span) whole up to its cap, and a longer one in windows of
+    the cap every half cap. Raises AudioError, with the reason, when the file cannot be used."""
+    check_readable(path)
     try:
-        if hop_s is None and window.whole and audio_info(path).duration > window.duration_s:
+        if span is not None and window.whole and span[1] - span[0] <= window.duration_s:
+            cut = dataclasses.replace(window, duration_s=max(span[1] - span[0], MIN_WHOLE_S), whole=False)
+            yield from stream_windows(path, cut, window.duration_s, span=span)
+        elif span is not None:
+            yield from stream_windows(path, window, window.duration_s / 2 if window.whole else hop_s, span=span)
+        elif hop_s is None and window.whole and audio_info(path).duration > window.duration_s:
             yield from stream_windows(path, window, window.duration_s / 2)
         elif hop_s is None:
             audio, _ = read_window(path, window, allow_short=True)
@@ -75,6 +90,44 @@ def input_warnings(path: str, window: Window, hop_s: float | None, peak: float) 
     elif duration < (MIN_WHOLE_S if window.whole and hop_s is None else needed):
         notes.append("shorter than the window: zero-padded")
     return "; ".join(notes)
+
+
+class WindowBatches:
+    """Windows of many files, run through the model `batch_size` at a time; each file's probabilities are
+    gathered in its row (`_p`), its window starts in `_starts`."""
+
+    def __init__(self, predictor, batch_size: int):
+        self.predictor, self.batch_size, self.pending = predictor, batch_size, []  # pending: (row, windows)
+
+    def add(self, row: dict, windows: np.ndarray, starts: np.ndarray) -> None:
+        row.setdefault("_p", []), row.setdefault("_starts", []).append(starts)
+        self.pending.append((row, windows))
+        if sum(len(w) for _, w in self.pending) >= self.batch_size:
+            self.flush(keep_partial=True)
+
+    def drop(self, row: dict) -> None:
+        """Forget a row whose file failed part-way."""
+        self.pending = [(r, w) for r, w in self.pending if r is not row]
+        row.pop("_p", None), row.pop("_starts", None)
+
+    def flush(self, keep_partial: bool = False) -> None:
+        """Run every full batch (and, unless `keep_partial`, the last partial one) through the model."""
+        if not self.pending:
+            return
+        stacked = np.concatenate([w for _, w in self.pending])
+        usable = len(stacked) - len(stacked) % self.batch_size if keep_partial else len(stacked)
+        probabilities = [
+            self.predictor.probabilities(stacked[i : i + self.batch_size]) for i in range(0, usable, self.batch_size)
+        ]
+        done = np.concatenate(probabilities) if probabilities else np.zeros((0, len(self.predictor.labels)))
+        rest, start = [], 0
+        for row, windows in self.pending:
+            taken = done[start : start + len(windows)]
+            row["_p"].append(taken)
+            if len(taken) < len(windows):
+                rest.append((row, windows[len(taken) :]))
+            start += len(taken)
+        self.pending = rest
 
 
 def check_replaceable(output: Path, paths: list[str]) -> Path:
