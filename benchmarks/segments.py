@@ -12,8 +12,8 @@ Speed and memory: a recording of `--hours` made of the same clips and gaps (16 k
 real command line, `ser-predict --segments`, in a fresh process per backend: torch fp32, and ONNX Runtime int8
 (the folder exported as `ser-export --int8` does). Reports the wall time as a real-time factor (seconds of work per
 second of audio, lower is faster), the Silero VAD pass alone, and each process's peak resident memory, beside that
-of the same command over the recording's first `--short-s` seconds (what does not grow with the length). Appends
-two rows to BENCHMARKS.md.
+of the same command over the recording's first `--short-s` seconds (300: some 60 segments, several full batches,
+so that what differs is the length alone). Appends two rows to BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hours", type=float, default=1.0, help="length of the long recording (1 h)")
     parser.add_argument("--arch", choices=["base", "tiny"], default="base", help="the model's architecture")
     parser.add_argument("--clips", type=int, default=240, help="bundled clips in the boundary recordings (240)")
-    parser.add_argument("--short-s", type=float, default=60.0, help="the short recording's length, s (60; 0: none)")
+    parser.add_argument("--short-s", type=float, default=300.0, help="the short recording's length, s (300; 0: none)")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     options = parser.parse_args(argv)
     clips, detector = sorted(Path(BUNDLED_SAMPLE).glob("Actor_*/*.flac")), SpeechDetector()

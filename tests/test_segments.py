@@ -145,3 +145,25 @@ def test_over_all_240_bundled_clips_at_least_95_in_100_are_found_right(detector,
     truth = write_recording(path, clips, 16_000)
     wrong = [line for line in matched(list(detector.segments(path)), truth) if line.startswith("clip")]
     assert len(clips) == 240 and len(wrong) <= 12, wrong
+
+
+def test_a_model_of_whole_utterances_reads_each_segment_whole(tmp_path):
+    """With `window: whole`, a segment goes to the model as it is (no padding to a window), as ser-predict reads
+    the same stretch cut out as a file."""
+    from ser_utils.config import load_profile
+    from ser_utils.data.corpora import window_for
+    from ser_utils.train.model import build_model, save_model_folder
+
+    model = build_model(None, load_profile("smoke").scratch_config, seed=1)
+    folder = save_model_folder(*model, tmp_path / "whole", window_for("ravdess", 10.0))
+    path = tmp_path / "recording.wav"
+    write_recording(path, CLIPS[:4], 16_000)
+    predictor = Predictor(folder)
+    segments = predictor.segments(path)
+    audio, rate = sf.read(path, dtype="float32")
+    cuts = [tmp_path / f"cut{i}.wav" for i in range(len(segments))]
+    for cut, row in zip(cuts, segments.itertuples(), strict=True):
+        sf.write(cut, audio[round(row.start_s * rate) : round(row.end_s * rate)], rate, subtype="FLOAT")
+    alone = predict(cuts, predictor=predictor, progress=False)
+    columns = [f"p_{label}" for label in predictor.labels]
+    assert len(segments) == 4 and np.abs(segments[columns].to_numpy() - alone[columns].to_numpy()).max() < 1e-5

@@ -148,7 +148,13 @@ def segment_table(paths: list[str], predictor, detector: SpeechDetector, hop_s: 
     cannot be read gets one row with its error; the files where no speech was found are listed in the table's
     `attrs["no_speech"]` and have no row."""
     batches, rows, silent = WindowBatches(predictor, 1 if predictor.window.whole else batch_size), [], []
-    bar = tqdm(total=sum(map(_seconds, paths)), desc="segments", unit="s", disable=not progress, file=sys.stderr)
+    bar = tqdm(
+        total=sum(map(_seconds, paths)),
+        desc="segments",
+        disable=not progress,
+        file=sys.stderr,
+        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s of audio [{elapsed}<{remaining}]",
+    )
     for path in paths:
         found = []
         try:
