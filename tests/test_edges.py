@@ -518,10 +518,10 @@ def test_the_demo_limits_uploads_deletes_them_and_never_shows_a_server_path(mode
     (uploads / "0a1b2c").mkdir(parents=True)
     upload = uploads / "0a1b2c" / "my take.wav"
     shutil.copy2(clip, upload)
-    label, probabilities, _, _ = classify(str(upload), predictor, max_mb=50, uploads=str(uploads))
+    label, probabilities, _, _, _ = classify(str(upload), predictor, max_mb=50, uploads=str(uploads))
     assert label in probabilities and not upload.exists()  # deleted once classified
     shutil.copy2(clip, upload)
-    label, _, _, message = classify(str(upload), predictor, max_mb=0.01, uploads=str(uploads))
+    label, _, _, message, _ = classify(str(upload), predictor, max_mb=0.01, uploads=str(uploads))
     assert label == "" and message == "**Cannot classify my take.wav:** it is over the 0.01 MB limit of this page"
     (uploads / "0a1b2c" / "notes.wav").write_text("not audio")
     message = classify(str(uploads / "0a1b2c" / "notes.wav"), predictor, uploads=str(uploads))[3]

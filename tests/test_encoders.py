@@ -198,7 +198,7 @@ def test_whisper_cut_to_the_window_trains_predicts_and_is_not_exported(whisper_c
     sources = run.predictions["source"].tolist()
     predicted = predict(sources, predictor=predictor, progress=False)
     assert np.abs(predicted[P_COLUMNS].to_numpy() - run.predictions[P_COLUMNS].to_numpy()).max() < 1e-3
-    label, probabilities, _, note = classify(sources[0], predictor)  # what the demo page shows
+    label, probabilities, _, note, _ = classify(sources[0], predictor)  # what the demo page shows
     assert label == predicted["label"].iloc[0] and sorted(probabilities) == sorted(EMOTIONS) and not note
     with pytest.raises(ModelError, match="a Whisper model cannot be exported.*ser-predict"):
         export_onnx(model_dir)
