@@ -73,11 +73,12 @@ class SpeechDetector:
     pad_s: float = 0.03
 
     def __post_init__(self):
+        model = silero_model()  # first: it says what to install where silero-vad or onnxruntime is missing
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1  # one frame at a time: threads only wait
-        self._session = onnxruntime.InferenceSession(str(silero_model()), options, providers=["CPUExecutionProvider"])
+        self._session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
 
     def frame_probabilities(self, blocks) -> Iterator[float]:
         """The speech probability of each 512-sample frame of 16 kHz audio given in `blocks` (the last frame
