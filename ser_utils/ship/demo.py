@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ser_utils.config import EMOTIONS
+from ser_utils.config import EMOTIONS, SAMPLE_RATE
 from ser_utils.data.audio import audio_info, load_audio
 from ser_utils.errors import SerError, at_least, command_line, require
 from ser_utils.ship.predict import BACKENDS, Predictor, add_precision_option, predict
@@ -85,7 +85,7 @@ def waveform(path: str, segments: pd.DataFrame | None):
     audio, _ = load_audio(path)
     bins = max(1, len(audio) // 2000)
     frames = np.abs(audio[: len(audio) // bins * bins].reshape(-1, bins)).max(axis=1)
-    times = np.arange(len(frames)) * bins / 16_000
+    times = np.arange(len(frames)) * bins / SAMPLE_RATE
     figure, axis = plt.subplots(figsize=(10, 2.4), layout="constrained")
     axis.fill_between(times, -frames, frames, color="0.45", linewidth=0)
     colours = dict(zip(EMOTIONS, plt.get_cmap("tab10").colors, strict=False))

@@ -31,7 +31,14 @@ from ser_utils.errors import AudioError, ModelError, SerError, at_least, command
 from ser_utils.files import check_output_file, writing
 from ser_utils.machine import INFERENCE_PRECISIONS, cpu_precision
 from ser_utils.ship.export import OnnxModel, read_labels
-from ser_utils.ship.recordings import WindowBatches, check_replaceable, expand_paths, file_blocks, input_warnings
+from ser_utils.ship.recordings import (
+    WindowBatches,
+    check_replaceable,
+    expand_paths,
+    file_blocks,
+    input_warnings,
+    scored,
+)
 from ser_utils.ship.segments import SpeechDetector, segment_table
 from ser_utils.train.calibration import describe_temperature, read_temperature, softmax
 from ser_utils.train.inputs import input_name
@@ -197,10 +204,7 @@ def _table(rows: list[dict], labels: list[str], per_window: bool) -> pd.DataFram
             continue
         probabilities, starts = np.concatenate(row["_p"]), np.concatenate(row["_starts"])
         parts = zip(starts, probabilities, strict=True) if per_window else [(None, probabilities.mean(axis=0))]
-        for start, p in parts:
-            best = int(np.argmax(p))
-            records.append({**base, "start_s": start, "label": labels[best], "probability": float(p[best]),
-                            **dict(zip(columns, map(float, p), strict=True))})  # fmt: skip
+        records += [{**base, "start_s": start, **scored(p, labels)} for start, p in parts]
     order = ["path", "start_s", "label", "probability", *columns, "warning", "error"]
     frame = pd.DataFrame(records).reindex(columns=order)
     return frame if per_window else frame.drop(columns="start_s")

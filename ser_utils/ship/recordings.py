@@ -130,6 +130,13 @@ class WindowBatches:
         self.pending = rest
 
 
+def scored(p: np.ndarray, labels: list[str]) -> dict:
+    """One row's probabilities `p` (one per label) as a table's cells: label, probability, p_<Emotion>."""
+    best = int(np.argmax(p))
+    return {"label": labels[best], "probability": float(p[best]),
+            **{f"p_{label}": float(value) for label, value in zip(labels, p, strict=True)}}  # fmt: skip
+
+
 def check_replaceable(output: Path, paths: list[str]) -> Path:
     """`output`, unless it is a file that writing would destroy (OutputError, before any work): one of the input
     files `paths` (as expand_paths gives them), or any existing file that is not an earlier output of ser-predict

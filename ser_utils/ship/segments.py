@@ -26,7 +26,7 @@ from tqdm import tqdm
 from ser_utils.config import SAMPLE_RATE
 from ser_utils.data.audio import audio_info, read_samples
 from ser_utils.errors import AudioError, SerError, require
-from ser_utils.ship.recordings import WindowBatches, check_readable, file_blocks
+from ser_utils.ship.recordings import WindowBatches, check_readable, file_blocks, scored
 
 FRAME, CONTEXT = 512, 64  # Silero VAD at 16 kHz: 512 new samples a step, after the 64 before them
 LEVEL = 0.25  # a quiet file is raised until its peak is here before the VAD hears it (silero misses faint speech)
@@ -206,9 +206,7 @@ def _table(rows: list[dict], labels: list[str], silent: list[str]) -> pd.DataFra
     for row in rows:
         record = {key: row[key] for key in ("path", "start_s", "end_s", "warning", "error")}
         if "_p" in row:
-            p = np.concatenate(row["_p"]).mean(axis=0)
-            record |= {"label": labels[int(np.argmax(p))], "probability": float(p.max()),
-                       **dict(zip(columns, map(float, p), strict=True))}  # fmt: skip
+            record |= scored(np.concatenate(row["_p"]).mean(axis=0), labels)
         records.append(record)
     order = ["path", "start_s", "end_s", "label", "probability", *columns, "warning", "error"]
     table = pd.DataFrame(records, columns=order)
