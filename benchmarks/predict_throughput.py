@@ -42,16 +42,18 @@ def main() -> int:
     parser.add_argument("--clips", type=int, default=100, help="how many clips (default 100)")
     parser.add_argument("--data", default=str(BUNDLED_SAMPLE), help="folder of clips (default: bundled sample)")
     parser.add_argument("--batch-size", type=int, default=16, help="batched configuration (default 16)")
+    parser.add_argument("--quick", action="store_true", help="start-up timed once, no warm-up runs (a rehearsal)")
     args = parser.parse_args()
     files = expand_paths([args.data])[: args.clips]
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(args.model) if args.model else Path(tmp)
         if not args.model:  # Wav2Vec2Config() defaults: the base architecture
             save_model_folder(*build_model(None, {}, seed=0), model, window_for("ravdess"))
-        startup = min(timed_cli(model, files[:1], 1) for _ in range(2))
+        startup = min(timed_cli(model, files[:1], 1) for _ in range(1 if args.quick else 2))
         results = {}
         for batch_size in (args.batch_size, 1):
-            timed_cli(model, files[:2], batch_size)  # warm-up
+            if not args.quick:
+                timed_cli(model, files[:2], batch_size)  # warm-up
             results[batch_size] = timed_cli(model, files, batch_size) - startup
     print(f"prediction CLI on {len(files)} real clips from {args.data}")
     print(f"model: {args.model or 'wav2vec2-base architecture, random weights'}; torch {torch.__version__}")

@@ -11,6 +11,7 @@ the Hub's copy has one too is inferred, not seen).
 
     python tests/hub_replicas.py HF_HOME            # build them all there
     python tests/hub_replicas.py check HF_HOME CLIP # load each through build_model (run with HF_HOME set): JSON
+    python tests/hub_replicas.py one HF_HOME facebook/wav2vec2-base [--real-size]   # one (at its real size)
 """
 
 from __future__ import annotations
@@ -97,14 +98,20 @@ WHISPER_FIELDS = {"num_mel_bins": 80, "max_source_positions": 1500, "encoder_lay
                   "encoder_ffn_dim": 64, "decoder_layers": 1, "decoder_attention_heads": 2,
                   "decoder_ffn_dim": 64}  # fmt: skip
 CHECKPOINTS = (*REAL, WHISPER)
+# The base models, whose family's config defaults are their real sizes (hidden 768, 12 layers, 12 heads, 3072,
+# 512-channel convolutions): benchmarks/gpu_check.sh measures one at that size, random weights, the compute of the
+# real checkpoint.
+REAL_SIZE = ("facebook/wav2vec2-base", "facebook/hubert-base-ls960", "microsoft/wavlm-base-plus",
+             "facebook/data2vec-audio-base")  # fmt: skip
 OLD_WEIGHT_NORM = {"parametrizations.weight.original0": "weight_g", "parametrizations.weight.original1": "weight_v"}
 
 
-def config_fields(checkpoint: str) -> dict:
-    """The replica's config.json: the family's defaults, the small sizes and the real flags (absent keys left out)."""
+def config_fields(checkpoint: str, sizes: dict = SMALL) -> dict:
+    """The replica's config.json: the family's defaults, the sizes (the small ones; {} keeps the family's defaults)
+    and the real flags (absent keys left out)."""
     real = dict(REAL[checkpoint])
-    fields = AutoConfig.for_model(real["model_type"], **SMALL).to_dict()
-    fields.update(SMALL)
+    fields = AutoConfig.for_model(real["model_type"], **sizes).to_dict()
+    fields.update(sizes)
     fields.update(real)
     for key in (*ABSENT.get(checkpoint, ()), "id2label", "label2id"):  # a pretraining config has no labels
         fields.pop(key, None)
@@ -126,9 +133,9 @@ def old_key(name: str) -> str:
     return name
 
 
-def state_dict(checkpoint: str, seed: int = 0) -> dict[str, torch.Tensor]:
+def state_dict(checkpoint: str, seed: int = 0, sizes: dict = SMALL) -> dict[str, torch.Tensor]:
     """The checkpoint's tensors, initialised at random with `seed`, under the names its pytorch_model.bin uses."""
-    fields = config_fields(checkpoint)
+    fields = config_fields(checkpoint, sizes)
     config = AutoConfig.for_model(fields["model_type"], **{k: v for k, v in fields.items() if k != "model_type"})
     torch.manual_seed(seed)
     model = PRETRAINING_CLASSES[fields["architectures"][0]](config)
@@ -147,8 +154,9 @@ def snapshot_dir(hf_home: Path, checkpoint: str) -> Path:
     return repo / "snapshots" / commit
 
 
-def build_replica(hf_home: Path, checkpoint: str) -> Path:
-    """Write the checkpoint's replica into the Hub cache under `hf_home`; returns its snapshot folder."""
+def build_replica(hf_home: Path, checkpoint: str, sizes: dict = SMALL) -> Path:
+    """Write the checkpoint's replica into the Hub cache under `hf_home` (at `sizes`; Whisper's are its own);
+    returns its snapshot folder."""
     repo = repo_dir(hf_home, checkpoint)
     commit = hashlib.sha1(f"replica {checkpoint}".encode()).hexdigest()
     snapshot = repo / "snapshots" / commit
@@ -160,9 +168,10 @@ def build_replica(hf_home: Path, checkpoint: str) -> Path:
         WhisperForConditionalGeneration(WhisperConfig(**WHISPER_FIELDS)).save_pretrained(snapshot)
         WhisperFeatureExtractor(feature_size=80).save_pretrained(snapshot)
         return snapshot
-    (snapshot / "config.json").write_text(json.dumps(config_fields(checkpoint), indent=2, sort_keys=True) + "\n")
+    fields = config_fields(checkpoint, sizes)
+    (snapshot / "config.json").write_text(json.dumps(fields, indent=2, sort_keys=True) + "\n")
     (snapshot / "preprocessor_config.json").write_text(json.dumps(preprocessor_fields(checkpoint), indent=2) + "\n")
-    torch.save(state_dict(checkpoint), snapshot / "pytorch_model.bin")
+    torch.save(state_dict(checkpoint, sizes=sizes), snapshot / "pytorch_model.bin")
     return snapshot
 
 
@@ -212,5 +221,10 @@ def check(hf_home: Path, clip: Path) -> dict:
 if __name__ == "__main__":
     if sys.argv[1] == "check":
         print(json.dumps(check(Path(sys.argv[2]), Path(sys.argv[3]))))
+    elif sys.argv[1] == "one":  # one HF_HOME CHECKPOINT [--real-size]
+        real_size = sys.argv[4:] == ["--real-size"]
+        if real_size and sys.argv[3] not in REAL_SIZE:
+            sys.exit(f"--real-size: one of {', '.join(REAL_SIZE)} (the others' real sizes are not their defaults)")
+        print(build_replica(Path(sys.argv[2]), sys.argv[3], sizes={} if real_size else SMALL))
     else:
         print(build_all(Path(sys.argv[1])))

@@ -1,5 +1,6 @@
 """The benchmark scripts run end to end on small inputs, so they can't rot."""
 
+import json
 import re
 import sys
 
@@ -7,19 +8,36 @@ from conftest import run_command
 from ser_utils.config import PROJECT_ROOT
 
 
-def test_train_throughput_on_a_tiny_model_appends_a_row(tmp_path):
-    output = tmp_path / "BENCHMARKS.md"
-    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "train_throughput.py"), "--arch", "tiny",
-               "--steps", "2", "--device", "cpu", "--output", str(output)]  # fmt: skip
-    done = run_command(command=command, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    text = output.read_text()
+def test_the_gpu_check_rehearses_every_step_on_the_cpu(tmp_path):
+    """benchmarks/gpu_check.sh --tiny, the script a session lent the GPU runs there, with the tests' small replica,
+    the bundled sample, 2 timed steps and 1 epoch: every step ends well, the training throughput and the complete
+    run each append their row, the phases of the run add up to less than its wall time, and the run's record and
+    the versions come back under $OUT."""
+    done = run_command(command=["bash", PROJECT_ROOT / "benchmarks" / "gpu_check.sh", "--tiny"], timeout=600,
+                       env={"OUT": str(tmp_path), "PYTHON": sys.executable})  # fmt: skip
+    log = (tmp_path / "gpu_check.log").read_text()
+    assert done.returncode == 0, done.stdout[-2000:] + log[-4000:]
+    summary = (tmp_path / "summary.md").read_text()
+    assert all(f"| {step} | 0 |" in summary for step in ("env", "replica", "throughput", "full_run", "predict"))
+    assert "| data | 240 clips |" in summary and "speed-up of batching" in log
+    assert re.search(r"python 3\.\d+\.\d+ torch \S+ CUDA \S+ transformers \S+ accelerate", log)
+    text = (tmp_path / "BENCHMARKS.md").read_text()
     rows = [line for line in text.splitlines() if line.startswith("| 2")]
-    assert text.count("## Training throughput") == 1 and len(rows) == 1
-    cells = rows[0].split(" | ")
+    assert text.count("## Training throughput") == 1 and text.count("## A complete run of the full profile") == 1
+    throughput, full = rows
+    cells = throughput.split(" | ")
     assert "wav2vec2-tiny" in cells[3] and cells[6].endswith("MFU n/a") and cells[8].endswith("x")
     speeds = [float(re.search(r"([0-9.]+) samples/s", cell).group(1)) for cell in cells[6:8]]
     assert all(speed > 0 for speed in speeds), cells
+    cells = full.split(" | ")
+    assert cells[5].endswith("; the tests' small replica, random weights") and "facebook/wav2vec2-base" in cells[5]
+    assert cells[6] == "192, 0, 48" and cells[7] == "1"
+    wall, phases, other = float(cells[8].removesuffix(" s")), [float(cell) for cell in cells[9:16]], float(cells[16])
+    assert all(phase >= 0 for phase in phases) and phases[2] > 0 and 0 < other < wall
+    info = json.loads((tmp_path / "run_info.json").read_text())
+    assert info["profile"]["name"] == "full" and info["profile"]["epochs"] == 1
+    assert list(info["timings_s"]) == ["preprocessing", "model_and_datasets", "training_steps", "evaluation",
+                                       "checkpoints", "model_folder", "test_part"]  # fmt: skip
 
 
 def test_each_run_appends_a_row_under_its_own_section(tmp_path):

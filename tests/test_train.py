@@ -60,6 +60,12 @@ def test_predictions_and_run_info(finished_run):
     assert info["machine"].startswith("CPU")
     assert info["best_checkpoint"]
     assert info["train_runtime_s"] > 0
+    timings = info["timings_s"]  # train() on a manifest: no preprocessing of its own
+    assert timings["preprocessing"] is None and all(timings[phase] > 0 for phase in ("training_steps", "evaluation"))
+    assert timings["checkpoints"] > 0 and all(value >= 0 for value in timings.values() if value is not None)
+    # the evaluations and checkpoints happened inside Trainer.train, whose own clock they fit in with the steps
+    trained = timings["training_steps"] + timings["evaluation"] + timings["checkpoints"]
+    assert info["train_runtime_s"] <= trained + 0.5 and timings["evaluation"] + timings["checkpoints"] < trained
     assert info["published_model"] == str(finished_run.run_dir.parent.parent / "model")  # its SER_OUTPUT_DIR
 
 

@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -67,7 +68,8 @@ def _parts_record(manifest: pd.DataFrame) -> dict:
 
 def run_record(
     profile: Profile, manifest: pd.DataFrame, parts: Parts, trainer: Trainer, predictions: pd.DataFrame, *,
-    calibrated: dict, resumed_from: str | None, train_runtime_s: float, started: str, warnings: list[str]
+    calibrated: dict, resumed_from: str | None, train_runtime_s: float, timings_s: dict, started: str,
+    warnings: list[str]
 ) -> dict:  # fmt: skip
     """run_info.json: what ran (profile, model, protocol, machine, checkpointing as the trained model had it), on
     which clips and speakers, its test scores, their intervals and scores by group (test_scores), its calibration,
@@ -101,6 +103,7 @@ def run_record(
         "steps_per_epoch": math.ceil(state.global_step / profile.epochs),
         "resumed_from": resumed_from,
         "train_runtime_s": train_runtime_s,
+        "timings_s": timings_s,
         "published_model": None if warnings else str(published_model_dir()),
         "warnings": warnings,
         "labels": LABEL2ID,
@@ -118,6 +121,16 @@ def data_fingerprint(manifest: pd.DataFrame) -> str:
     return hashlib.sha256(json.dumps(clips).encode()).hexdigest()[:16]
 
 
+def phase_seconds(laps: dict, trainer_seconds: dict, preprocessing_s: float | None) -> dict:
+    """run_info's timings_s, wall seconds by phase: preprocessing (where run_training did it, else None), the model and
+    its datasets, the training steps, the evaluations and checkpoints the Trainer made meanwhile, the model folder
+    and the test part (predictions, calibration). Imports and the run's own files come before and after."""
+    steps = laps["training"] - sum(trainer_seconds.values())
+    phases = {"model_and_datasets": laps["model_and_datasets"], "training_steps": steps, **trainer_seconds,
+              "model_folder": laps["model_folder"], "test_part": laps["test_part"]}  # fmt: skip
+    return {"preprocessing": preprocessing_s, **{name: round(seconds, 2) for name, seconds in phases.items()}}
+
+
 def _checkpoint_to_resume(run_dir: Path, main: bool) -> Path | None:
     """The newest complete checkpoint of the run in `run_dir` (None: start afresh); the main process says which."""
     found = last_checkpoint(run_dir / CHECKPOINTS)
@@ -133,6 +146,7 @@ def train(
     progress: bool = True,
     resume: bool = False,
     args: TrainingArguments | None = None,
+    preprocessing_s: float | None = None,
 ) -> FinishedRun:
     """Fine-tune on the manifest's "train" rows; evaluate every epoch and pick the best checkpoint on its
     "validation" rows (on its "test" rows when there are none, as in the original); predict the "test" rows.
@@ -141,7 +155,8 @@ def train(
     start when there is none). Writes into `run_dir`: checkpoints/, model/ (best model as safetensors, and
     feature extractor), history.csv, predictions.csv (one row per test clip, with probabilities) and, last,
     run_info.json; then copies the model to outputs/model. Under torchrun only process 0 writes; `args` are
-    the ones made when torch.distributed started (default: made here from the profile).
+    the ones made when torch.distributed started (default: made here from the profile); `preprocessing_s`, the
+    seconds run_training took to prepare the manifest, goes into run_info's timings_s.
     """
     run_dir = Path(run_dir)
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -151,31 +166,39 @@ def train(
     for warning in warnings if main else []:
         print(f"warning: {warning}", flush=True)
     resume_from = _checkpoint_to_resume(run_dir, main) if resume else None
-    parts = Parts.of(manifest)
+    parts, laps, lap = Parts.of(manifest), {}, _lap_clock()
     setup = build_trainer(profile, parts, args, progress)
-    trainer = setup.trainer
+    trainer, laps["model_and_datasets"] = setup.trainer, lap()
     with no_weight_progress_bars(), space_checked(run_dir):
         train_output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        laps["training"] = lap()
         if main:  # the whole model, also when the Trainer stepped only its head
             save_model_folder(setup.model, setup.feature_extractor, run_dir / MODEL_DIR, parts.window(profile))
+    laps["model_folder"] = lap()
     test_dataset = setup.test_data(parts, progress and main)
     predictions, calibrated = predict_test(trainer, test_dataset, parts, scored_classes(manifest))
-    info = run_record(
-        profile,
-        manifest,
-        parts,
-        trainer,
-        predictions,
-        calibrated=calibrated,
-        resumed_from=str(resume_from) if resume_from else None,
-        train_runtime_s=round(train_output.metrics["train_runtime"], 1),
-        started=started.isoformat(timespec="seconds"),
-        warnings=warnings,
-    )
+    laps["test_part"] = lap()
+    info = run_record(profile, manifest, parts, trainer, predictions, calibrated=calibrated,
+                      resumed_from=str(resume_from) if resume_from else None,
+                      train_runtime_s=round(train_output.metrics["train_runtime"], 1),
+                      timings_s=phase_seconds(laps, trainer.seconds, preprocessing_s),
+                      started=started.isoformat(timespec="seconds"), warnings=warnings)  # fmt: skip
     run = FinishedRun(run_dir, history_table(trainer.state.log_history), predictions, info)
     if main:
         _write_and_publish(run)
     return run
+
+
+def _lap_clock():
+    """A function that gives the seconds since it was made, then since its last call."""
+    last = [time.perf_counter()]
+
+    def lap() -> float:
+        now = time.perf_counter()
+        seconds, last[0] = now - last[0], now
+        return seconds
+
+    return lap
 
 
 def _write_and_publish(run: FinishedRun) -> None:
@@ -216,10 +239,12 @@ def run_training(
     main = is_main_process(args)
     if main:
         check_writable(runs_dir())  # before any work
+    started = time.perf_counter()
     with args.main_process_first(desc="preprocessing"):
         sources, manifest = parted_manifest(profile, data_dir, progress and main)
+    preprocessing_s = round(time.perf_counter() - started, 2)
     run_dir = _from_main_process(args, open_run_dir(profile, run_name, resume) if main else None)
     if main:
         print(f"corpora: {sources}\nrun dir: {run_dir}", flush=True)
-    run = train(profile, manifest, run_dir, progress, resume, args)
+    run = train(profile, manifest, run_dir, progress, resume, args, preprocessing_s)
     return run if main else None

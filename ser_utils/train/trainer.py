@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 
 import numpy as np
 import pandas as pd
@@ -131,7 +132,25 @@ class EpochLine(TrainerCallback):
 class GuardedTrainer(Trainer):
     """Trainer that stops at the first NaN or infinite training loss, naming the step and the last good checkpoint;
     clips of several lengths (whole utterances) are drawn in batches of similar lengths, so that padding stays
-    small (evaluation keeps the parts' order)."""
+    small (evaluation keeps the parts' order); `seconds` adds up the time spent evaluating and saving checkpoints."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seconds = {"evaluation": 0.0, "checkpoints": 0.0}  # of train(): the run's timings_s split it
+
+    def evaluate(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return super().evaluate(*args, **kwargs)
+        finally:
+            self.seconds["evaluation"] += time.perf_counter() - started
+
+    def _save_checkpoint(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return super()._save_checkpoint(*args, **kwargs)
+        finally:
+            self.seconds["checkpoints"] += time.perf_counter() - started
 
     def _get_train_sampler(self, *args, **kwargs):
         dataset = self.train_dataset
