@@ -7,7 +7,7 @@
 #   There:        device run, command "bash benchmarks/gpu_check.sh", carry [".whl", "gpu-data"], timeout_s 540
 #   Rehearsal:    bash benchmarks/gpu_check.sh --tiny                # on a CPU, in minutes (a test runs it in CI)
 #
-# The steps, each under its own time limit (8 minutes together), each a line in $OUT/summary.md:
+# The steps, each under its own time limit and all within 7.5 minutes, each a line in $OUT/summary.md:
 #   env         the versions there, and the project importing and accepting them (ser_utils.errors.check_versions)
 #   replica     facebook/wav2vec2-base as a Hub cache holds it, at its real size with random weights
 #               (tests/hub_replicas.py), so that the full profile's from_pretrained path is the one that runs

@@ -3,6 +3,7 @@ speed settings), a NaN guard, one printed line per epoch, and the model fed the 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -138,19 +139,21 @@ class GuardedTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.seconds = {"evaluation": 0.0, "checkpoints": 0.0}  # of train(): the run's timings_s split it
 
-    def evaluate(self, *args, **kwargs):
+    @contextlib.contextmanager
+    def _timed(self, phase: str):
         started = time.perf_counter()
         try:
-            return super().evaluate(*args, **kwargs)
+            yield
         finally:
-            self.seconds["evaluation"] += time.perf_counter() - started
+            self.seconds[phase] += time.perf_counter() - started
+
+    def evaluate(self, *args, **kwargs):
+        with self._timed("evaluation"):
+            return super().evaluate(*args, **kwargs)
 
     def _save_checkpoint(self, *args, **kwargs):
-        started = time.perf_counter()
-        try:
+        with self._timed("checkpoints"):
             return super()._save_checkpoint(*args, **kwargs)
-        finally:
-            self.seconds["checkpoints"] += time.perf_counter() - started
 
     def _get_train_sampler(self, *args, **kwargs):
         dataset = self.train_dataset
