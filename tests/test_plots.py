@@ -2,7 +2,14 @@ import numpy as np
 import pandas as pd
 
 from ser_utils.config import EMOTIONS
-from ser_utils.evaluate.plots import plot_confusion_matrix, plot_loss, plot_spectrograms, save_figure
+from ser_utils.evaluate.plots import (
+    envelope,
+    plot_confusion_matrix,
+    plot_loss,
+    plot_spectrograms,
+    plot_waveforms,
+    save_figure,
+)
 from ser_utils.train.metrics import emotion_confusion_matrix
 
 HISTORY = pd.DataFrame(
@@ -36,6 +43,25 @@ def test_spectrograms_one_panel_per_emotion():
     examples = {e: np.random.default_rng(0).normal(size=16_000).astype(np.float32) for e in EMOTIONS}
     figure = plot_spectrograms(examples)
     assert [ax.get_title() for ax in figure.axes] == list(EMOTIONS)
+
+
+def test_envelope_keeps_each_stretchs_loudest_sample_and_its_time():
+    audio = np.zeros(2_500, np.float32)
+    audio[[10, 1_234, 2_499]] = [0.5, -0.9, 0.25]
+    times, peaks = envelope(audio, rate=1_000, points=1_000)  # 3 samples a point: 834 points, the last one short
+    assert len(times) == len(peaks) == 834 and peaks.max() == np.float32(0.9)
+    assert peaks[3] == 0.5 and peaks[411] == np.float32(0.9) and peaks[-1] == 0.25 and peaks.sum() == np.float32(1.65)
+    assert times[0] == 0.0015 and times[411] == 1.2345  # the middle of samples 1233-1235, in seconds
+
+
+def test_waveforms_one_panel_per_emotion_spanning_the_clip_and_its_loudest_sample():
+    rng = np.random.default_rng(0)
+    examples = {e: rng.normal(scale=0.1, size=16_000 + 100 * i).astype(np.float32) for i, e in enumerate(EMOTIONS)}
+    figure = plot_waveforms(examples)
+    assert [ax.get_title() for ax in figure.axes] == list(EMOTIONS)
+    for ax, audio in zip(figure.axes, examples.values(), strict=True):
+        assert ax.get_xlim() == (0, len(audio) / 16_000)
+        assert ax.collections[0].get_datalim(ax.transData).ymax == np.abs(audio).max()
 
 
 def test_save_figure_leaves_no_temporary_file(tmp_path):
