@@ -61,8 +61,14 @@ def main() -> int:
     print(f"start-up (imports, model load, 1 clip): {startup:.1f} s, subtracted below")
     for batch_size, seconds in results.items():
         label = f"batch size {batch_size}" if batch_size > 1 else "one file at a time"
-        print(f"{label:>20}: {seconds:6.1f} s, {len(files) / seconds:5.1f} clips/s")
-    print(f"speed-up of batching: {results[1] / results[args.batch_size]:.2f}x")
+        if seconds > 0:
+            print(f"{label:>20}: {seconds:6.1f} s, {len(files) / seconds:5.1f} clips/s")
+        else:  # the clips took less than the start-up varies between runs: no speed can be told
+            print(f"{label:>20}: within the start-up's own variation ({seconds + startup:.1f} s with it)")
+    if min(results.values()) > 0:
+        print(f"speed-up of batching: {results[1] / results[args.batch_size]:.2f}x")
+    else:
+        print(f"speed-up of batching: not measurable on {len(files)} clips; time more of them (--clips)")
     return 0
 
 

@@ -31,7 +31,9 @@ from ser_utils.machine import cpu_name  # noqa: E402
 SECTION = "## make reproduce, cold, at two revisions (benchmarks/reproduce_time.py)"
 NOTEBOOKS = ("01_eda", "02_preprocessing", "03_finetune_wav2vec2", "04_report", "05_protocols")
 HEADER = (
-    "| date | machine | revision | wall time | " + " | ".join(NOTEBOOKS) + " | same history and test scores |\n|"
+    "| date | machine | revision | wall time | "
+    + " | ".join(NOTEBOOKS)
+    + " | same history and test scores |\n|"
     + "---|" * (5 + len(NOTEBOOKS))
 )
 
