@@ -98,7 +98,7 @@ def table_rows(results: list[dict]) -> str:
         same = result["history"] == first["history"] and result["scores"] == first["scores"]
         cells = [datetime.date.today(), cpu_name(), result["revision"], f"{result['seconds']:.1f} s",
                  *(f"{result['notebooks'][name]:.1f} s" for name in NOTEBOOKS),
-                 "(the first row's)" if result is first else "yes" if same else "**no**"]  # fmt: skip
+                 "(its run's reference)" if result is first else "yes" if same else "**no**"]  # fmt: skip
         rows += "| " + " | ".join(map(str, cells)) + " |\n"
     return rows
 

@@ -41,6 +41,28 @@ def test_the_gpu_check_rehearses_every_step_on_the_cpu(tmp_path):
                                        "checkpoints", "model_folder", "test_part"]  # fmt: skip
 
 
+def test_reproduce_time_rows_say_whether_the_numbers_moved(tmp_path):
+    """benchmarks/reproduce_time.py's rows (its make reproduce runs take minutes, so only the table is tested here):
+    each side's wall and notebook seconds, and "yes" or "**no**" against the first run's history and test scores."""
+    sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+    try:
+        from reproduce_time import HEADER, NOTEBOOKS, numbers, table_rows
+    finally:
+        sys.path.pop(0)
+    run_dir = tmp_path / "runs" / "smoke_20261202-000000"
+    run_dir.mkdir(parents=True)
+    (run_dir / "history.csv").write_text("Epoch,Accuracy\n1,0.25\n")
+    (run_dir / "run_info.json").write_text(json.dumps({"test_metrics": {"UA": 0.3}}))
+    history, scores = numbers(tmp_path)
+    seconds = dict.fromkeys(NOTEBOOKS, 1.0)
+    side = {"revision": "abc1234", "seconds": 120.04, "notebooks": seconds, "history": history, "scores": scores}
+    moved = {**side, "revision": "def5678", "scores": {"UA": 0.31}}
+    rows = table_rows([side, {**side, "revision": "def5678"}, moved]).splitlines()
+    assert [row.split(" | ")[-1] for row in rows] == ["(its run's reference) |", "yes |", "**no** |"]
+    assert all(row.count("|") == HEADER.splitlines()[0].count("|") for row in rows)
+    assert rows[0].split(" | ")[2:5] == ["abc1234", "120.0 s", "1.0 s"]
+
+
 def test_each_run_appends_a_row_under_its_own_section(tmp_path):
     """What every script does with its row (benchmarks/results_table.py): later runs add rows under their own
     section, which is made once, and the other sections stay as they were."""
