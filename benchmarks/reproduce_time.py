@@ -115,14 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     if not (venv / ".installed").is_file():
         sys.exit(f"{venv} is not made: run `make .venv/.installed` first")
     results, trees = [], {}
-    with tempfile.TemporaryDirectory(prefix="ser-reproduce-time-") as name:
-        tmp = Path(name)
-        try:
+    try:
+        with tempfile.TemporaryDirectory(prefix="ser-reproduce-time-") as name:
             for round_no in range(options.rounds):
                 sides = (options.base, options.head) if round_no % 2 == 0 else (options.head, options.base)
-                results += [one_side(revision, tmp, venv, round_no, trees) for revision in sides]
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=False)
+                results += [one_side(revision, Path(name), venv, round_no, trees) for revision in sides]
+    finally:  # the worktrees' folders are gone now: git forgets them
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=False)
     rows = table_rows(results)
     append_row(options.output, SECTION, HEADER, rows)
     print(f"rows appended to {options.output}:\n{rows}", end="")
