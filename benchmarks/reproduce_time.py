@@ -24,9 +24,9 @@ from pathlib import Path
 
 from results_table import append_row  # benchmarks/results_table.py, beside this script
 
+from ser_utils.machine import cpu_name
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from ser_utils.machine import cpu_name  # noqa: E402
 
 SECTION = "## make reproduce, cold, at two revisions (benchmarks/reproduce_time.py)"
 NOTEBOOKS = ("01_eda", "02_preprocessing", "03_finetune_wav2vec2", "04_report", "05_protocols")
@@ -77,18 +77,18 @@ def numbers(outputs: Path) -> tuple[str, dict]:
     return (run_dir / "history.csv").read_text(), info["test_metrics"]
 
 
-def one_side(revision: str, tmp: Path, venv: Path, round_no: int, trees: dict[str, str]) -> dict:
-    """One cold `make reproduce` of `revision` (checked out once, into `trees`: revision -> its short hash)."""
-    tree = tmp / f"tree-{len(trees) if revision not in trees else list(trees).index(revision)}"
+def one_side(revision: str, tmp: Path, venv: Path, round_no: int, trees: dict[str, tuple[str, Path]]) -> dict:
+    """One cold `make reproduce` of `revision`, checked out once (`trees`: revision -> its short hash and folder)."""
     if revision not in trees:
-        trees[revision] = worktree(revision, tree)
-    short = trees[revision]
+        tree = tmp / f"tree-{len(trees)}"
+        trees[revision] = worktree(revision, tree), tree
+    short, tree = trees[revision]
     outputs = tmp / f"outputs-{short}-{round_no}"
     seconds = reproduce(tree, venv, outputs, tmp / f"log-{short}-{round_no}.txt")
     history, scores = numbers(outputs)
-    print(f"{short}: {seconds:.1f} s; {json.dumps({k: round(v, 1) for k, v in notebook_seconds(outputs).items()})}")
-    return {"revision": short, "seconds": seconds, "notebooks": notebook_seconds(outputs), "history": history,
-            "scores": scores}  # fmt: skip
+    notebooks = notebook_seconds(outputs)
+    print(f"{short}: {seconds:.1f} s; {json.dumps({k: round(v, 1) for k, v in notebooks.items()})}")
+    return {"revision": short, "seconds": seconds, "notebooks": notebooks, "history": history, "scores": scores}
 
 
 def table_rows(results: list[dict]) -> str:
