@@ -83,8 +83,8 @@ def one_side(revision: str, tmp: Path, venv: Path, round_no: int, trees: dict[st
         tree = tmp / f"tree-{len(trees)}"
         trees[revision] = worktree(revision, tree), tree
     short, tree = trees[revision]
-    outputs = tmp / f"outputs-{short}-{round_no}"
-    seconds = reproduce(tree, venv, outputs, tmp / f"log-{short}-{round_no}.txt")
+    outputs = Path(tempfile.mkdtemp(prefix=f"outputs-{short}-{round_no}-", dir=tmp))  # its own, also for --base HEAD
+    seconds = reproduce(tree, venv, outputs, outputs.with_suffix(".log"))
     history, scores = numbers(outputs)
     notebooks = notebook_seconds(outputs)
     print(f"{short}: {seconds:.1f} s; {json.dumps({k: round(v, 1) for k, v in notebooks.items()})}")
