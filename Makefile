@@ -28,6 +28,8 @@ LR ?=
 WINDOW ?=
 VALIDATION ?=
 LINTED := ser_utils tests conftest.py .ci benchmarks
+# make test's pytest workers (pytest-xdist), each a test file at a time with its share of the cores (conftest.py).
+TEST_WORKERS ?= 2
 # Executed notebooks go beside the other run products ($SER_OUTPUT_DIR when set).
 OUT := $(or $(SER_OUTPUT_DIR),outputs)
 EXECUTED := $(OUT)/notebooks
@@ -132,7 +134,7 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff format --check $(LINTED)
 
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 # The libraries the lowest-versions job replaces, and those its tests do not use (ONNX, the demo's browser test).
 LOWEST := .venv-lowest
@@ -162,7 +164,7 @@ test-lowest: $(LOWEST)/.installed
 	$(LOWEST)/bin/python -c "import torch, transformers, accelerate, datasets as d; \
 		print('lowest versions: torch', torch.__version__, 'transformers', transformers.__version__, \
 		'accelerate', accelerate.__version__, 'datasets', d.__version__)"
-	$(LOWEST)/bin/python -m pytest -p no:cacheprovider $(LOWEST_TESTS) $(LOWEST_DESELECT)
+	$(LOWEST)/bin/python -m pytest -n $(TEST_WORKERS) -p no:cacheprovider $(LOWEST_TESTS) $(LOWEST_DESELECT)
 
 clean:
 	rm -rf outputs .pytest_cache build dist

@@ -92,3 +92,20 @@ def test_command_lines_describe_every_option(command):
         beside = re.match(r"^  \S+(?: [A-Z_{][^ ]*)?(?:, -\S+(?: [A-Z_]+)?)*\s{2,}\S", lines[i])
         below = i + 1 < len(lines) and re.match(r"^\s{10,}\S", lines[i + 1])
         assert beside or below, lines[i]
+
+
+def test_a_command_run_as_a_program_freezes_its_heap_at_exit_and_one_called_from_python_does_not():
+    """The command_line guard: run as a program (no argv given), what is left at exit is collected, then frozen,
+    so the interpreter's last collection skips it; called from Python with its arguments (a notebook, a test),
+    nothing is frozen, and garbage made later is still collected."""
+    import sys
+
+    script = (
+        "import atexit, gc, sys\nfrom ser_utils.errors import command_line\nmain = command_line()(lambda argv: 0)\n"
+        "main(None if sys.argv[1] == 'program' else [])\natexit._run_exitfuncs()\nprint(gc.get_freeze_count())"
+    )
+    frozen = {
+        how: int(run_command(command=[sys.executable, "-c", script, how], ok=True).stdout)
+        for how in ("program", "call")
+    }
+    assert frozen["program"] > 1000 and frozen["call"] == 0
