@@ -17,6 +17,7 @@ STAGES = {
     "train": [
         "inputs",
         "whisper",
+        "whisper_model",
         "model",
         "frozen",
         "metrics",

@@ -1,6 +1,9 @@
+import sys
+
 import pytest
 import torch
 
+from conftest import run_command
 from ser_utils.config import EMOTIONS, load_profile
 from ser_utils.errors import ModelError
 from ser_utils.train.model import build_model
@@ -65,3 +68,17 @@ def test_pretrained_checkpoint_gets_a_new_emotion_head(tmp_path):
     loaded = model.wav2vec2.state_dict()
     assert encoder.keys() == loaded.keys()
     assert all(torch.equal(encoder[name], loaded[name]) for name in encoder)
+
+
+def test_a_wav2vec2_model_is_built_saved_and_predicted_without_importing_whisper(tmp_path):
+    """transformers' Whisper modelling code takes a while to import: only a Whisper model loads it."""
+    script = (
+        "import sys\nfrom ser_utils.config import load_profile\nfrom ser_utils.data.corpora import window_for\n"
+        "from ser_utils.ship.predict import Predictor\n"
+        "from ser_utils.train.model import build_model, save_model_folder\n"
+        "model = build_model(None, load_profile('smoke').scratch_config, seed=0)\n"
+        f"save_model_folder(*model, {str(tmp_path)!r}, window_for('ravdess'))\nPredictor({str(tmp_path)!r})\n"
+        "print(sorted(name for name in sys.modules if name.startswith('transformers.models.whisper')))"
+    )
+    done = run_command(command=[sys.executable, "-c", script], ok=True)
+    assert done.stdout.strip() == "[]", done.stdout

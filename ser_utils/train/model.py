@@ -29,7 +29,7 @@ from ser_utils.data.audio import PREPROCESSING_FILE, Window, load_preprocessing,
 from ser_utils.data.corpora import UNRECORDED_WINDOW
 from ser_utils.errors import ModelError
 from ser_utils.files import writing
-from ser_utils.train.whisper import WHISPER, WhisperEmotionClassifier, fit_extractor, whisper_extractor
+from ser_utils.train.whisper import WHISPER, fit_extractor, whisper_extractor
 
 PICKLES = ("training_args.bin",)  # what Trainer.save_model adds that a model folder does not need
 
@@ -58,6 +58,8 @@ def classifier_class(config, where: str = "this"):
             f"{', '.join(ENCODER_TYPES)} (16 kHz audio in, hidden states out)"
         )
     if config.model_type == WHISPER:
+        from ser_utils.train.whisper_model import WhisperEmotionClassifier  # only here: seconds to import
+
         return WhisperEmotionClassifier
     return MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING[type(config)]
 

@@ -5,17 +5,16 @@ Whisper's encoder takes 30 s: 3000 mel frames (hop 160 samples), 1500 positions 
 By default the window is padded with silence to 30 s, as EmoBox does, and the head averages only the frames that
 hold the clip (`pooled_frames` in the model's config: 125 for 2.5 s), never the padding. With `whisper_input:
 window` the encoder is cut to the window instead: its positional table keeps the window's frames only, which is
-12 times less compute at 2.5 s (benchmarks/whisper_window.py measures both on the same clips).
+12 times less compute at 2.5 s (benchmarks/whisper_window.py measures both on the same clips). The model class
+is in whisper_model.py, imported only for a Whisper model: transformers' Whisper modelling code takes a while to
+import, and the other families never need it.
 """
 
 from __future__ import annotations
 
 import math
 
-import torch
 from torch import nn
-from transformers import WhisperFeatureExtractor, WhisperForAudioClassification
-from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ser_utils.config import SAMPLE_RATE, WHISPER_INPUTS
 from ser_utils.data.audio import Window
@@ -24,36 +23,6 @@ from ser_utils.errors import ProfileError
 WHISPER = "whisper"
 HOP = 160  # samples per mel frame
 SAMPLES_PER_FRAME = 2 * HOP  # samples per encoder frame (the second convolution has stride 2)
-
-
-class WhisperEmotionClassifier(WhisperForAudioClassification):
-    """WhisperForAudioClassification with the other families' interface (its encoder is its base model, the two
-    convolutions its feature encoder) whose head averages the first `config.pooled_frames` frames only (all of
-    them where the config has none)."""
-
-    @property
-    def base_model(self) -> nn.Module:
-        return self.encoder
-
-    def freeze_base_model(self) -> None:
-        self.encoder._freeze_parameters()
-
-    def freeze_feature_encoder(self) -> None:
-        for convolution in (self.encoder.conv1, self.encoder.conv2):
-            convolution.requires_grad_(False)
-
-    def forward(self, input_features=None, labels=None, **kwargs) -> SequenceClassifierOutput:
-        weighted = self.config.use_weighted_layer_sum
-        outputs = self.encoder(input_features, output_hidden_states=weighted)
-        if weighted:
-            weights = nn.functional.softmax(self.layer_weights, dim=-1)
-            hidden = (torch.stack(outputs.hidden_states, dim=1) * weights.view(-1, 1, 1)).sum(dim=1)
-        else:
-            hidden = outputs.last_hidden_state
-        hidden = hidden[:, : pooled_frames(self.config)]
-        logits = self.classifier(self.projector(hidden).mean(dim=1))
-        loss = nn.functional.cross_entropy(logits, labels.to(logits.device)) if labels is not None else None
-        return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
 def pooled_frames(config) -> int | None:
@@ -66,8 +35,10 @@ def clip_frames(window: Window) -> int:
     return math.ceil(window.length / SAMPLES_PER_FRAME)
 
 
-def whisper_extractor(config) -> WhisperFeatureExtractor:
+def whisper_extractor(config):
     """The feature extractor of a Whisper encoder built from `config` (its number of mel bins), sized to it."""
+    from transformers import WhisperFeatureExtractor  # only for Whisper, as whisper_model.py
+
     extractor = WhisperFeatureExtractor(feature_size=config.num_mel_bins, sampling_rate=SAMPLE_RATE)
     return fit_extractor(extractor, config)
 
