@@ -2,8 +2,7 @@
 with the 8 emotion labels in its config, and how much of it trains.
 
 A model folder holds the weights as safetensors (no pickle), the config with the labels in their order, the
-feature extractor's settings and the audio window the model was trained on (ser_preprocessing.json).
-"""
+feature extractor's settings and the audio window the model was trained on (ser_preprocessing.json)."""
 
 from __future__ import annotations
 
