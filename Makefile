@@ -61,9 +61,7 @@ endif
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	@# --no-compile: Python compiles each module the first time it is imported, rather than every module of
-	@# torch, transformers and the rest here, which takes longer than unpacking them.
-	$(PY) -m pip install --quiet --no-compile -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
 reproduce: eda preprocess finetune report protocols
@@ -157,8 +155,7 @@ $(LOWEST)/.installed: requirements.txt pyproject.toml .ci/lowest.txt
 	@# torch 2.6.0 comes from PyPI with its CUDA libraries (about 3 GB): a download cut off is resumed, and the
 	@# install tried again (pip's cache keeps what arrived whole), before the job gives up.
 	for attempt in 1 2 3; do \
-		$(LOWEST)/bin/python -m pip install --quiet --no-compile --resume-retries 20 -r $(LOWEST)/requirements.txt \
-			-e . && break; \
+		$(LOWEST)/bin/python -m pip install --quiet --resume-retries 20 -r $(LOWEST)/requirements.txt -e . && break; \
 		test $$attempt = 3 && exit 1; echo "pip install: attempt $$attempt failed; trying again"; sleep 10; \
 	done
 	touch $@
