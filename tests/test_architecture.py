@@ -25,6 +25,7 @@ STAGES = {
         "groups",
         "calibration",
         "outcomes",
+        "checkpoints",
         "run_folders",
         "card",
         "trainer",

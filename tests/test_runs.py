@@ -27,7 +27,7 @@ def test_runs_get_their_own_folders_and_never_overwrite():
         open_run_dir(profile, resume=True)  # neither has a checkpoint: both are named
     checkpoint = first / "checkpoints" / "checkpoint-4"
     checkpoint.mkdir(parents=True)
-    (checkpoint / "trainer_state.json").write_text("{}")
+    (checkpoint / "trainer_state.json").write_text('{"global_step": 4}')
     assert open_run_dir(profile, resume=True) == first  # the newest unfinished run with a checkpoint
     assert open_run_dir(profile, "mine", resume=True) == named  # a named run is continued, checkpoint or not
     with pytest.raises(TrainingError, match="nothing to resume"):
@@ -105,3 +105,21 @@ def test_run_records_of_earlier_versions_are_read_in_todays_names(tmp_path):
         assert info["protocol_label"] == "EmoBox's 6 actor folds, fold 2"
         assert not {"split", "split_strategy"} & {*info, *info["profile"]}
     assert json.loads((run_dir / "run_info.json").read_text()) == old  # read, never rewritten
+
+
+def test_a_checkpoint_counts_only_when_its_trainer_state_is_whole_and_for_its_step(tmp_path):
+    from ser_utils.train.checkpoints import is_complete, last_checkpoint, remove_incomplete
+
+    states = {"checkpoint-3": '{"global_step": 3}', "checkpoint-6": '{"global_step": 6, "log_history": []}',
+              "checkpoint-9": "", "checkpoint-12": '{"global_step": 12, "log_hi', "checkpoint-15": '{"global_step": 3}',
+              "checkpoint-18": "[18]", "checkpoint-21": None, "mine": '{"global_step": 0}'}  # fmt: skip
+    for name, state in states.items():
+        (tmp_path / name).mkdir()
+        if state is not None:
+            (tmp_path / name / "trainer_state.json").write_text(state)
+    assert [name for name in states if is_complete(tmp_path / name)] == ["checkpoint-3", "checkpoint-6"]
+    assert last_checkpoint(tmp_path) == tmp_path / "checkpoint-6"  # not 9 to 21: empty, cut off, another step's, ...
+    removed = remove_incomplete(tmp_path)
+    assert sorted(path.name for path in removed) == [f"checkpoint-{step}" for step in (12, 15, 18, 21, 9)]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["checkpoint-3", "checkpoint-6", "mine"]
+    assert last_checkpoint(tmp_path / "none") is None and remove_incomplete(tmp_path / "none") == []

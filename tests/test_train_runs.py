@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,8 +17,8 @@ from conftest import run_command
 from ser_utils.config import load_profile
 from ser_utils.errors import NonFiniteLossError
 from ser_utils.prepare.protocols import assign_parts
+from ser_utils.train.checkpoints import last_checkpoint
 from ser_utils.train.run import train
-from ser_utils.train.run_folders import last_checkpoint
 
 TRAIN = [sys.executable, "-m", "ser_utils.train", "--device", "cpu", "--no-progress"]
 
@@ -78,3 +79,34 @@ def test_resume_after_sigkill_ends_like_an_uninterrupted_run(ravdess_subset, tmp
     assert info["resumed_from"].startswith(str(cut / "checkpoints" / "checkpoint-"))
     whole = pd.read_csv(tmp_path / "runs" / "whole" / "history.csv")
     pd.testing.assert_frame_equal(pd.read_csv(cut / "history.csv"), whole)
+
+
+def test_an_interrupted_checkpoint_save_leaves_nothing_to_resume_from_and_resume_skips_a_killed_one(
+    small_manifest, tmp_path, monkeypatch, capsys
+):
+    from transformers import TrainerState
+
+    saves, save_to_json = [], TrainerState.save_to_json
+
+    def cut_off(state, path):  # the second save is interrupted halfway through writing trainer_state.json
+        saves.append(path)
+        if len(saves) == 2:
+            Path(path).write_text('{"global_step": ')
+            raise KeyboardInterrupt
+        save_to_json(state, path)
+
+    profile, run_dir = load_profile("smoke", epochs=2, device="cpu"), tmp_path / "run"
+    monkeypatch.setattr(TrainerState, "save_to_json", cut_off)
+    with pytest.raises(KeyboardInterrupt):
+        train(profile, small_manifest, run_dir, progress=False)
+    first, second = (Path(path).parent for path in saves)
+    assert first.is_dir() and not second.exists()  # the cut-off checkpoint is gone, the one before kept
+    monkeypatch.setattr(TrainerState, "save_to_json", save_to_json)
+
+    second.mkdir()  # what a SIGKILL while writing trainer_state.json leaves
+    (second / "trainer_state.json").write_text("")
+    run = train(profile, small_manifest, run_dir, progress=False, resume=True)
+    out = capsys.readouterr().out
+    assert f"{second}: removed, a checkpoint left half-written" in out and f"resuming from {first}" in out
+    assert run.info["resumed_from"] == str(first) and len(run.history) == 2
+    assert (second / "trainer_state.json").read_text().startswith("{")  # saved anew by the resumed run

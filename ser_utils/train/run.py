@@ -24,15 +24,14 @@ from ser_utils.prepare.audit import leakage_audit, leakage_by_corpus
 from ser_utils.prepare.protocols import check_parts, parted_manifest, scored_classes
 from ser_utils.train.calibration import write_temperature
 from ser_utils.train.card import write_model_card
+from ser_utils.train.checkpoints import CHECKPOINTS, last_checkpoint, remove_incomplete
 from ser_utils.train.metrics import history_table
 from ser_utils.train.model import checkpointing_in_effect, no_weight_progress_bars, save_model_folder
 from ser_utils.train.outcomes import predict_test, test_scores
 from ser_utils.train.run_folders import (
-    CHECKPOINTS,
     MODEL_DIR,
     FinishedRun,
     check_new_run,
-    last_checkpoint,
     open_run_dir,
     publish_model,
     published_model_dir,
@@ -132,9 +131,12 @@ def phase_seconds(laps: dict, trainer_seconds: dict, preprocessing_s: float | No
 
 
 def _checkpoint_to_resume(run_dir: Path, main: bool) -> Path | None:
-    """The newest complete checkpoint of the run in `run_dir` (None: start afresh); the main process says which."""
+    """The newest complete checkpoint of the run in `run_dir` (None: start afresh); the main process says which,
+    and deletes (naming them) the checkpoints a killed run left half-written, which the Trainer would write into."""
     found = last_checkpoint(run_dir / CHECKPOINTS)
     if main:
+        for removed in remove_incomplete(run_dir / CHECKPOINTS):
+            print(f"{removed}: removed, a checkpoint left half-written when its run stopped")
         print(f"resuming from {found}" if found else f"{run_dir}: no checkpoint yet, starting afresh")
     return found
 

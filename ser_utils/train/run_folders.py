@@ -22,13 +22,12 @@ from ser_utils.config import FOLD_PROTOCOLS, SEED, Profile, named_corpora
 from ser_utils.data.audio import PREPROCESSING_FILE, whole_name
 from ser_utils.errors import NotFoundError, OutputError, ProfileError, TrainingError
 from ser_utils.files import folder_lock, outputs_dir, writing
+from ser_utils.train.checkpoints import CHECKPOINTS, last_checkpoint
 
 HISTORY_FILE = "history.csv"
 PREDICTIONS_FILE = "predictions.csv"
 RUN_INFO_FILE = "run_info.json"  # written last: a run folder without it is unfinished
 MODEL_DIR = "model"
-CHECKPOINTS = "checkpoints"
-CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 RUN_STAMP = "%Y%m%d-%H%M%S"
 _STAMPED = re.compile(r"^(?P<group>.+)_\d{8}-\d{6}(-\d+)?$")
 
@@ -108,19 +107,6 @@ def utc_stamp(when: datetime.datetime | None = None) -> str:
 def is_finished(run_dir: str | os.PathLike) -> bool:
     """Whether `run_dir` holds a completed run (its run_info.json was written)."""
     return (Path(run_dir) / RUN_INFO_FILE).is_file()
-
-
-def last_checkpoint(checkpoint_dir: str | os.PathLike) -> Path | None:
-    """The newest complete checkpoint under `checkpoint_dir` (one whose trainer_state.json, saved last, exists)."""
-    folder = Path(checkpoint_dir)
-    if not folder.is_dir():
-        return None
-    complete = [
-        (int(match[1]), path)
-        for path in folder.iterdir()
-        if (match := CHECKPOINT.match(path.name)) and (path / "trainer_state.json").is_file()
-    ]
-    return max(complete)[1] if complete else None
 
 
 def _unfinished_run(root: Path, profile: Profile, run_name: str | None) -> Path:

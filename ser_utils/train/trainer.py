@@ -6,7 +6,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,11 +22,11 @@ from ser_utils.data.corpora import main_window
 from ser_utils.errors import NonFiniteLossError, TrainingError, check_versions
 from ser_utils.machine import cpu_name, cpu_precision
 from ser_utils.prepare.protocols import selection_part
+from ser_utils.train.checkpoints import is_complete, last_checkpoint
 from ser_utils.train.frozen import PooledClips, PooledHead, pooled_hidden_states
 from ser_utils.train.inputs import LENGTH_COLUMN, PaddedBatches, to_hf_dataset, uses_attention_mask
 from ser_utils.train.metrics import compute_metrics
 from ser_utils.train.model import build_model, freeze_encoder
-from ser_utils.train.run_folders import last_checkpoint
 from ser_utils.train.whisper import fit_to_window
 
 
@@ -152,8 +154,16 @@ class GuardedTrainer(Trainer):
             return super().evaluate(*args, **kwargs)
 
     def _save_checkpoint(self, *args, **kwargs):
+        """Trainer's, timed; a save that fails or is interrupted (Ctrl-C, a full disk) before the checkpoint is
+        complete removes that checkpoint's folder, so that nothing half-written is left to resume from."""
+        folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
         with self._timed("checkpoints"):
-            return super()._save_checkpoint(*args, **kwargs)
+            try:
+                return super()._save_checkpoint(*args, **kwargs)
+            except BaseException:
+                if self.is_world_process_zero() and not is_complete(folder):
+                    shutil.rmtree(folder, ignore_errors=True)
+                raise
 
     def _get_train_sampler(self, *args, **kwargs):
         dataset = self.train_dataset
