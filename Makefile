@@ -64,7 +64,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-reproduce: eda preprocess finetune report protocols
+# 01 and 02 read only the corpora, 04 and 05 only what 03 made: each pair runs at once (each of them keeps about one
+# core busy), and make shows each notebook's output when it is done.
+reproduce: $(VENV)/.installed
+	@$(MAKE) --no-print-directory -j 2 --output-sync=target eda preprocess
+	@$(MAKE) --no-print-directory finetune
+	@$(MAKE) --no-print-directory -j 2 --output-sync=target report protocols
 	@echo
 	@echo "Done: profile '$(PROFILE)'."
 	@echo "  figures:             figures/Acc.png figures/Loss.png figures/Conf_Mat.png"
