@@ -65,11 +65,13 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 # 01 and 02 read only the corpora, 04 and 05 only what 03 made: each pair runs at once (each of them keeps about one
-# core busy), and make shows each notebook's output when it is done.
+# core busy), and make shows each notebook's output when it is done. The venv is this target's to make: -o keeps the
+# sub-makes from making it again (make passes no -o down, so a `make -o .venv/.installed reproduce` would not hold).
+NOTEBOOK_MAKE = $(MAKE) --no-print-directory -o $(VENV)/.installed
 reproduce: $(VENV)/.installed
-	@$(MAKE) --no-print-directory -j 2 --output-sync=target eda preprocess
-	@$(MAKE) --no-print-directory finetune
-	@$(MAKE) --no-print-directory -j 2 --output-sync=target report protocols
+	@$(NOTEBOOK_MAKE) -j 2 --output-sync=target eda preprocess
+	@$(NOTEBOOK_MAKE) finetune
+	@$(NOTEBOOK_MAKE) -j 2 --output-sync=target report protocols
 	@echo
 	@echo "Done: profile '$(PROFILE)'."
 	@echo "  figures:             figures/Acc.png figures/Loss.png figures/Conf_Mat.png"
@@ -110,7 +112,7 @@ FOLD_RUNS := $(foreach seed,$(SEEDS),$(foreach fold,$(shell seq 0 $$(($(FOLD_COU
 .PHONY: reproduce eda preprocess finetune report protocols kfold $(FOLD_RUNS) baseline wheel test test-lowest lint clean notebook-outputs
 
 kfold: $(FOLD_RUNS)
-	$(MAKE) --no-print-directory protocols
+	$(NOTEBOOK_MAKE) protocols
 	@echo
 	@echo "Done: $(words $(FOLD_RUNS)) runs of profile '$(PROFILE)', protocol $(PROTOCOL), seeds $(SEEDS)."
 	@$(PY) -m ser_utils.report --profile $(PROFILE_ARG) --seeds $(SEEDS) \
