@@ -52,12 +52,16 @@ def reproduce(tree: Path, venv: Path, outputs: Path, log: Path) -> float:
     env.pop("RAVDESS_DIR", None)  # the bundled sample, as the README's command runs it
     # -o: the shared venv counts as made, though the worktree's requirements.txt is newer than its marker.
     command = ["make", "-C", str(tree), "reproduce", f"VENV={venv}", "-o", f"{venv}/.installed"]
+    made = (venv / ".installed").stat().st_mtime_ns
     started = time.perf_counter()
     with log.open("w") as out:
         done = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)}: exit status {done.returncode}; see {log}")
+    if (venv / ".installed").stat().st_mtime_ns != made:  # its time would hold an install, its package the worktree
+        sys.exit(f"{tree}: make reproduce made {venv} again (see {log}), so its time is not comparable; "
+                 f"`{venv}/bin/pip install --no-deps -e {ROOT}` points the venv back at this checkout")  # fmt: skip
     return seconds
 
 

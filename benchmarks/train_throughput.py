@@ -3,6 +3,8 @@
     python benchmarks/train_throughput.py                 # wav2vec2-base architecture, batch 16, 2.5 s clips
     python benchmarks/train_throughput.py --steps 20      # more timed steps (a GPU does them in seconds)
     python benchmarks/train_throughput.py --bf16 --batch-size 8   # the full profile in fp32 against bf16 autocast
+    python benchmarks/train_throughput.py --malloc --arch tiny --steps 40   # glibc's default malloc against memory
+                                                          # kept (machine.keep_freed_memory, as training runs)
 
 (a) original: fp32, eager attention, unfused AdamW, no DataLoader workers (Trainer defaults of the original's time);
 (b) fast: the `full` profile's settings (bf16 autocast on GPUs with bf16, SDPA attention, fused AdamW, workers).
@@ -34,6 +36,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import Trainer, TrainerCallback
 
 from ser_utils.config import NUM_SAMPLES, load_profile
+from ser_utils.machine import keep_freed_memory
 from ser_utils.train.model import build_model
 from ser_utils.train.trainer import resolve_precision, training_arguments, use_cpu
 
@@ -45,8 +48,10 @@ CONFIGS = {
     "original": {"precision": "fp32", "attention": "eager", "optimizer": "adamw_torch", "dataloader_workers": 0},
     "fast": {},  # the full profile as shipped
     "bf16": {"precision": "bf16"},  # the same in bf16 autocast (on a CPU only where bf16 is native)
+    "kept": {},  # the full profile, with the memory each step frees kept by malloc (keep_freed_memory)
 }
 BF16_SIDES = ("fast", "bf16")  # --bf16: fp32 against bf16, both the full profile otherwise
+MALLOC_SIDES = ("fast", "kept")  # --malloc: glibc's default malloc against memory kept
 
 
 def random_clips(clips: int):
@@ -68,8 +73,9 @@ def flops_per_step(scratch: dict, batch: dict) -> int:
     return counter.get_total_flops()
 
 
-def step_times(model, profile, data, steps: int, gpu: bool) -> list[float]:
-    """perf_counter() at the end of each of `steps` training steps (after a GPU synchronisation)."""
+def step_times(model, profile, data, steps: int, gpu: bool, usage: list | None = None) -> list[float]:
+    """perf_counter() at the end of each of `steps` training steps (after a GPU synchronisation); `usage`, when
+    given, gets the process's resource usage (page faults, system time) at the same points."""
     stamps = []
 
     class StepClock(TrainerCallback):
@@ -77,6 +83,8 @@ def step_times(model, profile, data, steps: int, gpu: bool) -> list[float]:
             if gpu:
                 torch.cuda.synchronize()
             stamps.append(time.perf_counter())
+            if usage is not None:
+                usage.append(resource.getrusage(resource.RUSAGE_SELF))
 
     with tempfile.TemporaryDirectory() as tmp:
         args = dataclasses.replace(
@@ -104,8 +112,10 @@ def measure(config: str, arch: str, steps: int, warmup: int, batch_size: int, de
     model, _ = build_model(None, scratch, seed=0, attention=profile.attention)
     if gpu:
         torch.cuda.reset_peak_memory_stats()
-    stamps = step_times(model, profile, data, steps + warmup, gpu)
+    kept, usage = config == "kept" and keep_freed_memory(), []
+    stamps = step_times(model, profile, data, steps + warmup, gpu, usage)
     seconds = stamps[-1] - stamps[warmup - 1]
+    first, last = usage[warmup - 1], usage[-1]
     samples_per_s = steps * batch_size / seconds
     peak_gib = (
         torch.cuda.max_memory_allocated() / 2**30
@@ -126,6 +136,9 @@ def measure(config: str, arch: str, steps: int, warmup: int, batch_size: int, de
         "achieved_tflops": flops * steps / seconds / 1e12,
         "device": torch.cuda.get_device_name(0) if gpu else machine_name(),
         "torch": torch.__version__,
+        "malloc": "memory kept" if kept else "default",
+        "page_faults_per_step": (last.ru_minflt - first.ru_minflt) / steps,
+        "system_s_per_step": (last.ru_stime - first.ru_stime) / steps,
     }
 
 
@@ -206,22 +219,42 @@ def bf16_row(arch: str, batch_size: int, steps: int, results: dict, peak: float 
             f"{bf16['samples_per_s'] / fp32['samples_per_s']:.2f}x |\n")  # fmt: skip
 
 
+MALLOC_SECTION = "## Training steps with glibc's default malloc against memory kept (train_throughput.py --malloc)"
+MALLOC_HEADER = ("| date | device | torch | model | batch | timed steps | glibc's default malloc | memory kept "
+                 "(keep_freed_memory) | speed-up |\n|---|---|---|---|---|---|---|---|---|")  # fmt: skip
+
+
+def malloc_row(arch: str, batch_size: int, steps: int, results: dict, peak: float | None) -> str:
+    """One row of the malloc table: both sides' speed, and their page faults and system seconds per step."""
+
+    def side(result: dict) -> str:
+        return (f"{describe(result, peak)}; {result['page_faults_per_step']:.0f} page faults and "
+                f"{result['system_s_per_step']:.3f} s system time per step ({result['malloc']})")  # fmt: skip
+
+    default, kept = results["fast"], results["kept"]
+    return (f"| {datetime.date.today()} | {kept['device']} | {kept['torch']} | wav2vec2-{arch} (random init) | "
+            f"{batch_size} | {steps} | {side(default)} | {side(kept)} | "
+            f"{kept['samples_per_s'] / default['samples_per_s']:.2f}x |\n")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_step_options(parser, CONFIGS, batch_size=16)
     parser.add_argument("--bf16", action="store_true", help="the full profile in fp32 against bf16 autocast")
+    parser.add_argument("--malloc", action="store_true", help="glibc's default malloc against memory kept")
     parser.add_argument("--peak-tflops", type=float, help="the device's peak TFLOP/s for MFU (known GPUs: automatic)")
     options = parser.parse_args(argv)
     shape = (options.arch, options.steps, options.warmup, options.batch_size, options.device)
     if options.worker:
         print(json.dumps(measure(options.worker, *shape)))
         return 0
-    sides = BF16_SIDES if options.bf16 else ("original", "fast")
+    sides = BF16_SIDES if options.bf16 else MALLOC_SIDES if options.malloc else ("original", "fast")
     results = in_fresh_processes(__file__, sides, options, lambda result: describe(result, options.peak_tflops))
     if results is None:
         return 1
     peak = options.peak_tflops or known_peak(results["fast"]["device"])
     make, section, header = (bf16_row, BF16_SECTION, BF16_HEADER) if options.bf16 else (
+        malloc_row, MALLOC_SECTION, MALLOC_HEADER) if options.malloc else (
         table_row, "## Training throughput (benchmarks/train_throughput.py)", HEADER)  # fmt: skip
     row = make(options.arch, options.batch_size, options.steps, results, peak)
     append_row(options.output, section, header, row)

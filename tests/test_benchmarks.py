@@ -219,3 +219,17 @@ def test_segments_benchmark_on_a_tiny_model_appends_its_two_rows(tmp_path):
     assert len(rows) == 2 and rows[0][2] == "8" and all(re.match(r"\d/8 \(", cell) for cell in rows[0][3:])
     assert "wav2vec2-tiny" in rows[1][2] and all(cell.startswith("RTF ") for cell in rows[1][5:8])
     assert rows[1][8] == "0 s: not run / not run MiB |"
+
+
+def test_malloc_benchmark_on_a_tiny_model_counts_page_faults_on_both_sides(tmp_path):
+    """train_throughput.py --malloc: glibc's default malloc against keep_freed_memory, each in its own process."""
+    output = tmp_path / "BENCHMARKS.md"
+    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "train_throughput.py"), "--malloc", "--arch", "tiny",
+               "--steps", "3", "--batch-size", "4", "--device", "cpu", "--output", str(output)]  # fmt: skip
+    done = run_command(command=command, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+    (row,) = [line for line in output.read_text().splitlines() if line.startswith("| 2")]
+    cells = row.split(" | ")
+    assert cells[1].startswith("CPU ") and "(default)" in cells[6] and "(memory kept)" in cells[7]
+    faults = [float(re.search(r"([0-9.]+) page faults", cell).group(1)) for cell in cells[6:8]]
+    assert all(fault >= 0 for fault in faults) and cells[8].endswith("x |")
