@@ -1,7 +1,7 @@
 """The machine a run or a benchmark ran on: the CPU by its model and the instruction sets that decide its speed, and
 whether it computes bf16 natively (AMX, or AVX-512-BF16); elsewhere bf16 on the CPU is emulated, and slower than
 fp32. Read from /proc/cpuinfo (Linux); where there is none, the CPU is named by its architecture only. And how
-glibc's malloc serves a training run's large blocks (keep_freed_memory)."""
+glibc's malloc serves the large blocks of training and of the commands that run a model (keep_freed_memory)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ def cpu_precision(requested: str) -> tuple[str, str]:
 # variables and as GLIBC_TUNABLES: a user's own setting of any of them wins.
 KEPT_MALLOC = {-4: 0, -1: 1 << 30, -2: 64 << 20}  # M_MMAP_MAX, M_TRIM_THRESHOLD, M_TOP_PAD
 MALLOC_SETTINGS = ("mmap_max", "mmap_threshold", "trim_threshold", "top_pad")
+_kept = [False]  # whether keep_freed_memory took effect in this process
 
 
 def _own_malloc() -> bool:
@@ -73,7 +74,8 @@ def _own_malloc() -> bool:
 
 
 def keep_freed_memory() -> bool:
-    """Let glibc's malloc keep the memory a training step frees for the next one (True where it now does).
+    """Let glibc's malloc keep the memory a training step or a forward pass frees for the next one (True where it
+    now does). Training (`train`), ser-predict, ser-evaluate and ser-demo call it; a Python user may too.
 
     By default glibc maps large blocks (tensors of more than 128 KB to 32 MB) on their own and unmaps them when they
     are freed, so each step touches fresh zeroed pages: millions of page faults, most of a CPU run's system time.
@@ -83,4 +85,11 @@ def keep_freed_memory() -> bool:
     if platform.libc_ver()[0] != "glibc" or _own_malloc():
         return False
     libc = ctypes.CDLL(None)
-    return all(libc.mallopt(parameter, value) == 1 for parameter, value in KEPT_MALLOC.items())
+    kept = all(libc.mallopt(parameter, value) == 1 for parameter, value in KEPT_MALLOC.items())
+    _kept[0] = _kept[0] or kept
+    return kept
+
+
+def freed_memory_kept() -> bool:
+    """Whether keep_freed_memory took effect in this process (run_info.json records it)."""
+    return _kept[0]

@@ -106,11 +106,11 @@ def test_preprocess_throughput_on_two_actors(ravdess_subset, ravdess_48k_sample,
     assert len(row) == 1 and " | 24 | " in row[0]
 
 
-def _inference_rows(script: str, data, clips: int, tmp_path) -> list[list[str]]:
+def _inference_rows(script: str, data, clips: int, tmp_path, *options: str) -> list[list[str]]:
     """Run an inference benchmark on the tiny architecture, batch 4; the cells of the rows it appended."""
     output = tmp_path / "BENCHMARKS.md"
     command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / script), "--arch", "tiny", "--data", str(data),
-               "--clips", str(clips), "--batch-size", "4", "--output", str(output)]  # fmt: skip
+               "--clips", str(clips), "--batch-size", "4", "--output", str(output), *options]  # fmt: skip
     done = run_command(command=command, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
@@ -156,7 +156,19 @@ def test_frozen_cache_benchmark_on_a_subset(ravdess_subset, tmp_path):
 def test_onnx_inference_benchmark_on_a_tiny_model(ravdess_subset, tmp_path):
     from ser_utils.machine import native_bf16
 
-    rows = _inference_rows("onnx_inference.py", ravdess_subset([3], 12), 8, tmp_path)
+    rows = _inference_rows("onnx_inference.py", ravdess_subset([3], 12), 8, tmp_path, "--malloc")
+    kept = [row for row in rows if len(row) == 12]  # --malloc's row: each backend with glibc's default, then kept
+    rows = [row for row in rows if len(row) == 14]
+    assert len(kept) == 1 and len(rows) == 1 and kept[0][2:5] == rows[0][2:5]
+    cells = [re.match(r"([\d.]+) → ([\d.]+) clips/s \(([\d.]+)x\), (\d+) → (\d+) page faults a batch", cell)
+             for cell in kept[0][5:10]]  # fmt: skip
+    for before, after, ratio, _, _ in (map(float, cell.groups()) for cell in cells):
+        assert abs(ratio - after / before) < 0.01 * ratio + 0.01
+    faults = [int(cell.group(4)) for cell in cells], [int(cell.group(5)) for cell in cells]
+    assert faults[1][0] * 2 < faults[0][0]  # torch fp32: glibc's default maps its larger blocks anew every batch
+    assert native_bf16() or kept[0][6].endswith(", in fp32 (no native bf16 on this CPU)")
+    assert kept[0][10] == "yes"  # keeping freed memory changes no probability of any backend
+    assert len(re.findall(r"\d+, \d+", kept[0][11])) == 5
     assert len(rows) == 1 and rows[0][2] == "wav2vec2-tiny (random init)" and rows[0][3:5] == ["8", "4"]
     assert rows[0][1].startswith("CPU ") and rows[0][1].endswith(" cores")  # the CPU by model and instruction sets
     cells = rows[0][5:10] if native_bf16() else rows[0][5:6] + rows[0][7:10]  # bf16 ran, or says it ran in fp32

@@ -8,6 +8,7 @@ prediction from the trained model folder (ser-predict's predict()) agrees with t
 
 import json
 import os
+import platform
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 import yaml
 
 from conftest import run_command
+from ser_utils import machine
 from ser_utils.config import EMOTIONS, PROJECT_ROOT
 from ser_utils.ship.predict import predict
 
@@ -136,6 +138,7 @@ def check_run(run_dir: Path, checkpoint: str, checkpointing: bool = False) -> pd
     info = json.loads((run_dir / "run_info.json").read_text())
     assert info["profile"]["model_name_or_path"] == checkpoint
     assert info["activation_checkpointing"] is checkpointing
+    assert info["freed_memory_kept"] is (platform.libc_ver()[0] == "glibc" and not machine._own_malloc())
     extractor = json.loads((run_dir / "model" / "preprocessor_config.json").read_text())
     for field, value in hub_replicas.PREPROCESSOR.get(checkpoint, {}).items():
         assert extractor[field] is value

@@ -8,14 +8,18 @@ import sys
 
 import pytest
 
+from conftest import run_main
 from ser_utils import machine
+from ser_utils.evaluate import score
+from ser_utils.ship import demo, predict
 
 # A child process that frees and takes back a 64 MB block 20 times (more than glibc ever serves from its heap by
 # default, so by default every one is mapped anew) and prints the page faults that took.
 REUSE = """
 import ctypes, resource, sys
-from ser_utils.machine import keep_freed_memory
+from ser_utils.machine import freed_memory_kept, keep_freed_memory
 kept = keep_freed_memory() if sys.argv[1] == "keep" else False
+assert freed_memory_kept() is kept  # what run_info.json records
 libc = ctypes.CDLL(None)
 libc.malloc.restype, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
 def block():
@@ -56,3 +60,16 @@ def test_a_users_own_malloc_settings_are_left_alone(monkeypatch, variable, value
 def test_nothing_changes_off_glibc(monkeypatch):
     monkeypatch.setattr(platform, "libc_ver", lambda: ("", ""))
     assert machine.keep_freed_memory() is False
+
+
+def test_the_commands_that_run_a_model_keep_freed_memory(monkeypatch, model_dir, ravdess_16k, tmp_path):
+    calls = []
+    for module in (predict, score, demo):
+        monkeypatch.setattr(module, "keep_freed_memory", lambda module=module: calls.append(module.__name__))
+    monkeypatch.setattr(demo, "launch", lambda *args, **kwargs: None)  # no server: what main does before it
+    clip, other = (ravdess_16k / "Actor_01" / f"03-01-0{emotion}-01-01-01-01.wav" for emotion in (1, 5))
+    scored = (score.main, "--output-dir", tmp_path / "out", "--no-progress", clip, other)  # two emotions to score
+    for main, *args in [(predict.main, clip), scored, (demo.main,)]:
+        done = run_main(main, "--model", model_dir, *args)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert calls == ["ser_utils.ship.predict", "ser_utils.evaluate.score", "ser_utils.ship.demo"]

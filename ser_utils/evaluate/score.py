@@ -30,6 +30,7 @@ from ser_utils.data.corpora import CORPORA, parse_clip
 from ser_utils.errors import CorpusError, at_least, command_line
 from ser_utils.evaluate.plots import plot_confusion_matrix, save_figure
 from ser_utils.files import claim_folder, outputs_dir, writing
+from ser_utils.machine import keep_freed_memory
 from ser_utils.ship.predict import Predictor, add_precision_option, expand_paths, predict
 from ser_utils.train.metrics import (
     SUMMARY_METRICS,
@@ -158,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     add_precision_option(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    keep_freed_memory()  # each batch reuses the memory the last one freed: faster, the same probabilities
     predictor = Predictor(args.model or published_model_dir(), precision=args.precision)  # a bad folder: nothing left
     if predictor.precision_note:
         print(f"warning: {predictor.precision_note}", file=sys.stderr)

@@ -27,6 +27,7 @@ import pandas as pd
 from ser_utils.config import EMOTIONS, SAMPLE_RATE
 from ser_utils.data.audio import audio_info, load_audio
 from ser_utils.errors import SerError, at_least, command_line, require
+from ser_utils.machine import keep_freed_memory
 from ser_utils.ship.predict import BACKENDS, Predictor, add_precision_option, predict
 from ser_utils.ship.segments import SpeechDetector, segment_table
 from ser_utils.train.calibration import describe_temperature
@@ -169,5 +170,6 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"the largest upload in MB (default {MAX_UPLOAD_MB})")  # fmt: skip
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)
+    keep_freed_memory()  # each request reuses the memory the last one freed: faster, the same probabilities
     launch(args.model, args.port, args.share, args.backend, max_mb=args.max_upload_mb, precision=args.precision)
     return 0

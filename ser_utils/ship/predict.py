@@ -29,7 +29,7 @@ from ser_utils.data.audio import load_preprocessing
 from ser_utils.data.corpora import UNRECORDED_WINDOW
 from ser_utils.errors import AudioError, ModelError, SerError, at_least, command_line, require
 from ser_utils.files import check_output_file, writing
-from ser_utils.machine import INFERENCE_PRECISIONS, cpu_precision
+from ser_utils.machine import INFERENCE_PRECISIONS, cpu_precision, keep_freed_memory
 from ser_utils.ship.export import OnnxModel, read_labels
 from ser_utils.ship.recordings import (
     WindowBatches,
@@ -262,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = expand_paths(args.paths)  # once: the output check and the predictions read the same list
     output = None if args.output == "-" else check_replaceable(check_output_file(args.output), paths)
     model_dir, note = args.model or published_model_dir(), ""
+    keep_freed_memory()  # each batch reuses the memory the last one freed: faster on torch, the same probabilities
     if args.backend == "auto":
         predictor, note = fastest_predictor(model_dir)
     else:

@@ -20,7 +20,7 @@ from transformers import Trainer, TrainingArguments
 from ser_utils.config import FOLD_PROTOCOLS, LABEL2ID, Profile
 from ser_utils.data.audio import window_record
 from ser_utils.files import check_writable, outputs_dir, space_checked
-from ser_utils.machine import keep_freed_memory
+from ser_utils.machine import freed_memory_kept, keep_freed_memory
 from ser_utils.prepare.audit import leakage_audit, leakage_by_corpus
 from ser_utils.prepare.protocols import check_parts, parted_manifest, scored_classes
 from ser_utils.train.calibration import write_temperature
@@ -71,9 +71,9 @@ def run_record(
     calibrated: dict, resumed_from: str | None, train_runtime_s: float, timings_s: dict, started: str,
     warnings: list[str]
 ) -> dict:  # fmt: skip
-    """run_info.json: what ran (profile, model, protocol, machine, checkpointing as the trained model had it), on
-    which clips and speakers, its test scores, their intervals and scores by group (test_scores), its calibration,
-    resume, duration and dates."""
+    """run_info.json: what ran (profile, model, protocol, machine, checkpointing as the trained model had it, whether
+    freed memory was kept), on which clips and speakers, its test scores, their intervals and scores by group
+    (test_scores), its calibration, resume, duration and dates."""
     args, state, classes = trainer.args, trainer.state, scored_classes(manifest)
     return {
         "run_group": run_group(profile),
@@ -90,6 +90,7 @@ def run_record(
         "precision": precision_of(args),
         "world_size": args.world_size,
         "activation_checkpointing": checkpointing_in_effect(trainer.model),
+        "freed_memory_kept": freed_memory_kept(),  # glibc's malloc as keep_freed_memory set it: faster, same numbers
         **_parts_record(manifest),
         "left_out": manifest.attrs.get("left_out", {}),
         "leakage": leakage_audit(manifest),
