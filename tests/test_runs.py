@@ -123,3 +123,16 @@ def test_a_checkpoint_counts_only_when_its_trainer_state_is_whole_and_for_its_st
     assert sorted(path.name for path in removed) == [f"checkpoint-{step}" for step in (12, 15, 18, 21, 9)]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["checkpoint-3", "checkpoint-6", "mine"]
     assert last_checkpoint(tmp_path / "none") is None and remove_incomplete(tmp_path / "none") == []
+
+
+def test_the_newest_checkpoint_is_by_step_number_and_named_as_the_trainer_names_it(tmp_path):
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    from ser_utils.train.checkpoints import last_checkpoint, step_folder
+
+    assert step_folder(tmp_path, 7) == tmp_path / f"{PREFIX_CHECKPOINT_DIR}-7"
+    for step in (9, 10, 100):
+        step_folder(tmp_path, step).mkdir()
+        (step_folder(tmp_path, step) / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+    (step_folder(tmp_path, 100) / "trainer_state.json").write_text("")  # the newest, half-written
+    assert last_checkpoint(tmp_path) == step_folder(tmp_path, 10)  # 10 after 9 by number, not by name

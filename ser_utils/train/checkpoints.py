@@ -19,6 +19,11 @@ CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 TRAINER_STATE = "trainer_state.json"  # the Trainer's TRAINER_STATE_NAME, written last
 
 
+def step_folder(checkpoint_dir: str | os.PathLike, step: int) -> Path:
+    """The folder the Trainer saves step `step`'s checkpoint in, under `checkpoint_dir`."""
+    return Path(checkpoint_dir) / f"checkpoint-{step}"
+
+
 def is_complete(checkpoint: str | os.PathLike) -> bool:
     """Whether `checkpoint` (a checkpoint-<step> folder) holds its whole trainer state: trainer_state.json reads as
     a JSON object whose global_step is the folder's step."""
@@ -38,9 +43,9 @@ def _steps(checkpoint_dir: Path) -> list[tuple[int, Path]]:
 
 
 def last_checkpoint(checkpoint_dir: str | os.PathLike) -> Path | None:
-    """The newest complete checkpoint under `checkpoint_dir` (see is_complete); None when there is none."""
-    complete = [path for _, path in _steps(Path(checkpoint_dir)) if is_complete(path)]
-    return complete[-1] if complete else None
+    """The newest complete checkpoint under `checkpoint_dir` (see is_complete); None when there is none. Reads
+    the states from the newest checkpoint back, stopping at the first complete one."""
+    return next((path for _, path in reversed(_steps(Path(checkpoint_dir))) if is_complete(path)), None)
 
 
 def remove_incomplete(checkpoint_dir: str | os.PathLike) -> list[Path]:

@@ -8,7 +8,6 @@ import dataclasses
 import os
 import shutil
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,7 +21,7 @@ from ser_utils.data.corpora import main_window
 from ser_utils.errors import NonFiniteLossError, TrainingError, check_versions
 from ser_utils.machine import cpu_name, cpu_precision
 from ser_utils.prepare.protocols import selection_part
-from ser_utils.train.checkpoints import is_complete, last_checkpoint
+from ser_utils.train.checkpoints import is_complete, last_checkpoint, step_folder
 from ser_utils.train.frozen import PooledClips, PooledHead, pooled_hidden_states
 from ser_utils.train.inputs import LENGTH_COLUMN, PaddedBatches, to_hf_dataset, uses_attention_mask
 from ser_utils.train.metrics import compute_metrics
@@ -156,7 +155,7 @@ class GuardedTrainer(Trainer):
     def _save_checkpoint(self, *args, **kwargs):
         """Trainer's, timed; a save that fails or is interrupted (Ctrl-C, a full disk) before the checkpoint is
         complete removes that checkpoint's folder, so that nothing half-written is left to resume from."""
-        folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
+        folder = step_folder(self.args.output_dir, self.state.global_step)
         with self._timed("checkpoints"):
             try:
                 return super()._save_checkpoint(*args, **kwargs)
