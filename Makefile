@@ -58,10 +58,15 @@ ifneq ($(RAVDESS_DIR),)
 export RAVDESS_DIR := $(abspath $(RAVDESS_DIR))
 endif
 
+# pip compiles the modules it installs to bytecode one at a time; compileall after it uses every core: the install
+# took 142.7 and 121.6 s against 156.5 and 154.6 s on 2 cores of an AMD EPYC (benchmarks/install_time.py, rows in
+# BENCHMARKS.md). A file written for a newer Python (torch ships a few) is skipped, as pip's own compile skips it.
+COMPILE_ALL := import compileall, sysconfig; compileall.compile_dir(sysconfig.get_path('purelib'), quiet=2, workers=0)
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-compile -r requirements.txt
+	$(PY) -c "$(COMPILE_ALL)"
 	touch $@
 
 # 01 and 02 read only the corpora, 04 and 05 only what 03 made: each pair runs at once (each of them keeps about one

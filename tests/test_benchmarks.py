@@ -244,3 +244,16 @@ def test_malloc_benchmark_on_a_tiny_model_counts_page_faults_on_both_sides(tmp_p
     assert cells[1].startswith("CPU ") and "(default)" in cells[6] and "(memory kept)" in cells[7]
     faults = [float(re.search(r"([0-9.]+) page faults", cell).group(1)) for cell in cells[6:8]]
     assert all(fault >= 0 for fault in faults) and cells[8].endswith("x |")
+
+
+def test_the_environment_make_installs_comes_compiled_and_the_install_benchmark_runs_the_makefiles_step():
+    import importlib.util
+    from pathlib import Path
+
+    sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+    import install_time
+
+    assert "compileall.compile_dir(" in install_time.COMPILE_ALL and "workers=0" in install_time.COMPILE_ALL
+    if (Path(sys.prefix) / ".installed").exists():  # made by `make .venv/.installed`, as make test and CI run
+        module = importlib.util.find_spec("transformers.models.bert.modeling_bert").origin  # a module no test imports
+        assert Path(importlib.util.cache_from_source(module)).exists(), "pip --no-compile without the compile step"
