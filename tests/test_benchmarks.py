@@ -251,7 +251,10 @@ def test_the_environment_make_installs_comes_compiled_and_the_install_benchmark_
     from pathlib import Path
 
     sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
-    import install_time
+    try:
+        import install_time
+    finally:
+        sys.path.pop(0)
 
     assert "compileall.compile_dir(" in install_time.COMPILE_ALL and "workers=0" in install_time.COMPILE_ALL
     if (Path(sys.prefix) / ".installed").exists():  # made by `make .venv/.installed`, as make test and CI run
