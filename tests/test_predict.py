@@ -32,7 +32,8 @@ def bad_files(tmp_path_factory, ravdess_16k):
     (folder / "truncated.wav").write_bytes((ravdess_16k / "Actor_03" / "03-01-05-02-01-01-03.wav").read_bytes()[:30])
     (folder / "text.wav").write_text("this is not audio\n")
     sf.write(folder / "silent.wav", np.zeros(3 * rate, dtype="float32"), rate)
-    sf.write(folder / "short.wav", good[: int(0.3 * rate)], rate)
+    sf.write(folder / "short.wav", good[: int(1.5 * rate)], rate)  # ends inside the window, 2.5 s from 0.6 s in
+    sf.write(folder / "brief.wav", good[: int(0.3 * rate)], rate)  # ends before it starts
     sf.write(folder / "no_samples.wav", np.zeros(0, dtype="float32"), rate)
     sf.write(folder / "good.flac", good, rate)
     return folder
@@ -41,7 +42,7 @@ def bad_files(tmp_path_factory, ravdess_16k):
 def test_expand_paths_folders_globs_and_repeats(bad_files, tmp_path):
     found = expand_paths([bad_files / "good.flac", bad_files, str(bad_files / "s*.wav"), tmp_path / "x*.wav"])
     assert found[0].endswith("good.flac") and found.count(str(bad_files / "good.flac")) == 1
-    assert len(found) == 8  # 7 files in the folder, plus the pattern that matched nothing
+    assert len(found) == 9  # 8 files in the folder, plus the pattern that matched nothing
     assert found[-1] == str(tmp_path / "x*.wav")
 
 
@@ -99,7 +100,11 @@ def test_bad_inputs_get_rows_and_the_rest_is_predicted(bad_files, tmp_path, pred
     assert table.loc["missing.wav", "error"] == "no such file"
     assert table.loc["no_samples.wav", "error"] == "no audio samples in the file"
     assert "silent" in table.loc["silent.wav", "warning"] and table.loc["silent.wav", "label"] in EMOTIONS
-    assert "zero-padded" in table.loc["short.wav", "warning"] and table.loc["short.wav", "label"] in EMOTIONS
+    assert table.loc["short.wav", "warning"] == "shorter than the window: zero-padded"
+    assert table.loc["short.wav", "label"] in EMOTIONS
+    # never a prediction of the silence after the end of a file: the same reason as preprocessing's
+    assert table.loc["brief.wav", "error"] == "0.30 s long: it ends before the 0.6 s offset, its window would be empty"
+    assert pd.isna(table.loc["brief.wav", "label"])
     assert table.loc["good.flac", "error"] == "" and table.loc["good.flac", "label"] in EMOTIONS
 
 
@@ -120,7 +125,7 @@ def test_cli_csv_jsonl_and_exit_codes(bad_files, model_dir, tmp_path):
     from io import StringIO
 
     table = pd.read_csv(StringIO(done.stdout))
-    assert len(table) == 8 and table["label"].notna().sum() == 3
+    assert len(table) == 9 and table["label"].notna().sum() == 3
     out = tmp_path / "out.jsonl"
     done = run_command(
         "ser_utils.predict", "--model", model_dir, "--format", "jsonl", "-o", out, bad_files / "good.flac"

@@ -151,28 +151,25 @@ def trim_to_window(audio: np.ndarray, offset: int, length: int):
     return np.pad(window, (0, length - len(window)))
 
 
-def read_window(path: str | os.PathLike, window: Window, allow_short: bool = False) -> tuple[np.ndarray, float]:
+def read_window(path: str | os.PathLike, window: Window) -> tuple[np.ndarray, float]:
     """Read only `window` of a file (RAVDESS's: 2.5 s from 0.6 s in, 16 kHz) as mono float32, zero-padded to its
     length (a `whole` window: the clip from its start up to the cap, not padded); return it and the file's
     duration in seconds.
 
     Any sample rate and channel count: channels are averaged and the window is resampled with soxr, with a
     margin on both sides so that the result equals resampling the whole file. Raises AudioError when the
-    file cannot be read, has no samples, holds NaN or infinite values, or (unless `allow_short`, which gives
-    silence) ends before the window starts.
+    file cannot be read, has no samples, holds NaN or infinite values, or ends before the window starts.
     """
     info = audio_info(path)
     rate, total = info.samplerate, info.frames
     if total == 0:
         raise AudioError(path, "no audio samples in the file")
     start = round(window.offset_s * rate)
-    if start >= total and not allow_short:
+    if start >= total:
         raise AudioError(
             path,
             f"{total / rate:.2f} s long: it ends before the {window.offset_s:g} s offset, its window would be empty",
         )
-    if start >= total:
-        return np.zeros(window.length, np.float32), total / rate
     if window.whole:
         return _whole(path, info, window), total / rate
     margin = 0 if rate == window.sample_rate else round(RESAMPLE_MARGIN_S * rate)

@@ -69,7 +69,7 @@ def file_blocks(path: str, window: Window, hop_s: float | None, span=None):
         elif hop_s is None and window.whole and audio_info(path).duration > window.duration_s:
             yield from stream_windows(path, window, window.duration_s / 2)
         elif hop_s is None:
-            audio, _ = read_window(path, window, allow_short=True)
+            audio, _ = read_window(path, window)
             yield audio[None, :], np.array([window.offset_s])
         else:
             yield from stream_windows(path, window, hop_s)
