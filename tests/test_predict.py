@@ -181,3 +181,19 @@ def test_cli_int8_option(model_dir, bad_files):
     done = run_command("ser_utils.predict", "--model", model_dir, "--int8", bad_files / "good.flac")
     assert done.returncode == 0, done.stderr
     assert "deprecated" not in done.stderr and done.stdout.splitlines()[1].split(",")[1] in EMOTIONS
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--per-window"], "--per-window gives a row per window: add --window"),
+        (["--hop", "1"], "--hop spaces the windows of --window or --segments: add one of them"),
+        (["--window", "--min-speech", "0"], "--min-speech: for speech segments only: add --segments"),
+        (["--merge", "--vad-threshold", "0.3"], "--merge, --vad-threshold: for speech segments only: add --segments"),
+    ],
+)
+def test_an_option_of_another_mode_is_refused_not_ignored(options, message, bad_files, tmp_path):
+    """An option that the chosen mode would not use stops the command before the model is loaded (the model folder
+    here does not exist), so nobody reads a table made without the setting they asked for."""
+    refused = run_main(main, "--model", tmp_path / "nope", *options, bad_files / "good.flac")
+    assert refused.returncode == 2 and refused.stderr.strip() == f"ser-predict: {message}"

@@ -2,14 +2,14 @@
 
     python -m ser_utils.predict --model outputs/model recordings/ more/*.flac      # or: ser-predict ...
 
-Any file soundfile reads (WAV, FLAC, OGG, MP3), any sample rate and channel count. Each file is cut
-exactly as in training (the model folder's ser_preprocessing.json: 16 kHz mono, 2.5 s from 0.6 s in,
-zero-padded; for a model of whole utterances, the file whole up to its cap, longer ones by windows); with
---window the whole file is cut into windows with a hop instead and the file's probabilities are the mean over
-its windows. Bad files get a row with an error and never stop the run.
-Where the model folder has a temperature (ser_calibration.json, fitted on the validation part by training), the
-probabilities are calibrated with it; standard error says whether they are. --int8, --precision bf16 (where the
-CPU has native bf16) and --backend onnx are faster; their agreement is measured by benchmarks/onnx_inference.py.
+Any file soundfile reads (WAV, FLAC, OGG, MP3), any sample rate and channel count. Each file is cut exactly as in
+training (the model folder's ser_preprocessing.json: 16 kHz mono, 2.5 s from 0.6 s in, zero-padded; for a model of
+whole utterances, the file whole up to its cap, longer ones by windows); with --window the file is cut into windows
+with a hop from 0 s and its probabilities are the mean over its windows. Bad files (one that ends before the window
+starts among them) get a row with an error and never stop the run. Where the model folder has a temperature
+(ser_calibration.json, fitted on the validation part by training), the probabilities are calibrated with it;
+standard error says whether they are. --int8, --precision bf16 (where the CPU has native bf16) and --backend onnx
+are faster; their agreement is measured by benchmarks/onnx_inference.py.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,8 @@ from ser_utils.train.inputs import input_name
 from ser_utils.train.run_folders import published_model_dir
 
 BACKENDS = ("torch", "onnx")
+HOP_S = 1.25  # the default spacing of --window's and --segments' windows, in s: half the recipe's window
+SEGMENT_OPTIONS = ("--merge", "--min-speech", "--min-silence", "--vad-threshold")
 
 
 class Predictor:
@@ -116,7 +119,7 @@ class Predictor:
             logits = self.model(inputs[input_name(self.feature_extractor)].to(self.device)).logits
         return softmax(logits.float().cpu().numpy(), self.temperature).astype(np.float32)
 
-    def segments(self, paths, hop_s: float = 1.25, merge: bool = False, progress: bool = False,
+    def segments(self, paths, hop_s: float = HOP_S, merge: bool = False, progress: bool = False,
                  **detector) -> pd.DataFrame:  # fmt: skip
         """The speech segments of a recording (or of each file that `paths` names), one row each with start_s and
         end_s, classified whole (ser_utils.ship.segments.segment_table); `detector` sets SpeechDetector's
@@ -146,8 +149,6 @@ def fastest_predictor(model_dir: str | os.PathLike) -> tuple[Predictor, str]:
 
 def _onnx_predictor(model_dir, int8: bool, skipped: list[str]) -> Predictor | None:
     """The folder's ONNX model (int8 or fp32) under ONNX Runtime, or None with the reason added to `skipped`."""
-    from importlib.util import find_spec
-
     name, runtime = "model.int8.onnx" if int8 else "model.onnx", find_spec("onnxruntime") is not None
     if not runtime or not (Path(model_dir) / name).is_file():
         skipped.append(f"no {name}" if runtime else f"no onnxruntime for {name}")
@@ -225,19 +226,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="csv (default) or JSON lines")
     parser.add_argument("--batch-size", type=at_least(1, int), default=16, help="windows per forward pass (16)")
     parser.add_argument("--window", action="store_true", help="classify the whole file in windows, not one cut")
-    parser.add_argument("--hop", type=at_least(0.01, float), default=1.25,
+    parser.add_argument("--hop", type=at_least(0.01, float), default=None,
                         help="with --window or --segments: seconds between windows (1.25)")  # fmt: skip
     parser.add_argument("--per-window", action="store_true", help="with --window: one row per window")
     parser.add_argument("--segments", action="store_true",
                         help="find the speech (Silero VAD), classify each segment: a row each, with start_s and "
                         "end_s; silence is never classified (pip install 'ser-utils[segments]')")  # fmt: skip
-    parser.add_argument("--min-speech", type=at_least(0.0, float), default=0.25,
+    parser.add_argument("--min-speech", type=at_least(0.0, float), default=None,
                         help="with --segments: drop speech shorter than this, in s (0.25)")  # fmt: skip
-    parser.add_argument("--min-silence", type=at_least(0.032, float), default=0.5,
+    parser.add_argument("--min-silence", type=at_least(0.032, float), default=None,
                         help="with --segments: the silence in s that ends a segment (0.5)")  # fmt: skip
-    parser.add_argument("--vad-threshold", type=at_least(0.16, float), default=0.5,
+    parser.add_argument("--vad-threshold", type=at_least(0.16, float), default=None,
                         help="with --segments: the speech probability where speech starts (0.5)")  # fmt: skip
-    parser.add_argument("--merge", action="store_true", help="with --segments: join neighbours of the same label")
+    parser.add_argument("--merge", action="store_true", default=None,
+                        help="with --segments: join neighbours of the same label")  # fmt: skip
     parser.add_argument("--int8", action="store_true", help="CPU: int8 weights in the linear layers (faster)")
     parser.add_argument("--backend", choices=(*BACKENDS, "auto"), default="torch",
                         help="torch (default), onnx (ser-export), or auto: the fastest one the folder has")  # fmt: skip
@@ -250,15 +252,21 @@ def _check(args) -> None:
         raise SerError("--backend auto picks int8 and the precision itself: leave out --int8 and --precision")
     if args.segments and (args.window or args.per_window):
         raise SerError("--segments classifies each speech segment whole: leave out --window and --per-window")
-    if args.merge and not args.segments:
-        raise SerError("--merge joins speech segments: add --segments")
+    if args.per_window and not args.window:
+        raise SerError("--per-window gives a row per window: add --window")
+    if args.hop is not None and not (args.window or args.segments):
+        raise SerError("--hop spaces the windows of --window or --segments: add one of them")
+    given = [flag for flag in SEGMENT_OPTIONS if getattr(args, flag[2:].replace("-", "_")) is not None]
+    if given and not args.segments:
+        raise SerError(f"{', '.join(given)}: for speech segments only: add --segments")
 
 
 @command_line("ser-predict")
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _check(args)
-    detector = SpeechDetector(args.vad_threshold, args.min_speech, args.min_silence) if args.segments else None
+    settings = {"threshold": args.vad_threshold, "min_speech_s": args.min_speech, "min_silence_s": args.min_silence}
+    detector = SpeechDetector(**{k: v for k, v in settings.items() if v is not None}) if args.segments else None
     paths = expand_paths(args.paths)  # once: the output check and the predictions read the same list
     output = None if args.output == "-" else check_replaceable(check_output_file(args.output), paths)
     model_dir, note = args.model or published_model_dir(), ""
@@ -270,10 +278,10 @@ def main(argv: list[str] | None = None) -> int:
     for line in filter(None, (describe_temperature(predictor.temperature), note, predictor.precision_note)):
         print(f"ser-predict: {line}", file=sys.stderr)
     if detector:
-        table = segment_table(paths, predictor, detector, args.hop, args.batch_size, args.merge)
+        table = segment_table(paths, predictor, detector, args.hop or HOP_S, args.batch_size, bool(args.merge))
     else:
-        hop_s, per_window = (args.hop, args.per_window) if args.window else (None, False)
-        table = predict(paths, batch_size=args.batch_size, hop_s=hop_s, per_window=per_window, predictor=predictor)
+        hop_s = (args.hop or HOP_S) if args.window else None
+        table = predict(paths, batch_size=args.batch_size, hop_s=hop_s, per_window=args.per_window, predictor=predictor)
     if args.format == "csv":
         text = table.to_csv(index=False)
     else:
