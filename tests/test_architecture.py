@@ -27,6 +27,7 @@ STAGES = {
         "outcomes",
         "checkpoints",
         "run_folders",
+        "seen",
         "card",
         "trainer",
         "run",

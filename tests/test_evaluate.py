@@ -82,3 +82,40 @@ def test_nothing_scorable_is_exit_code_1(model_dir, tmp_path):
     done = run_main(main, *options)  # what the command decides; its command line is tested above, as a process
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip().startswith("ser-evaluate: no file could be scored (files: 0 scored")
+
+
+def test_each_scored_file_is_marked_with_what_the_model_heard(trained_run, ravdess_16k, model_dir, tmp_path):
+    """trained_run's model trained on 96 clips of the bundled sample (4 actors; the random split's test part picks
+    its checkpoint, so all 96 count): scored on the whole sample and on an actor outside it, the 96 are `clip`,
+    the sample's other 144 `speaker`, and the other actor's `new`, and the summary says so. A model folder without
+    the record says that nobody knows; a damaged record stops the command, naming the file."""
+    from ser_utils.data.sources import BUNDLED_SAMPLE
+    from ser_utils.evaluate.score import main
+    from ser_utils.train.seen import SEEN_FILE
+
+    model = trained_run.run_dir / "model"
+    outsider = sorted((ravdess_16k / "Actor_03").glob("*.wav"))[:12]
+    result = evaluate([BUNDLED_SAMPLE, *outsider], predictor=Predictor(model), progress=False)
+    scored = result.table[result.table["scored"]]
+    assert scored["seen"].value_counts().to_dict() == {"speaker": 144, "clip": 96, "new": 12}
+    assert set(scored.loc[scored["seen"] == "new", "speaker"]) == {"ravdess:03"}
+    assert result.summary().splitlines()[-1] == (
+        "speakers: of the 252 scored files, 96 trained the model or picked its checkpoint (train and test parts), "
+        "144 more are by speakers who did, 12 are by new speakers: not a score of new speakers (see "
+        "evaluation.csv's seen)"
+    )
+    alone = evaluate(outsider, predictor=Predictor(model), progress=False)
+    assert alone.seen == "speakers: all 12 scored files are by speakers new to the model (speaker-independent)"
+
+    unknown = evaluate(outsider, predictor=Predictor(model_dir), progress=False)
+    assert set(unknown.table["seen"]) == {"unknown"} and f"no {SEEN_FILE}" in unknown.seen
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(model, damaged)
+    (damaged / SEEN_FILE).write_text('{"parts": ["train"]}')
+    done = run_main(main, "--model", damaged, "--no-progress", "--output-dir", tmp_path / "out", *outsider[:2])
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        f"ser-evaluate: {damaged / SEEN_FILE}: not a record of what the model heard ('speakers'); delete it or retrain"
+    )
+    assert not (tmp_path / "out").exists()

@@ -17,6 +17,7 @@ from ser_utils.ship.export import ONNX_FILE, ONNX_INT8_FILE, export_onnx
 from ser_utils.ship.predict import Predictor, predict
 from ser_utils.train.calibration import CALIBRATION_FILE
 from ser_utils.train.run_folders import MODEL_DIR
+from ser_utils.train.seen import SEEN_FILE
 
 CLIPS = sorted(str(path) for path in BUNDLED_SAMPLE.rglob("*.flac"))  # 240 real clips, 4 actors
 
@@ -59,13 +60,14 @@ def test_onnx_int8_agrees_with_torch_fp32_on_99_percent_of_labels(exported, torc
 
 
 def test_command_lines_export_and_predict_with_onnx(exported, torch_table, tmp_path):
-    """An export elsewhere carries the temperature; ser-predict says the probabilities are calibrated and prints
+    """An export elsewhere carries the temperature and the record of what the model heard; ser-predict says the probabilities are calibrated and prints
     torch's calibrated ones."""
     out = tmp_path / "exported"
     done = run_command("ser_utils.export", "--model", str(exported), "--output", str(out), timeout=300)
     assert done.returncode == 0, done.stderr
     assert "written:" in done.stdout and (out / ONNX_FILE).is_file() and (out / "ser_preprocessing.json").is_file()
-    assert (out / CALIBRATION_FILE).read_text() == (exported / CALIBRATION_FILE).read_text()
+    for name in (CALIBRATION_FILE, SEEN_FILE):  # the temperature, and what the model heard (for ser-evaluate)
+        assert (out / name).read_text() == (exported / name).read_text(), name
     command = [sys.executable, "-m", "ser_utils.predict", "--backend", "onnx", "--model", str(out), *CLIPS[:12]]
     done = run_command(command=command, timeout=300)
     assert done.returncode == 0, done.stderr

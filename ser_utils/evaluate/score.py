@@ -40,6 +40,7 @@ from ser_utils.train.metrics import (
     most_probable,
 )
 from ser_utils.train.run_folders import published_model_dir, utc_stamp
+from ser_utils.train.seen import describe_seen, mark_seen, read_seen
 
 
 @dataclasses.dataclass
@@ -51,6 +52,7 @@ class Evaluation:
     scores: dict[str, float]
     counts: dict[str, int]
     labels: list[str] = dataclasses.field(default_factory=list)  # the emotions the model knows
+    seen: str = ""  # what the scored files were to the model: seen.describe_seen's line
 
     def summary(self) -> str:
         """A few lines: the scores, the emotions the answer could take and was scored over (the same: those the model
@@ -60,7 +62,7 @@ class Evaluation:
         return (
             f"{scored} over the {len(self.classes)} shared emotions ({', '.join(self.classes)}): the answer was "
             f"restricted to these, of the model's {len(self.labels)} emotions\nfiles: {counts}"
-        )
+        ) + (f"\n{self.seen}" if self.seen else "")
 
 
 def _labelled(paths, corpus: str | None) -> pd.DataFrame:
@@ -98,6 +100,7 @@ def evaluate(
     """Score a model (`model_dir`, default outputs/model, or a `predictor`) on the labelled files in `paths`
     (files, folders, globs), recognising each file's corpus from its name (or taking `corpus`)."""
     predictor = predictor or Predictor(model_dir or published_model_dir())
+    record = read_seen(predictor.model_dir)  # before any work: a damaged record stops it at once
     files = _labelled(paths, corpus)
     named = files[files["error"].isna()]
     predicted = _predict_by_corpus(named, predictor, batch_size, progress).set_index("path")
@@ -114,6 +117,7 @@ def evaluate(
             "least two emotions"
         )
     table["scored"] = read & table["emotion"].isin(classes)
+    table["seen"] = mark_seen(table, record)
     table["predicted"] = None
     if classes and read.any():
         table.loc[read, "predicted"] = most_probable(probabilities[read.to_numpy()], predictor.labels, classes)
@@ -127,7 +131,8 @@ def evaluate(
         "left out (emotion not shared)": int((table["error"].eq("") & ~table["emotion"].isin(classes)).sum()),
         "errors": int(table["error"].ne("").sum()),
     }
-    return Evaluation(table, classes, scores, counts, list(predictor.labels))
+    seen = describe_seen(table.loc[table["scored"], "seen"], record) if counts["scored"] else ""
+    return Evaluation(table, classes, scores, counts, list(predictor.labels), seen)
 
 
 def write_evaluation(result: Evaluation, out_dir: str | os.PathLike) -> Path:

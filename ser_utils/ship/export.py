@@ -27,13 +27,14 @@ import numpy as np
 from ser_utils.errors import ModelError, command_line, require
 from ser_utils.files import check_writable, claim_folder, file_digest, writing
 from ser_utils.train.calibration import CALIBRATION_FILE, read_temperature, softmax
+from ser_utils.train.seen import SEEN_FILE
 
 ONNX_FILE = "model.onnx"
 ONNX_INT8_FILE = "model.int8.onnx"  # dynamic int8 quantization of ONNX_FILE (onnxruntime.quantization)
 WEIGHTS_FILE = "model.safetensors"
 OPSET = 17
 # What a folder needs besides the graph, so that an exported folder elsewhere stands on its own.
-COMPANIONS = ("config.json", "preprocessor_config.json", "ser_preprocessing.json", CALIBRATION_FILE)
+COMPANIONS = ("config.json", "preprocessor_config.json", "ser_preprocessing.json", CALIBRATION_FILE, SEEN_FILE)
 
 
 def weights_digest(model_dir: Path) -> str:

@@ -70,7 +70,7 @@ class Predictor:
                              f"{INFERENCE_PRECISIONS}")  # fmt: skip
         if precision == "bf16" and (int8 or backend == "onnx"):
             raise SerError("bf16 runs the torch backend's float model: leave out --int8 and --backend onnx")
-        self.precision, self.precision_note = "fp32", ""
+        self.precision, self.precision_note, self.model_dir = "fp32", "", Path(model_dir)
         if backend == "onnx":
             self._open_onnx(Path(model_dir), int8)
             return

@@ -40,6 +40,7 @@ from ser_utils.train.run_folders import (
     runs_dir,
     write_run,
 )
+from ser_utils.train.seen import write_seen
 from ser_utils.train.trainer import (
     Parts,
     build_trainer,
@@ -179,6 +180,7 @@ def train(
         laps["training"] = lap()
         if main:  # the whole model, also when the Trainer stepped only its head
             save_model_folder(setup.model, setup.feature_extractor, run_dir / MODEL_DIR, parts.window(profile))
+            write_seen(run_dir / MODEL_DIR, manifest)  # what the model heard: ser-evaluate tells new files apart
     laps["model_folder"] = lap()
     test_dataset = setup.test_data(parts, progress and main)
     predictions, calibrated = predict_test(trainer, test_dataset, parts, scored_classes(manifest))
