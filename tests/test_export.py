@@ -60,8 +60,8 @@ def test_onnx_int8_agrees_with_torch_fp32_on_99_percent_of_labels(exported, torc
 
 
 def test_command_lines_export_and_predict_with_onnx(exported, torch_table, tmp_path):
-    """An export elsewhere carries the temperature and the record of what the model heard; ser-predict says the probabilities are calibrated and prints
-    torch's calibrated ones."""
+    """An export elsewhere carries the temperature and the record of what the model heard; ser-predict says the
+    probabilities are calibrated and prints torch's calibrated ones."""
     out = tmp_path / "exported"
     done = run_command("ser_utils.export", "--model", str(exported), "--output", str(out), timeout=300)
     assert done.returncode == 0, done.stderr
