@@ -280,7 +280,9 @@ def prepared_manifest(data_dir=None, progress: bool = True, corpora: str | None 
 
 @command_line()
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ser_utils.preprocess", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ser_utils.preprocess", description=" ".join(__doc__.split("\n\n")[0].split())
+    )
     add_data_options(parser)
     default = "outputs/prepared/[<corpus>-]<folder>-<hash>"
     parser.add_argument("--out", help=f"output folder of a single corpus (default {default})")
