@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from conftest import run_command
-from ser_utils.errors import CorpusError
+from ser_utils.errors import CorpusError, ProfileError
 from ser_utils.evaluate.compare import compare
 from ser_utils.evaluate.report import results_table
 from ser_utils.train.intervals import (
@@ -162,6 +162,8 @@ def test_compare_pairs_splits_by_their_clips_and_refuses_others(tmp_path, monkey
     with pytest.raises(CorpusError, match=r"other-run tested 91 clips.*the nearest, baseline actor_kfold-fold0, "
                                           r"tested 96: 0 of other-run's are not among them, 5 of its"):  # fmt: skip
         compare(str(tmp_path / "other-run"), "baseline")
+    with pytest.raises(ProfileError, match=r"model-run are the same runs \(model-run\): a system differs from"):
+        compare(str(tmp_path / "model-run"), str(tmp_path / "model-run"))
     done = run_command("ser_utils.compare", tmp_path / "model-run", "baseline", "-o", tmp_path / "t.csv",
                        env={"SER_OUTPUT_DIR": str(tmp_path)})  # fmt: skip
     assert done.returncode == 0 and "paired permutation" in done.stdout and (tmp_path / "t.csv").is_file()

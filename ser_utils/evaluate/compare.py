@@ -84,6 +84,9 @@ def compare(first, second) -> tuple[pd.DataFrame, str]:
     """(one row per metric: each side's score, the difference and its interval in points, the p-value; a line
     saying what was compared and how)."""
     a_splits, b_splits = side_splits(first), side_splits(second)
+    if a_splits.keys() == b_splits.keys() and all(a_splits[name].equals(b_splits[name]) for name in a_splits):
+        raise ProfileError(f"{first} and {second} are the same runs ({', '.join(sorted(a_splits)[:3])}): a system "
+                           "differs from itself by nothing; give two systems")  # fmt: skip
     first, second = (side if isinstance(side, str) else f"{len(side)} runs" for side in (first, second))
     pairs = paired_splits(a_splits, b_splits)
     merged = []
