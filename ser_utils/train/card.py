@@ -154,6 +154,7 @@ def model_card(info: dict) -> str:
         "```bash",
         "ser-predict --model THIS_FOLDER recordings/            # torch",
         "ser-export --model THIS_FOLDER && ser-predict --backend onnx --model THIS_FOLDER recordings/",
+        "ser-evaluate --model THIS_FOLDER labelled/    # scores; marks the files it heard in training (ser_seen.json)",
         "```",
         "```python",
         "import soundfile as sf",
