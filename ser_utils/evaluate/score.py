@@ -9,7 +9,9 @@ EmoDB's boredom) is left out, and the model's choice is its most probable emotio
 (mean recall over the shared emotions) and macro-F1 are over those, and the report names them, beside the emotions
 the model knows. A folder whose readable files share fewer than two emotions with the model is refused: with one,
 the restricted answer is forced and any score would be 100 %. Files that cannot be read, or whose names follow no
-corpus's convention, get error rows and are counted.
+corpus's convention, get error rows and are counted. Each file is also marked with what it was to the model (a clip
+it heard in training, another by a speaker it heard, a new speaker's; ser_utils.train.seen), and the summary says
+how many of each it scored.
 """
 
 from __future__ import annotations
