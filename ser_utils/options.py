@@ -18,7 +18,8 @@ def _fields_mapping(text: str) -> dict:
     with contextlib.suppress(yaml.YAMLError):
         if isinstance(value := yaml.safe_load(text or "{}"), dict):
             return value
-    raise argparse.ArgumentTypeError(f"{text!r} is not a YAML mapping of profile fields")
+    hint = "; a profile file goes to --profile" if text.endswith((".yaml", ".yml")) else ""
+    raise argparse.ArgumentTypeError(f"{text!r} is not a YAML mapping of profile fields{hint}")
 
 
 def add_profile_options(parser: argparse.ArgumentParser, only=None) -> None:

@@ -73,6 +73,10 @@ def test_every_profile_field_is_an_option_with_its_own_help():
     assert (profile.learning_rate, profile.freeze_encoder, profile.epochs) == (1e-3, True, 3)
     with pytest.raises(SystemExit):
         parser.parse_args(["--overrides", "[1, 2]"])
+    with pytest.raises(
+        argparse.ArgumentTypeError, match="'mine.yaml' is not a YAML mapping .*; a profile file goes to --profile"
+    ):
+        profile_options._fields_mapping("mine.yaml")  # a file's name is a YAML string, not a mapping
     with pytest.raises(config.ProfileError, match="overrides: unknown profile keys .'learning_rte'."):
         config.load_profile("smoke", learning_rte=1e-3)
 
