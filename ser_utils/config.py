@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -218,6 +219,8 @@ def _checked(key: str, value, where: str):
     expected = _TYPE_WORDS[kind] + (" or null" if optional else "")
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ProfileError(f"{where}: {key} must be {expected}, not {value!r}")
+    if kind is float and not math.isfinite(value):  # nan passes every range check; inf trains nothing
+        raise ProfileError(f"{where}: {key} must be a finite number, not {value!r}")
     choices, valid = PROFILE_FIELDS[key].metadata["choices"], PROFILE_FIELDS[key].metadata["valid"]
     if choices and value not in choices:
         raise ProfileError(f"{where}: {key} must be one of {list(choices)}, not {value!r}")

@@ -13,6 +13,7 @@ import errno
 import functools
 import gc
 import importlib
+import math
 import os
 import pickle
 import sys
@@ -134,6 +135,8 @@ def at_least(lowest, kind):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):  # nan passes every comparison below; inf is no length, rate or count
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
         if value < lowest:
             raise argparse.ArgumentTypeError(f"{text} is too small: it must be at least {lowest}")
         return value

@@ -363,6 +363,14 @@ def test_too_few_folds_are_refused_at_once(command, tmp_path):
     assert "at least 3" in clean(done, 2) and not (tmp_path / "outputs" / "prepared").exists()
 
 
+def test_a_baseline_corpus_that_both_trains_and_tests_is_refused_at_once(tmp_path):
+    done = run_command("ser_utils.baseline", "--corpora", "ravdess,tess", "--test-corpora", "tess",
+                       env=env(tmp_path), timeout=120)  # fmt: skip
+    refusal = "error: tess is in both --corpora and --test-corpora: a corpus that tests never trains\n"
+    assert clean(done, 2).endswith(refusal)
+    assert not (tmp_path / "outputs" / "prepared").exists()
+
+
 def test_a_damaged_feature_cache_entry_is_named_and_extracted_again(ravdess_16k, tmp_path, capsys):
     from ser_utils.prepare.preprocess import prepare_corpus, read_manifest
     from ser_utils.train.frozen import pooled_hidden_states

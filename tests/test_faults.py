@@ -232,6 +232,8 @@ def test_a_degenerate_run_never_replaces_the_published_model(source, tmp_path, m
         (["--learning-rate", "-1"], "--learning-rate: learning_rate must be more than 0, not -1.0"),
         (["--test-size", "1.5"], "--test-size: test_size must be between 0 and 1, not 1.5"),
         (["--protocol", "actor_kfold", "--fold", "6"], "--fold: fold must be 0..5, not 6"),
+        (["--learning-rate", "nan"], "--learning-rate: learning_rate must be a finite number, not nan"),
+        (["--weight-decay", "inf"], "--weight-decay: weight_decay must be a finite number, not inf"),
     ],
 )
 def test_out_of_range_training_options_are_refused_before_any_work(option, message, source, tmp_path):
@@ -245,6 +247,12 @@ def test_out_of_range_training_options_are_refused_before_any_work(option, messa
 def test_out_of_range_predict_options_are_refused(option, model_dir, clip):
     stderr = clean(predict("--model", model_dir, *option, clip), 2)
     assert "too small: it must be at least" in stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_number_option_that_is_not_finite_is_refused(value, model_dir, clip):
+    stderr = clean(predict("--model", model_dir, "--window", f"--hop={value}", clip), 2)
+    assert stderr.endswith(f"error: argument --hop: '{value}' is not a finite number\n")
 
 
 # 3. Output is written atomically, and checked before the work.

@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="each clip whole from 0 s up to SECONDS (training's window: whole)")  # fmt: skip
     args = parser.parse_args(argv)
     test_corpora = named_corpora(args.test_corpora)
+    if both := sorted(set(named_corpora(args.corpora)) & set(test_corpora)):
+        parser.error(f"{', '.join(both)} is in both --corpora and --test-corpora: a corpus that tests never trains")
     corpora = wanted_corpora(args.corpora, args.test_corpora)
     source, manifest = prepared_manifest(args.data, corpora=corpora, whole_s=args.whole)
     features, predictions = mfcc_matrix(manifest), {}
