@@ -57,6 +57,7 @@ def test_results_table_one_row_per_model_and_protocol(tmp_path):
     profile = dataclasses.replace(load_profile("smoke", protocol="actor_kfold"), name="p")
     folds, missing = kfold_runs(runs, profile, seeds=[42, 7])
     assert [(run["fold"], run["profile"]["seed"]) for run in folds] == [(0, 42), (1, 42), (1, 7)]
+    assert kfold_runs(runs, profile, seeds=[42, 7, 42]) == (folds, missing)  # a seed given twice counts once
     assert missing == [(2, 42), (3, 42), (4, 42), (5, 42), (0, 7), (2, 7), (3, 7), (4, 7), (5, 7)]
     assert kfold_runs(runs, dataclasses.replace(profile, freeze_encoder=True))[0] == []  # another mode
     assert kfold_runs(runs, dataclasses.replace(profile, corpora="ravdess,tess"))[0] == []  # other corpora

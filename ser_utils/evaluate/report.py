@@ -182,7 +182,7 @@ def kfold_runs(
     in `left_out`, where given), and the (fold, seed) pairs that have no such run yet."""
     folds = EMOBOX_FOLDS if profile.protocol == "emobox" else profile.n_folds
     corpora = corpora_suffix(profile.corpora, profile.test_corpora)
-    wanted = [(fold, seed) for seed in seeds for fold in range(folds)]
+    wanted = [(fold, seed) for seed in dict.fromkeys(seeds) for fold in range(folds)]  # a seed named twice: once
     candidates = [
         run
         for run in runs
