@@ -111,7 +111,9 @@ protocols: $(VENV)/.installed
 
 # One target per (fold, seed): `make -j N kfold` runs N at once; the aggregate waits for all of them.
 FOLD_COUNT := $(if $(filter emobox,$(PROTOCOL)),6,$(FOLDS))
-FOLD_RUNS := $(foreach seed,$(SEEDS),$(foreach fold,$(shell seq 0 $$(($(FOLD_COUNT) - 1))),fold-$(fold)-seed-$(seed)))
+# Each seed once, in the order given (SEEDS="1 1" trains its folds once).
+uniq = $(if $(1),$(firstword $(1)) $(call uniq,$(filter-out $(firstword $(1)),$(1))))
+FOLD_RUNS := $(foreach seed,$(call uniq,$(SEEDS)),$(foreach fold,$(shell seq 0 $$(($(FOLD_COUNT) - 1))),fold-$(fold)-seed-$(seed)))
 
 # Listed once FOLD_RUNS is defined (before, it expands to nothing and the fold targets are not phony).
 .PHONY: reproduce eda preprocess finetune report protocols kfold $(FOLD_RUNS) baseline wheel test test-lowest lint clean notebook-outputs

@@ -13,7 +13,7 @@ from ser_utils.config import EMOTION_CODES, load_profile
 from ser_utils.train.run_folders import folder_group
 
 FOLDS = 3
-SEEDS = (1, 2)
+SEEDS = (1, 2)  # given to make as "1 2 1"
 
 
 def test_make_kfold_on_a_subset(ravdess_16k, tmp_path):
@@ -30,7 +30,7 @@ def test_make_kfold_on_a_subset(ravdess_16k, tmp_path):
     out = tmp_path / "outputs"
     venv = Path(sys.prefix)
     command = ["make", "-j2", "-o", f"{venv}/.installed", "kfold", f"VENV={venv}", f"PROFILE={profile}",
-               f"DATA={data}", f"FOLDS={FOLDS}", "SEEDS=1 2", "MODE=frozen", "LAYERSUM=1"]  # fmt: skip
+               f"DATA={data}", f"FOLDS={FOLDS}", "SEEDS=1 2 1", "MODE=frozen", "LAYERSUM=1"]  # fmt: skip
     env = {**os.environ, "SER_OUTPUT_DIR": str(out)}
     done = run_command(command=command, env=env, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -53,7 +53,8 @@ def test_make_kfold_on_a_subset(ravdess_16k, tmp_path):
     # Each seed initialises its own encoder from scratch: two cache folders, every clip once in each.
     assert sorted(len(list(folder.iterdir())) for folder in (out / "cache" / "features").iterdir()) == [96, 96]
 
-    assert "6 of 6 runs of tiny, actor_kfold, frozen + layer sum" in done.stdout
+    assert "6 of 6 runs of tiny, actor_kfold, frozen + layer sum" in done.stdout  # seed 1 given twice: once
+    assert "Done: 6 runs of profile" in done.stdout
     aggregate = out / "kfold" / f"tiny-actor_kfold-frozen-layersum-{FOLDS}folds"
     summary = pd.read_csv(aggregate / "summary.csv")
     assert summary[["protocol", "mode", "folds", "seeds"]].values.tolist() == [
