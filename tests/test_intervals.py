@@ -152,12 +152,17 @@ def test_compare_pairs_splits_by_their_clips_and_refuses_others(tmp_path, monkey
     clips = pd.DataFrame({"source": [f"/data/{i}.wav" for i in range(len(true))], "speaker": speaker,
                           "emotion": true, "scored": True})  # fmt: skip
     write_predictions(tmp_path / "baseline" / "predictions" / "actor_kfold-fold0", clips.assign(predicted=poor))
+    other_clips = clips.assign(source=[f"/data/random/{i}.wav" for i in range(len(true))], predicted=poor)
+    write_predictions(tmp_path / "baseline" / "predictions" / "random-fold0", other_clips)  # another protocol's split
     write_predictions(tmp_path / "model-run", clips.assign(predicted=good))
     table, line = compare(str(tmp_path / "model-run"), "baseline")
     ua = table.set_index("metric").loc["UA"]
     expected = paired_comparison(true, good, poor, speaker, CLASSES)["UA"]
     assert ua["difference"] == pytest.approx(100 * expected["difference"], abs=1e-3)
     assert ua["p-value"] == pytest.approx(expected["p_value"], abs=1e-3) and "8 speakers" in line
+    reverse, line = compare("baseline", str(tmp_path / "model-run"))  # the baseline first: the run's splits choose
+    assert reverse.set_index("metric").loc["UA", "difference"] == pytest.approx(-ua["difference"], abs=1e-3)
+    assert line.startswith("baseline against") and "1 paired splits, 96 test clips" in line
     write_predictions(tmp_path / "other-run", clips.iloc[:-5].assign(predicted=good[:-5]))
     with pytest.raises(CorpusError, match=r"other-run tested 91 clips.*the nearest, baseline actor_kfold-fold0, "
                                           r"tested 96: 0 of other-run's are not among them, 5 of its"):  # fmt: skip

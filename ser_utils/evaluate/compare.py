@@ -5,7 +5,8 @@
 A side is `baseline` (the MFCC + SVM's per-clip predictions that `python -m ser_utils.baseline` writes), a run
 folder, or a run group: every newest finished run under outputs/runs whose folder name starts with it (e.g.
 smoke-actor_kfold: its folds and seeds). Each split of one side is paired with the split of the other that tested
-the very same clips; a split without such a partner is refused, naming what differs. Over all pairs it reports
+the very same clips; a split without such a partner is refused, naming what differs (the baseline, which holds a
+split of every protocol, on either side: only those of its splits that the other side's pair with count). Over all pairs it reports
 WA, UA and macro-F1 of each side, the difference, its 95 % interval (a bootstrap over test speakers) and the p-value
 of a paired permutation test that swaps the two sides' answers speaker by speaker (ser_utils.train.intervals).
 """
@@ -87,8 +88,11 @@ def compare(first, second) -> tuple[pd.DataFrame, str]:
     if a_splits.keys() == b_splits.keys() and all(a_splits[name].equals(b_splits[name]) for name in a_splits):
         raise ProfileError(f"{first} and {second} are the same runs ({', '.join(sorted(a_splits)[:3])}): a system "
                            "differs from itself by nothing; give two systems")  # fmt: skip
+    if first == BASELINE:  # the baseline holds a split of every protocol: the other side's splits choose among them
+        pairs = [(ours, theirs) for theirs, ours in paired_splits(b_splits, a_splits)]
+    else:
+        pairs = paired_splits(a_splits, b_splits)
     first, second = (side if isinstance(side, str) else f"{len(side)} runs" for side in (first, second))
-    pairs = paired_splits(a_splits, b_splits)
     merged = []
     for a_name, b_name in pairs:
         theirs = b_splits[b_name].set_index(b_splits[b_name]["source"].astype(str))["predicted"]
