@@ -5,10 +5,10 @@
 A side is `baseline` (the MFCC + SVM's per-clip predictions that `python -m ser_utils.baseline` writes), a run
 folder, or a run group: every newest finished run under outputs/runs whose folder name starts with it (e.g.
 smoke-actor_kfold: its folds and seeds). Each split of one side is paired with the split of the other that tested
-the very same clips; a split without such a partner is refused, naming what differs (the baseline, which holds a
-split of every protocol, on either side: only those of its splits that the other side's pair with count). Over all pairs it reports
-WA, UA and macro-F1 of each side, the difference, its 95 % interval (a bootstrap over test speakers) and the p-value
-of a paired permutation test that swaps the two sides' answers speaker by speaker (ser_utils.train.intervals).
+the very same clips; a split without such a partner is refused, naming what differs. The baseline holds a split of
+every protocol: on either side, only those of its splits that pair with the other side's count. Over all pairs it
+reports WA, UA and macro-F1 of each side, the difference, its 95 % interval (a bootstrap over test speakers) and the
+p-value of a paired permutation test that swaps the two sides' answers speaker by speaker (ser_utils.train.intervals).
 """
 
 from __future__ import annotations
