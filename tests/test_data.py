@@ -97,6 +97,20 @@ def test_empty_folder_is_refused(tmp_path):
         resolve_sources(tmp_path / "missing")
 
 
+def test_a_prepared_folder_given_as_data_is_refused_naming_its_source(tmp_path):
+    from ser_utils.prepare.preprocess import prepare_corpus
+
+    source = tmp_path / "ravdess"
+    shutil.copytree(data.BUNDLED_SAMPLE / "Actor_01", source / "Actor_01")
+    prepare_corpus(source, tmp_path / "prepared", progress=False)  # clips cut to 2.5 s from 0.6 s in
+    for given in (tmp_path / "prepared", tmp_path / "prepared" / "manifest.csv"):
+        with pytest.raises(CorpusError, match=r"that ser-preprocess prepared .*would be cut again: give the data it "
+                                              rf"was prepared from, {source}/Actor_01$"):  # fmt: skip
+            resolve_sources(given)
+    (source / "manifest.csv").write_text("path,emotion,speaker\n")  # a user's own file beside the clips
+    assert resolve_sources(source)[0].path == source.resolve()
+
+
 def test_resolve_order(tmp_path, monkeypatch):
     explicit = _fake_dataset(tmp_path / "explicit", {"Actor_01": ["03-01-01-01-01-01-01.wav"]})
     from_env = _fake_dataset(tmp_path / "env", {"Actor_02": ["03-01-01-01-01-01-02.wav"]})

@@ -91,12 +91,32 @@ def _given_paths(data) -> list[Path]:
     return [Path(item.strip()) for item in items if item.strip()]
 
 
+def _refuse_prepared(path: Path, origin: str) -> None:
+    """CorpusError for a folder that preprocessing wrote, or its manifest.csv (the columns `source` and
+    `window_offset_s` are its own): its clips are cut to the window already, and preparing them again would cut
+    them a second time (RAVDESS: from 0.6 s into the cut) without a word."""
+    manifest = path / "manifest.csv" if path.is_dir() else path
+    if manifest.suffix.lower() != ".csv":
+        return
+    try:
+        sources = pd.read_csv(manifest, usecols=["source", "window_offset_s"], dtype=str)["source"].dropna()
+        origin_folder = os.path.commonpath(sources.tolist())
+    except (OSError, ValueError):  # no manifest, another CSV, no source listed: not a prepared folder
+        return
+    what = "a folder" if path.is_dir() else "the manifest of a folder"
+    raise CorpusError(
+        f"{path}: {what} that ser-preprocess prepared (set by {origin}); its clips are cut to the window already "
+        f"and would be cut again: give the data it was prepared from, {origin_folder}"
+    )
+
+
 def _found_in(paths: list[Path], origin: str) -> list[DataSource]:
     """Every corpus in `paths`: CSV manifests as they are, folders searched a few levels deep."""
     found = []
     for path in paths:
         if not path.exists():
             raise CorpusError(f"{path}: no such file or folder (set by {origin})")
+        _refuse_prepared(path, origin)
         if path.is_file() and path.suffix.lower() == ".csv":
             found.append(DataSource(path.resolve(), origin, MANIFEST_CORPUS))
             continue
