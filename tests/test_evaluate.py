@@ -82,6 +82,7 @@ def test_nothing_scorable_is_exit_code_1(model_dir, tmp_path):
     done = run_main(main, *options)  # what the command decides; its command line is tested above, as a process
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip().startswith("ser-evaluate: no file could be scored (files: 0 scored")
+    assert done.stderr.splitlines()[1].startswith(f"  {tmp_path / 'notes.wav'}: ")  # the reason, to fix it by
 
 
 def test_each_scored_file_is_marked_with_what_the_model_heard(trained_run, ravdess_16k, model_dir, tmp_path):

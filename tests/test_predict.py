@@ -108,6 +108,26 @@ def test_bad_inputs_get_rows_and_the_rest_is_predicted(bad_files, tmp_path, pred
     assert table.loc["good.flac", "error"] == "" and table.loc["good.flac", "label"] in EMOTIONS
 
 
+def test_a_clip_preprocessing_cut_is_not_cut_again(ravdess_16k, tmp_path, predictor):
+    from ser_utils.prepare.preprocess import prepare_corpus
+
+    source = tmp_path / "data" / "Actor_03"
+    source.mkdir(parents=True)
+    for name in ("03-01-05-02-01-01-03.wav", "03-01-04-01-02-02-03.wav"):
+        (source / name).write_bytes((ravdess_16k / "Actor_03" / name).read_bytes())
+    prepare_corpus(tmp_path / "data", tmp_path / "prepared", progress=False)
+    cut = sorted((tmp_path / "prepared").glob("*/*.wav"))
+    table = predict(cut, predictor=predictor, progress=False)
+    for path, error in zip(cut, table["error"], strict=True):
+        assert error.startswith("a clip ser-preprocess cut already: cut again from 0.6 s, it is other audio")
+        assert error.endswith(f"give its source, {source / path.name}")
+    assert table["label"].isna().all()
+    # Read from its start (--window), the cut clip is the audio the model learned from: its source's prediction.
+    whole = predict(cut, hop_s=1.25, predictor=predictor, progress=False)
+    sources = predict([source / path.name for path in cut], predictor=predictor, progress=False)
+    np.testing.assert_allclose(whole[P_COLUMNS].to_numpy(), sources[P_COLUMNS].to_numpy(), atol=1e-4)
+
+
 def test_any_rate_and_channel_count(ravdess_16k, tmp_path, predictor):
     audio, rate = sf.read(ravdess_16k / "Actor_09" / "03-01-03-02-01-01-09.wav", dtype="float32")
     import librosa

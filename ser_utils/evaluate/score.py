@@ -182,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         raise
     if not result.counts["scored"]:
         print(f"ser-evaluate: no file could be scored ({result.summary().splitlines()[-1]})", file=sys.stderr)
+        if len(failed := result.table.dropna(subset=["error"])):  # the first reason, so that it can be fixed
+            more = f" (and {len(failed) - 1} more errors)" if len(failed) > 1 else ""
+            print(f"  {failed['path'].iloc[0]}: {failed['error'].iloc[0]}{more}", file=sys.stderr)
         if new:
             shutil.rmtree(out_dir, ignore_errors=True)
         return 1

@@ -6,11 +6,13 @@ recordings, never a file ser-predict did not write)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import glob
 import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ser_utils.data.audio import (
     AUDIO_SUFFIXES,
@@ -54,6 +56,27 @@ def check_readable(path: str) -> None:
         raise AudioError(path, reason)
 
 
+@functools.cache
+def _prepared_sources(folder: str) -> dict[str, str]:
+    """The clips of a folder that preprocessing wrote (its manifest.csv has the columns path, source and
+    window_offset_s), by real path, each with its source file; {} for any other folder."""
+    try:
+        table = pd.read_csv(Path(folder, "manifest.csv"), usecols=["path", "source", "window_offset_s"], dtype=str)
+    except (OSError, ValueError):
+        return {}
+    sources = zip(table["path"], table["source"], strict=True)
+    return {os.path.realpath(Path(folder, clip)): source for clip, source in sources}
+
+
+def check_not_prepared(path: str, window: Window) -> None:
+    """AudioError for a clip that preprocessing cut already (it lies in an emotion folder of a prepared folder),
+    when the model's window starts after 0 s: cut again from there, it would be other audio than training's."""
+    real = os.path.realpath(path)
+    if window.offset_s and (source := _prepared_sources(str(Path(real).parent.parent)).get(real)):
+        raise AudioError(path, f"a clip ser-preprocess cut already: cut again from {window.offset_s:g} s, it is "
+                               f"other audio than the model learned from; give its source, {source}")  # fmt: skip
+
+
 def file_blocks(path: str, window: Window, hop_s: float | None, span=None):
     """Yield blocks of (windows, start times in s) of one file: the training window, or with `hop_s` windows over
     the whole file, streamed; with `span` (start_s, end_s) too, windows over that stretch only (a speech segment).
@@ -69,6 +92,7 @@ def file_blocks(path: str, window: Window, hop_s: float | None, span=None):
         elif hop_s is None and window.whole and audio_info(path).duration > window.duration_s:
             yield from stream_windows(path, window, window.duration_s / 2)
         elif hop_s is None:
+            check_not_prepared(path, window)
             audio, _ = read_window(path, window)
             yield audio[None, :], np.array([window.offset_s])
         else:
