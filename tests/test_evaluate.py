@@ -4,6 +4,7 @@ the good ones: shared-class scoring, per-corpus windows, error rows, and what it
 import copy
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -85,7 +86,9 @@ def test_nothing_scorable_is_exit_code_1(model_dir, tmp_path):
     assert done.stderr.splitlines()[1].startswith(f"  {tmp_path / 'notes.wav'}: ")  # the reason, to fix it by
 
 
-def test_each_scored_file_is_marked_with_what_the_model_heard(trained_run, ravdess_16k, model_dir, tmp_path):
+def test_each_scored_file_is_marked_with_what_the_model_heard(
+    trained_run, ravdess_16k, ravdess_48k_sample, model_dir, tmp_path
+):
     """trained_run's model trained on 96 clips of the bundled sample (4 actors; the random split's test part picks
     its checkpoint, so all 96 count): scored on the whole sample and on an actor outside it, the 96 are `clip`,
     the sample's other 144 `speaker`, and the other actor's `new`, and the summary says so. A model folder without
@@ -107,6 +110,12 @@ def test_each_scored_file_is_marked_with_what_the_model_heard(trained_run, ravde
     )
     alone = evaluate(outsider, predictor=Predictor(model), progress=False)
     assert alone.seen == "speakers: all 12 scored files are by speakers new to the model (speaker-independent)"
+    # Actor_01's 48 kHz originals: other bytes, but the same recordings as the 16 kHz copies that trained it.
+    heard = {Path(path).stem for path in scored.loc[scored["seen"] == "clip", "path"] if "Actor_01" in path}
+    originals = evaluate([ravdess_48k_sample], predictor=Predictor(model), progress=False).table.set_index("path")
+    marks = {Path(path).stem: mark for path, mark in originals["seen"].items()}
+    assert heard and {stem for stem, mark in marks.items() if mark == "clip"} == heard
+    assert set(marks.values()) == {"clip", "speaker"} and len(marks) == 60
 
     unknown = evaluate(outsider, predictor=Predictor(model_dir), progress=False)
     assert set(unknown.table["seen"]) == {"unknown"} and f"no {SEEN_FILE}" in unknown.seen
