@@ -81,6 +81,34 @@ def test_resume_after_sigkill_ends_like_an_uninterrupted_run(ravdess_subset, tmp
     pd.testing.assert_frame_equal(pd.read_csv(cut / "history.csv"), whole)
 
 
+def test_a_run_resumes_only_with_the_profile_and_split_it_started_with(small_manifest, tmp_path, capsys):
+    from ser_utils.errors import TrainingError
+    from ser_utils.train.checkpoints import START_FILE
+
+    profile, run_dir = load_profile("smoke", epochs=1, device="cpu"), tmp_path / "run"
+    train(profile, small_manifest, run_dir, progress=False)
+    (run_dir / "run_info.json").unlink()  # as if it had been stopped after its last checkpoint
+    checkpoint = last_checkpoint(run_dir / "checkpoints")
+    other_split = assign_parts(small_manifest.drop(columns="part"), "random", 0.5, 42)
+    refusals = [
+        (load_profile("smoke", epochs=3, learning_rate=0.1, device="cpu"), small_manifest,
+         r"it started with learning_rate 0\.001 \(now 0\.1\); epochs 1 \(now 3\)\. Its checkpoint would train on"),
+        (profile, other_split, rf"another split \({(small_manifest['part'] == 'test').sum()} test clips, now "
+                               rf"{(other_split['part'] == 'test').sum()}; other clips in its parts\)"),
+    ]  # fmt: skip
+    for changed, manifest, message in refusals:
+        with pytest.raises(TrainingError, match=message):
+            train(changed, manifest, run_dir, progress=False, resume=True)
+        assert last_checkpoint(run_dir / "checkpoints") == checkpoint and not (run_dir / "run_info.json").exists()
+    workers = load_profile("smoke", epochs=1, device="cpu", dataloader_workers=0)  # how it runs, not what it learns
+    assert train(workers, small_manifest, run_dir, progress=False, resume=True).info["resumed_from"] == str(checkpoint)
+    (run_dir / "run_info.json").unlink()
+    (run_dir / START_FILE).unlink()  # a run started by an older version: resumed, with a warning
+    capsys.readouterr()
+    train(profile, small_manifest, run_dir, progress=False, resume=True)
+    assert f"warning: {run_dir} has no {START_FILE}" in capsys.readouterr().out
+
+
 def test_an_interrupted_checkpoint_save_leaves_nothing_to_resume_from_and_resume_skips_a_killed_one(
     small_manifest, tmp_path, monkeypatch, capsys
 ):

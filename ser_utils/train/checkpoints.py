@@ -1,5 +1,6 @@
 """The Trainer's checkpoints of a run (checkpoints/checkpoint-<step>): which are complete, the newest one, and
-what to do with those a killed or interrupted run left half-written. No torch.
+what to do with those a killed or interrupted run left half-written, and what a run may be resumed with: the
+profile and split it started with (run_start.json). No torch.
 
 The Trainer writes a checkpoint's files in place, trainer_state.json last. A checkpoint is complete when that
 file holds the whole state of its step: a run killed while writing it leaves an empty or cut-off file, which
@@ -8,15 +9,22 @@ must not be resumed from (it would fail with a JSON error, or resume from a chec
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import re
 import shutil
 from pathlib import Path
 
+from ser_utils.errors import TrainingError
+from ser_utils.files import writing
+
 CHECKPOINTS = "checkpoints"
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 TRAINER_STATE = "trainer_state.json"  # the Trainer's TRAINER_STATE_NAME, written last
+START_FILE = "run_start.json"  # in the run folder: the profile and the split its checkpoints were trained with
+RESUME_MAY_CHANGE = {"description", "dataloader_workers"}  # profile fields that leave what a run learns as it is
 
 
 def step_folder(checkpoint_dir: str | os.PathLike, step: int) -> Path:
@@ -55,3 +63,46 @@ def remove_incomplete(checkpoint_dir: str | os.PathLike) -> list[Path]:
     for path in removed:
         shutil.rmtree(path, ignore_errors=True)
     return removed
+
+
+def split_fingerprint(manifest) -> str:
+    """A name for a split: every clip (its source's md5, else its path) with its emotion and its part."""
+    sources = manifest["source_md5"].fillna(manifest["source"]) if "source_md5" in manifest else manifest["source"]
+    clips = sorted(zip(sources.astype(str), manifest["emotion"].astype(str), manifest["part"], strict=True))
+    return hashlib.sha256(json.dumps(clips).encode()).hexdigest()[:16]
+
+
+def _start(profile, manifest) -> dict:
+    values = json.loads(json.dumps(dataclasses.asdict(profile)))  # as JSON keeps them: lists, not tuples
+    return {"profile": {k: v for k, v in values.items() if k not in RESUME_MAY_CHANGE},
+            "split": split_fingerprint(manifest), "test_clips": int((manifest["part"] == "test").sum())}  # fmt: skip
+
+
+def write_start(run_dir: str | os.PathLike, profile, manifest) -> None:
+    """Record in `run_dir` what its checkpoints are trained with: the profile and the split."""
+    with writing(Path(run_dir) / START_FILE) as tmp:
+        tmp.write_text(json.dumps(_start(profile, manifest), indent=1) + "\n")
+
+
+def check_resumable(run_dir: str | os.PathLike, profile, manifest) -> bool:
+    """Whether the run in `run_dir` started with this profile and split (False: it has no record, from an older
+    version); TrainingError naming what differs otherwise, since its checkpoint would go on with other settings,
+    or be tested on clips it trained on."""
+    path = Path(run_dir) / START_FILE
+    try:
+        started = json.loads(path.read_text())
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError) as error:
+        raise TrainingError(f"{path}: cannot be read ({error}); start a new run") from error
+    now = _start(profile, manifest)
+    differs = [f"{key} {started['profile'].get(key)!r} (now {value!r})"
+               for key, value in now["profile"].items() if started["profile"].get(key) != value]  # fmt: skip
+    if started.get("split") != now["split"]:
+        differs.append(f"another split ({started.get('test_clips')} test clips, now {now['test_clips']}; "
+                       "other clips in its parts)")  # fmt: skip
+    if differs:
+        raise TrainingError(f"{run_dir} cannot be resumed so: it started with {'; '.join(differs)}. Its checkpoint "
+                            "would train on with other settings, or be tested on clips it trained on: resume it "
+                            "with the same profile, options and data, or start a new run")  # fmt: skip
+    return True

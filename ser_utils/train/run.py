@@ -25,7 +25,14 @@ from ser_utils.prepare.audit import leakage_audit, leakage_by_corpus
 from ser_utils.prepare.protocols import check_parts, parted_manifest, scored_classes
 from ser_utils.train.calibration import write_temperature
 from ser_utils.train.card import write_model_card
-from ser_utils.train.checkpoints import CHECKPOINTS, last_checkpoint, remove_incomplete
+from ser_utils.train.checkpoints import (
+    CHECKPOINTS,
+    START_FILE,
+    check_resumable,
+    last_checkpoint,
+    remove_incomplete,
+    write_start,
+)
 from ser_utils.train.metrics import history_table
 from ser_utils.train.model import checkpointing_in_effect, no_weight_progress_bars, save_model_folder
 from ser_utils.train.outcomes import predict_test, test_scores
@@ -170,7 +177,12 @@ def train(
     main, warnings = is_main_process(args), check_parts(manifest)
     for warning in warnings if main else []:
         print(f"warning: {warning}", flush=True)
+    if resume and last_checkpoint(run_dir / CHECKPOINTS) and not check_resumable(run_dir, profile, manifest) and main:
+        print(f"warning: {run_dir} has no {START_FILE} (started by an older version): its settings and split cannot "
+              "be checked against this run's")  # fmt: skip
     resume_from = _checkpoint_to_resume(run_dir, main) if resume else None
+    if main and not resume_from:  # what its checkpoints will be trained with, for a later --resume to check
+        write_start(run_dir, profile, manifest)
     keep_freed_memory()  # each step reuses the memory the last one freed: fewer page faults, the same numbers
     parts, laps, lap = Parts.of(manifest), {}, _lap_clock()
     setup = build_trainer(profile, parts, args, progress)
