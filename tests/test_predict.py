@@ -154,6 +154,11 @@ def test_cli_csv_jsonl_and_exit_codes(bad_files, model_dir, tmp_path):
     record = json.loads(out.read_text().splitlines()[0])
     assert record["label"] in EMOTIONS and set(P_COLUMNS) <= set(record)
 
+    for options, name, first in (([], "named.jsonl", '{"path":'), (["--format", "csv"], "forced.jsonl", "path,")):
+        written = run_main(main, "--model", model_dir, *options, "-o", tmp_path / name, bad_files / "good.flac")
+        assert written.returncode == 0
+        assert (tmp_path / name).read_text().startswith(first)  # a .jsonl file gets JSON lines, unless --format says
+
     # The exit codes are main's own (the command line above starts the same function).
     nothing = run_main(main, "--model", model_dir, bad_files / "empty.wav", bad_files / "text.wav")
     assert nothing.returncode == 1

@@ -223,7 +223,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="+", help="audio files, folders (searched recursively) or globs")
     parser.add_argument("--model", default=None, help="model folder written by training (default: outputs/model)")
     parser.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
-    parser.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="csv (default) or JSON lines")
+    parser.add_argument("--format", choices=["csv", "jsonl"], help="csv or jsonl (default: csv; jsonl for -o x.jsonl)")
     parser.add_argument("--batch-size", type=at_least(1, int), default=16, help="windows per forward pass (16)")
     parser.add_argument("--window", action="store_true", help="classify the whole file in windows, not one cut")
     parser.add_argument("--hop", type=at_least(0.01, float), default=None,
@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         hop_s = (args.hop or HOP_S) if args.window else None
         table = predict(paths, batch_size=args.batch_size, hop_s=hop_s, per_window=args.per_window, predictor=predictor)
-    if args.format == "csv":
+    if (args.format or ("jsonl" if Path(args.output).suffix.lower() in (".jsonl", ".ndjson") else "csv")) == "csv":
         text = table.to_csv(index=False)
     else:
         text = "".join(json.dumps(record) + "\n" for record in json.loads(table.to_json(orient="records")))
