@@ -138,3 +138,20 @@ def test_an_interrupted_checkpoint_save_leaves_nothing_to_resume_from_and_resume
     assert f"{second}: removed, a checkpoint left half-written" in out and f"resuming from {first}" in out
     assert run.info["resumed_from"] == str(first) and len(run.history) == 2
     assert (second / "trainer_state.json").read_text().startswith("{")  # saved anew by the resumed run
+
+
+def test_push_to_hub_is_checked_before_training_and_a_failed_upload_keeps_the_run(ravdess_subset, tmp_path):
+    data = ravdess_subset([1, 2], 24)
+    env = {**os.environ, "SER_OUTPUT_DIR": str(tmp_path / "out"), "HF_HOME": str(tmp_path / "hf"), "HF_TOKEN": ""}
+    command = [*TRAIN, "--data", str(data), "--epochs", "1", "--push-to-hub"]
+    for repo, message in (("a b", "error: --push-to-hub 'a b': not a Hub repository id such as your-name/ser-model"),
+                          ("me/ser", "error: --push-to-hub needs a Hugging Face token: set HF_TOKEN")):  # fmt: skip
+        refused = run_command(command=[*command, repo], env=env, timeout=120)
+        assert refused.returncode == 2 and refused.stderr.startswith(message), refused.stderr
+        assert not (tmp_path / "out").exists()  # refused before any work
+    failed = run_command(command=[*command, "me/ser"], env={**env, "HF_TOKEN": "hf_not_a_token"}, timeout=600)
+    (run_dir,) = (tmp_path / "out" / "runs").iterdir()
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr  # the Hub is offline in the tests
+    assert failed.stderr.strip().splitlines()[-1].startswith("error: the upload to me/ser failed (")
+    assert f"the model is kept in {run_dir / 'model'}: upload it later with `hf upload me/ser" in failed.stderr
+    assert (run_dir / "run_info.json").is_file() and (run_dir / "model" / "model.safetensors").is_file()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from ser_utils.errors import ProfileError
 from ser_utils.files import writing
 
 CARD_FILE = "README.md"
@@ -180,6 +181,22 @@ def write_model_card(model_dir: str | os.PathLike, info: dict) -> Path:
     with writing(path) as tmp:
         tmp.write_text(model_card(info))
     return path
+
+
+def check_push(repo: str) -> None:
+    """Before training for --push-to-hub: ProfileError where `repo` is not a Hub repository id or no Hub token is
+    set, so that neither stops the upload after the run."""
+    from huggingface_hub import get_token
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo)
+    except HFValidationError as error:
+        raise ProfileError(f"--push-to-hub {repo!r}: not a Hub repository id such as your-name/ser-model "
+                           f"({str(error).splitlines()[0]})") from None  # fmt: skip
+    if get_token() is None:
+        raise ProfileError("--push-to-hub needs a Hugging Face token: set HF_TOKEN or run `hf auth login`, then "
+                           "train again")  # fmt: skip
 
 
 def push_model(model_dir: str | os.PathLike, repo: str, private: bool = True) -> str:

@@ -11,11 +11,13 @@ is refused at once.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ser_utils.config import load_profile
 from ser_utils.data.sources import add_data_options
 from ser_utils.errors import command_line
 from ser_utils.options import add_profile_options, profile_overrides
+from ser_utils.train.card import check_push
 from ser_utils.train.run_folders import MODEL_DIR, check_new_run
 
 
@@ -32,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     profile = load_profile(options.profile, **profile_overrides(options))
     check_new_run(profile, options.run_name, options.resume)
+    if options.push_to_hub:
+        check_push(options.push_to_hub)  # before the training, not after it
     from ser_utils.train.run import run_training  # torch and transformers: seconds to import
 
     run = run_training(profile, options.data, options.run_name, options.resume, not options.no_progress)
@@ -45,7 +49,19 @@ def main(argv: list[str] | None = None) -> int:
             + (f"; model also at {run.info['published_model']}" if run.info["published_model"] else "")
         )
         if options.push_to_hub:
-            from ser_utils.train.card import push_model
+            return _upload(run.run_dir / MODEL_DIR, options.push_to_hub)
+    return 0
 
-            print(f"uploaded: {push_model(run.run_dir / MODEL_DIR, options.push_to_hub)}")
+
+def _upload(model_dir, repo: str) -> int:
+    """Upload the trained model; a failure (network, permissions) says so in one line and keeps the run."""
+    from ser_utils.train.card import push_model
+
+    try:
+        print(f"uploaded: {push_model(model_dir, repo)}")
+    except Exception as error:  # noqa: BLE001 - whatever the Hub client raises, the trained run stays as it is
+        reason = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
+        print(f"error: the upload to {repo} failed ({reason}); the model is kept in {model_dir}: upload it later "
+              f"with `hf upload {repo} {model_dir} --private`", file=sys.stderr)  # fmt: skip
+        return 1
     return 0
