@@ -167,6 +167,19 @@ def check_output_file(path: str | os.PathLike) -> Path:
     return path
 
 
+def check_not_theirs(path: str | os.PathLike, heads: tuple[bytes, ...], command: str) -> None:
+    """OutputError, before any work, where `path` is an existing file that `command` did not write (it starts with
+    none of `heads`, the starts of that command's outputs): writing there would destroy a file of the user's."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    with open(path, "rb") as handle:
+        head = handle.read(max(map(len, heads)))
+    if not head.startswith(heads):
+        raise OutputError(f"{path}: exists and is not an earlier {command} output, so it is left as it is; name a "
+                          "new file, or delete it first")  # fmt: skip
+
+
 def check_writable(folder: str | os.PathLike) -> None:
     """Raise OutputError (one line, naming the folder and the fix) unless files can be created in `folder`."""
     folder = Path(folder)

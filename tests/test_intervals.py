@@ -172,6 +172,13 @@ def test_compare_pairs_splits_by_their_clips_and_refuses_others(tmp_path, monkey
     done = run_command("ser_utils.compare", tmp_path / "model-run", "baseline", "-o", tmp_path / "t.csv",
                        env={"SER_OUTPUT_DIR": str(tmp_path)})  # fmt: skip
     assert done.returncode == 0 and "paired permutation" in done.stdout and (tmp_path / "t.csv").is_file()
+    (tmp_path / "mine.csv").write_text("my own notes\n")
+    for target, code in (("t.csv", 0), ("mine.csv", 2)):  # its own table is replaced, a file of the user's never
+        done = run_command("ser_utils.compare", tmp_path / "model-run", "baseline", "-o", tmp_path / target,
+                           env={"SER_OUTPUT_DIR": str(tmp_path)})  # fmt: skip
+        assert done.returncode == code, done.stderr
+    assert "mine.csv: exists and is not an earlier ser-compare output" in done.stderr
+    assert (tmp_path / "mine.csv").read_text() == "my own notes\n" and "paired" not in done.stdout
 
 
 def test_the_baseline_keeps_per_clip_predictions_that_give_its_scores(small_manifest):

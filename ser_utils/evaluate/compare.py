@@ -21,7 +21,7 @@ import pandas as pd
 from ser_utils.config import EMOTIONS
 from ser_utils.errors import CorpusError, NotFoundError, ProfileError, command_line
 from ser_utils.evaluate.report import same_experiment
-from ser_utils.files import check_output_file, outputs_dir, writing
+from ser_utils.files import check_not_theirs, check_output_file, outputs_dir, writing
 from ser_utils.train.intervals import METRICS, PERMUTATIONS, RESAMPLES, paired_comparison
 from ser_utils.train.run_folders import PREDICTIONS_FILE, finished_runs
 
@@ -126,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("second", help="the same, for the other side")
     parser.add_argument("--output", "-o", type=Path, help="also write the table as CSV here")
     options = parser.parse_args(argv)
-    if options.output:
-        check_output_file(options.output)
+    if options.output:  # before the work: a file of the user's is never replaced
+        check_not_theirs(check_output_file(options.output), (b"metric,",), "ser-compare")
     table, line = compare(options.first, options.second)
     print(line)
     print(table.to_string(index=False))

@@ -24,6 +24,7 @@ from ser_utils.data.audio import (
     stream_windows,
 )
 from ser_utils.errors import AudioError, OutputError
+from ser_utils.files import check_not_theirs
 
 SILENCE = 1e-4  # peak amplitude below which a clip counts as silent
 
@@ -169,9 +170,5 @@ def check_replaceable(output: Path, paths: list[str]) -> Path:
         return output
     if os.path.realpath(output) in {os.path.realpath(path) for path in paths}:
         raise OutputError(f"{output}: is one of the recordings to classify; write the predictions elsewhere")
-    with open(output, "rb") as handle:
-        head = handle.read(16)
-    if not head.startswith((b"path,", b'{"path":')):
-        raise OutputError(f"{output}: exists and is not an earlier ser-predict output, so it is left as it is; "
-                          "name a new file, or delete it first")  # fmt: skip
+    check_not_theirs(output, (b"path,", b'{"path":'), "ser-predict")
     return output
