@@ -62,11 +62,16 @@ endif
 # took 142.7 and 121.6 s against 156.5 and 154.6 s on 2 cores of an AMD EPYC (benchmarks/install_time.py, rows in
 # BENCHMARKS.md). A file written for a newer Python (torch ships a few) is skipped, as pip's own compile skips it.
 COMPILE_ALL := import compileall, sysconfig; compileall.compile_dir(sysconfig.get_path('purelib'), quiet=2, workers=0)
+# librosa's numba functions compile when their modules are first imported, and numba caches them beside the modules:
+# importing them here puts the 12 s this takes on 2 cores into the install, not into the first notebook (01's
+# spectrograms) or test after it.
+NUMBA_WARM := import librosa.core.audio, librosa.feature.spectral, librosa.util.utils
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --no-compile --upgrade pip
 	$(PY) -m pip install --quiet --no-compile -r requirements.txt
 	$(PY) -c "$(COMPILE_ALL)"
+	$(PY) -c "$(NUMBA_WARM)"
 	touch $@
 
 # 01 and 02 read only the corpora, 04 and 05 only what 03 made: each pair runs at once (each of them keeps about one

@@ -260,3 +260,9 @@ def test_the_environment_make_installs_comes_compiled_and_the_install_benchmark_
     if (Path(sys.prefix) / ".installed").exists():  # made by `make .venv/.installed`, as make test and CI run
         module = importlib.util.find_spec("transformers.models.bert.modeling_bert").origin  # a module no test imports
         assert Path(importlib.util.cache_from_source(module)).exists(), "pip --no-compile without the compile step"
+        # librosa's numba functions compiled by the install (the Makefile's NUMBA_WARM), not by a notebook or test
+        marker = (Path(sys.prefix) / ".installed").stat().st_mtime
+        librosa = Path(importlib.util.find_spec("librosa").origin).parent
+        indexes = librosa.glob("*/__pycache__/*.nbi")
+        cached = {path.name.split("-")[0] for path in indexes if path.stat().st_mtime <= marker}
+        assert {"audio._zc_wrapper", "utils._localmax"} <= cached, "the install left librosa's numba code uncompiled"

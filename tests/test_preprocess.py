@@ -52,8 +52,9 @@ def test_stereo_clips_come_out_mono_as_channel_mean(ravdess_16k, prepared_full, 
         assert np.abs(written - expected).max() < 1e-4  # one 16-bit step
 
 
-def test_rerun_skips_finished_clips(tmp_path):
+def test_rerun_skips_finished_clips_without_starting_workers(tmp_path, monkeypatch):
     from ser_utils.data.sources import BUNDLED_SAMPLE
+    from ser_utils.prepare import preprocess
 
     source = tmp_path / "src" / "Actor_02"
     source.mkdir(parents=True)
@@ -62,13 +63,23 @@ def test_rerun_skips_finished_clips(tmp_path):
     out = tmp_path / "out"
     first = prepare_corpus(source.parent, out, progress=False)
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")}
+    pools = []  # the jobs each worker pool was given
+
+    def pool_here(**options):  # joblib's Parallel(**options)(jobs), run in this process, noting the jobs
+        def run(jobs):
+            pools.append(list(jobs))
+            return (function(*args, **kwargs) for function, args, kwargs in pools[-1])
+
+        return run
+
+    monkeypatch.setattr(preprocess, "Parallel", pool_here)
     second = prepare_corpus(source.parent, out, progress=False)
-    assert first.equals(second)
+    assert first.equals(second) and pools == []  # nothing to make: no worker process started
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")} == stamps
     broken = next(iter(stamps))
-    broken.write_bytes(b"RIFF")  # a truncated file is redone
-    prepare_corpus(source.parent, out, progress=False)
-    assert sf.info(broken).frames == NUM_SAMPLES
+    broken.write_bytes(b"RIFF")  # a truncated file is redone, by a pool given that clip alone
+    assert prepare_corpus(source.parent, out, progress=False).equals(first)
+    assert sf.info(broken).frames == NUM_SAMPLES and [len(jobs) for jobs in pools] == [1]
 
 
 PREPROCESS = [sys.executable, "-m", "ser_utils.preprocess", "--no-progress"]

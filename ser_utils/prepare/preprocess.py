@@ -53,17 +53,28 @@ def _made_from(target: Path, source: os.stat_result, recorded: tuple, window: Wi
         window.offset_s, window.duration_s)  # fmt: skip
 
 
+def _kept_clip(source: str, target: Path, recorded: tuple, window: Window) -> tuple | None:
+    """_prepare_clip's outcome for a clip already made from its source as it is now, or None when it must be made
+    (or its source can't be read: making it says why)."""
+    try:
+        stat = os.stat(source)
+        if not _made_from(target, stat, recorded, window):
+            return None
+        md5 = recorded[1] if isinstance(recorded[1], str) else file_digest(source)  # an older manifest recorded none
+        return audio_info(source).duration, stat.st_size, stat.st_mtime_ns, md5, "kept"
+    except (AudioError, OSError):
+        return None
+
+
 def _prepare_clip(source: str, target: Path, recorded: tuple, owner: int, window: Window) -> tuple:
     """Make one clip unless it was made from the source as it is now (`recorded`: the source's size and md5 in the
     last manifest, or Nones). Returns (original duration in s, source size, source modification time, source md5,
     "kept", "made" or "remade"), or (None, why it was skipped). Nothing is written once the process `owner` (the
     run that asked) has ended, e.g. killed."""
-    md5 = recorded[1]
+    if kept := _kept_clip(source, target, recorded, window):
+        return kept
     try:
         stat = os.stat(source)
-        if _made_from(target, stat, recorded, window):
-            md5 = md5 if isinstance(md5, str) else file_digest(source)  # an older manifest recorded none
-            return audio_info(source).duration, stat.st_size, stat.st_mtime_ns, md5, "kept"
         audio, duration = read_window(source, window)
         md5 = file_digest(source)
     except AudioError as error:
@@ -106,13 +117,17 @@ def _recorded(out_dir: Path) -> dict[str, tuple]:
 
 def _make_clips(clips: pd.DataFrame, targets: list[Path], out_dir: Path, recorded: dict, progress: bool, whole_s):
     """Yield (clip, target, outcome of _prepare_clip) as worker processes (one per core, kept for later calls)
-    make the clips."""
+    make the clips. Clips already made are found here first: where none is left to make, no worker starts (nor
+    the resource tracker a pool leaves, which a notebook's kernel waits 2.5 s for at its end: it ignores SIGTERM)."""
     owner, windows = os.getpid(), [window_for(corpus, whole_s) for corpus in clips["corpus"]]
     before = [recorded.get(target.relative_to(out_dir).as_posix(), (None, None, None)) for target in targets]
-    outcomes = Parallel(n_jobs=-1, return_as="generator", batch_size=16)(
-        delayed(_prepare_clip)(path, target, previous, owner, window)
-        for path, target, previous, window in zip(clips["path"], targets, before, windows, strict=True)
-    )
+    jobs = list(zip(clips["path"], targets, before, windows, strict=True))
+    kept = [_kept_clip(*job) for job in jobs]
+    left = [job for job, outcome in zip(jobs, kept, strict=True) if outcome is None]
+    making = Parallel(n_jobs=-1, return_as="generator", batch_size=16)(
+        delayed(_prepare_clip)(path, target, previous, owner, window) for path, target, previous, window in left
+    ) if left else iter(())  # fmt: skip
+    outcomes = (outcome or next(making) for outcome in kept)
     made = zip(clips.itertuples(), targets, outcomes, strict=True)
     yield from tqdm(made, total=len(clips), desc="preprocess", unit="clip", disable=not progress)
 
