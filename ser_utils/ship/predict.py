@@ -63,7 +63,8 @@ class Predictor:
         model is measured by benchmarks/int8_inference.py. `backend` "onnx" runs the folder's model.onnx
         (model.int8.onnx with `int8`, both written by ser-export) with ONNX Runtime on the CPU, without torch.
         `precision` "bf16" runs the torch model under bf16 autocast: on a GPU, or on a CPU with native bf16 (AMX or
-        AVX-512-BF16); on another CPU it runs in fp32, and `precision_note` says why.
+        AVX-512-BF16), there with its convolutional feature encoder run channels-last (ser_utils.ship.conv_features);
+        on another CPU it runs in fp32, and `precision_note` says why.
         """
         if backend not in BACKENDS or precision not in INFERENCE_PRECISIONS:
             raise ValueError(f"backend {backend!r} or precision {precision!r} is not one of {BACKENDS}, "
@@ -76,6 +77,7 @@ class Predictor:
             return
         import torch
 
+        from ser_utils.ship.conv_features import channels_last_encoder
         from ser_utils.train.model import load_model_folder, quantize_linear_int8
 
         self.onnx = None
@@ -89,6 +91,8 @@ class Predictor:
             self.model = quantize_linear_int8(self.model)
         on_cpu = self.device == "cpu"
         self.precision, self.precision_note = cpu_precision(precision) if on_cpu else (precision, "")
+        if on_cpu and self.precision == "bf16":  # its convolutions spend less time copying between layouts
+            channels_last_encoder(self.model)
         self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
 
     def _open_onnx(self, model_dir: Path, int8: bool) -> None:
