@@ -74,13 +74,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -c "$(NUMBA_WARM)"
 	touch $@
 
-# 01 and 02 read only the corpora, 04 and 05 only what 03 made: each pair runs at once (each of them keeps about one
-# core busy), and make shows each notebook's output when it is done. The venv is this target's to make: -o keeps the
-# sub-makes from making it again (make passes no -o down, so a `make -o .venv/.installed reproduce` would not hold).
+# 01 and 02 read only the corpora, and 03 starts with them: its kernel imports torch (4 s of one core) while they
+# run, and its preparation waits for 02's to finish (the prepared folder's lock) and then finds every clip made, so
+# its numbers are those of 03 run after 02. 04 and 05 read only what 03 made, and run at once after it. make shows
+# each notebook's output when it is done. The venv is this target's to make: -o keeps the sub-makes from making it
+# again (make passes no -o down, so a `make -o .venv/.installed reproduce` would not hold).
 NOTEBOOK_MAKE = $(MAKE) --no-print-directory -o $(VENV)/.installed
 reproduce: $(VENV)/.installed
-	@$(NOTEBOOK_MAKE) -j 2 --output-sync=target eda preprocess
-	@$(NOTEBOOK_MAKE) finetune
+	@$(NOTEBOOK_MAKE) -j 3 --output-sync=target eda preprocess finetune
 	@$(NOTEBOOK_MAKE) -j 2 --output-sync=target report protocols
 	@echo
 	@echo "Done: profile '$(PROFILE)'."
