@@ -45,6 +45,11 @@ def native_bf16() -> bool:
     return any(flag in cpu_flags() for flag in NATIVE_BF16)
 
 
+def amx() -> bool:
+    """Whether this CPU has AMX's bf16 tile instructions (Intel Xeon from Sapphire Rapids on)."""
+    return "amx_bf16" in cpu_flags()
+
+
 def cpu_precision(requested: str) -> tuple[str, str]:
     """The precision a CPU runs for `requested` ("fp32" or "bf16"), and a line saying why when it is not the one
     asked for: bf16 runs only where the CPU has it natively."""

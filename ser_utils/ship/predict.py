@@ -30,7 +30,7 @@ from ser_utils.data.audio import load_preprocessing
 from ser_utils.data.corpora import UNRECORDED_WINDOW
 from ser_utils.errors import AudioError, ModelError, SerError, at_least, command_line, require
 from ser_utils.files import check_output_file, writing
-from ser_utils.machine import INFERENCE_PRECISIONS, cpu_precision, keep_freed_memory
+from ser_utils.machine import INFERENCE_PRECISIONS, amx, cpu_precision, keep_freed_memory
 from ser_utils.ship.export import OnnxModel, read_labels
 from ser_utils.ship.recordings import (
     WindowBatches,
@@ -134,13 +134,17 @@ class Predictor:
 
 def fastest_predictor(model_dir: str | os.PathLike) -> tuple[Predictor, str]:
     """`--backend auto`: the fastest backend the folder has here, and one line saying which and why. The order is
-    benchmarks/onnx_inference.py's on an AMD EPYC with AVX-512-BF16 (reported the same for a Xeon with AMX): ONNX
-    Runtime int8, then torch in bf16 where the CPU has it natively, then ONNX fp32, then torch fp32; a GPU runs
-    torch. An ONNX file that is missing, stale or without onnxruntime is passed over, saying why."""
+    benchmarks/onnx_inference.py's on each kind of CPU: with AMX (a Xeon, 2 cores), torch in bf16, 2.6x ONNX Runtime
+    int8 on wav2vec2-base and 1.5x on the small smoke model; elsewhere (an AMD EPYC with AVX-512-BF16, measured
+    before bf16 ran its encoder channels-last) ONNX Runtime int8, then torch in bf16 where the CPU has it natively,
+    then ONNX fp32, then torch fp32. A GPU runs torch. An ONNX file that is missing, stale or without onnxruntime is
+    passed over, saying why."""
     import torch
 
     if torch.cuda.is_available():
         return Predictor(model_dir), "auto: torch on the GPU"
+    if amx():
+        return Predictor(model_dir, precision="bf16"), "auto: torch bf16 (the fastest on CPUs with AMX)"
     skipped: list[str] = []
     if onnx := _onnx_predictor(model_dir, True, skipped):
         return onnx, "auto: ONNX Runtime int8"
