@@ -13,7 +13,7 @@ PACKAGE = PROJECT_ROOT / "ser_utils"
 FOUNDATION = ["errors", "config", "options", "files", "machine"]
 STAGES = {
     "data": ["audio", "ravdess", "corpora", "verify", "sources"],
-    "prepare": ["preprocess", "audit", "tracks", "protocols"],
+    "prepare": ["clips", "preprocess", "audit", "tracks", "protocols"],
     "train": [
         "inputs",
         "whisper",
@@ -33,7 +33,7 @@ STAGES = {
         "run",
         "command",
     ],
-    "ship": ["export", "recordings", "segments", "predict", "demo"],
+    "ship": ["export", "recordings", "conv_features", "segments", "predict", "demo"],
     "evaluate": ["plots", "report", "baseline", "score", "compare"],
 }
 ORDER = FOUNDATION + [f"{stage}.{name}" for stage, names in STAGES.items() for name in names]

@@ -14,16 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
-import soundfile as sf
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from ser_utils.data.audio import Window, audio_info, read_window, whole_name, write_wav_atomic
+from ser_utils.data.audio import Window, whole_name
 from ser_utils.data.corpora import window_for
 from ser_utils.data.sources import BUNDLED_SAMPLE, DataSource, add_data_options, resolve_sources, scan_source
 from ser_utils.data.verify import verify_corpus
-from ser_utils.errors import AudioError, CorpusError, NotFoundError, at_least, command_line
-from ser_utils.files import check_apart, claim_folder, file_digest, folder_lock, outputs_dir, remove_abandoned, writing
+from ser_utils.errors import CorpusError, NotFoundError, at_least, command_line
+from ser_utils.files import check_apart, claim_folder, folder_lock, outputs_dir, remove_abandoned, writing
+from ser_utils.prepare.clips import kept_clip, prepare_clip
 
 MANIFEST_NAME = "manifest.csv"
 SKIPPED_NAME = "skipped.csv"  # files that are not usable clips, with the reason
@@ -35,57 +35,6 @@ VERIFICATION_CACHE = ".source_checksums.json"
 MANIFEST_COLUMNS = ["path", "emotion", "corpus", "speaker", "label", "actor", "gender", "intensity", "statement",
                     "repetition", "duration", "source", "source_size", "source_mtime_ns", "source_md5",
                     "window_offset_s", "window_duration_s"]  # fmt: skip
-
-
-def _made_from(target: Path, source: os.stat_result, recorded: tuple, window: Window) -> bool:
-    """Whether `target` is a finished clip made from `source` as it is now and cut with `window`: the clip carries
-    the source's modification time, the manifest records the source's size and this window (`recorded`: size,
-    md5, (offset, duration)), and the clip is `window`'s length of mono audio at its rate."""
-    size, _, cut = recorded
-    try:
-        if target.stat().st_mtime_ns != source.st_mtime_ns or size not in (None, source.st_size):
-            return False
-        info = sf.info(target)
-    except (OSError, sf.LibsndfileError, RuntimeError):
-        return False
-    length = 0 < info.frames <= window.length if window.whole else info.frames == window.length
-    return length and info.samplerate == window.sample_rate and info.channels == 1 and cut == (
-        window.offset_s, window.duration_s)  # fmt: skip
-
-
-def _kept_clip(source: str, target: Path, recorded: tuple, window: Window) -> tuple | None:
-    """_prepare_clip's outcome for a clip already made from its source as it is now, or None when it must be made
-    (or its source can't be read: making it says why)."""
-    try:
-        stat = os.stat(source)
-        if not _made_from(target, stat, recorded, window):
-            return None
-        md5 = recorded[1] if isinstance(recorded[1], str) else file_digest(source)  # an older manifest recorded none
-        return audio_info(source).duration, stat.st_size, stat.st_mtime_ns, md5, "kept"
-    except (AudioError, OSError):
-        return None
-
-
-def _prepare_clip(source: str, target: Path, recorded: tuple, owner: int, window: Window) -> tuple:
-    """Make one clip unless it was made from the source as it is now (`recorded`: the source's size and md5 in the
-    last manifest, or Nones). Returns (original duration in s, source size, source modification time, source md5,
-    "kept", "made" or "remade"), or (None, why it was skipped). Nothing is written once the process `owner` (the
-    run that asked) has ended, e.g. killed."""
-    if kept := _kept_clip(source, target, recorded, window):
-        return kept
-    try:
-        stat = os.stat(source)
-        audio, duration = read_window(source, window)
-        md5 = file_digest(source)
-    except AudioError as error:
-        return None, error.reason
-    except OSError as error:
-        return None, f"cannot be read ({error.strerror})"
-    if owner not in (os.getpid(), os.getppid()):
-        return None, "not written: the run that asked for it has ended"
-    existed = target.exists()
-    write_wav_atomic(target, audio, mtime_ns=stat.st_mtime_ns)
-    return duration, stat.st_size, stat.st_mtime_ns, md5, "remade" if existed else "made"
 
 
 def prepared_dir_for(source: DataSource, whole_s: float | None = None) -> Path:
@@ -116,16 +65,16 @@ def _recorded(out_dir: Path) -> dict[str, tuple]:
 
 
 def _make_clips(clips: pd.DataFrame, targets: list[Path], out_dir: Path, recorded: dict, progress: bool, whole_s):
-    """Yield (clip, target, outcome of _prepare_clip) as worker processes (one per core, kept for later calls)
+    """Yield (clip, target, outcome of prepare_clip) as worker processes (one per core, kept for later calls)
     make the clips. Clips already made are found here first: where none is left to make, no worker starts (nor
     the resource tracker a pool leaves, which a notebook's kernel waits 2.5 s for at its end: it ignores SIGTERM)."""
     owner, windows = os.getpid(), [window_for(corpus, whole_s) for corpus in clips["corpus"]]
     before = [recorded.get(target.relative_to(out_dir).as_posix(), (None, None, None)) for target in targets]
     jobs = list(zip(clips["path"], targets, before, windows, strict=True))
-    kept = [_kept_clip(*job) for job in jobs]
+    kept = [kept_clip(*job) for job in jobs]
     left = [job for job, outcome in zip(jobs, kept, strict=True) if outcome is None]
     making = Parallel(n_jobs=-1, return_as="generator", batch_size=16)(
-        delayed(_prepare_clip)(path, target, previous, owner, window) for path, target, previous, window in left
+        delayed(prepare_clip)(path, target, previous, owner, window) for path, target, previous, window in left
     ) if left else iter(())  # fmt: skip
     outcomes = (outcome or next(making) for outcome in kept)
     made = zip(clips.itertuples(), targets, outcomes, strict=True)

@@ -37,8 +37,8 @@ from ser_utils.ship.recordings import (
     check_replaceable,
     expand_paths,
     file_blocks,
+    file_table,
     input_warnings,
-    scored,
 )
 from ser_utils.ship.segments import SpeechDetector, segment_table
 from ser_utils.train.calibration import describe_temperature, read_temperature, softmax
@@ -200,23 +200,7 @@ def predict(
             batches.drop(row)
             row["error"] = error.reason
     batches.flush()
-    return _table(rows, predictor.labels, per_window)
-
-
-def _table(rows: list[dict], labels: list[str], per_window: bool) -> pd.DataFrame:
-    columns = [f"p_{label}" for label in labels]
-    records = []
-    for row in rows:
-        base = {"path": row["path"], "warning": row["warning"], "error": row["error"]}
-        if "_p" not in row:
-            records.append({**base, "start_s": None, "label": None, "probability": None})
-            continue
-        probabilities, starts = np.concatenate(row["_p"]), np.concatenate(row["_starts"])
-        parts = zip(starts, probabilities, strict=True) if per_window else [(None, probabilities.mean(axis=0))]
-        records += [{**base, "start_s": start, **scored(p, labels)} for start, p in parts]
-    order = ["path", "start_s", "label", "probability", *columns, "warning", "error"]
-    frame = pd.DataFrame(records).reindex(columns=order)
-    return frame if per_window else frame.drop(columns="start_s")
+    return file_table(rows, predictor.labels, per_window)
 
 
 def add_precision_option(parser: argparse.ArgumentParser) -> None:

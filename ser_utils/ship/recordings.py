@@ -1,7 +1,7 @@
 """The recordings a prediction reads: the files that paths, folders and globs name, each file's windows (the
 training window, windows over the whole file or over a speech segment, streamed, and the batches they go through
-the model in), what to know about its input, and the output file that may be written (never one of the
-recordings, never a file ser-predict did not write)."""
+the model in), what to know about its input, the table of their predictions, and the output file that may be
+written (never one of the recordings, never a file ser-predict did not write)."""
 
 from __future__ import annotations
 
@@ -160,6 +160,24 @@ def scored(p: np.ndarray, labels: list[str]) -> dict:
     best = int(np.argmax(p))
     return {"label": labels[best], "probability": float(p[best]),
             **{f"p_{label}": float(value) for label, value in zip(labels, p, strict=True)}}  # fmt: skip
+
+
+def file_table(rows: list[dict], labels: list[str], per_window: bool) -> pd.DataFrame:
+    """The table of predict(): a row per file (with `per_window`, per window) from the rows WindowBatches filled,
+    its probabilities the mean over the file's windows; a file that failed keeps its error and no label."""
+    columns = [f"p_{label}" for label in labels]
+    records = []
+    for row in rows:
+        base = {"path": row["path"], "warning": row["warning"], "error": row["error"]}
+        if "_p" not in row:
+            records.append({**base, "start_s": None, "label": None, "probability": None})
+            continue
+        probabilities, starts = np.concatenate(row["_p"]), np.concatenate(row["_starts"])
+        parts = zip(starts, probabilities, strict=True) if per_window else [(None, probabilities.mean(axis=0))]
+        records += [{**base, "start_s": start, **scored(p, labels)} for start, p in parts]
+    order = ["path", "start_s", "label", "probability", *columns, "warning", "error"]
+    frame = pd.DataFrame(records).reindex(columns=order)
+    return frame if per_window else frame.drop(columns="start_s")
 
 
 def check_replaceable(output: Path, paths: list[str]) -> Path:

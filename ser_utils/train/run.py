@@ -151,6 +151,18 @@ def _checkpoint_to_resume(run_dir: Path, main: bool) -> Path | None:
     return found
 
 
+def _start_or_resume(run_dir: Path, profile: Profile, manifest: pd.DataFrame, resume: bool, main: bool) -> Path | None:
+    """The checkpoint to resume from, once the run's settings and split are checked against those it started with;
+    None for a fresh start, whose settings and split are written for a later --resume to check."""
+    if resume and last_checkpoint(run_dir / CHECKPOINTS) and not check_resumable(run_dir, profile, manifest) and main:
+        print(f"warning: {run_dir} has no {START_FILE} (started by an older version): its settings and split cannot "
+              "be checked against this run's")  # fmt: skip
+    resume_from = _checkpoint_to_resume(run_dir, main) if resume else None
+    if main and not resume_from:  # what its checkpoints will be trained with, for a later --resume to check
+        write_start(run_dir, profile, manifest)
+    return resume_from
+
+
 def train(
     profile: Profile,
     manifest: pd.DataFrame,
@@ -177,12 +189,7 @@ def train(
     main, warnings = is_main_process(args), check_parts(manifest)
     for warning in warnings if main else []:
         print(f"warning: {warning}", flush=True)
-    if resume and last_checkpoint(run_dir / CHECKPOINTS) and not check_resumable(run_dir, profile, manifest) and main:
-        print(f"warning: {run_dir} has no {START_FILE} (started by an older version): its settings and split cannot "
-              "be checked against this run's")  # fmt: skip
-    resume_from = _checkpoint_to_resume(run_dir, main) if resume else None
-    if main and not resume_from:  # what its checkpoints will be trained with, for a later --resume to check
-        write_start(run_dir, profile, manifest)
+    resume_from = _start_or_resume(run_dir, profile, manifest, resume, main)
     keep_freed_memory()  # each step reuses the memory the last one freed: fewer page faults, the same numbers
     parts, laps, lap = Parts.of(manifest), {}, _lap_clock()
     setup = build_trainer(profile, parts, args, progress)
