@@ -76,12 +76,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 # 01 and 02 read only the corpora, and 03 starts with them: its kernel imports torch (4 s of one core) while they
 # run, and its preparation waits for 02's to finish (the prepared folder's lock) and then finds every clip made, so
-# its numbers are those of 03 run after 02. 04 and 05 read only what 03 made, and run at once after it. make shows
-# each notebook's output when it is done. The venv is this target's to make: -o keeps the sub-makes from making it
-# again (make passes no -o down, so a `make -o .venv/.installed reproduce` would not hold).
+# its numbers are those of 03 run after 02. 03's output streams as it trains; 01's and 02's come each in one piece
+# when the notebook is done, as do 04's and 05's, which read only what 03 made and run at once after it. The step
+# fails when any of 01-03 failed, after 03 has ended. The venv is this target's to make: -o keeps the sub-makes from
+# making it again (make passes no -o down, so a `make -o .venv/.installed reproduce` would not hold).
 NOTEBOOK_MAKE = $(MAKE) --no-print-directory -o $(VENV)/.installed
 reproduce: $(VENV)/.installed
-	@$(NOTEBOOK_MAKE) -j 3 --output-sync=target eda preprocess finetune
+	@$(NOTEBOOK_MAKE) -j 2 --output-sync=target eda preprocess & corpora=$$!; \
+	$(NOTEBOOK_MAKE) finetune; trained=$$?; wait $$corpora && test $$trained = 0
 	@$(NOTEBOOK_MAKE) -j 2 --output-sync=target report protocols
 	@echo
 	@echo "Done: profile '$(PROFILE)'."
