@@ -13,7 +13,7 @@ from ser_utils.errors import AudioError
 from ser_utils.files import file_digest
 
 
-def made_from(target: Path, source: os.stat_result, recorded: tuple, window: Window) -> bool:
+def _made_from(target: Path, source: os.stat_result, recorded: tuple, window: Window) -> bool:
     """Whether `target` is a finished clip made from `source` as it is now and cut with `window`: the clip carries
     the source's modification time, the manifest records the source's size and this window (`recorded`: size,
     md5, (offset, duration)), and the clip is `window`'s length of mono audio at its rate."""
@@ -30,11 +30,12 @@ def made_from(target: Path, source: os.stat_result, recorded: tuple, window: Win
 
 
 def kept_clip(source: str, target: Path, recorded: tuple, window: Window) -> tuple | None:
-    """prepare_clip's outcome for a clip already made from its source as it is now, or None when it must be made
-    (or its source can't be read: making it says why)."""
+    """For a clip already made from its source as it is now (`recorded`: the source's size and md5 in the last
+    manifest and the window it was cut with, or Nones), its outcome as prepare_clip's with "kept"; None when it must
+    be made (or its source can't be read: prepare_clip says why)."""
     try:
         stat = os.stat(source)
-        if not made_from(target, stat, recorded, window):
+        if not _made_from(target, stat, recorded, window):
             return None
         md5 = recorded[1] if isinstance(recorded[1], str) else file_digest(source)  # an older manifest recorded none
         return audio_info(source).duration, stat.st_size, stat.st_mtime_ns, md5, "kept"
@@ -42,13 +43,10 @@ def kept_clip(source: str, target: Path, recorded: tuple, window: Window) -> tup
         return None
 
 
-def prepare_clip(source: str, target: Path, recorded: tuple, owner: int, window: Window) -> tuple:
-    """Make one clip unless it was made from the source as it is now (`recorded`: the source's size and md5 in the
-    last manifest, or Nones). Returns (original duration in s, source size, source modification time, source md5,
-    "kept", "made" or "remade"), or (None, why it was skipped). Nothing is written once the process `owner` (the
-    run that asked) has ended, e.g. killed."""
-    if kept := kept_clip(source, target, recorded, window):
-        return kept
+def prepare_clip(source: str, target: Path, owner: int, window: Window) -> tuple:
+    """Make one clip that kept_clip found not made. Returns (original duration in s, source size, source
+    modification time, source md5, "made" or "remade"), or (None, why it was skipped). Nothing is written once the
+    process `owner` (the run that asked) has ended, e.g. killed."""
     try:
         stat = os.stat(source)
         audio, duration = read_window(source, window)

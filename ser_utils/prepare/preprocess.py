@@ -65,8 +65,8 @@ def _recorded(out_dir: Path) -> dict[str, tuple]:
 
 
 def _make_clips(clips: pd.DataFrame, targets: list[Path], out_dir: Path, recorded: dict, progress: bool, whole_s):
-    """Yield (clip, target, outcome of prepare_clip) as worker processes (one per core, kept for later calls)
-    make the clips. Clips already made are found here first: where none is left to make, no worker starts (nor
+    """Yield (clip, target, outcome of kept_clip or prepare_clip) as worker processes (one per core, kept for later
+    calls) make the clips. Clips already made are found here first: where none is left to make, no worker starts (nor
     the resource tracker a pool leaves, which a notebook's kernel waits 2.5 s for at its end: it ignores SIGTERM)."""
     owner, windows = os.getpid(), [window_for(corpus, whole_s) for corpus in clips["corpus"]]
     before = [recorded.get(target.relative_to(out_dir).as_posix(), (None, None, None)) for target in targets]
@@ -74,7 +74,7 @@ def _make_clips(clips: pd.DataFrame, targets: list[Path], out_dir: Path, recorde
     kept = [kept_clip(*job) for job in jobs]
     left = [job for job, outcome in zip(jobs, kept, strict=True) if outcome is None]
     making = Parallel(n_jobs=-1, return_as="generator", batch_size=16)(
-        delayed(prepare_clip)(path, target, previous, owner, window) for path, target, previous, window in left
+        delayed(prepare_clip)(path, target, owner, window) for path, target, _, window in left
     ) if left else iter(())  # fmt: skip
     outcomes = (outcome or next(making) for outcome in kept)
     made = zip(clips.itertuples(), targets, outcomes, strict=True)
