@@ -39,8 +39,7 @@ def _plain_norm(layer) -> bool:
 
 def _conv_matrix(conv) -> torch.Tensor:
     """The kernel of `conv` as a (channels out, kernel x channels in) matrix, frame-major like the strided view."""
-    weight = conv.weight.detach()
-    return weight.permute(0, 2, 1).reshape(conv.out_channels, -1).contiguous()
+    return conv.weight.permute(0, 2, 1).reshape(conv.out_channels, -1)
 
 
 def _forward(encoder, input_values: torch.Tensor) -> torch.Tensor:
@@ -48,13 +47,13 @@ def _forward(encoder, input_values: torch.Tensor) -> torch.Tensor:
     if encoder.training:  # training keeps the encoder's own code, and its gradients
         return encoder.stock_forward(input_values)
     hidden = input_values[:, :, None]
-    for layer, matrix in zip(encoder.conv_layers, encoder.conv_matrices, strict=True):
+    for layer in encoder.conv_layers:
         hidden = hidden.contiguous()
         batch, frames, channels = hidden.shape
         kernel, stride = layer.conv.kernel_size[0], layer.conv.stride[0]
         out_frames = (frames - kernel) // stride + 1
         windows = hidden.as_strided((batch, out_frames, kernel * channels), (frames * channels, stride * channels, 1))
-        hidden = F.linear(windows.reshape(batch * out_frames, -1), matrix, layer.conv.bias)
+        hidden = F.linear(windows.reshape(batch * out_frames, -1), _conv_matrix(layer.conv), layer.conv.bias)
         hidden = hidden.view(batch, out_frames, -1)
         norm = getattr(layer, "layer_norm", None)
         if isinstance(norm, torch.nn.GroupNorm):  # (batch, channels, 1, frames) channels-last: no copy either way
@@ -69,14 +68,13 @@ def channels_last_encoder(model: torch.nn.Module) -> bool:
     """Run the convolutional feature encoder of `model` channels-last in inference (eval mode); training, and
     `model.train()`, keep its own code. True where the model has such an encoder and every layer is a plain
     convolution (with a per-channel group norm or a layer norm); False leaves the model as it was (Whisper, or an
-    encoder of another shape). Meant for a model that stays on one device: the kernels are copied as matrices once."""
+    encoder of another shape). The kernels are read as matrices at each pass, so the model may move or load weights."""
     encoders = [module for module in model.modules() if isinstance(getattr(module, "conv_layers", None), ModuleList)]
     plain = all(_plain_conv(getattr(layer, "conv", None)) and _plain_norm(layer)
                 for encoder in encoders for layer in encoder.conv_layers)  # fmt: skip
     if not encoders or not plain:
         return False
     for encoder in encoders:
-        encoder.conv_matrices = [_conv_matrix(layer.conv) for layer in encoder.conv_layers]
         encoder.stock_forward = encoder.forward
         encoder.forward = types.MethodType(_forward, encoder)
     return True
