@@ -37,7 +37,14 @@ RUN_PARAM := $(if $(RUN),-p run_name $(RUN),)
 comma := ,
 empty :=
 space := $(empty) $(empty)
-DATA_PARAM := $(if $(DATA),-p data_dir $(subst $(space),$(comma),$(abspath $(DATA))),)
+# DATA: one folder, whose path may hold spaces, or several separated by spaces; the notebooks take them as one
+# comma-separated list of absolute paths (they run with notebooks/ as working directory).
+DATA_IS_ONE := $(if $(DATA),$(shell test -e '$(DATA)' && echo 1),)
+DATA_PATHS := $(if $(DATA_IS_ONE),$(shell realpath -m -- '$(DATA)'),$(abspath $(DATA)))
+DATA_PARAM := $(if $(DATA),-p data_dir '$(if $(DATA_IS_ONE),$(DATA_PATHS),$(subst $(space),$(comma),$(DATA_PATHS)))',)
+# make's variables checked before a target does any work, with the ranges of the options they stand for.
+CHECK_VARIABLES = $(PY) -m ser_utils.options FOLDS='$(FOLDS)' SEEDS='$(SEEDS)' LR='$(LR)' MODE='$(MODE)' \
+	PROTOCOL='$(PROTOCOL)' WINDOW='$(WINDOW)' VALIDATION='$(VALIDATION)' DATA='$(DATA)'
 CORPORA ?=
 TEST_CORPORA ?=
 # The profile fields chosen on the make command line (MODE, LAYERSUM, LR, CORPORA, TEST_CORPORA, WINDOW, VALIDATION), as
@@ -80,8 +87,8 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 # when the notebook is done, as do 04's and 05's, which read only what 03 made and run at once after it. The step
 # fails when any of 01-03 failed, after 03 has ended. The venv is this target's to make: -o keeps the sub-makes from
 # making it again (make passes no -o down, so a `make -o .venv/.installed reproduce` would not hold).
-NOTEBOOK_MAKE = $(MAKE) --no-print-directory -o $(VENV)/.installed
-reproduce: $(VENV)/.installed
+NOTEBOOK_MAKE = $(MAKE) --no-print-directory -o $(VENV)/.installed -o variables
+reproduce: $(VENV)/.installed variables
 	@$(NOTEBOOK_MAKE) -j 2 --output-sync=target eda preprocess & corpora=$$!; \
 	$(NOTEBOOK_MAKE) finetune; trained=$$?; wait $$corpora && test $$trained = 0
 	@$(NOTEBOOK_MAKE) -j 2 --output-sync=target report protocols
@@ -93,15 +100,15 @@ reproduce: $(VENV)/.installed
 	@echo "  protocols, baseline: $(EXECUTED)/05_protocols.ipynb"
 	@echo "  executed notebooks:  $(EXECUTED)/"
 
-eda: $(VENV)/.installed
+eda: $(VENV)/.installed variables
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) notebooks/01_eda.ipynb $(EXECUTED)/01_eda.ipynb $(DATA_PARAM) $(FOUND_PARAM)
 
-preprocess: $(VENV)/.installed
+preprocess: $(VENV)/.installed variables
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) notebooks/02_preprocessing.ipynb $(EXECUTED)/02_preprocessing.ipynb $(DATA_PARAM) $(FOUND_PARAM)
 
-finetune: $(VENV)/.installed
+finetune: $(VENV)/.installed variables
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) --log-output notebooks/03_finetune_wav2vec2.ipynb $(EXECUTED)/03_finetune_wav2vec2.ipynb \
 		-p profile $(PROFILE_ARG) $(RUN_PARAM) $(if $(RESUME),-p resume True,) $(DATA_PARAM) \
@@ -111,7 +118,7 @@ report: $(VENV)/.installed
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) notebooks/04_report.ipynb $(EXECUTED)/04_report.ipynb -p profile $(PROFILE_ARG) $(RUN_PARAM)
 
-protocols: $(VENV)/.installed
+protocols: $(VENV)/.installed variables
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) notebooks/05_protocols.ipynb $(EXECUTED)/05_protocols.ipynb \
 		-p profile $(PROFILE_ARG) -p kfold_protocol $(PROTOCOL) -p seeds "$(SEEDS)" $(DATA_PARAM) \
@@ -124,9 +131,9 @@ uniq = $(if $(1),$(firstword $(1)) $(call uniq,$(filter-out $(firstword $(1)),$(
 FOLD_RUNS := $(foreach seed,$(call uniq,$(SEEDS)),$(foreach fold,$(shell seq 0 $$(($(FOLD_COUNT) - 1))),fold-$(fold)-seed-$(seed)))
 
 # Listed once FOLD_RUNS is defined (before, it expands to nothing and the fold targets are not phony).
-.PHONY: reproduce eda preprocess finetune report protocols kfold $(FOLD_RUNS) baseline wheel test test-lowest lint clean notebook-outputs
+.PHONY: variables reproduce eda preprocess finetune report protocols kfold $(FOLD_RUNS) baseline wheel test test-lowest lint clean notebook-outputs
 
-kfold: $(FOLD_RUNS)
+kfold: variables $(FOLD_RUNS)
 	$(NOTEBOOK_MAKE) protocols
 	@echo
 	@echo "Done: $(words $(FOLD_RUNS)) runs of profile '$(PROFILE)', protocol $(PROTOCOL), seeds $(SEEDS)."
@@ -134,15 +141,15 @@ kfold: $(FOLD_RUNS)
 		--overrides $(call overrides,"protocol":"$(PROTOCOL)" "n_folds":$(FOLDS))
 	@echo "  executed notebooks:  $(EXECUTED)/"
 
-$(FOLD_RUNS): fold-%: $(VENV)/.installed
+$(FOLD_RUNS): fold-%: $(VENV)/.installed variables
 	mkdir -p $(EXECUTED)
 	$(PAPERMILL) --log-output notebooks/03_finetune_wav2vec2.ipynb \
 		$(EXECUTED)/03_finetune_wav2vec2_$(PROTOCOL)_fold$(word 1,$(subst -, ,$*))_seed$(word 3,$(subst -, ,$*)).ipynb \
 		-p profile $(PROFILE_ARG) $(DATA_PARAM) -y 'overrides: '$(call overrides,"protocol":"$(PROTOCOL)" \
 		"fold":$(word 1,$(subst -, ,$*)) "n_folds":$(FOLDS) "seed":$(word 3,$(subst -, ,$*)))
 
-baseline: $(VENV)/.installed
-	$(PY) -m ser_utils.baseline $(if $(DATA),--data $(abspath $(DATA)),) --n-folds $(FOLDS) \
+baseline: $(VENV)/.installed variables
+	$(PY) -m ser_utils.baseline $(if $(DATA),--data $(if $(DATA_IS_ONE),'$(DATA_PATHS)',$(DATA_PATHS)),) --n-folds $(FOLDS) \
 		$(if $(CORPORA),--corpora $(CORPORA),) $(if $(TEST_CORPORA),--test-corpora $(TEST_CORPORA),) \
 		$(if $(filter whole,$(WINDOW)),--whole 10,)
 
@@ -187,6 +194,9 @@ test-lowest: $(LOWEST)/.installed
 		print('lowest versions: torch', torch.__version__, 'transformers', transformers.__version__, \
 		'accelerate', accelerate.__version__, 'datasets', d.__version__)"
 	$(LOWEST)/bin/python -m pytest -n $(TEST_WORKERS) -p no:cacheprovider $(LOWEST_TESTS) $(LOWEST_DESELECT)
+
+variables: $(VENV)/.installed
+	@$(CHECK_VARIABLES)
 
 clean:
 	rm -rf outputs .pytest_cache build dist

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import types
 import typing
@@ -12,7 +11,8 @@ from typing import Any
 
 import yaml
 
-from ser_utils.errors import NotFoundError, ProfileError
+from ser_utils.bounds import BOUNDS, OPTIMIZERS, check_config, check_name
+from ser_utils.errors import NotFoundError, ProfileError, SettingError
 
 # What the model reads: 2.5 s of 16 kHz mono audio (where it starts is each corpus's window: ser_utils.data.corpora).
 SAMPLE_RATE = 16_000  # Hz
@@ -57,20 +57,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PARAMS_DIR = PROJECT_ROOT / "params" if (PROJECT_ROOT / "params").is_dir() else Path(__file__).parent / "params"
 
 
-def _field(default, help: str, choices=None, option: bool = True, valid=None, **kwargs):
-    """A profile field whose help text, allowed values (`choices`, or `valid`: a test and its words) the command
-    lines and validation read."""
-    metadata = {"help": help, "choices": choices, "option": option, "valid": valid}
+def _field(default, help: str, choices=None, option: bool = True, **kwargs):
+    """A profile field whose help text and allowed values (`choices`; numbers: its Bound in ser_utils.bounds) the
+    command lines and validation read."""
+    metadata = {"help": help, "choices": choices, "option": option}
     if callable(default):
         return dataclasses.field(default_factory=default, metadata=metadata, **kwargs)
     return dataclasses.field(default=default, metadata=metadata, **kwargs)
-
-
-_AT_LEAST_0 = (lambda v: v >= 0, "0 or more")
-_AT_LEAST_1 = (lambda v: v >= 1, "at least 1")
-_AT_LEAST_3 = (lambda v: v >= 3, "at least 3")
-_POSITIVE = (lambda v: v > 0, "more than 0")
-_FRACTION = (lambda v: 0 < v < 1, "between 0 and 1")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,23 +86,21 @@ class Profile:
     protocol: str = _field("random", "protocol: which clips train, pick the checkpoint and test", tuple(PROTOCOLS))
     corpora: str = _field("", "the corpora that train, e.g. ravdess,crema-d,tess; none: all found, else RAVDESS")
     test_corpora: str = _field("", "cross_corpus: the corpora to test on, e.g. tess (none of them trains)")
-    test_size: float = _field(TEST_SIZE, "random split: the fraction of clips that test", valid=_FRACTION)
-    fold: int = _field(0, "test fold, 0..n_folds-1 (emobox 0..5); cross_corpus: validation fold", valid=_AT_LEAST_0)
-    n_folds: int = _field(N_FOLDS, "actor_kfold/_holdout, cross_corpus: how many speaker folds", valid=_AT_LEAST_3)
-    seed: int = _field(SEED, "seed of the parts, the initialisation and the data order", valid=_AT_LEAST_0)
-    learning_rate: float = _field(1e-5, "AdamW learning rate", valid=_POSITIVE)
-    weight_decay: float = _field(0.01, "AdamW weight decay", valid=_AT_LEAST_0)
-    batch_size: int = _field(16, "clips per training step (per process under torchrun)", valid=_AT_LEAST_1)
-    epochs: int = _field(20, "training epochs; evaluation and a checkpoint after each", valid=_AT_LEAST_1)
+    test_size: float = _field(TEST_SIZE, "random split: the fraction of clips that test")
+    fold: int = _field(0, "test fold, 0..n_folds-1 (emobox 0..5); cross_corpus: validation fold")
+    n_folds: int = _field(N_FOLDS, "actor_kfold/_holdout, cross_corpus: how many speaker folds")
+    seed: int = _field(SEED, "seed of the parts, the initialisation and the data order")
+    learning_rate: float = _field(1e-5, "AdamW learning rate")
+    weight_decay: float = _field(0.01, "AdamW weight decay")
+    batch_size: int = _field(16, "clips per training step (per process under torchrun)")
+    epochs: int = _field(20, "training epochs; evaluation and a checkpoint after each")
     device: str = _field("auto", "where to train: auto picks CUDA when present", DEVICES)
     precision: str = _field(
         "auto", "auto: bf16 on GPUs with it, else fp16; fp32 on CPU (bf16 there only where native)", PRECISIONS
     )
     attention: str = _field("sdpa", "PyTorch's fused scaled_dot_product_attention, or the original's eager", ATTENTIONS)
     optimizer: str = _field("adamw_torch_fused", "any TrainingArguments.optim; adamw_torch is the unfused one")
-    dataloader_workers: int = _field(
-        2, "worker processes feeding batches (0: in the training process)", valid=_AT_LEAST_0
-    )
+    dataloader_workers: int = _field(2, "worker processes feeding batches (0: in the training process)")
     compile: bool = _field(False, "torch.compile the model (slow first epoch, faster later ones)")
     freeze_feature_encoder: bool = _field(False, "train only the transformer and the head (the CNN stays as loaded)")
     freeze_encoder: bool = _field(
@@ -127,7 +118,7 @@ class Profile:
     whisper_input: str = _field("30s", "Whisper: padded to 30 s (EmoBox), or cut to the window", WHISPER_INPUTS)
     window: str = _field("recipe", "recipe: each corpus's 2.5 s (RAVDESS from 0.6 s in); whole: each clip from 0 s, "
                          "up to max_duration_s, batched with padding (EmoBox)", WINDOWS)  # fmt: skip
-    max_duration_s: float = _field(WHOLE_CAP_S, "window whole: the most of a clip kept, from 0 s", valid=_POSITIVE)
+    max_duration_s: float = _field(WHOLE_CAP_S, "window whole: the most of a clip kept, from 0 s")
     validation: str = _field("speakers", "emobox: 4 held-out training actors pick the checkpoint (speaker-disjoint), "
                              f"or random: {RANDOM_VALIDATION}, as EmoBox does", VALIDATIONS)  # fmt: skip
 
@@ -219,13 +210,23 @@ def _checked(key: str, value, where: str):
     expected = _TYPE_WORDS[kind] + (" or null" if optional else "")
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ProfileError(f"{where}: {key} must be {expected}, not {value!r}")
-    if kind is float and not math.isfinite(value):  # nan passes every range check; inf trains nothing
-        raise ProfileError(f"{where}: {key} must be a finite number, not {value!r}")
-    choices, valid = PROFILE_FIELDS[key].metadata["choices"], PROFILE_FIELDS[key].metadata["valid"]
+    choices = PROFILE_FIELDS[key].metadata["choices"]
     if choices and value not in choices:
         raise ProfileError(f"{where}: {key} must be one of {list(choices)}, not {value!r}")
-    if valid and not valid[0](value):
-        raise ProfileError(f"{where}: {key} must be {valid[1]}, not {value!r}")
+    if key == "optimizer" and value not in OPTIMIZERS:
+        raise ProfileError(
+            f"{where}: optimizer {value!r} is not one of transformers' (TrainingArguments.optim), such as "
+            f"adamw_torch_fused, adamw_torch, sgd or adafactor: {', '.join(OPTIMIZERS)}"
+        )
+    try:
+        if key in BOUNDS:
+            BOUNDS[key].check(key, value, where)
+        elif key == "scratch_config":
+            check_config(value, where)
+        elif key == "name":
+            check_name(value, "profile name")
+    except SettingError as error:
+        raise ProfileError(str(error)) from None
     return value
 
 

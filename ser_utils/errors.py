@@ -7,13 +7,11 @@ with its `exit_code` (2, or 1 where training diverged). Anything else is a bug a
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import errno
 import functools
 import gc
 import importlib
-import math
 import os
 import pickle
 import sys
@@ -29,7 +27,11 @@ class NotFoundError(SerError, FileNotFoundError):
     """A named profile, manifest, run or run file does not exist."""
 
 
-class ProfileError(SerError, ValueError):
+class SettingError(SerError, ValueError):
+    """A setting (a profile field, an option, an argument, a name) is outside the values it may take."""
+
+
+class ProfileError(SettingError):
     """A profile cannot be used as written: a key, a value or the YAML itself."""
 
 
@@ -51,6 +53,11 @@ class ModelError(SerError, OSError):
 
 class OutputError(SerError, OSError):
     """An output folder or file cannot be written."""
+
+
+class RecordError(SerError, ValueError):
+    """A file the project wrote and reads back (a run record, a checkpoint, a predictions table) is damaged or was
+    edited into something else."""
 
 
 class TrainingError(SerError, RuntimeError):
@@ -125,23 +132,6 @@ def check_versions() -> None:
                 f"{name} {installed} is installed, but ser-utils supports {name}{supported}: upgrade it with "
                 f"pip install '{name}{supported}' (without internet, e.g. on Kaggle: attach a wheel of it)"
             )
-
-
-def at_least(lowest, kind):
-    """An argparse type: a number of `kind` no smaller than `lowest`, else a usage error saying so."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not math.isfinite(value):  # nan passes every comparison below; inf is no length, rate or count
-            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-        if value < lowest:
-            raise argparse.ArgumentTypeError(f"{text} is too small: it must be at least {lowest}")
-        return value
-
-    return parse
 
 
 def _freeze_heap() -> None:

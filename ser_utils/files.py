@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from ser_utils.config import PROJECT_ROOT
-from ser_utils.errors import OutputError, disk_full, no_space_left
+from ser_utils.errors import NotFoundError, OutputError, RecordError, disk_full, no_space_left
 
 
 def _home() -> Path:
@@ -225,3 +225,72 @@ def folder_lock(folder: str | os.PathLike, waiting: str = "", name: str = ".lock
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def walk_files(root: str | os.PathLike, max_depth: int | None = None, skipped: list | None = None) -> list[Path]:
+    """Every file under `root` (down to `max_depth` folders below it), sorted by path, following links to folders
+    within reason: a link to a folder that holds `root` (a loop, or a link to /) or to a folder already walked is
+    not followed, and neither is a folder that cannot be read; each is added to `skipped` as {"path", "reason"}."""
+    root = Path(root)
+    real_root = os.path.realpath(root)
+    walked, files, pending = {real_root}, [], [(root, 0)]
+    note = (lambda path, reason: skipped.append({"path": str(path), "reason": reason})) if skipped is not None else None
+    while pending:
+        folder, depth = pending.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as error:
+            if note and folder != root:
+                note(folder, f"a folder that cannot be read ({error.strerror}): skipped")
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            if not _is_folder(entry):
+                files.append(path)
+            elif max_depth is None or depth < max_depth:
+                reason = _not_followed(entry, real_root, walked)
+                if reason and note:
+                    note(path, reason)
+                if not reason:
+                    walked.add(os.path.realpath(path))
+                    pending.append((path, depth + 1))
+    return sorted(files)
+
+
+def _is_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _not_followed(entry: os.DirEntry, real_root: str, walked: set[str]) -> str:
+    """Why a folder met while walking is not entered ("" when it is): a link that loops back above the walk's root
+    (or to /), or to a folder walked already."""
+    if not entry.is_symlink():
+        return ""
+    target = os.path.realpath(entry.path)
+    if target == os.path.dirname(target) or real_root == target or real_root.startswith(target.rstrip(os.sep) + os.sep):
+        return f"a link to {target}, a folder that holds this one (a loop): not followed"
+    if target in walked:
+        return f"a link to {target}, a folder read already: not followed"
+    return ""
+
+
+def read_table(path: str | os.PathLike, columns, fix: str = "train the run again"):
+    """A CSV table the project wrote (a pandas DataFrame), with at least `columns`; RecordError, naming the file,
+    what is wrong and `fix`, for one that cannot be parsed, is empty or lacks one of them."""
+    import pandas as pd  # here: the foundation modules import no pandas
+
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise NotFoundError(f"{path}: no such file; {fix}") from None
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as error:  # EmptyDataError: a ValueError
+        reason = (str(error).splitlines() or ["empty"])[0]
+        raise RecordError(f"{path}: cannot be read as a table ({reason}); it was damaged: {fix}") from error
+    if missing := [column for column in columns if column not in table]:
+        raise RecordError(
+            f"{path}: lacks the column(s) {', '.join(missing)}; it was edited or is not this project's: {fix}"
+        )
+    return table

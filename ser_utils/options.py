@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import sys
 import typing
 from typing import Any
 
 import yaml
 
-from ser_utils.config import PROFILE_FIELDS, Profile, scalar_type
+from ser_utils.bounds import BOUNDS
+from ser_utils.config import PROFILE_FIELDS, PROTOCOLS, VALIDATIONS, WINDOWS, Profile, scalar_type
+from ser_utils.errors import SettingError, command_line
 
 
 def _fields_mapping(text: str) -> dict:
@@ -40,11 +44,56 @@ def add_profile_options(parser: argparse.ArgumentParser, only=None) -> None:
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
-            choices = field.metadata["choices"]
-            parser.add_argument(flag, type=kind, choices=choices, default=None, help=help_text)
+            choices, parse = (
+                field.metadata["choices"],
+                BOUNDS[name].option(flag, ranged=False) if name in BOUNDS else kind,
+            )
+            parser.add_argument(flag, type=parse, choices=choices, default=None, help=help_text)
 
 
 def profile_overrides(options: argparse.Namespace) -> dict[str, Any]:
     """The profile fields given on the command line (see add_profile_options): --overrides, then the options."""
     given = {name: value for name, value in vars(options).items() if name in PROFILE_FIELDS and value is not None}
     return {**options.overrides, **given}
+
+
+# The make variables that set a profile field, each with its field (ser_utils.bounds holds the numbers' ranges).
+MAKE_VARIABLES = {"FOLDS": "n_folds", "SEEDS": "seed", "LR": "learning_rate"}
+MAKE_CHOICES = {"MODE": ("fine-tuned", "cnn-frozen", "frozen"), "PROTOCOL": tuple(PROTOCOLS), "WINDOW": WINDOWS,
+                "VALIDATION": VALIDATIONS}  # fmt: skip
+
+
+def check_make_variables(values: dict[str, str]) -> None:
+    """SettingError, naming the make variable, the field and its range, for a value `make` would pass on to a notebook
+    that cannot take it: FOLDS=0, SEEDS="1 -2", an unknown MODE, a DATA folder that does not exist."""
+    for variable, text in values.items():
+        if variable in MAKE_VARIABLES:
+            field = MAKE_VARIABLES[variable]
+            kind = BOUNDS[field].kind
+            for word in text.split() if variable == "SEEDS" else [text] if text else []:
+                try:
+                    value = kind(word)
+                except ValueError:
+                    raise SettingError(f"{variable}={text}: {word!r} is not a number; {field} is one") from None
+                BOUNDS[field].check(field, value, f"{variable}={text}")
+        elif variable in MAKE_CHOICES and text and text not in MAKE_CHOICES[variable]:
+            raise SettingError(f"{variable}={text}: must be one of {', '.join(MAKE_CHOICES[variable])}")
+        elif variable == "DATA" and "'" in text:  # make quotes the paths it passes on with '
+            raise SettingError(f"DATA={text}: a path with a ' in it cannot be passed on; rename or link the folder")
+        elif variable == "DATA" and not os.path.exists(text):  # one folder (with spaces in it), or several
+            if missing := [path for path in text.split() if not os.path.exists(path)]:
+                raise SettingError(
+                    f"DATA={text}: no such folder: {', '.join(missing)}; give a corpus folder, or several "
+                    "separated by spaces"
+                )
+
+
+@command_line("make")
+def main(argv: list[str] | None = None) -> int:
+    """`python -m ser_utils.options NAME=VALUE ...`: check make's variables before a target does any work."""
+    check_make_variables(dict(item.partition("=")[::2] for item in (sys.argv[1:] if argv is None else argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,7 +10,7 @@ import tomllib
 from ser_utils.config import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "ser_utils"
-FOUNDATION = ["errors", "config", "options", "files", "machine"]
+FOUNDATION = ["errors", "bounds", "config", "options", "files", "machine"]
 STAGES = {
     "data": ["audio", "ravdess", "corpora", "verify", "sources"],
     "prepare": ["clips", "preprocess", "audit", "tracks", "protocols"],
@@ -42,8 +42,9 @@ COMMANDS = {"data": "data.sources", "preprocess": "prepare.preprocess", "train":
             "baseline": "evaluate.baseline", "report": "evaluate.report", "predict": "ship.predict",
             "evaluate": "evaluate.score", "export": "ship.export", "demo": "ship.demo",
             "compare": "evaluate.compare"}  # fmt: skip
-MAX_MODULE_LINES = 300
-MAX_FUNCTION_LINES = 50
+# Split modules by meaning, not to meet a number: the caps are far enough out that the formatter's layout fits.
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
 
 
 def modules() -> dict[str, Path]:

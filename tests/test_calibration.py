@@ -76,7 +76,9 @@ def test_the_model_folder_keeps_the_temperature_and_refuses_a_damaged_one(tmp_pa
                                  "validation_ECE_before": 0.2, "validation_ECE_after": 0.05})  # fmt: skip
     assert read_temperature(tmp_path) == 1.8
     (tmp_path / CALIBRATION_FILE).write_text(json.dumps({"temperature": -1}))
-    with pytest.raises(ModelError, match=f"{CALIBRATION_FILE}: temperature -1.0 is not a positive number"):
+    with pytest.raises(
+        ModelError, match=f"{CALIBRATION_FILE}: temperature -1.0 is not from 0.05 to 20, the range training fits it in"
+    ):
         read_temperature(tmp_path)
     (tmp_path / CALIBRATION_FILE).write_text("{")
     with pytest.raises(ModelError, match="no temperature in it"):

@@ -97,8 +97,8 @@ def test_run_records_of_earlier_versions_are_read_in_todays_names(tmp_path):
     run_dir = tmp_path / "runs" / "p-emobox-fold2_20261125-000000"
     run_dir.mkdir(parents=True)
     (run_dir / "run_info.json").write_text(json.dumps(old))
-    for name in ("history.csv", "predictions.csv"):
-        (run_dir / name).write_text("epoch\n1\n")
+    (run_dir / "history.csv").write_text("Epoch\n1\n")
+    (run_dir / "predictions.csv").write_text("emotion,predicted\nAnger,Anger\n")  # what every version wrote
     (listed,) = finished_runs(tmp_path / "runs")
     for info in (listed, load_run(run_dir).info):
         assert info["protocol"] == info["profile"]["protocol"] == "emobox"

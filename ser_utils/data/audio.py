@@ -138,6 +138,18 @@ def _finite(path, audio: np.ndarray) -> np.ndarray:
     return audio
 
 
+def channels_cancel(path, start_s: float = 0.0, seconds: float = 30.0, silence: float = 1e-4) -> bool:
+    """Whether the file's channels hold sound (a peak of at least `silence`) that averaging them to mono, as every
+    reader here does, cancels (antiphase channels): checked on `seconds` of it from `start_s`."""
+    info = audio_info(path)
+    if info.channels < 2:
+        return False
+    start = min(round(start_s * info.samplerate), info.frames)
+    audio = read_samples(path, start, min(round(seconds * info.samplerate), info.frames - start), info.subtype)[0]
+    finite = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
+    return float(np.abs(finite).max(initial=0.0)) >= silence > float(np.abs(finite.mean(axis=1)).max(initial=0.0))
+
+
 def load_audio(path: str | os.PathLike, rate_out: int = SAMPLE_RATE) -> tuple[np.ndarray, float]:
     """A whole file as mono float32 at `rate_out` Hz (16 kHz); return the samples and the original duration (s).
     Raises AudioError when it cannot be decoded or holds NaN or infinite samples."""

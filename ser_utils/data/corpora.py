@@ -31,6 +31,7 @@ from ser_utils.config import DURATION_S, EMOTIONS, SAMPLE_RATE
 from ser_utils.data.audio import AUDIO_SUFFIXES, CLIP_SUFFIXES, Window, not_a_file
 from ser_utils.data.ravdess import EXPECTED_NAME, parse_name
 from ser_utils.errors import CorpusError
+from ser_utils.files import walk_files
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,8 +191,8 @@ def scan_corpus(root: str | Path, corpus: str) -> tuple[pd.DataFrame, pd.DataFra
     ("left out"), and so is a RAVDESS clip outside its actor's folder; the same clip twice (Kaggle's RAVDESS and
     TESS hold two copies) is kept once. CorpusError when no clip is left."""
     root, rows, skipped, seen = Path(root), [], [], {}
-    for path in sorted(root.rglob("*")):
-        if path.is_dir() or any(part.startswith(".") for part in path.relative_to(root).parts):
+    for path in walk_files(root, skipped=skipped):  # links to folders followed, loops listed in skipped
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue
         if path.parent == root and path.suffix.lower() not in AUDIO_SUFFIXES:
             continue  # the corpus's own documentation (the bundled sample's README.md)
@@ -275,14 +276,5 @@ def _strays_in(name: str, beside: dict[str, set[Path]], counts: dict[str, int]) 
 
 
 def _audio_files(root: Path, max_depth: int):
-    """Audio files at most `max_depth` folders below `root`, breadth first."""
-    level = [root]
-    for _ in range(max_depth + 1):
-        children = []
-        for folder in level:
-            for child in sorted(folder.iterdir()) if folder.is_dir() else []:
-                if child.is_dir():
-                    children.append(child)
-                elif child.suffix.lower() in AUDIO_SUFFIXES:
-                    yield child
-        level = children
+    """Audio files at most `max_depth` folders below `root` (links to folders followed, never in a loop)."""
+    return [path for path in walk_files(root, max_depth) if path.suffix.lower() in AUDIO_SUFFIXES]

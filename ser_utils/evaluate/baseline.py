@@ -25,10 +25,11 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from tqdm import tqdm
 
+from ser_utils.bounds import option_type
 from ser_utils.config import N_FOLDS, SAMPLE_RATE, SEED, named_corpora
 from ser_utils.data.audio import read_clips, whole_name
 from ser_utils.data.sources import add_data_options
-from ser_utils.errors import at_least, command_line
+from ser_utils.errors import command_line
 from ser_utils.files import outputs_dir, writing
 from ser_utils.prepare.preprocess import prepared_manifest
 from ser_utils.prepare.protocols import PROTOCOL_NAMES, protocol_parts, scored_classes, wanted_corpora
@@ -147,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     add_data_options(parser)
     parser.add_argument("--test-corpora", help="also score cross_corpus: these corpora test, the others train")
     folds = f"speaker folds for actor_kfold and cross_corpus, at least 3 (default {N_FOLDS})"
-    parser.add_argument("--n-folds", type=at_least(3, int), default=N_FOLDS, help=folds)
-    parser.add_argument("--whole", type=at_least(0.1, float), metavar="SECONDS",
+    parser.add_argument("--n-folds", type=option_type("n_folds"), default=N_FOLDS, help=folds)
+    parser.add_argument("--whole", type=option_type("max_duration_s", "--whole"), metavar="SECONDS",
                         help="each clip whole from 0 s up to SECONDS (training's window: whole)")  # fmt: skip
     args = parser.parse_args(argv)
     test_corpora = named_corpora(args.test_corpora)

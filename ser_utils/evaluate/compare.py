@@ -22,8 +22,8 @@ from ser_utils.config import EMOTIONS
 from ser_utils.errors import CorpusError, NotFoundError, ProfileError, command_line
 from ser_utils.evaluate.report import same_experiment
 from ser_utils.files import check_not_theirs, check_output_file, outputs_dir, writing
-from ser_utils.train.intervals import METRICS, PERMUTATIONS, RESAMPLES, paired_comparison
-from ser_utils.train.run_folders import PREDICTIONS_FILE, finished_runs
+from ser_utils.train.intervals import METRICS, MIN_SPEAKERS, PERMUTATIONS, RESAMPLES, paired_comparison
+from ser_utils.train.run_folders import PREDICTIONS_FILE, finished_runs, read_predictions
 
 BASELINE = "baseline"
 
@@ -52,8 +52,8 @@ def side_splits(side) -> dict[str, pd.DataFrame]:
         files = {Path(run["run_dir"]).name: Path(run["run_dir"]) / PREDICTIONS_FILE for run in runs}
     splits = {}
     for name, path in files.items():
-        table = pd.read_csv(path)
-        splits[name] = table[table["scored"]] if "scored" in table else table
+        table = read_predictions(path, ("source", "speaker"))
+        splits[name] = table[table["scored"].astype(bool)] if "scored" in table else table
     return splits
 
 
@@ -103,17 +103,29 @@ def compare(first, second) -> tuple[pd.DataFrame, str]:
     classes = [name for name in EMOTIONS if name in set(clips["emotion"])]
     speakers = clips["speaker"].astype(str)
     result = paired_comparison(clips["emotion"], clips["predicted"], clips["other"], speakers, classes)
-    rows = [
-        {"metric": metric, first: 100 * result[metric]["first"], second: 100 * result[metric]["second"],
-         "difference": 100 * result[metric]["difference"], "95 % interval low": 100 * result[metric]["interval"][0],
-         "95 % interval high": 100 * result[metric]["interval"][1], "p-value": result[metric]["p_value"]}
-        for metric in METRICS
-    ]  # fmt: skip
+    rows = []
+    for metric in METRICS:
+        low, high = (None, None) if result[metric]["interval"] is None else result[metric]["interval"]
+        rows.append(
+            {
+                "metric": metric,
+                first: 100 * result[metric]["first"],
+                second: 100 * result[metric]["second"],
+                "difference": 100 * result[metric]["difference"],
+                "95 % interval low": None if low is None else 100 * low,
+                "95 % interval high": None if high is None else 100 * high,
+                "p-value": result[metric]["p_value"],
+            }
+        )
+    interval = (
+        f"bootstrap over speakers ({RESAMPLES} resamples, expanded percentile)"
+        if speakers.nunique() >= MIN_SPEAKERS
+        else f"none, {speakers.nunique()} test speakers are too few to resample (at least {MIN_SPEAKERS})"
+    )
     line = (
         f"{first} against {second}: {len(pairs)} paired splits, {len(clips)} test clips of {speakers.nunique()} "
-        f"speakers, {len(classes)} emotions; interval: bootstrap over speakers ({RESAMPLES} resamples, expanded "
-        f"percentile); p-value: paired permutation test, the two sides' answers swapped speaker by speaker "
-        f"({PERMUTATIONS} permutations)"
+        f"speakers, {len(classes)} emotions; interval: {interval}; p-value: paired permutation test, the two sides' "
+        f"answers swapped speaker by speaker ({PERMUTATIONS} permutations)"
     )
     return pd.DataFrame(rows).round(4), line
 

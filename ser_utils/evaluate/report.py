@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ser_utils.bounds import option_type
 from ser_utils.config import (
     EMOBOX_FOLDS,
     EMOTIONS,
@@ -33,7 +34,14 @@ from ser_utils.prepare.protocols import protocol_parts
 from ser_utils.train.groups import flag_lines, group_table
 from ser_utils.train.intervals import interval_cells, spread_interval
 from ser_utils.train.metrics import SUMMARY_METRICS, emotion_confusion_matrix, mean_and_std
-from ser_utils.train.run_folders import PREDICTIONS_FILE, corpora_suffix, finished_runs, mode_suffix, plain_name
+from ser_utils.train.run_folders import (
+    PREDICTIONS_FILE,
+    corpora_suffix,
+    finished_runs,
+    mode_suffix,
+    plain_name,
+    read_predictions,
+)
 
 ORIGINAL_CLAIM = "99.65 % accuracy claimed by the original Kaggle notebook (random split)"
 INTERVAL_COLUMNS = [f"{metric} 95 %" for metric in SUMMARY_METRICS]
@@ -217,7 +225,7 @@ def kfold_summary(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
         }
         for run in runs
     )
-    predictions = pd.concat(pd.read_csv(Path(run["run_dir"]) / PREDICTIONS_FILE) for run in runs)
+    predictions = pd.concat(read_predictions(Path(run["run_dir"]) / PREDICTIONS_FILE) for run in runs)
     if "scored" in predictions:  # rows of emotions the runs were not scored on are left out
         predictions = predictions[predictions["scored"]]
     confusion = emotion_confusion_matrix(predictions["emotion"], predictions["predicted"])
@@ -287,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     """Aggregate the fold runs of one configuration over folds and seeds (exit code 1 while some are missing)."""
     parser = argparse.ArgumentParser(prog="python -m ser_utils.report", description=main.__doc__.splitlines()[0])
     parser.add_argument("--profile", default="smoke", help="profile name in params/ or a YAML path (default smoke)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[SEED], help=f"seeds of the runs (default {SEED})")
+    seed = option_type("seed", "--seeds")
+    parser.add_argument("--seeds", type=seed, nargs="+", default=[SEED], help=f"seeds of the runs (default {SEED})")
     add_profile_options(parser, only=("protocol", "corpora", "test_corpora", "n_folds", "freeze_encoder",
                                       "freeze_feature_encoder", "weighted_layer_sum"))  # fmt: skip
     options = parser.parse_args(argv)

@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ser_utils.bounds import check_setting, option_type
 from ser_utils.data.audio import Window
 from ser_utils.data.corpora import CORPORA, parse_clip
-from ser_utils.errors import CorpusError, at_least, command_line
+from ser_utils.errors import CorpusError, command_line
 from ser_utils.evaluate.plots import plot_confusion_matrix, save_figure
 from ser_utils.files import claim_folder, outputs_dir, writing
 from ser_utils.machine import keep_freed_memory
@@ -105,6 +106,7 @@ def evaluate(
     record = read_seen(predictor.model_dir)  # before any work: a damaged record stops it at once
     files = _labelled(paths, corpus)
     named = files[files["error"].isna()]
+    check_setting("batch_size", batch_size, "evaluate")
     predicted = _predict_by_corpus(named, predictor, batch_size, progress).set_index("path")
     predicted = predicted.drop(columns="label").rename(columns={"error": "error_predict"})
     table = files.set_index("path").join(predicted).reset_index()
@@ -162,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="model folder written by training (default: outputs/model)")
     parser.add_argument("--corpus", choices=list(CORPORA), help="the corpus (default: recognised from the names)")
     parser.add_argument("--output-dir", help="where to write (default: outputs/evaluations/<UTC time>)")
-    parser.add_argument("--batch-size", type=at_least(1, int), default=16, help="windows per forward pass (16)")
+    batch = option_type("batch_size")
+    parser.add_argument("--batch-size", type=batch, default=16, help="windows per forward pass (16)")
     add_precision_option(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)

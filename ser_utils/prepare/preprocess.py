@@ -17,12 +17,13 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
+from ser_utils.bounds import check_setting, option_type
 from ser_utils.data.audio import Window, whole_name
 from ser_utils.data.corpora import window_for
 from ser_utils.data.sources import BUNDLED_SAMPLE, DataSource, add_data_options, resolve_sources, scan_source
 from ser_utils.data.verify import verify_corpus
-from ser_utils.errors import CorpusError, NotFoundError, at_least, command_line
-from ser_utils.files import check_apart, claim_folder, folder_lock, outputs_dir, remove_abandoned, writing
+from ser_utils.errors import CorpusError, NotFoundError, command_line
+from ser_utils.files import check_apart, claim_folder, folder_lock, outputs_dir, read_table, remove_abandoned, writing
 from ser_utils.prepare.clips import kept_clip, prepare_clip
 
 MANIFEST_NAME = "manifest.csv"
@@ -54,14 +55,14 @@ def _recorded(out_dir: Path) -> dict[str, tuple]:
     clip is made again). Preprocessing removes no file that is not listed here."""
     try:
         previous = pd.read_csv(out_dir / MANIFEST_NAME)
-    except (OSError, ValueError):
+        unknown = [None] * len(previous)
+        sizes = previous["source_size"].astype(int) if "source_size" in previous else unknown
+        digests = previous["source_md5"] if "source_md5" in previous else unknown
+        cuts = list(zip(previous["window_offset_s"], previous["window_duration_s"], strict=True)) if (
+            "window_offset_s" in previous) else unknown  # fmt: skip
+        return {path: rest for path, *rest in zip(previous["path"], sizes, digests, cuts, strict=True)}
+    except (OSError, ValueError, KeyError, TypeError):  # none, or damaged: every clip is made again
         return {}
-    unknown = [None] * len(previous)
-    sizes = previous["source_size"].astype(int) if "source_size" in previous else unknown
-    digests = previous["source_md5"] if "source_md5" in previous else unknown
-    cuts = list(zip(previous["window_offset_s"], previous["window_duration_s"], strict=True)) if (
-        "window_offset_s" in previous) else unknown  # fmt: skip
-    return {path: rest for path, *rest in zip(previous["path"], sizes, digests, cuts, strict=True)}
 
 
 def _make_clips(clips: pd.DataFrame, targets: list[Path], out_dir: Path, recorded: dict, progress: bool, whole_s):
@@ -151,6 +152,8 @@ def prepare_corpus(
     `out_dir`/skipped.csv. Returns the manifest: one row per clip, sorted by emotion then file name, with `path`
     relative to `out_dir` and `duration` the original clip's length in seconds.
     """
+    if whole_s is not None:
+        check_setting("max_duration_s", whole_s, "prepare_corpus whole_s")
     out_dir, source = Path(out_dir), DataSource(Path(source_dir), "", corpus)
     clips, skipped = scan_source(source)
     csv = source.path.is_file()  # a CSV manifest: it and the clips it lists must lie outside the output folder
@@ -207,7 +210,7 @@ def read_manifest(prepared_dir: str | os.PathLike) -> pd.DataFrame:
     path = prepared_dir / MANIFEST_NAME
     if not path.is_file():
         raise NotFoundError(f"{path}: no manifest; run notebooks/02_preprocessing.ipynb (or prepare_corpus) first")
-    manifest = pd.read_csv(path)
+    manifest = read_table(path, ("path", "emotion", "speaker", "source"), f"delete {prepared_dir} and prepare it again")
     manifest["path"] = [str(prepared_dir / p) for p in manifest["path"]]
     return manifest
 
@@ -251,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     default = "outputs/prepared/[<corpus>-]<folder>-<hash>"
     parser.add_argument("--out", help=f"output folder of a single corpus (default {default})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--whole", type=at_least(0.1, float), metavar="SECONDS",
+    parser.add_argument("--whole", type=option_type("max_duration_s", "--whole"), metavar="SECONDS",
                         help="keep each clip whole from 0 s, up to SECONDS (training's window: whole)")  # fmt: skip
     options = parser.parse_args(argv)
     sources = resolve_sources(options.data, options.corpora)

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from ser_utils.bounds import check_setting
 from ser_utils.config import (
     CROSS_CORPUS,
     EMOBOX_FOLDS,
@@ -49,6 +50,7 @@ from ser_utils.prepare.tracks import track_manifest
 PROTOCOL_NAMES = tuple(PROTOCOLS)
 # The test actors of EmoBox's RAVDESS folds fold_1 .. fold_6 (its data/ravdess/fold_k files); our fold k is fold_{k+1}.
 EMOBOX_TEST_ACTORS = ((1, 11, 20, 21), (4, 10, 12, 14), (8, 9, 19, 23), (3, 5, 7, 24), (2, 15, 16, 18), (6, 13, 17, 22))
+EMOBOX_ACTOR_CLIPS = 60  # each RAVDESS actor's speech clips, all of which EmoBox's folds hold
 EMOBOX_VALIDATION_ACTORS = 4  # per gender half of them, where the training actors have both
 
 
@@ -118,6 +120,23 @@ def cross_corpus_parts(manifest: pd.DataFrame, test_corpora, fold: int = 0, n_fo
     return split
 
 
+def check_emobox_clips(manifest: pd.DataFrame) -> None:
+    """CorpusError unless the manifest holds EmoBox's RAVDESS: the 60 speech clips of each of the 24 actors. A split
+    named after the benchmark runs on the benchmark's clips only; the message names the actors that are missing or
+    short of clips."""
+    counts = manifest["actor"].astype(int).value_counts()
+    missing = [actor for actor in range(1, 25) if actor not in counts]
+    short = {actor: int(counts[actor]) for actor in range(1, 25) if 0 < counts.get(actor, 0) < EMOBOX_ACTOR_CLIPS}
+    if missing or short:
+        shorts = ", ".join(f"actor {actor}: {n} of {EMOBOX_ACTOR_CLIPS}" for actor, n in short.items())
+        raise CorpusError(
+            f"the emobox split is EmoBox's folds of RAVDESS's 1440 speech clips, and this data lacks some: "
+            f"{f'actors {missing} are missing' if missing else ''}{'; ' if missing and short else ''}"
+            f"{f'clips are missing ({shorts})' if short else ''}. Give the whole corpus (set RAVDESS_DIR), or use "
+            "actor_kfold, which splits any set of actors"
+        )
+
+
 def emobox_parts(manifest: pd.DataFrame, fold: int, seed: int = SEED, validation: str = "speakers") -> pd.Series:
     """EmoBox fold `fold` (0..5, its fold_{fold+1}): its test actors test; 4 of the other actors, 2 male and 2
     female where possible, drawn with `seed`, validate (`validation` "random": a random 20 % of the other actors'
@@ -131,6 +150,7 @@ def emobox_parts(manifest: pd.DataFrame, fold: int, seed: int = SEED, validation
             f"the emobox split needs RAVDESS's actor numbers, read from its file names (Actor_NN/03-01-...-AA.wav); "
             f"{int(manifest['actor'].isna().sum())} clips have none (a CSV manifest?): give the RAVDESS folder itself"
         )
+    check_emobox_clips(manifest)
     test = EMOBOX_TEST_ACTORS[fold]
     rest = sorted({int(a) for a in manifest["actor"]} - set(test))
     by_gender = [[a for a in rest if a % 2], [a for a in rest if not a % 2]]  # odd actors are male
@@ -139,11 +159,6 @@ def emobox_parts(manifest: pd.DataFrame, fold: int, seed: int = SEED, validation
     short = EMOBOX_VALIDATION_ACTORS - sum(want)  # one gender too small: the other makes up for it
     want = [min(len(group), n + short) for group, n in zip(by_gender, want, strict=True)] if short else want
     validation_actors = [int(a) for group, n in zip(by_gender, want, strict=True) for a in rng.choice(group, n, False)]
-    if len(validation_actors) >= len(rest):
-        raise CorpusError(
-            f"the emobox split needs more than {EMOBOX_VALIDATION_ACTORS} actors besides fold {fold}'s test "
-            f"actors {list(test)}; the data has {len(rest)}. Use the full corpus (24 actors; set RAVDESS_DIR)."
-        )
     split = pd.Series("train", index=manifest.index, name="part")
     split[manifest["actor"].isin(test)] = "test"
     if validation == "random":  # EmoBox's: clips of voices that also train
@@ -164,7 +179,9 @@ def assign_parts(
     validation: str = "speakers",
 ) -> pd.DataFrame:
     """Return a copy of `manifest` with a `part` column ("train"/"validation"/"test") made by `protocol` (emobox's
-    validation part: see emobox_parts)."""
+    validation part: see emobox_parts). The numbers are checked as the profile's fields are (ser_utils.bounds)."""
+    for name, value in (("test_size", test_size), ("seed", seed), ("fold", fold), ("n_folds", n_folds)):
+        check_setting(name, value, "assign_parts")
     if protocol == "random":
         split = random_parts(manifest, test_size, seed)
     elif protocol == "actor_holdout":

@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ser_utils.bounds import option_type
 from ser_utils.config import EMOTIONS, SAMPLE_RATE
 from ser_utils.data.audio import audio_info, load_audio
-from ser_utils.errors import SerError, at_least, command_line, require
+from ser_utils.errors import AudioError, SerError, command_line, require
 from ser_utils.machine import keep_freed_memory
 from ser_utils.ship.predict import BACKENDS, Predictor, add_precision_option, predict
 from ser_utils.ship.segments import SpeechDetector, segment_table
@@ -65,17 +66,33 @@ def _classify(path: str | None, predictor: Predictor, hop_s: float, max_mb: floa
         return "", {}, empty, f"**Cannot classify this file ({name}):** {reason}", None
     probabilities = {label: float(row[f"p_{label}"]) for label in predictor.labels}
     notes = [f"Note: {row['warning']}"] if row["warning"] else []
+    try:
+        timeline, figure = _timeline(path, predictor, hop_s, detector, empty, notes)
+    except AudioError as error:  # outside the model's window the file cannot be read: the prediction stands
+        reason = error.reason.replace(os.path.realpath(path), name).replace(str(path), name)
+        timeline, figure = empty, None
+        notes.append(f"The rest of the recording cannot be shown: {reason}.")
+    return str(row["label"]), probabilities, timeline, " ".join(notes), figure
+
+
+def _timeline(path: str, predictor: Predictor, hop_s: float, detector, empty: pd.DataFrame, notes: list[str]):
+    """(the timeline table, the waveform figure) of a file whose prediction succeeded; AudioError where the rest of
+    the file cannot be read (NaN samples after the model's window, say)."""
     timeline = empty
     if detector:
         found = segment_table([path], predictor, detector, hop_s, progress=False)
+        if len(found) and found["error"].iloc[0]:
+            raise AudioError(path, found["error"].iloc[0])
         timeline = pd.DataFrame({"start (s)": found["start_s"], "end (s)": found["end_s"], "emotion": found["label"],
                                  "probability": found["probability"].round(3)})  # fmt: skip
         notes += [] if len(found) else ["No speech found: there is no segment to classify."]
     elif audio_info(path).duration > predictor.window.duration_s + predictor.window.offset_s:
         windows = predict([path], predictor=predictor, hop_s=hop_s, per_window=True, progress=False)
+        if windows["error"].iloc[0]:
+            raise AudioError(path, windows["error"].iloc[0])
         timeline = pd.DataFrame({"start (s)": windows["start_s"].round(2), "emotion": windows["label"],
                                  "probability": windows["probability"].round(3)})  # fmt: skip
-    return str(row["label"]), probabilities, timeline, " ".join(notes), waveform(path, timeline if detector else None)
+    return timeline, waveform(path, timeline if detector else None)
 
 
 def waveform(path: str, segments: pd.DataFrame | None):
@@ -162,11 +179,11 @@ def _stop(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ser-demo", description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model folder written by training (default: outputs/model)")
-    parser.add_argument("--port", type=at_least(1, int), default=None, help="port (default: Gradio's, 7860 on)")
+    parser.add_argument("--port", type=option_type("port"), default=None, help="port (default: Gradio's, 7860 on)")
     parser.add_argument("--share", action="store_true", help="also open a public link through Gradio's servers")
     parser.add_argument("--backend", choices=BACKENDS, default="torch", help="torch (default) or onnx (ser-export)")
     add_precision_option(parser)
-    parser.add_argument("--max-upload-mb", type=at_least(0.001, float), default=MAX_UPLOAD_MB,
+    parser.add_argument("--max-upload-mb", type=option_type("max_upload_mb"), default=MAX_UPLOAD_MB,
                         help=f"the largest upload in MB (default {MAX_UPLOAD_MB})")  # fmt: skip
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)

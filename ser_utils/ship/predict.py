@@ -25,10 +25,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from ser_utils.bounds import check_setting, option_type
 from ser_utils.config import EMOTIONS
 from ser_utils.data.audio import load_preprocessing
 from ser_utils.data.corpora import UNRECORDED_WINDOW
-from ser_utils.errors import AudioError, ModelError, SerError, at_least, command_line, require
+from ser_utils.errors import AudioError, ModelError, SerError, command_line, require
 from ser_utils.files import check_output_file, writing
 from ser_utils.machine import INFERENCE_PRECISIONS, amx, cpu_precision, keep_freed_memory
 from ser_utils.ship.export import OnnxModel, read_labels
@@ -118,8 +119,10 @@ class Predictor:
         import torch
 
         kind = "cpu" if self.device == "cpu" else "cuda"
+        # The feature extractor runs outside autocast: Whisper's computes its log-mels with torch, and in bf16 they
+        # would be other numbers (and numpy cannot take them); only the model runs in bf16.
+        inputs = self.feature_extractor(list(windows), sampling_rate=self.window.sample_rate, return_tensors="pt")
         with torch.inference_mode(), torch.autocast(kind, torch.bfloat16, enabled=self.precision == "bf16"):
-            inputs = self.feature_extractor(list(windows), sampling_rate=self.window.sample_rate, return_tensors="pt")
             logits = self.model(inputs[input_name(self.feature_extractor)].to(self.device)).logits
         return softmax(logits.float().cpu().numpy(), self.temperature).astype(np.float32)
 
@@ -185,6 +188,9 @@ def predict(
     the whole file (mean of their probabilities per file), read in blocks so that memory does not grow
     with the file's length; `batch_size` windows go through the model at once.
     """
+    check_setting("batch_size", batch_size, "predict")
+    if hop_s is not None:
+        check_setting("hop_s", hop_s, "predict")
     predictor = predictor or Predictor(model_dir or published_model_dir())
     whole = predictor.window.whole and hop_s is None  # files of many lengths: one at a time, never padded
     batches, rows = WindowBatches(predictor, 1 if whole else batch_size), []
@@ -216,19 +222,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default=None, help="model folder written by training (default: outputs/model)")
     parser.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
     parser.add_argument("--format", choices=["csv", "jsonl"], help="csv or jsonl (default: csv; jsonl for -o x.jsonl)")
-    parser.add_argument("--batch-size", type=at_least(1, int), default=16, help="windows per forward pass (16)")
+    batch = option_type("batch_size")
+    parser.add_argument("--batch-size", type=batch, default=16, help="windows per forward pass (16)")
     parser.add_argument("--window", action="store_true", help="classify the whole file in windows, not one cut")
-    parser.add_argument("--hop", type=at_least(0.01, float), default=None,
+    parser.add_argument("--hop", type=option_type("hop_s", "--hop"), default=None,
                         help="with --window or --segments: seconds between windows (1.25)")  # fmt: skip
     parser.add_argument("--per-window", action="store_true", help="with --window: one row per window")
     parser.add_argument("--segments", action="store_true",
                         help="find the speech (Silero VAD), classify each segment: a row each, with start_s and "
                         "end_s; silence is never classified (pip install 'ser-utils[segments]')")  # fmt: skip
-    parser.add_argument("--min-speech", type=at_least(0.0, float), default=None,
+    parser.add_argument("--min-speech", type=option_type("min_speech_s", "--min-speech"), default=None,
                         help="with --segments: drop speech shorter than this, in s (0.25)")  # fmt: skip
-    parser.add_argument("--min-silence", type=at_least(0.032, float), default=None,
+    parser.add_argument("--min-silence", type=option_type("min_silence_s", "--min-silence"), default=None,
                         help="with --segments: the silence in s that ends a segment (0.5)")  # fmt: skip
-    parser.add_argument("--vad-threshold", type=at_least(0.16, float), default=None,
+    parser.add_argument("--vad-threshold", type=option_type("threshold", "--vad-threshold"), default=None,
                         help="with --segments: the speech probability where speech starts (0.5)")  # fmt: skip
     parser.add_argument("--merge", action="store_true", default=None,
                         help="with --segments: join neighbours of the same label")  # fmt: skip

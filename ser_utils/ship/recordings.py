@@ -19,12 +19,13 @@ from ser_utils.data.audio import (
     MIN_WHOLE_S,
     Window,
     audio_info,
+    channels_cancel,
     not_a_file,
     read_window,
     stream_windows,
 )
 from ser_utils.errors import AudioError, OutputError
-from ser_utils.files import check_not_theirs
+from ser_utils.files import check_not_theirs, walk_files
 
 SILENCE = 1e-4  # peak amplitude below which a clip counts as silent
 
@@ -37,7 +38,9 @@ def expand_paths(paths) -> list[str]:
     found: list[str] = []
     for path in map(str, paths):
         if os.path.isdir(path):
-            found += sorted(str(p) for p in Path(path).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+            links: list[dict] = []  # links to folders not followed: each gets its error row
+            files = walk_files(path, skipped=links)
+            found += [str(p) for p in files if p.suffix.lower() in AUDIO_SUFFIXES] + [link["path"] for link in links]
         elif glob.has_magic(path):
             found += sorted(glob.glob(path, recursive=True)) or [path]
         else:
@@ -51,6 +54,8 @@ def check_readable(path: str) -> None:
     forever)."""
     if not os.path.lexists(path) and glob.has_magic(path):
         raise AudioError(path, "no file matches this pattern")
+    if os.path.islink(path) and os.path.isdir(path):
+        raise AudioError(path, "a link to a folder that holds this one (a loop) or was read already: not followed")
     if os.path.isdir(path):
         raise AudioError(path, "a folder with no audio files")
     if reason := not_a_file(path):
@@ -58,24 +63,39 @@ def check_readable(path: str) -> None:
 
 
 @functools.cache
-def _prepared_sources(folder: str) -> dict[str, str]:
-    """The clips of a folder that preprocessing wrote (its manifest.csv has the columns path, source and
-    window_offset_s), by real path, each with its source file; {} for any other folder."""
+def _prepared_sources(folder: str) -> dict[str, tuple[str, float]]:
+    """The clips of a folder that preprocessing wrote (its manifest.csv has the columns path, source,
+    window_offset_s and window_duration_s), by real path, each with its source file and the length it was cut to;
+    {} for any other folder."""
+    columns = ["path", "source", "window_offset_s", "window_duration_s"]
     try:
-        table = pd.read_csv(Path(folder, "manifest.csv"), usecols=["path", "source", "window_offset_s"], dtype=str)
+        table = pd.read_csv(Path(folder, "manifest.csv"), usecols=columns, dtype={"path": str, "source": str})
+        cuts = zip(table["path"], table["source"], table["window_duration_s"].astype(float), strict=True)
     except (OSError, ValueError):
         return {}
-    sources = zip(table["path"], table["source"], strict=True)
-    return {os.path.realpath(Path(folder, clip)): source for clip, source in sources}
+    return {os.path.realpath(Path(folder, clip)): (source, duration) for clip, source, duration in cuts}
 
 
 def check_not_prepared(path: str, window: Window) -> None:
     """AudioError for a clip that preprocessing cut already (it lies in an emotion folder of a prepared folder),
     when the model's window starts after 0 s: cut again from there, it would be other audio than training's."""
     real = os.path.realpath(path)
-    if window.offset_s and (source := _prepared_sources(str(Path(real).parent.parent)).get(real)):
+    if window.offset_s and (cut := _prepared_sources(str(Path(real).parent.parent)).get(real)):
         raise AudioError(path, f"a clip ser-preprocess cut already: cut again from {window.offset_s:g} s, it is "
-                               f"other audio than the model learned from; give its source, {source}")  # fmt: skip
+                               f"other audio than the model learned from; give its source, {cut[0]}")  # fmt: skip
+
+
+def _prepared_cut(path: str, window: Window) -> str:
+    """For a model of whole utterances: a warning when `path` is a clip ser-preprocess cut to a shorter window than
+    the model's (the recipe's 2.5 s, say), so that the model hears part of an utterance ("" otherwise)."""
+    real = os.path.realpath(path)
+    cut = _prepared_sources(str(Path(real).parent.parent)).get(real)
+    if cut and cut[1] < window.duration_s:
+        return (
+            f"a clip ser-preprocess cut to {cut[1]:g} s, part of a whole utterance, which the model learned "
+            f"up to {window.duration_s:g} s: give its source for a whole-utterance score, {cut[0]}"
+        )
+    return ""
 
 
 def file_blocks(path: str, window: Window, hop_s: float | None, span=None):
@@ -108,7 +128,13 @@ def input_warnings(path: str, window: Window, hop_s: float | None, peak: float) 
     """What to know about a prediction: a silent input (`peak`: the largest amplitude the model saw), a file
     shorter than what the model sees."""
     needed = window.duration_s + (window.offset_s if hop_s is None else 0)
-    notes = ["silent clip: the prediction means nothing"] if peak < SILENCE else []
+    notes = []
+    if peak < SILENCE and channels_cancel(path, window.offset_s if hop_s is None else 0.0, silence=SILENCE):
+        notes.append("its channels cancel when averaged to mono (one is the other inverted): the model heard silence")
+    elif peak < SILENCE:
+        notes.append("silent clip: the prediction means nothing")
+    if window.whole and (cut := _prepared_cut(path, window)):
+        notes.append(cut)
     duration = audio_info(path).duration
     if window.whole and hop_s is None and duration > window.duration_s:
         notes.append(f"longer than the model's {window.duration_s:g} s: the mean over windows of that length")

@@ -23,6 +23,7 @@ import pandas as pd
 import soxr
 from tqdm import tqdm
 
+from ser_utils.bounds import check_setting
 from ser_utils.config import SAMPLE_RATE
 from ser_utils.data.audio import audio_info, read_samples
 from ser_utils.errors import AudioError, SerError, require
@@ -73,6 +74,8 @@ class SpeechDetector:
     pad_s: float = 0.03
 
     def __post_init__(self):
+        for name in ("threshold", "min_speech_s", "min_silence_s", "pad_s"):  # the ranges ser-predict's options take
+            check_setting(name, getattr(self, name), "SpeechDetector")
         model = silero_model()  # first: it says what to install where silero-vad or onnxruntime is missing
         import onnxruntime
 
@@ -101,7 +104,7 @@ class SpeechDetector:
         duration, frame_s = audio_info(path).duration, FRAME / SAMPLE_RATE
         low, silence = self.threshold - 0.15, max(1, math.ceil(self.min_silence_s / frame_s))
         start = quiet_since = None
-        last_end = 0.0
+        last_end, i = 0.0, -1  # i: the last frame heard (none in a file too short for one at 16 kHz)
         peak = max(float(np.abs(block).max(initial=0.0)) for block in mono_16k_blocks(path, resample=False))
         gain = max(1.0, LEVEL / peak) if peak > 0 else 1.0
         for i, p in enumerate(self.frame_probabilities(block * gain for block in mono_16k_blocks(path))):
@@ -148,6 +151,8 @@ def segment_table(paths: list[str], predictor, detector: SpeechDetector, hop_s: 
     probabilities are averaged. `merge` joins neighbouring segments of a file that share a label. A file that
     cannot be read gets one row with its error; the files where no speech was found are listed in the table's
     `attrs["no_speech"]` and have no row."""
+    check_setting("hop_s", hop_s, "segments")
+    check_setting("batch_size", batch_size, "segments")
     batches, rows, silent = WindowBatches(predictor, 1 if predictor.window.whole else batch_size), [], []
     bar = tqdm(
         total=sum(map(_seconds, paths)),

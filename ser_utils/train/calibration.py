@@ -22,12 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ser_utils.bounds import BOUNDS
 from ser_utils.errors import ModelError
 from ser_utils.files import writing
 
 BINS = 15
 CALIBRATION_FILE = "ser_calibration.json"  # in the model folder: {"temperature": T, ...}
-TEMPERATURE_RANGE = (0.05, 20.0)
+TEMPERATURE = BOUNDS["temperature"]  # the range a temperature is fitted in, and the range one is read back in
+TEMPERATURE_RANGE = (TEMPERATURE.low, TEMPERATURE.high)
 NO_VALIDATION = "not calibrated: this split has no validation part (its test part picks the checkpoint)"
 
 
@@ -130,8 +132,9 @@ def read_temperature(model_dir: str | os.PathLike) -> float | None:
         temperature = float(json.loads(path.read_text())["temperature"])
     except (ValueError, KeyError, TypeError) as error:
         raise ModelError(f"{path}: no temperature in it ({error}); delete it or retrain") from error
-    if not np.isfinite(temperature) or temperature <= 0:
-        raise ModelError(f"{path}: temperature {temperature} is not a positive number; delete it or retrain")
+    if not TEMPERATURE.holds(temperature):  # far outside, every label would be one emotion, or every probability NaN
+        raise ModelError(f"{path}: temperature {temperature} is not {TEMPERATURE.words()}, the range training fits it "
+                         "in; delete the file (the model's own probabilities) or retrain")  # fmt: skip
     return temperature
 
 

@@ -17,7 +17,7 @@ import re
 import shutil
 from pathlib import Path
 
-from ser_utils.errors import TrainingError
+from ser_utils.errors import RecordError, TrainingError
 from ser_utils.files import writing
 
 CHECKPOINTS = "checkpoints"
@@ -25,6 +25,9 @@ CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 TRAINER_STATE = "trainer_state.json"  # the Trainer's TRAINER_STATE_NAME, written last
 START_FILE = "run_start.json"  # in the run folder: the profile and the split its checkpoints were trained with
 RESUME_MAY_CHANGE = {"description", "dataloader_workers"}  # profile fields that leave what a run learns as it is
+# What a checkpoint resumes from besides its trainer state: the weights (either format), the optimizer's moments and
+# the schedule's step. Without them a resumed run would go on with a fresh optimizer and another learning rate.
+RESUME_FILES = (("model.safetensors", "pytorch_model.bin"), ("optimizer.pt",), ("scheduler.pt",))
 
 
 def step_folder(checkpoint_dir: str | os.PathLike, step: int) -> Path:
@@ -42,6 +45,20 @@ def is_complete(checkpoint: str | os.PathLike) -> bool:
     except (OSError, UnicodeDecodeError, ValueError):
         return False
     return bool(match) and isinstance(state, dict) and state.get("global_step") == int(match[1])
+
+
+def missing_files(checkpoint: str | os.PathLike) -> list[str]:
+    """The files a complete checkpoint lacks to be resumed whole (RESUME_FILES; an empty file counts as missing)."""
+    path = Path(checkpoint)
+    present = {name for names in RESUME_FILES for name in names if _nonempty(path / name)}
+    return [" or ".join(names) for names in RESUME_FILES if not present & set(names)]
+
+
+def _nonempty(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size > 0
+    except OSError:
+        return False
 
 
 def _steps(checkpoint_dir: Path) -> list[tuple[int, Path]]:
@@ -95,6 +112,9 @@ def check_resumable(run_dir: str | os.PathLike, profile, manifest) -> bool:
         return False
     except (OSError, ValueError) as error:
         raise TrainingError(f"{path}: cannot be read ({error}); start a new run") from error
+    if not (isinstance(started, dict) and isinstance(started.get("profile"), dict) and "split" in started):
+        raise RecordError(f"{path}: not a record of how the run started (a mapping with its profile and split); it "
+                          "was edited or damaged: start a new run")  # fmt: skip
     now = _start(profile, manifest)
     differs = [f"{key} {started['profile'].get(key)!r} (now {value!r})"
                for key, value in now["profile"].items() if started["profile"].get(key) != value]  # fmt: skip

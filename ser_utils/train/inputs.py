@@ -51,19 +51,35 @@ def to_hf_dataset(manifest: pd.DataFrame, feature_extractor, progress: bool = Tr
     return dataset.with_format("torch")
 
 
-class PaddedBatches:
-    """A data collator for clips of several lengths: each batch zero-padded to its longest clip, with an attention
-    mask where the feature extractor asks for one (then the padding is ignored, and a batch gives each clip's
-    one-at-a-time logits); without one the model sees the zeros, as the checkpoint was trained."""
+def shortest_input(config) -> int:
+    """The fewest samples of raw audio a training batch may hold for an encoder of `config`: enough frames for its
+    time masking (SpecAugment: spans of mask_time_length frames, which transformers refuses to draw from fewer),
+    through its convolutions (conv_kernel, conv_stride); 0 for an encoder without either (Whisper)."""
+    kernels, strides = getattr(config, "conv_kernel", None), getattr(config, "conv_stride", None)
+    masking = getattr(config, "apply_spec_augment", False) and getattr(config, "mask_time_prob", 0) > 0
+    if not (masking and kernels and strides):
+        return 0
+    samples = int(config.mask_time_length)
+    for kernel, stride in zip(reversed(kernels), reversed(strides), strict=True):
+        samples = (samples - 1) * stride + kernel
+    return samples
 
-    def __init__(self, feature_extractor):
+
+class PaddedBatches:
+    """A data collator for clips of several lengths: each batch zero-padded to its longest clip (and to at least
+    `shortest` samples, see shortest_input), with an attention mask where the feature extractor asks for one (then
+    the padding is ignored, and a batch gives each clip's one-at-a-time logits); without one the model sees the
+    zeros, as the checkpoint was trained."""
+
+    def __init__(self, feature_extractor, shortest: int = 0):
         self.name, self.mask = input_name(feature_extractor), uses_attention_mask(feature_extractor)
+        self.shortest = shortest
 
     def __call__(self, features: list[dict]) -> dict:
         import torch  # here: ser-predict's ONNX backend reads input_name from this module and runs without torch
 
         inputs = [np.asarray(feature[self.name], dtype=np.float32) for feature in features]
-        longest = max(len(values) for values in inputs)
+        longest = max(self.shortest, *(len(values) for values in inputs))
         batch = {self.name: torch.from_numpy(np.stack([np.pad(v, (0, longest - len(v))) for v in inputs]))}
         if self.mask:
             batch["attention_mask"] = torch.tensor([[1] * len(v) + [0] * (longest - len(v)) for v in inputs])

@@ -117,7 +117,8 @@ def paired_comparison(
     """How much better the `first` system's answers are than the `second`'s on the same clips, per metric (WA, UA,
     macro-F1): the difference (first - second), its 95 % speaker-bootstrap interval (expanded percentile), and the
     two-sided p-value of a permutation test that swaps the two systems' answers for all clips of a speaker at once;
-    and each system's own score over all the clips (`first`, `second`)."""
+    and each system's own score over all the clips (`first`, `second`). With fewer than MIN_SPEAKERS speakers there
+    is no interval (None), as for one system's scores."""
     a = speaker_confusions(true, first, speakers, classes)
     b = speaker_confusions(true, second, speakers, classes)
     score_a, score_b = confusion_metrics(a.sum(0)), confusion_metrics(b.sum(0))
@@ -129,9 +130,11 @@ def paired_comparison(
     result = {}
     for k in METRICS:
         observed = score_a[k] - score_b[k]
-        low, high = np.nanpercentile(boot_a[k] - boot_b[k], expanded_tails(len(a)))
+        interval = None
+        if len(a) >= MIN_SPEAKERS:
+            interval = [float(end) for end in np.nanpercentile(boot_a[k] - boot_b[k], expanded_tails(len(a)))]
         extreme = np.sum(np.abs(perm_a[k] - perm_b[k]) >= abs(observed) - 1e-12)
         p_value = float((extreme + 1) / (permutations + 1))
         result[k] = {"first": float(score_a[k]), "second": float(score_b[k]), "difference": float(observed),
-                     "interval": [float(low), float(high)], "p_value": p_value}  # fmt: skip
+                     "interval": interval, "p_value": p_value}  # fmt: skip
     return result

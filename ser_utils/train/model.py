@@ -26,7 +26,7 @@ from transformers import (
 from ser_utils.config import EMOTIONS, ENCODER_TYPES, ID2LABEL, LABEL2ID, SAMPLE_RATE, SEED
 from ser_utils.data.audio import PREPROCESSING_FILE, Window, load_preprocessing, window_record
 from ser_utils.data.corpora import UNRECORDED_WINDOW
-from ser_utils.errors import ModelError
+from ser_utils.errors import ModelError, ProfileError
 from ser_utils.files import writing
 from ser_utils.train.whisper import WHISPER, fit_extractor, whisper_extractor
 
@@ -94,10 +94,7 @@ def build_model(
     head = {**label_kwargs(), "use_weighted_layer_sum": weighted_layer_sum}
     transformers.set_seed(seed)
     if model_name_or_path is None:
-        fields = dict(scratch_config or {})
-        config = AutoConfig.for_model(fields.pop("model_type", "wav2vec2"), **fields, **head)
-        config._attn_implementation = _attention(config, attention)
-        return classifier_class(config, "scratch_config")(config), new_feature_extractor(config)
+        return _scratch_model(dict(scratch_config or {}), head, attention)
     source = str(model_name_or_path)
     try:
         with no_weight_progress_bars(), quiet_transformers():
@@ -116,6 +113,17 @@ def build_model(
     report_loading(source, model, loading)
     checkpointing_off(model)
     return model, feature_extractor
+
+
+def _scratch_model(fields: dict, head: dict, attention: str):
+    """A model of `fields` (scratch_config) at random, with its feature extractor; ProfileError where transformers
+    refuses the config (hidden_size not a multiple of the heads, conv lists of different lengths, ...)."""
+    try:
+        config = AutoConfig.for_model(fields.pop("model_type", "wav2vec2"), **fields, **head)
+        config._attn_implementation = _attention(config, attention)
+        return classifier_class(config, "scratch_config")(config), new_feature_extractor(config)
+    except (ValueError, TypeError, RuntimeError) as error:
+        raise ProfileError(f"scratch_config cannot build a model: {str(error).splitlines()[0]}") from error
 
 
 def _checked_source(source: str) -> str:

@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from transformers import Trainer, TrainingArguments
 
 from ser_utils.config import FOLD_PROTOCOLS, LABEL2ID, Profile
 from ser_utils.data.audio import window_record
+from ser_utils.errors import SerError, TrainingError
 from ser_utils.files import check_writable, outputs_dir, space_checked
 from ser_utils.machine import freed_memory_kept, keep_freed_memory
 from ser_utils.prepare.audit import leakage_audit, leakage_by_corpus
@@ -30,6 +32,7 @@ from ser_utils.train.checkpoints import (
     START_FILE,
     check_resumable,
     last_checkpoint,
+    missing_files,
     remove_incomplete,
     write_start,
 )
@@ -144,6 +147,9 @@ def _checkpoint_to_resume(run_dir: Path, main: bool) -> Path | None:
     """The newest complete checkpoint of the run in `run_dir` (None: start afresh); the main process says which,
     and deletes (naming them) the checkpoints a killed run left half-written, which the Trainer would write into."""
     found = last_checkpoint(run_dir / CHECKPOINTS)
+    if found and (missing := missing_files(found)):  # resumed whole or not at all: never with a fresh optimizer
+        raise TrainingError(f"{found}: cannot be resumed whole, it has no {', '.join(missing)}; put the files back, "
+                            "or delete that checkpoint folder to resume from an earlier one (or afresh)")  # fmt: skip
     if main:
         for removed in remove_incomplete(run_dir / CHECKPOINTS):
             print(f"{removed}: removed, a checkpoint left half-written when its run stopped")
@@ -272,5 +278,10 @@ def run_training(
     run_dir = _from_main_process(args, open_run_dir(profile, run_name, resume) if main else None)
     if main:
         print(f"corpora: {sources}\nrun dir: {run_dir}", flush=True)
-    run = train(profile, manifest, run_dir, progress, resume, args, preprocessing_s)
+    try:
+        run = train(profile, manifest, run_dir, progress, resume, args, preprocessing_s)
+    except SerError:
+        if main and not resume and not last_checkpoint(run_dir / CHECKPOINTS):  # refused before it saved anything:
+            shutil.rmtree(run_dir, ignore_errors=True)  # its name is free again (the folder is this call's own)
+        raise
     return run if main else None

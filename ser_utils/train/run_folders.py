@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from ser_utils.bounds import check_name
 from ser_utils.config import FOLD_PROTOCOLS, SEED, Profile, named_corpora
 from ser_utils.data.audio import PREPROCESSING_FILE, whole_name
-from ser_utils.errors import NotFoundError, OutputError, ProfileError, TrainingError
-from ser_utils.files import folder_lock, outputs_dir, writing
+from ser_utils.errors import NotFoundError, OutputError, ProfileError, RecordError, SettingError, TrainingError
+from ser_utils.files import folder_lock, outputs_dir, read_table, writing
 from ser_utils.train.checkpoints import CHECKPOINTS, last_checkpoint
 
 HISTORY_FILE = "history.csv"
@@ -43,12 +44,12 @@ def published_model_dir() -> Path:
 
 
 def plain_name(name: str, what: str = "run_name") -> str:
-    """`name` when it names one folder (no path separator, not "." or "..", not hidden); ProfileError otherwise, so
-    that a name never puts a run outside outputs/."""
-    if not name or "/" in name or "\\" in name or name.startswith(".") or "\0" in name:
-        raise ProfileError(f"{what} {name!r} is not a plain name: use letters, digits, '-', '_' or '+', no '/' or "
-                           "leading '.'; it names a folder under outputs/")  # fmt: skip
-    return name
+    """`name` when it names one folder (ser_utils.bounds.check_name); ProfileError otherwise, so that a name never
+    puts a run outside outputs/ or breaks the lines that name it."""
+    try:
+        return check_name(name, what)
+    except SettingError as error:
+        raise ProfileError(str(error)) from None
 
 
 def check_new_run(profile: Profile, run_name: str | None = None, resume: bool = False) -> None:
@@ -192,12 +193,20 @@ def load_run(run_dir: str | os.PathLike) -> FinishedRun:
     if missing:
         raise NotFoundError(f"{run_dir}: missing {', '.join(missing)}; the run did not finish: resume it with --resume "
                             "(or resume=True in 03_finetune_wav2vec2.ipynb), or start a new one")  # fmt: skip
-    return FinishedRun(
-        run_dir,
-        pd.read_csv(run_dir / HISTORY_FILE),
-        pd.read_csv(run_dir / PREDICTIONS_FILE),
-        upgraded(json.loads((run_dir / RUN_INFO_FILE).read_text())),
-    )
+    info, reason = read_run_info(run_dir, required=())
+    if info is None:
+        raise RecordError(f"{run_dir}: {reason}; it was edited or damaged: train the run again")
+    history = read_table(run_dir / HISTORY_FILE, ())
+    return FinishedRun(run_dir, history, read_predictions(run_dir / PREDICTIONS_FILE), info)
+
+
+PREDICTION_COLUMNS = ("emotion", "predicted")  # what every reader of predictions.csv needs
+
+
+def read_predictions(path: str | os.PathLike, columns=()) -> pd.DataFrame:
+    """A predictions.csv that training or the baseline wrote; RecordError naming the file where it is damaged or
+    lacks PREDICTION_COLUMNS or the reader's own `columns`."""
+    return read_table(path, (*PREDICTION_COLUMNS, *columns))
 
 
 RECORD_KEYS = ("profile", "protocol", "fold", "test_metrics", "finished")  # what reports read from a run_info

@@ -23,7 +23,7 @@ from ser_utils.machine import cpu_name, cpu_precision
 from ser_utils.prepare.protocols import selection_part
 from ser_utils.train.checkpoints import is_complete, last_checkpoint, step_folder
 from ser_utils.train.frozen import PooledClips, PooledHead, pooled_hidden_states
-from ser_utils.train.inputs import LENGTH_COLUMN, PaddedBatches, to_hf_dataset, uses_attention_mask
+from ser_utils.train.inputs import LENGTH_COLUMN, PaddedBatches, shortest_input, to_hf_dataset, uses_attention_mask
 from ser_utils.train.metrics import compute_metrics
 from ser_utils.train.model import build_model, freeze_encoder
 from ser_utils.train.whisper import fit_to_window
@@ -266,7 +266,7 @@ def build_trainer(profile: Profile, parts: Parts, args: TrainingArguments, progr
     stepped, train_set, selection_set, test_set = _datasets(profile, parts, model, feature_extractor, args, bars)
     collator = default_data_collator if stepped is not model else None  # features need no padding
     if profile.whole_s is not None and stepped is model:  # whole utterances, of many lengths
-        collator = PaddedBatches(feature_extractor)
+        collator = PaddedBatches(feature_extractor, shortest_input(model.config))
         if not uses_attention_mask(feature_extractor):  # zeros would change the others' logits: one at a time
             args.per_device_eval_batch_size = 1
     trainer = GuardedTrainer(
