@@ -353,9 +353,9 @@ def test_compare_gives_no_interval_under_four_speakers_and_survives_one(speakers
     table, line = compare([first], [second])
     assert table["p-value"].between(0, 1).all() and np.isfinite(table["difference"]).all()
     if speakers < 4:
-        assert table["95 % interval low"].isna().all() and f"none, {speakers} test speakers are too few" in line
+        assert table["95 % interval low"].isna().all() and f"none: {speakers} test speakers, too few" in line
     else:
-        assert table["95 % interval low"].notna().all() and "bootstrap over speakers" in line
+        assert table["95 % interval low"].notna().all() and "interval: t interval with a jackknife" in line
 
 
 # 6. Labels that stay true: EmoBox's folds only on EmoBox's clips.

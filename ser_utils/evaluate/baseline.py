@@ -33,7 +33,7 @@ from ser_utils.errors import command_line
 from ser_utils.files import outputs_dir, writing
 from ser_utils.prepare.preprocess import prepared_manifest
 from ser_utils.prepare.protocols import PROTOCOL_NAMES, protocol_parts, scored_classes, wanted_corpora
-from ser_utils.train.intervals import interval_cells, speaker_bootstrap
+from ser_utils.train.intervals import interval_cells, speaker_interval, speaker_method
 from ser_utils.train.metrics import SUMMARY_METRICS, evaluation_metrics, mean_and_std, most_probable
 
 N_MFCC = 40
@@ -79,11 +79,12 @@ def score_parts(split: pd.DataFrame, features: np.ndarray, seed: int = SEED) -> 
     table = rows.assign(predicted=predicted, scored=rows["emotion"].isin(classes).to_numpy())
     scored = table[table["scored"]]
     true, answered = scored["emotion"].astype(str), scored["predicted"]
-    intervals = speaker_bootstrap(true, answered, scored["speaker"], classes)
+    intervals = speaker_interval(true, answered, scored["speaker"], classes)
     bounds = {f"{metric} 95 % {end}": (intervals[metric] or [None, None])[i]
               for metric in SUMMARY_METRICS for i, end in enumerate(("low", "high"))}  # fmt: skip
     metrics = evaluation_metrics(true, answered, classes)
-    return {**metrics, **bounds, "test speakers": intervals["speakers"], "classes": " ".join(classes)}, table
+    sizes = {"train_clips": int(train.sum()), "test_clips": int(test.sum())}  # for the corrected interval over folds
+    return {**metrics, **bounds, "test speakers": intervals["speakers"], **sizes, "classes": " ".join(classes)}, table
 
 
 def evaluate_protocols(
@@ -122,23 +123,25 @@ def write_predictions(predictions: dict, folder) -> None:
 
 
 def _recorded(row: pd.Series) -> dict:
-    """A per-fold row's speaker-bootstrap interval, as speaker_bootstrap gives it."""
+    """A per-fold row's interval over its test speakers, as speaker_interval gives it."""
     bounds = {m: [row[f"{m} 95 % low"], row[f"{m} 95 % high"]] for m in SUMMARY_METRICS}
-    return {**bounds, "speakers": int(row["test speakers"])}
+    return {**bounds, "speakers": int(row["test speakers"]), "method": speaker_method(int(row["test speakers"]))}
 
 
 def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
-    """One row per protocol: WA, UA and macro-F1 in percent (mean ± std over folds), the fold count, and their 95 %
-    intervals: over the test speakers (bootstrap) for one split, over the folds (t interval) for several."""
+    """One row per protocol and set of emotions scored (folds scored on other emotions are never averaged: a
+    multi-corpus k-fold deals folds by corpus): WA, UA and macro-F1 in percent (mean ± std over folds), the fold
+    count, and their 95 % intervals: over the test speakers for one split, the corrected resampled t over the folds
+    for several (intervals.interval_cells)."""
     rows = []
     for protocol, group in per_fold.groupby("protocol", sort=False):
         scored = group.dropna(subset=["WA"]) if "WA" in group else group.iloc[0:0]
         if scored.empty:
             rows.append({"protocol": protocol, "folds": 0, "note": group["note"].iloc[0]})
             continue
-        rows.append({"protocol": protocol, "folds": len(scored), **mean_and_std(scored, SUMMARY_METRICS),
-                     **interval_cells(scored, _recorded(scored.iloc[0]), "folds"),
-                     "classes": scored["classes"].iloc[0]})  # fmt: skip
+        for classes, same in scored.groupby("classes", sort=False):
+            rows.append({"protocol": protocol, "folds": len(same), **mean_and_std(same, SUMMARY_METRICS),
+                         **interval_cells(same, _recorded(same.iloc[0]), "folds"), "classes": classes})  # fmt: skip
     return pd.DataFrame(rows)
 
 

@@ -5,107 +5,186 @@
 A side is `baseline` (the MFCC + SVM's per-clip predictions that `python -m ser_utils.baseline` writes), a run
 folder, or a run group: every newest finished run under outputs/runs whose folder name starts with it (e.g.
 smoke-actor_kfold: its folds and seeds). Each split of one side is paired with the split of the other that tested
-the very same clips; a split without such a partner is refused, naming what differs. The baseline holds a split of
-every protocol: on either side, only those of its splits that pair with the other side's count. Over all pairs it
-reports WA, UA and macro-F1 of each side, the difference, its 95 % interval (a bootstrap over test speakers) and the
-p-value of a paired permutation test that swaps the two sides' answers speaker by speaker (ser_utils.train.intervals).
+the very same clips, and among the seeds of a fold by seed: when both sides have the same seeds, seed with seed;
+otherwise each side's seeds are first combined clip by clip (their probabilities averaged, or a majority of their
+answers). A split without a partner is refused, naming what differs; the baseline holds a split of every protocol,
+and only those that pair with the other side's count. Over all pairs it reports WA, UA and macro-F1 of each side,
+the difference, its 95 % interval over test speakers and the p-value of a paired permutation test that swaps the
+two sides' answers speaker by speaker (ser_utils.train.intervals), with the smallest p-value the speakers allow;
+over several folds, the difference per fold and its corrected resampled t interval, the one that speaks of the
+training settings rather than of one fold's test speakers.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ser_utils.config import EMOTIONS
 from ser_utils.errors import CorpusError, NotFoundError, ProfileError, command_line
 from ser_utils.evaluate.report import same_experiment
 from ser_utils.files import check_not_theirs, check_output_file, outputs_dir, writing
-from ser_utils.train.intervals import METRICS, MIN_SPEAKERS, PERMUTATIONS, RESAMPLES, paired_comparison
-from ser_utils.train.run_folders import PREDICTIONS_FILE, finished_runs, read_predictions
+from ser_utils.train.intervals import METRICS, PERMUTATIONS, fold_interval, paired_comparison, speaker_method
+from ser_utils.train.metrics import evaluation_metrics
+from ser_utils.train.run_folders import PREDICTIONS_FILE, finished_runs, read_predictions, read_run_info
 
 BASELINE = "baseline"
 
 
-def side_splits(side) -> dict[str, pd.DataFrame]:
-    """The scored test rows of every split of a side (BASELINE, a run folder, the start of run folder names, or a
-    list of run folders), by a name for the split (its folder)."""
+@dataclasses.dataclass
+class Split:
+    """One side's scored test rows of one split, with the fold and seed it came from (None where unknown) and the
+    sizes of its training and test parts (for the corrected interval over folds)."""
+
+    name: str
+    table: pd.DataFrame
+    seed: int | None = None
+    train_clips: int | None = None
+    clips: frozenset = frozenset()
+    baseline: bool = False  # the baseline's splits of one set of clips are protocols, not seeds: never combined
+
+
+def _split(name: str, path: Path, info: dict | None) -> Split:
+    table = read_predictions(path, ("source", "speaker"))
+    table = table[table["scored"].astype(bool)] if "scored" in table else table
+    info = info or {}
+    seed = info.get("seed", (info.get("profile") or {}).get("seed"))
+    return Split(name, table, seed, info.get("train_clips"), frozenset(table["source"].astype(str)))
+
+
+def side_splits(side) -> list[Split]:
+    """Every split of a side (BASELINE, a run folder, the start of run folder names, or a list of run folders)."""
     if isinstance(side, list | tuple):
-        files = {Path(run).name: Path(run) / PREDICTIONS_FILE for run in side}
-    elif side == BASELINE:
+        return [_split(Path(run).name, Path(run) / PREDICTIONS_FILE, read_run_info(Path(run), ())[0]) for run in side]
+    if side == BASELINE:
         folders = sorted((outputs_dir() / "baseline" / "predictions").glob(f"*/{PREDICTIONS_FILE}"))
         if not folders:
-            raise NotFoundError(f"no baseline predictions under {outputs_dir() / 'baseline'}: run python -m "
-                                "ser_utils.baseline on the same data first")  # fmt: skip
-        files = {f"baseline {path.parent.name}": path for path in folders}
-    elif (Path(side) / PREDICTIONS_FILE).is_file():
-        files = {Path(side).name: Path(side) / PREDICTIONS_FILE}
-    else:
-        runs, others = same_experiment([r for r in finished_runs() if Path(r["run_dir"]).name.startswith(side)])
-        if not runs:
-            raise NotFoundError(f"{side}: neither {BASELINE!r}, a run folder, nor the start of a finished run's "
-                                f"folder name under {outputs_dir() / 'runs'}")  # fmt: skip
-        if others:
-            raise ProfileError(f"{side} names the runs of more than one experiment, e.g. {others[0]}; give more of "
-                               "their folder names, or the run folders themselves")  # fmt: skip
-        files = {Path(run["run_dir"]).name: Path(run["run_dir"]) / PREDICTIONS_FILE for run in runs}
-    splits = {}
-    for name, path in files.items():
-        table = read_predictions(path, ("source", "speaker"))
-        splits[name] = table[table["scored"].astype(bool)] if "scored" in table else table
-    return splits
-
-
-def clip_set(table: pd.DataFrame) -> frozenset:
-    return frozenset(table["source"].astype(str))
-
-
-def paired_splits(first: dict, second: dict) -> list[tuple[str, str]]:
-    """(first split, second split) pairs that tested the same clips; CorpusError for a split of the first side that
-    has no partner, naming the nearest split of the second and how their clips differ."""
-    pairs, sets = [], {other: clip_set(rows) for other, rows in second.items()}
-    for name, table in first.items():
-        clips = clip_set(table)
-        partners = [other for other, theirs in sets.items() if theirs == clips]
-        if not partners:
-            nearest = max(sets, key=lambda other: len(sets[other] & clips))
-            theirs = sets[nearest]
-            raise CorpusError(
-                f"{name} tested {len(clips)} clips, and no split of the other side tested the same ones; the nearest, "
-                f"{nearest}, tested {len(theirs)}: {len(clips - theirs)} of {name}'s are not among them, "
-                f"{len(theirs - clips)} of its are not among {name}'s. Compare runs of the same protocol, folds "
-                "and data (the baseline: run it on the same data, with the same --n-folds)"
+            raise NotFoundError(
+                f"no baseline predictions under {outputs_dir() / 'baseline'}: run python -m "
+                "ser_utils.baseline on the same data first"
             )
-        pairs.append((name, partners[0]))
+        return [
+            dataclasses.replace(_split(f"baseline {path.parent.name}", path, None), baseline=True) for path in folders
+        ]
+    if (Path(side) / PREDICTIONS_FILE).is_file():
+        return side_splits([Path(side)])
+    runs, others = same_experiment([r for r in finished_runs() if Path(r["run_dir"]).name.startswith(side)])
+    if not runs:
+        raise NotFoundError(
+            f"{side}: neither {BASELINE!r}, a run folder, nor the start of a finished run's "
+            f"folder name under {outputs_dir() / 'runs'}"
+        )
+    if others:
+        raise ProfileError(
+            f"{side} names the runs of more than one experiment, e.g. {others[0]}; give more of "
+            "their folder names, or the run folders themselves"
+        )
+    return [_split(Path(run["run_dir"]).name, Path(run["run_dir"]) / PREDICTIONS_FILE, run) for run in runs]
+
+
+def combined(splits: list[Split]) -> Split:
+    """The seeds of one fold (splits of the same clips) as one split: each clip's probabilities averaged over them
+    (where their tables have p_<emotion> columns), else the answer most of them gave (the first among ties)."""
+    if len(splits) == 1:
+        return splits[0]
+    tables = [split.table.set_index(split.table["source"].astype(str)) for split in splits]
+    columns = [column for column in tables[0] if column.startswith("p_")]
+    if columns and all(set(columns) <= set(table) for table in tables):
+        mean = sum(table[columns].astype(float) for table in tables) / len(tables)
+        answer = mean.idxmax(axis=1).str.removeprefix("p_")
+    else:
+        answers = pd.concat([table["predicted"].astype(str) for table in tables], axis=1)
+        answer = answers.apply(lambda row: row.value_counts().index[0], axis=1)
+    table = tables[0].assign(predicted=answer.reindex(tables[0].index).to_numpy()).reset_index(drop=True)
+    name = f"{splits[0].name} and {len(splits) - 1} other seed(s)"
+    return Split(name, table, None, splits[0].train_clips, splits[0].clips)
+
+
+def paired_splits(first: list[Split], second: list[Split]) -> list[tuple[Split, Split]]:
+    """(first, second) pairs that tested the same clips: seed with seed where both sides have the same seeds of a
+    fold, else each side's seeds of the fold combined; CorpusError for a split of the first side with no partner,
+    naming the nearest split of the second and how their clips differ."""
+    pairs = []
+    for clips in dict.fromkeys(split.clips for split in first):
+        ours = [split for split in first if split.clips == clips]
+        theirs = [split for split in second if split.clips == clips]
+        if not theirs:
+            _no_partner(ours[0], second)
+        ours, theirs = (splits[:1] if splits[0].baseline else splits for splits in (ours, theirs))
+        seeds = [split.seed for split in ours]
+        if len(ours) > 1 and None not in seeds and Counter(seeds) == Counter(split.seed for split in theirs):
+            by_seed = {split.seed: split for split in theirs}
+            pairs += [(split, by_seed[split.seed]) for split in ours]
+        else:
+            pairs.append((combined(ours), combined(theirs)))
     return pairs
 
 
+def _no_partner(split: Split, second: list[Split]):
+    nearest = max(second, key=lambda other: len(other.clips & split.clips))
+    raise CorpusError(
+        f"{split.name} tested {len(split.clips)} clips, and no split of the other side tested the same ones; the "
+        f"nearest, {nearest.name}, tested {len(nearest.clips)}: {len(split.clips - nearest.clips)} of {split.name}'s "
+        f"are not among them, {len(nearest.clips - split.clips)} of its are not among {split.name}'s. Compare runs "
+        "of the same protocol, folds and data (the baseline: run it on the same data, with the same --n-folds)"
+    )
+
+
+def side_names(first, second) -> tuple[str, str]:
+    """The two sides' names in the table: as given, "N runs" for a list, told apart where they would be the same."""
+    names = [side if isinstance(side, str) else f"{len(side)} runs" for side in (first, second)]
+    if names[0] != names[1]:
+        return names[0], names[1]
+    return f"first ({names[0]})", f"second ({names[1]})"
+
+
+def over_folds(pairs: list[tuple[Split, Split]]) -> dict | None:
+    """The difference in UA per fold (seeds averaged within it) and its corrected resampled t interval over the
+    folds (intervals.fold_interval), or None for a single fold."""
+    folds, differences, shares = [], [], []
+    for a, b in pairs:
+        classes = [name for name in EMOTIONS if name in set(a.table["emotion"])]
+        ua = [evaluation_metrics(s.table["emotion"].astype(str), s.table["predicted"], classes)["UA"] for s in (a, b)]
+        folds.append(a.clips)
+        differences.append(ua[0] - ua[1])
+        train_clips = a.train_clips or b.train_clips
+        shares.append(len(a.clips) / train_clips if train_clips else np.nan)
+    share = float(np.nanmean(shares)) if not np.isnan(shares).all() else None
+    return fold_interval(differences, [list(dict.fromkeys(folds)).index(fold) for fold in folds], share)
+
+
 def compare(first, second) -> tuple[pd.DataFrame, str]:
-    """(one row per metric: each side's score, the difference and its interval in points, the p-value; a line
-    saying what was compared and how)."""
+    """(one row per metric: each side's score, the difference and its interval in points, the p-value and the
+    smallest p-value the test speakers allow; lines saying what was compared and how)."""
     a_splits, b_splits = side_splits(first), side_splits(second)
-    if a_splits.keys() == b_splits.keys() and all(a_splits[name].equals(b_splits[name]) for name in a_splits):
-        raise ProfileError(f"{first} and {second} are the same runs ({', '.join(sorted(a_splits)[:3])}): a system "
-                           "differs from itself by nothing; give two systems")  # fmt: skip
+    if [s.name for s in a_splits] == [s.name for s in b_splits] and all(
+        a.table.equals(b.table) for a, b in zip(a_splits, b_splits, strict=True)
+    ):
+        raise ProfileError(
+            f"{first} and {second} are the same runs ({', '.join(s.name for s in a_splits[:3])}): a "
+            "system differs from itself by nothing; give two systems"
+        )
     if first == BASELINE:  # the baseline holds a split of every protocol: the other side's splits choose among them
         pairs = [(ours, theirs) for theirs, ours in paired_splits(b_splits, a_splits)]
     else:
         pairs = paired_splits(a_splits, b_splits)
-    first, second = (side if isinstance(side, str) else f"{len(side)} runs" for side in (first, second))
+    first, second = side_names(first, second)
     merged = []
-    for a_name, b_name in pairs:
-        theirs = b_splits[b_name].set_index(b_splits[b_name]["source"].astype(str))["predicted"]
-        ours = a_splits[a_name].copy()
-        ours["other"] = ours["source"].astype(str).map(theirs).to_numpy()
-        merged.append(ours)
+    for a, b in pairs:
+        theirs = b.table.set_index(b.table["source"].astype(str))["predicted"]
+        merged.append(a.table.assign(other=a.table["source"].astype(str).map(theirs).to_numpy()))
     clips = pd.concat(merged, ignore_index=True)
     classes = [name for name in EMOTIONS if name in set(clips["emotion"])]
     speakers = clips["speaker"].astype(str)
     result = paired_comparison(clips["emotion"], clips["predicted"], clips["other"], speakers, classes)
     rows = []
     for metric in METRICS:
-        low, high = (None, None) if result[metric]["interval"] is None else result[metric]["interval"]
+        low, high = result[metric]["interval"] or (None, None)
         rows.append(
             {
                 "metric": metric,
@@ -115,19 +194,29 @@ def compare(first, second) -> tuple[pd.DataFrame, str]:
                 "95 % interval low": None if low is None else 100 * low,
                 "95 % interval high": None if high is None else 100 * high,
                 "p-value": result[metric]["p_value"],
+                "smallest p": result[metric]["min_p"],
             }
         )
-    interval = (
-        f"bootstrap over speakers ({RESAMPLES} resamples, expanded percentile)"
-        if speakers.nunique() >= MIN_SPEAKERS
-        else f"none, {speakers.nunique()} test speakers are too few to resample (at least {MIN_SPEAKERS})"
-    )
-    line = (
-        f"{first} against {second}: {len(pairs)} paired splits, {len(clips)} test clips of {speakers.nunique()} "
-        f"speakers, {len(classes)} emotions; interval: {interval}; p-value: paired permutation test, the two sides' "
-        f"answers swapped speaker by speaker ({PERMUTATIONS} permutations)"
-    )
-    return pd.DataFrame(rows).round(4), line
+    n = speakers.nunique()
+    test = "exact, every swap" if result["UA"]["exact"] else f"{PERMUTATIONS} permutations"
+    lines = [
+        f"{first} against {second}: {len(pairs)} paired splits, {len(clips)} test clips of {n} speakers, "
+        f"{len(classes)} emotions; interval: {speaker_method(n)}; p-value: paired permutation test, the two sides' "
+        f"answers swapped speaker by speaker ({test})"
+    ]
+    if result["UA"]["min_p"] > 0.05:
+        lines.append(
+            f"warning: with {n} test speakers no p-value can be below {result['UA']['min_p']:.3g}: this "
+            "test cannot find a difference at 0.05, whatever the answers"
+        )
+    if folds := over_folds(pairs):
+        low, high = folds["interval"]
+        lines.append(
+            f"over {folds['folds']} folds: UA difference {100 * folds['mean']:+.1f} points, 95 % interval "
+            f"{100 * low:+.1f} to {100 * high:+.1f} ({folds['method']}): the difference the training "
+            "settings make, beyond these test speakers"
+        )
+    return pd.DataFrame(rows).round(4), "\n".join(lines)
 
 
 @command_line()

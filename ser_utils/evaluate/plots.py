@@ -32,7 +32,9 @@ def run_caption(info: dict) -> str:
     )
     ua, interval = info.get("test_metrics", {}).get("UA"), (info.get("test_intervals") or {}).get("UA")
     if ua is not None and interval:
-        how = info.get("interval_method", f"bootstrap over {info['test_intervals'].get('speakers')} test speakers")
+        recorded = info["test_intervals"]
+        kind = "jackknife t" if str(recorded.get("method", "")).startswith("t interval") else "bootstrap"
+        how = info.get("interval_method", f"{kind} over {recorded.get('speakers')} test speakers")
         caption += f"\ntest UA {ua:.1%}, 95 % interval {interval[0]:.1%} to {interval[1]:.1%} ({how})"
     return caption
 

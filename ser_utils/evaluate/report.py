@@ -32,7 +32,7 @@ from ser_utils.options import add_profile_options, profile_overrides
 from ser_utils.prepare.audit import leakage_audit
 from ser_utils.prepare.protocols import protocol_parts
 from ser_utils.train.groups import flag_lines, group_table
-from ser_utils.train.intervals import interval_cells, spread_interval
+from ser_utils.train.intervals import fold_interval, interval_cells
 from ser_utils.train.metrics import SUMMARY_METRICS, emotion_confusion_matrix, mean_and_std
 from ser_utils.train.run_folders import (
     PREDICTIONS_FILE,
@@ -118,8 +118,9 @@ def audit_protocols(manifest: pd.DataFrame, n_folds: int = N_FOLDS, seed: int = 
 
 def results_table(runs: list[dict]) -> pd.DataFrame:
     """One row per (encoder, mode, protocol, data, emotions scored, machine): WA, UA and macro-F1 in percent, mean ±
-    std over every fold and seed, how many folds and seeds there were, and the 95 % intervals: over the runs, or for
-    one run the bootstrap over its test speakers recorded in run_info.json (intervals.interval_cells)."""
+    std over every fold and seed, how many folds and seeds there were, and the 95 % intervals: the corrected
+    resampled t over the folds (seeds averaged within each), or for one fold the interval over its test speakers
+    recorded in run_info.json (intervals.interval_cells)."""
     if not runs:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     frame = pd.DataFrame(
@@ -131,10 +132,13 @@ def results_table(runs: list[dict]) -> pd.DataFrame:
             "machine": run["machine"],
             "run": Path(run["run_dir"]).name,
             "test_intervals": run.get("test_intervals"),
+            "train_clips": run.get("train_clips"),
+            "test_clips": run.get("test_clips"),
             **run["test_metrics"],
         }
         for run in runs
     )
+    frame.loc[frame["protocol"].str.startswith("random"), "fold"] = None  # each seed splits anew: a split of its own
     keys = ["encoder", "pretrained", "mode", "protocol", "data", "emotions scored", "machine"]
     rows = [
         {
@@ -233,9 +237,13 @@ def kfold_summary(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
 
 
 def kfold_caption(runs: list[dict]) -> str:
-    """run_caption for k-fold figures: folds and seeds, test clips summed, last date, mean UA with its t interval."""
+    """run_caption for k-fold figures: folds and seeds, test clips summed, last date, mean UA with its corrected
+    resampled t interval over the folds."""
     folds, seeds = len({run["fold"] for run in runs}), len({run_configuration(run)["seed"] for run in runs})
     ua = [run["test_metrics"]["UA"] for run in runs]
+    trained = [run.get("train_clips") for run in runs]
+    share = sum(run["test_clips"] for run in runs) / sum(trained) if all(trained) else None
+    over_folds = fold_interval(ua, [run["fold"] for run in runs], share)
     return run_caption(
         {
             **runs[0],
@@ -244,8 +252,8 @@ def kfold_caption(runs: list[dict]) -> str:
             "test_clips": sum(run["test_clips"] for run in runs),
             "finished": max(run["finished"] for run in runs),
             "test_metrics": {"UA": sum(ua) / len(ua)},
-            "test_intervals": {"UA": spread_interval(ua)},
-            "interval_method": f"t interval over {len(ua)} runs",
+            "test_intervals": {"UA": (over_folds or {}).get("interval")},
+            "interval_method": (over_folds or {}).get("method", "one fold: no interval over folds"),
         }
     )
 

@@ -1,16 +1,23 @@
-"""95 % intervals that respect who spoke, and a paired test of two systems on the same clips.
+"""95 % intervals that respect who spoke and which folds share training data, and a paired test of two systems.
 
-Clips of one speaker are not independent (a RAVDESS actor gives 60 clips, every sentence in two takes), so an
-interval that resamples clips is too narrow. Here every resample draws whole speakers:
+Clips of one speaker are not independent (a RAVDESS actor gives 60 clips, every sentence in two takes), so every
+interval here treats whole speakers as the unit, and every method was chosen for the sizes we run
+(tests/test_intervals.py simulates them and prints each method's coverage):
 
-- one test set: a bootstrap over its speakers (all clips of a drawn speaker together), expanded percentile
-  interval: the plain percentile interval of a bootstrap is too narrow for a few dozen speakers, so its tails are
-  taken as far out as those of a t interval on n - 1 degrees of freedom widened by sqrt(n / (n - 1)) (Hesterberg,
-  "What teachers should know about the bootstrap", 2015); on simulated 24-speaker test sets it covers the truth
-  about 95 % of the time (tests/test_intervals.py);
-- several folds and seeds: the spread across them, a t interval on their mean;
-- two systems on the same test clips: the difference in WA and UA, a bootstrap interval over speakers, and the
-  p-value of a paired permutation test that swaps the two systems' answers speaker by speaker.
+- one test set of 10 speakers or more: a bootstrap over its speakers (all clips of a drawn speaker together),
+  expanded percentile interval (the plain percentile interval is too narrow for a few dozen speakers: its tails
+  are taken as far out as those of a t interval on n - 1 degrees of freedom widened by sqrt(n / (n - 1));
+  Hesterberg, "What teachers should know about the bootstrap", 2015);
+- one test set of 4 to 9 speakers (a fold, actor_holdout, an EmoBox fold): a t interval on n - 1 degrees of
+  freedom with a jackknife standard error (each speaker left out in turn); at 4 speakers the bootstrap's interval
+  is the range from the worst to the best speaker and covers about 88 % of the time;
+- fewer than 4 speakers: no interval;
+- several folds and seeds: seeds averaged within each fold (they share its test speakers), then a corrected
+  resampled t interval over the folds (Nadeau and Bengio, 2003: the variance of the fold means times
+  1/k + n_test/n_train, since folds share training speakers); the spread of seeds is reported beside it;
+- two systems on the same clips: the difference with the same interval as one test set, and the p-value of a
+  paired permutation test that swaps the two systems' answers speaker by speaker, exact (every swap) up to
+  EXACT_UP_TO speakers, with the smallest p-value the speakers allow.
 
 Everything is computed from per-speaker confusion matrices, so a thousand resamples take milliseconds.
 """
@@ -18,13 +25,19 @@ Everything is computed from per-speaker confusion matrices, so a thousand resamp
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 RESAMPLES = 1000  # bootstrap resamples
-PERMUTATIONS = 10_000  # paired permutations
+PERMUTATIONS = 10_000  # paired permutations drawn, above EXACT_UP_TO speakers
+EXACT_UP_TO = 16  # speakers: up to here the paired test enumerates all 2**n swaps
 LEVEL = 0.95
 MIN_SPEAKERS = 4  # fewer test speakers give no interval: resampling 2 or 3 voices says next to nothing
+JACKKNIFE_BELOW = 10  # fewer test speakers: the jackknife t interval, which covers there (the bootstrap's does not)
+FEW_SPEAKERS = 6  # an interval over fewer speakers is marked as resting on few
 BOOTSTRAP_METHOD = f"speaker bootstrap ({RESAMPLES} resamples of whole speakers), expanded percentile 95 % interval"
+JACKKNIFE_METHOD = "t interval with a jackknife standard error over speakers (each left out in turn)"
+CORRECTED_METHOD = "corrected resampled t over folds (Nadeau and Bengio; seeds averaged within each fold)"
 METRICS = ("WA", "UA", "macro_F1")
 
 
@@ -65,14 +78,37 @@ def expanded_tails(speakers: int) -> tuple[float, float]:
     return tail, 100 - tail
 
 
-def speaker_bootstrap(true, predicted, speakers, classes, resamples: int = RESAMPLES, seed: int = 0) -> dict:
-    """The 95 % interval of WA, UA and macro-F1 over resamples of the test set's speakers: {"WA": [low, high],
-    ..., "speakers": n, "method": ...}; no interval (None) with fewer than MIN_SPEAKERS speakers."""
+def speaker_method(speakers: int) -> str:
+    """The interval method for a test set of `speakers` speakers (none below MIN_SPEAKERS)."""
+    if speakers < MIN_SPEAKERS:
+        return f"none: {speakers} test speakers, too few (at least {MIN_SPEAKERS})"
+    return JACKKNIFE_METHOD if speakers < JACKKNIFE_BELOW else BOOTSTRAP_METHOD
+
+
+def _jackknife_t(estimate: float, left_out: np.ndarray) -> list[float]:
+    """The t interval around `estimate` with the jackknife standard error of its leave-one-speaker-out values."""
+    n = len(left_out)
+    spread = np.sqrt((n - 1) / n * np.nansum((left_out - np.nanmean(left_out)) ** 2))
+    half = stats.t.ppf(1 - (1 - LEVEL) / 2, n - 1) * spread
+    return [float(estimate - half), float(estimate + half)]
+
+
+def speaker_interval(true, predicted, speakers, classes, resamples: int = RESAMPLES, seed: int = 0) -> dict:
+    """The 95 % interval of WA, UA and macro-F1 over the test set's speakers: {"WA": [low, high], ...,
+    "speakers": n, "method": ...}: the jackknife t below JACKKNIFE_BELOW speakers, the bootstrap from there on;
+    no interval (None) below MIN_SPEAKERS. An interval of a score stays within 0..1."""
     confusions = speaker_confusions(true, predicted, speakers, classes)
     n = len(confusions)
-    result: dict = {"speakers": n, "method": BOOTSTRAP_METHOD}
+    result: dict = {"speakers": n, "method": speaker_method(n)}
     if n < MIN_SPEAKERS:
         return {**result, **dict.fromkeys(METRICS)}
+    estimate = confusion_metrics(confusions.sum(axis=0))
+    if n < JACKKNIFE_BELOW:
+        left_out = confusion_metrics(confusions.sum(axis=0)[None] - confusions)
+        for metric in METRICS:
+            low, high = _jackknife_t(float(estimate[metric]), left_out[metric])
+            result[metric] = [max(low, 0.0), min(high, 1.0)]
+        return result
     resampled = confusion_metrics(np.tensordot(_draws(n, resamples, seed), confusions, axes=1))
     for metric in METRICS:
         low, high = np.nanpercentile(resampled[metric], expanded_tails(n))
@@ -80,28 +116,56 @@ def speaker_bootstrap(true, predicted, speakers, classes, resamples: int = RESAM
     return result
 
 
-def spread_interval(values) -> list[float] | None:
-    """The 95 % t interval of the mean of per-fold (and per-seed) values; None for fewer than 2 values."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
+def fold_interval(values, folds=None, test_share: float | None = None) -> dict | None:
+    """The 95 % interval of the mean of per-run scores `values` over folds and seeds: seeds averaged within each fold
+    (`folds`, one per value; None: each run is a split of its own, as the random protocol's seeds are), then a
+    corrected resampled t over the k fold means: mean +- t(k - 1) sqrt((1/k + test_share) variance), `test_share`
+    being n_test / n_train (default 1 / (k - 1), a k-fold's). Returns {"interval", "mean", "folds", "seeds",
+    "seed_spread" (the mean standard deviation of seeds within a fold, None with one seed), "method"}, or None for
+    fewer than 2 folds."""
+    runs = pd.DataFrame({"value": np.asarray(values, dtype=float)})
+    runs["fold"] = np.arange(len(runs)) if folds is None else np.asarray(folds)
+    by_fold = runs.groupby("fold")["value"]
+    means, k = by_fold.mean().to_numpy(), by_fold.ngroups
+    if k < 2:
         return None
-    half = stats.t.ppf(1 - (1 - LEVEL) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-    return [float(values.mean() - half), float(values.mean() + half)]
+    share = 1 / (k - 1) if test_share is None or not np.isfinite(test_share) else float(test_share)
+    half = stats.t.ppf(1 - (1 - LEVEL) / 2, k - 1) * np.sqrt((1 / k + share) * means.var(ddof=1))
+    spreads = by_fold.std(ddof=1).dropna()
+    return {
+        "interval": [float(means.mean() - half), float(means.mean() + half)],
+        "mean": float(means.mean()),
+        "folds": k,
+        "seeds": int(by_fold.size().max()),
+        "seed_spread": float(spreads.mean()) if len(spreads) else None,
+        "method": f"{CORRECTED_METHOD}, n_test/n_train {share:.2f}",
+    }
 
 
-def interval_cells(scores, recorded: dict | None = None, unit: str = "runs") -> dict[str, str]:
+def interval_cells(scores: pd.DataFrame, recorded: dict | None = None, unit: str = "runs") -> dict[str, str]:
     """The "<metric> 95 %" cells (in percent) of a table row, and an "interval" cell saying how they were computed:
-    a t interval over the rows of `scores` (one per fold or run, columns WA, UA, macro_F1) when there are several,
-    else the `recorded` speaker bootstrap of the one test set (speaker_bootstrap's result)."""
-    if len(scores) > 1:
-        cells = {f"{metric} 95 %": percent_range(spread_interval(scores[metric])) for metric in METRICS}
-        return {**cells, "interval": f"t interval over {len(scores)} {unit}"}
+    over the rows of `scores` (one per fold and seed: columns WA, UA, macro_F1, and where known fold, train_clips
+    and test_clips) the corrected resampled t over folds when they are several, else the `recorded` speaker
+    interval of the one test set (speaker_interval's result)."""
+    folds = scores["fold"] if "fold" in scores and scores["fold"].notna().all() else None
+    share = None
+    if {"train_clips", "test_clips"} <= set(scores):
+        share = float(scores["test_clips"].mean() / scores["train_clips"].mean())
+    if len(scores) > 1 and (first := fold_interval(scores[METRICS[0]], folds, share)):
+        cells = {f"{m} 95 %": percent_range(fold_interval(scores[m], folds, share)["interval"]) for m in METRICS}
+        seeds = f", {first['seeds']} seeds averaged in each" if first["seeds"] > 1 else ""
+        spread = f"; seeds differ by {first['seed_spread'] * 100:.1f} points (sd)" if first["seed_spread"] else ""
+        method = f"corrected resampled t over {first['folds']} {'folds' if folds is not None else unit}{seeds}"
+        return {**cells, "interval": f"{method} (n_test/n_train {first['method'].rsplit(' ', 1)[-1]}){spread}"}
     if not isinstance(recorded, dict):
         return {**{f"{metric} 95 %": "" for metric in METRICS}, "interval": "none recorded (a run before intervals)"}
     cells = {f"{metric} 95 %": percent_range(recorded.get(metric)) for metric in METRICS}
     speakers = recorded.get("speakers", 0)
-    none = f"none: {speakers} test speakers, too few to resample"
-    return {**cells, "interval": f"bootstrap over {speakers} test speakers" if cells["UA 95 %"] else none}
+    if not cells["UA 95 %"]:
+        return {**cells, "interval": f"none: {speakers} test speakers, too few to resample"}
+    how = "jackknife t" if str(recorded.get("method", "")).startswith("t interval") else "bootstrap"
+    few = f" (fewer than {FEW_SPEAKERS}: a rough interval)" if speakers < FEW_SPEAKERS else ""
+    return {**cells, "interval": f"{how} over {speakers} test speakers{few}"}
 
 
 def percent_range(interval) -> str:
@@ -111,30 +175,53 @@ def percent_range(interval) -> str:
     return f"{interval[0] * 100:.1f} to {interval[1] * 100:.1f}"
 
 
+def _swaps(speakers: int, permutations: int, seed: int) -> tuple[np.ndarray, bool]:
+    """(swaps, exact): every one of the 2**n ways to swap the speakers' answers up to EXACT_UP_TO speakers, else
+    `permutations` drawn at random."""
+    if speakers <= EXACT_UP_TO:
+        return ((np.arange(2**speakers)[:, None] >> np.arange(speakers)) & 1).astype(float), True
+    return np.random.default_rng(seed + 1).integers(0, 2, size=(permutations, speakers)).astype(float), False
+
+
 def paired_comparison(
     true, first, second, speakers, classes, resamples: int = RESAMPLES, permutations: int = PERMUTATIONS, seed: int = 0
 ) -> dict[str, dict]:
     """How much better the `first` system's answers are than the `second`'s on the same clips, per metric (WA, UA,
-    macro-F1): the difference (first - second), its 95 % speaker-bootstrap interval (expanded percentile), and the
-    two-sided p-value of a permutation test that swaps the two systems' answers for all clips of a speaker at once;
-    and each system's own score over all the clips (`first`, `second`). With fewer than MIN_SPEAKERS speakers there
-    is no interval (None), as for one system's scores."""
+    macro-F1): the difference (first - second), its 95 % interval over speakers (as speaker_interval: none below
+    MIN_SPEAKERS, the jackknife t below JACKKNIFE_BELOW, else the bootstrap), and the two-sided p-value of a
+    permutation test that swaps the two systems' answers for all clips of a speaker at once (exact up to
+    EXACT_UP_TO speakers), with `min_p`, the smallest p-value it can give; and each system's own score over all
+    the clips (`first`, `second`)."""
     a = speaker_confusions(true, first, speakers, classes)
     b = speaker_confusions(true, second, speakers, classes)
+    n = len(a)
     score_a, score_b = confusion_metrics(a.sum(0)), confusion_metrics(b.sum(0))
-    draws = _draws(len(a), resamples, seed)
-    boot_a, boot_b = (confusion_metrics(np.tensordot(draws, c, axes=1)) for c in (a, b))
-    swaps = np.random.default_rng(seed + 1).integers(0, 2, size=(permutations, len(a))).astype(float)
+    swaps, exact = _swaps(n, permutations, seed)
     perm_a = confusion_metrics(np.tensordot(1 - swaps, a, axes=1) + np.tensordot(swaps, b, axes=1))
     perm_b = confusion_metrics(np.tensordot(swaps, a, axes=1) + np.tensordot(1 - swaps, b, axes=1))
+    if MIN_SPEAKERS <= n < JACKKNIFE_BELOW:
+        left_a, left_b = (confusion_metrics(c.sum(0)[None] - c) for c in (a, b))
+    elif n >= JACKKNIFE_BELOW:
+        draws = _draws(n, resamples, seed)
+        boot_a, boot_b = (confusion_metrics(np.tensordot(draws, c, axes=1)) for c in (a, b))
     result = {}
     for k in METRICS:
-        observed = score_a[k] - score_b[k]
+        observed = float(score_a[k] - score_b[k])
         interval = None
-        if len(a) >= MIN_SPEAKERS:
-            interval = [float(end) for end in np.nanpercentile(boot_a[k] - boot_b[k], expanded_tails(len(a)))]
+        if MIN_SPEAKERS <= n < JACKKNIFE_BELOW:
+            interval = _jackknife_t(observed, left_a[k] - left_b[k])
+        elif n >= JACKKNIFE_BELOW:
+            interval = [float(end) for end in np.nanpercentile(boot_a[k] - boot_b[k], expanded_tails(n))]
         extreme = np.sum(np.abs(perm_a[k] - perm_b[k]) >= abs(observed) - 1e-12)
-        p_value = float((extreme + 1) / (permutations + 1))
-        result[k] = {"first": float(score_a[k]), "second": float(score_b[k]), "difference": float(observed),
-                     "interval": interval, "p_value": p_value}  # fmt: skip
+        p_value = float(extreme / len(swaps)) if exact else float((extreme + 1) / (permutations + 1))
+        min_p = min(1.0, 2 / len(swaps)) if exact else 1 / (permutations + 1)
+        result[k] = {
+            "first": float(score_a[k]),
+            "second": float(score_b[k]),
+            "difference": observed,
+            "interval": interval,
+            "p_value": p_value,
+            "min_p": min_p,
+            "exact": exact,
+        }
     return result

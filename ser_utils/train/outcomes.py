@@ -10,7 +10,7 @@ import pandas as pd
 from ser_utils.config import EMOTIONS
 from ser_utils.train.calibration import calibration_record, softmax
 from ser_utils.train.groups import group_scores
-from ser_utils.train.intervals import speaker_bootstrap
+from ser_utils.train.intervals import speaker_interval
 from ser_utils.train.metrics import evaluation_metrics, most_probable
 
 # Columns of the test rows that a prediction table keeps, as they are (gender and intensity: for scores by group).
@@ -69,5 +69,5 @@ def test_scores(predictions: pd.DataFrame, classes: list[str]) -> dict:
     scored = predictions[predictions["scored"]]
     true, answered = scored["emotion"].astype(str), scored["predicted"]
     return {"test_metrics": evaluation_metrics(true, answered, classes),
-            "test_intervals": speaker_bootstrap(true, answered, scored["speaker"], classes),
+            "test_intervals": speaker_interval(true, answered, scored["speaker"], classes),
             "test_groups": group_scores(predictions)}  # fmt: skip
