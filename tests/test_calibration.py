@@ -99,3 +99,36 @@ def test_predictor_applies_the_folders_temperature(trained_run, ravdess_16k, tmp
     expected = own ** (1 / 2.5) / (own ** (1 / 2.5)).sum(axis=1, keepdims=True)
     assert np.abs(calibrated - expected).max() < 1e-5 and predictor.temperature == 2.5
     assert (calibrated.argmax(1) == own.argmax(1)).all() and calibrated.max(1).mean() < own.max(1).mean()
+
+
+def test_the_ece_of_a_perfectly_calibrated_model_is_a_noise_floor_not_zero():
+    """240 clips whose true emotions are drawn from the model's own probabilities (perfect calibration): their ECE is
+    a few percent by chance alone, within ece_floor's 95th percentile; an over-confident model's (its logits tripled)
+    is beyond it."""
+    from ser_utils.train.calibration import brier_score, ece_floor, expected_calibration_error, softmax
+
+    rng = np.random.default_rng(0)
+    probabilities = softmax(rng.normal(size=(240, 8)) * 1.5)
+    true = (rng.random((240, 1)) > np.cumsum(probabilities, axis=1)).sum(axis=1)
+    floor, ece = ece_floor(probabilities), expected_calibration_error(probabilities, true)
+    over = softmax(np.log(probabilities) * 3)
+    print(
+        f"240 clips: ECE {ece:.3f}; floor mean {floor['mean']:.3f}, 95th percentile {floor['p95']:.3f}; "
+        f"over-confident {expected_calibration_error(over, true):.3f}"
+    )
+    assert 0.01 < floor["mean"] < floor["p95"] < 0.15 and ece <= floor["p95"]
+    assert expected_calibration_error(over, true) > ece_floor(over)["p95"]
+    assert brier_score([[1.0, 0.0], [0.5, 0.5]], [0, 1]) == pytest.approx((0 + 0.5) / 2)
+
+
+def test_the_record_gives_nll_brier_the_floor_and_whether_validation_voices_train():
+    from ser_utils.train.calibration import calibration_record, negative_log_likelihood
+
+    rng = np.random.default_rng(1)
+    test_logits, validation_logits = rng.normal(size=(60, 4)), rng.normal(size=(40, 4))
+    test_index, validation_index = rng.integers(0, 4, 60), rng.integers(0, 4, 40)
+    record = calibration_record(test_logits, test_index, validation_logits, validation_index, True)
+    assert record["validation_voices_train"] is True and record["test_NLL_before"] == pytest.approx(
+        negative_log_likelihood(test_logits, test_index))  # fmt: skip
+    assert {"test_Brier_before", "test_Brier_after", "test_ECE_floor_before", "test_ECE_floor_after"} <= set(record)
+    assert calibration_record(test_logits, test_index)["validation_voices_train"] is None

@@ -51,8 +51,9 @@ def test_the_card_states_the_calibration_before_and_after_and_the_low_groups(tra
         "speaker ravdess:03: UA 10.0 % on 5 clips, 22.0 points below 32.0 % (all test clips)"
     ]
     body = model_card(info)
-    before = info["calibration"]["test_ECE_before"]
-    assert f"{before:.1%} with the model's own probabilities, 4.1% after temperature scaling (T = 1.734" in body
+    before, floor = info["calibration"]["test_ECE_before"], info["calibration"]["test_ECE_floor_before"]["mean"]
+    assert (f"{before:.1%} with the model's own probabilities (a perfectly calibrated model would show {floor:.1%} "
+            "on as many clips), 4.1% after temperature scaling (T = 1.734") in body  # fmt: skip
     assert "fitted on the 48 validation clips" in body and "pipeline()` does not" in body
     assert "- speaker ravdess:03: UA 10.0 % on 5 clips, 22.0 points below" in body
 

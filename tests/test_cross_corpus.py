@@ -190,3 +190,25 @@ def test_training_cross_corpus_scores_and_records_the_shared_emotions(kaggle_inp
     scored = predictions[predictions["scored"]]
     assert info["test_metrics"]["UA"] == pytest.approx(balanced_accuracy_score(scored["emotion"], scored["predicted"]))
     assert "cross-corpus" in info["protocol_label"] and "crema-d -> tess" in info["protocol_label"]
+
+
+def test_a_restricted_score_comes_with_the_score_of_answering_freely():
+    """Tested on 4 of the 8 emotions, a run is scored on the likeliest of those 4 (restricted); the same clips
+    answered with any of the 8 are scored beside it, so the restriction's gain is visible."""
+    import numpy as np
+    import pandas as pd
+
+    from ser_utils.config import EMOTIONS
+    from ser_utils.train.outcomes import test_scores
+
+    classes = ["Anger", "Happy", "Neutral", "Sad"]
+    rows = []
+    for i, emotion in enumerate(classes * 5):
+        p = np.full(8, 0.05)
+        p[EMOTIONS.index(emotion)] = 0.3
+        p[EMOTIONS.index("Calm")] = 0.35 if i % 2 else 0.1  # half the clips: an unscored emotion is likelier
+        rows.append({"emotion": emotion, "predicted": emotion, "scored": True, "speaker": f"s{i % 5}",
+                     **{f"p_{name}": value for name, value in zip(EMOTIONS, p / p.sum(), strict=True)}})  # fmt: skip
+    scores = test_scores(pd.DataFrame(rows), classes)
+    assert scores["test_metrics"]["UA"] == 1.0 and scores["test_metrics_unrestricted"]["WA"] == 0.5
+    assert "test_metrics_unrestricted" not in test_scores(pd.DataFrame(rows), list(EMOTIONS))

@@ -5,8 +5,7 @@ Cases built on the real clips (RAVDESS, and EmoDB for a second real corpus), one
 3. the leakage audit sees the audio;  4. an aggregate holds one experiment;  5. an ONNX file is the model it claims;
 6. every expected failure is one line, early;  7. inputs that are not plain files, names that are not names;
 8. the demo page as a small public server. Each asserts the exit code, that no traceback is printed and, where
-files are involved, that every source stays byte-identical and nothing the user owns was removed. The README
-counts these cases.
+files are involved, that every source stays byte-identical and nothing the user owns was removed.
 """
 
 import dataclasses

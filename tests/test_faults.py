@@ -1,7 +1,7 @@
 """A fault corpus: careless inputs and broken disks, generated on the real clips, run through every entry point.
 
 For each case: the exit code, no traceback, and nothing lost or half-written (outputs that existed stay
-byte-identical, no temporary file is left, no stale clip is used). The README counts these cases.
+byte-identical, no temporary file is left, no stale clip is used).
 """
 
 import json

@@ -68,8 +68,9 @@ def test_make_kfold_on_a_subset(ravdess_16k, tmp_path):
     for figure in ("UA_per_fold.png", "Conf_Mat_summed.png"):
         assert (aggregate / figure).stat().st_size > 10_000
     assert per_fold["temperature"].gt(0).all() and per_fold["test_ECE_before"].between(0, 1).all()
-    groups = pd.read_csv(aggregate / "groups.csv")  # every test clip of both seeds: 12 actors, 192 clips
-    assert groups.groupby("grouping")["clips"].sum().to_dict() == {"gender": 192, "intensity": 192, "speaker": 192}
+    groups = pd.read_csv(aggregate / "groups.csv")  # both seeds' answers on 12 actors' 96 test recordings
+    assert groups.groupby("grouping")["recordings"].sum().to_dict() == {"gender": 96, "intensity": 96, "speaker": 96}
+    assert groups.groupby("grouping")["speakers"].sum().to_dict()["speaker"] == 12
     assert len(groups[groups["grouping"] == "speaker"]) == 12 and set(groups["group"]) >= {"male", "female", "normal"}
     executed = sorted(p.name for p in (out / "notebooks").iterdir())
     runs = [f"03_finetune_wav2vec2_actor_kfold_fold{k}_seed{s}.ipynb" for k in range(FOLDS) for s in SEEDS]

@@ -127,3 +127,17 @@ def test_emobox_random_validation_is_emoboxs_own_and_labelled_speaker_dependent(
     assert "fold_3" in profile.protocol_label
     with pytest.raises(ProfileError, match="--validation: validation random is EmoBox's, for protocol emobox only"):
         load_profile("smoke", protocol="actor_kfold", validation="random")
+
+
+def test_speaker_folds_of_several_corpora_mix_them():
+    """Dealt corpus by corpus, fold 0 of RAVDESS and EmoDB was EmoDB's alone (its speaker ids sort first), so the
+    baseline's fold 0 was scored on EmoDB's 4 emotions and the others on RAVDESS's 8. Each corpus is now dealt over
+    the folds on its own; RAVDESS alone keeps its folds."""
+    rows = [{"corpus": "ravdess", "speaker": f"ravdess:{a:02d}", "gender": "male" if a % 2 else "female"}
+            for a in range(1, 25)]  # fmt: skip
+    rows += [{"corpus": "emodb", "speaker": f"emodb:{a:02d}", "gender": "male" if a % 2 else "female"}
+             for a in (3, 8, 9, 10, 11, 12, 13, 14, 15, 16)]  # fmt: skip
+    folds = speaker_folds(pd.DataFrame(rows), 5)
+    assert all({speaker.split(":")[0] for speaker in fold} == {"ravdess", "emodb"} for fold in folds)
+    ravdess = speaker_folds(pd.DataFrame(rows[:24]), 6)
+    assert ravdess[0] == ["ravdess:01", "ravdess:02", "ravdess:03", "ravdess:04"]

@@ -16,6 +16,7 @@ training run's, for paired comparisons (python -m ser_utils.compare).
 from __future__ import annotations
 
 import argparse
+import warnings
 
 import librosa
 import numpy as np
@@ -71,8 +72,9 @@ def score_parts(split: pd.DataFrame, features: np.ndarray, seed: int = SEED) -> 
                 f"({' '.join(classes) or 'none'}); a score needs at least two")  # fmt: skip
         return {"note": note, "classes": " ".join(classes)}, None
     model = baseline_classifier(seed).fit(features[train], split.loc[train, "emotion"].astype(str))
+    free = model.predict(features[test])  # the answer among every emotion training has
     if len(classes) == len(model.classes_):
-        predicted = model.predict(features[test])
+        predicted = free
     else:  # an emotion only training has: the answer is the likeliest emotion the test shares
         predicted = most_probable(model.decision_function(features[test]), list(model.classes_), classes)
     rows = split.loc[test, [column for column in PREDICTION_COLUMNS if column in split]]
@@ -83,6 +85,11 @@ def score_parts(split: pd.DataFrame, features: np.ndarray, seed: int = SEED) -> 
     bounds = {f"{metric} 95 % {end}": (intervals[metric] or [None, None])[i]
               for metric in SUMMARY_METRICS for i, end in enumerate(("low", "high"))}  # fmt: skip
     metrics = evaluation_metrics(true, answered, classes)
+    if len(classes) < len(model.classes_):  # across corpora: the same clips answered freely, beside the restricted
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            unrestricted = evaluation_metrics(true, free[table["scored"].to_numpy()], classes)
+        metrics |= {"WA_unrestricted": unrestricted["WA"], "UA_unrestricted": unrestricted["UA"]}
     sizes = {"train_clips": int(train.sum()), "test_clips": int(test.sum())}  # for the corrected interval over folds
     return {**metrics, **bounds, "test speakers": intervals["speakers"], **sizes, "classes": " ".join(classes)}, table
 
@@ -140,8 +147,11 @@ def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
             rows.append({"protocol": protocol, "folds": 0, "note": group["note"].iloc[0]})
             continue
         for classes, same in scored.groupby("classes", sort=False):
+            free = same["UA_unrestricted"].dropna() if "UA_unrestricted" in same else []
+            unrestricted = {"UA answered freely": f"{free.mean() * 100:.1f}"} if len(free) else {}
             rows.append({"protocol": protocol, "folds": len(same), **mean_and_std(same, SUMMARY_METRICS),
-                         **interval_cells(same, _recorded(same.iloc[0]), "folds"), "classes": classes})  # fmt: skip
+                         **interval_cells(same, _recorded(same.iloc[0]), "folds"), "classes": classes,
+                         **unrestricted})  # fmt: skip
     return pd.DataFrame(rows)
 
 

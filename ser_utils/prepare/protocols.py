@@ -67,8 +67,10 @@ def random_parts(manifest: pd.DataFrame, test_size: float = TEST_SIZE, seed: int
 
 def speaker_folds(manifest: pd.DataFrame, n_folds: int = N_FOLDS, balanced: bool = True) -> list[list[str]]:
     """Deal the manifest's speakers into `n_folds` folds: the male, the female and the unknown-gender speakers are
-    each sorted (by corpus, then id) and cut into `n_folds` consecutive groups, and fold k takes group k of each.
-    On the 24 RAVDESS actors that gives folds of actors {1-4}, {5-8}, ..., two male and two female each. As many
+    each sorted (each corpus's spread evenly through the order, by id within it) and cut into `n_folds` consecutive
+    groups, and fold k takes group k of each, so that every fold mixes the corpora (sorted by corpus, fold 0 of
+    RAVDESS and EmoDB was EmoDB's alone). On the 24 RAVDESS actors that gives folds of actors {1-4}, {5-8}, ..., two
+    male and two female each. As many
     folds as speakers is leave-one-speaker-out (EmoDB's usual protocol: --n-folds 10): one speaker a fold, in order.
 
     Raises CorpusError when a fold would be empty or (`balanced`) lack a male or a female speaker where the data
@@ -79,7 +81,10 @@ def speaker_folds(manifest: pd.DataFrame, n_folds: int = N_FOLDS, balanced: bool
         return [[speaker] for speaker in sorted(speakers["speaker"])]
     folds = [[] for _ in range(n_folds)]
     for _, group in speakers.sort_values("speaker").groupby("gender", sort=True):
-        for fold, part in zip(folds, np.array_split(group["speaker"].to_numpy(), n_folds), strict=True):
+        # each corpus's speakers spread evenly over the order: (rank in its corpus + 0.5) / its speakers
+        spread = (group.groupby("corpus").cumcount() + 0.5) / group.groupby("corpus")["speaker"].transform("size")
+        ordered = group.assign(spread=spread).sort_values(["spread", "speaker"], kind="stable")["speaker"]
+        for fold, part in zip(folds, np.array_split(ordered.to_numpy(), n_folds), strict=True):
             fold += part.tolist()
     genders = dict(zip(speakers["speaker"], speakers["gender"], strict=True))
     need = {"male", "female"} & set(genders.values()) if balanced else set()

@@ -27,6 +27,7 @@ from ser_utils.errors import ModelError
 from ser_utils.files import writing
 
 BINS = 15
+FLOOR_DRAWS = 200  # draws of true classes from a perfectly calibrated model's probabilities
 CALIBRATION_FILE = "ser_calibration.json"  # in the model folder: {"temperature": T, ...}
 TEMPERATURE = BOUNDS["temperature"]  # the range a temperature is fitted in, and the range one is read back in
 TEMPERATURE_RANGE = (TEMPERATURE.low, TEMPERATURE.high)
@@ -80,6 +81,28 @@ def negative_log_likelihood(logits, true_index, temperature: float = 1.0) -> flo
     return float(np.mean(log_norm - scaled[np.arange(len(scaled)), np.asarray(true_index)]))
 
 
+def brier_score(probabilities, true_index) -> float:
+    """The mean squared distance between each clip's probabilities and its true class as a one-hot vector (0 is
+    perfect, 2 the worst)."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    truth = np.zeros_like(probabilities)
+    truth[np.arange(len(truth)), np.asarray(true_index)] = 1.0
+    return float(((probabilities - truth) ** 2).sum(axis=1).mean())
+
+
+def ece_floor(probabilities, bins: int = BINS, draws: int = FLOOR_DRAWS, seed: int = 0) -> dict:
+    """The ECE a perfectly calibrated model with these very probabilities would show on this many clips: the true
+    classes drawn from the probabilities themselves, `draws` times. {"mean", "p95"}: an ECE within that says
+    nothing about miscalibration (on 240 clips the mean is a few percent)."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    rng, cumulative = np.random.default_rng(seed), np.cumsum(probabilities, axis=1)
+    values = []
+    for _ in range(draws):
+        drawn = (rng.random((len(probabilities), 1)) > cumulative).sum(axis=1).clip(0, probabilities.shape[1] - 1)
+        values.append(expected_calibration_error(probabilities, drawn, bins))
+    return {"mean": float(np.mean(values)), "p95": float(np.percentile(values, 95))}
+
+
 def fit_temperature(logits, true_index) -> float:
     """The temperature in TEMPERATURE_RANGE that minimises the negative log likelihood of the true classes."""
     from scipy.optimize import minimize_scalar
@@ -90,11 +113,21 @@ def fit_temperature(logits, true_index) -> float:
     return float(np.exp(fitted.x))
 
 
-def calibration_record(test_logits, test_index, validation_logits=None, validation_index=None) -> dict:
-    """run_info.json's "calibration": the temperature fitted on the validation part (None without one), and the
-    test part's ECE and reliability bins before and after it (and the validation part's ECE)."""
-    record = {"method": f"temperature scaling fitted on the validation part; ECE over {BINS} equal bins",
-              "bins": BINS, "test_clips": len(test_logits)}  # fmt: skip
+def calibration_record(
+    test_logits, test_index, validation_logits=None, validation_index=None, validation_voices_train=None
+) -> dict:
+    """run_info.json's "calibration": the temperature fitted on the validation part (None without one), whether
+    that part's voices also train (`validation_voices_train`: a random validation part's do, so its temperature
+    is fitted on voices the model knows), and the test part's ECE (with the ECE a perfectly calibrated model would
+    show with the same probabilities, ece_floor), negative log likelihood, Brier score and reliability bins before
+    and after the temperature (and the validation part's ECE)."""
+    record = {
+        "method": f"temperature scaling fitted on the validation part; ECE over {BINS} equal bins, beside the ECE a "
+        f"perfectly calibrated model would show with the same probabilities ({FLOOR_DRAWS} draws)",
+        "bins": BINS,
+        "test_clips": len(test_logits),
+        "validation_voices_train": validation_voices_train,
+    }
     temperatures = {"before": 1.0}
     if validation_logits is None or len(validation_logits) == 0:
         record |= {"temperature": None, "note": NO_VALIDATION}
@@ -104,6 +137,9 @@ def calibration_record(test_logits, test_index, validation_logits=None, validati
     for side, temperature in temperatures.items():
         probabilities = softmax(test_logits, temperature)
         record[f"test_ECE_{side}"] = expected_calibration_error(probabilities, test_index)
+        record[f"test_ECE_floor_{side}"] = ece_floor(probabilities)
+        record[f"test_NLL_{side}"] = negative_log_likelihood(test_logits, test_index, temperature)
+        record[f"test_Brier_{side}"] = brier_score(probabilities, test_index)
         record[f"test_reliability_{side}"] = reliability(probabilities, test_index)
         if validation_logits is not None and len(validation_logits):
             validation = softmax(validation_logits, temperature)

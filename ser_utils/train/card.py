@@ -93,9 +93,11 @@ def _calibration_section(info: dict) -> list[str]:
     record = info.get("calibration")
     if not record:
         return []
+    floor = record.get("test_ECE_floor_before")
+    noise = f" (a perfectly calibrated model would show {floor['mean']:.1%} on as many clips)" if floor else ""
     lines = ["## Calibration", f"Expected calibration error (ECE, {record['bins']} equal bins) on the "
              f"{record['test_clips']} scored test clips: {record['test_ECE_before']:.1%} with the model's own "
-             "probabilities"]  # fmt: skip
+             f"probabilities{noise}"]  # fmt: skip
     if record.get("temperature") is None:
         return [*lines[:-1], lines[-1] + f"; {record['note']}.", ""]
     lines[-1] += (
@@ -111,7 +113,7 @@ def _group_lines(info: dict) -> list[str]:
     groups = info.get("test_groups") or {}
     if not groups.get("flagged"):
         return []
-    return [f"Groups more than {groups['flag_points']:g} points of UA below the whole test part:",
+    return [f"Groups more than {groups['flag_points']:g} points of UA below the whole test part, beyond chance:",
             *[f"- {line}" for line in groups["flagged"]], ""]  # fmt: skip
 
 

@@ -4,6 +4,8 @@ the validation part."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -43,14 +45,14 @@ def scored_logits(test_rows: pd.DataFrame, logits, classes) -> tuple[np.ndarray,
     return np.asarray(logits, dtype=np.float64)[scored][:, columns], true
 
 
-def calibration(test_rows: pd.DataFrame, logits, classes, validation=None) -> dict:
+def calibration(test_rows: pd.DataFrame, logits, classes, validation=None, voices_train=None) -> dict:
     """run_info.json's "calibration" (calibration.calibration_record) of a run's test logits, with the temperature
     fitted on `validation` (a Trainer prediction of the validation part: its logits and label ids; None: there is
-    no validation part, and so no temperature)."""
+    no validation part, and so no temperature), and whether its voices also train (`voices_train`)."""
     test_logits, test_index = scored_logits(test_rows, logits, classes)
     if validation is None:
         return calibration_record(test_logits, test_index)
-    return calibration_record(test_logits, test_index, validation.predictions, validation.label_ids)
+    return calibration_record(test_logits, test_index, validation.predictions, validation.label_ids, voices_train)
 
 
 def predict_test(trainer, test_dataset, parts, classes) -> tuple[pd.DataFrame, dict]:
@@ -59,15 +61,26 @@ def predict_test(trainer, test_dataset, parts, classes) -> tuple[pd.DataFrame, d
     Every process under torchrun runs this."""
     logits = trainer.predict(test_dataset).predictions
     validation = trainer.predict(trainer.eval_dataset) if parts.selection_name == "validation" else None
-    calibrated = calibration(parts.test, logits, classes, validation)
+    voices_train = bool(set(parts.train["speaker"]) & set(parts.selection["speaker"])) if validation else None
+    calibrated = calibration(parts.test, logits, classes, validation, voices_train)
     return prediction_table(parts.test, logits, classes, calibrated["temperature"]), calibrated
 
 
 def test_scores(predictions: pd.DataFrame, classes: list[str]) -> dict:
     """The test part's scores over the emotions both sides have, their 95 % intervals over its speakers, and its UA
-    by group (gender, intensity, speaker, corpus)."""
+    by group (gender, intensity, speaker, corpus). Where fewer emotions are scored than the model knows (across
+    corpora), "test_metrics_unrestricted" scores the same clips answered freely, with any of its emotions."""
     scored = predictions[predictions["scored"]]
     true, answered = scored["emotion"].astype(str), scored["predicted"]
-    return {"test_metrics": evaluation_metrics(true, answered, classes),
-            "test_intervals": speaker_interval(true, answered, scored["speaker"], classes),
-            "test_groups": group_scores(predictions)}  # fmt: skip
+    scores = {
+        "test_metrics": evaluation_metrics(true, answered, classes),
+        "test_intervals": speaker_interval(true, answered, scored["speaker"], classes),
+        "test_groups": group_scores(predictions),
+    }
+    columns = [f"p_{name}" for name in EMOTIONS]
+    if len(classes) < len(EMOTIONS) and set(columns) <= set(scored):
+        free = np.asarray(EMOTIONS)[scored[columns].to_numpy(dtype=float).argmax(axis=1)]
+        with warnings.catch_warnings():  # balanced accuracy notes answers of emotions the test part has none of
+            warnings.simplefilter("ignore", UserWarning)
+            scores["test_metrics_unrestricted"] = evaluation_metrics(true, free, classes)
+    return scores
