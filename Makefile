@@ -1,6 +1,8 @@
 # make reproduce  - run notebooks 01-05 headless with papermill (PROFILE=smoke by default; DATA=/path/to/RAVDESS;
 #                   RUN=name for the run folder; RESUME=1 continues the newest unfinished run instead)
-#                   DATA="dir1 dir2" gives several corpora; CORPORA=ravdess,tess picks among them; PROTOCOL=cross_corpus (or emobox_cross_corpus)
+#                   DATA="dir1 dir2" gives several corpora (one folder's path may hold spaces); CORPORA=ravdess,tess picks
+#                   among them; PROTOCOL=cross_corpus (or emobox_cross_corpus); the notebook, kfold and baseline targets
+#                   check these variables before any work (python -m ser_utils.options: FOLDS=0 is one line, not a traceback)
 #                   TEST_CORPORA=tess tests on one and trains on the others (finetune, kfold, protocols, baseline)
 # make kfold      - train once per fold and seed (PROTOCOL=actor_kfold|emobox, FOLDS=6, SEEDS="1 2 3",
 #                   MODE=fine-tuned|cnn-frozen|frozen, LAYERSUM=1, LR=1e-3; WINDOW=whole and, with emobox,
