@@ -133,7 +133,9 @@ def check_config(config: dict, where: str) -> None:
     conv_dim, each number or list of numbers) or fractions (dropouts, probabilities) are out of range."""
     for key, value in config.items():
         bound = "config_size" if _CONFIG_SIZE.search(key) else "config_fraction" if _CONFIG_FRACTION.search(key) else ""
-        for item in value if bound and isinstance(value, list | tuple) else [value] if bound else []:
+        if not bound:
+            continue
+        for item in value if isinstance(value, list | tuple) else [value]:
             if bound == "config_fraction" and type(item) is int:  # 0 and 1 are fractions too
                 item = float(item)
             BOUNDS[bound].check(f"scratch_config {key}", item, where)

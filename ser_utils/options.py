@@ -44,11 +44,8 @@ def add_profile_options(parser: argparse.ArgumentParser, only=None) -> None:
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
-            choices, parse = (
-                field.metadata["choices"],
-                BOUNDS[name].option(flag, ranged=False) if name in BOUNDS else kind,
-            )
-            parser.add_argument(flag, type=parse, choices=choices, default=None, help=help_text)
+            parse = BOUNDS[name].option(flag, ranged=False) if name in BOUNDS else kind
+            parser.add_argument(flag, type=parse, choices=field.metadata["choices"], default=None, help=help_text)
 
 
 def profile_overrides(options: argparse.Namespace) -> dict[str, Any]:
@@ -70,7 +67,8 @@ def check_make_variables(values: dict[str, str]) -> None:
         if variable in MAKE_VARIABLES:
             field = MAKE_VARIABLES[variable]
             kind = BOUNDS[field].kind
-            for word in text.split() if variable == "SEEDS" else [text] if text else []:
+            words = text.split() if variable == "SEEDS" else ([text] if text else [])
+            for word in words:
                 try:
                     value = kind(word)
                 except ValueError:

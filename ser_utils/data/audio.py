@@ -24,6 +24,7 @@ from ser_utils.files import writing
 CLIP_SUFFIXES = (".wav", ".flac")  # what a corpus's clips may be
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # what prediction looks for in a folder
 RESAMPLE_MARGIN_S = 0.05  # read this much beyond the window on each side, so resampling has no edge effects
+SILENCE = 1e-4  # peak amplitude below which audio counts as silent
 MIN_WHOLE_S = 0.1  # a whole clip shorter than this is padded to it: the least wav2vec2's convolutions take is 25 ms
 
 
@@ -138,8 +139,8 @@ def _finite(path, audio: np.ndarray) -> np.ndarray:
     return audio
 
 
-def channels_cancel(path, start_s: float = 0.0, seconds: float = 30.0, silence: float = 1e-4) -> bool:
-    """Whether the file's channels hold sound (a peak of at least `silence`) that averaging them to mono, as every
+def channels_cancel(path, start_s: float = 0.0, seconds: float = 30.0) -> bool:
+    """Whether the file's channels hold sound (a peak of at least SILENCE) that averaging them to mono, as every
     reader here does, cancels (antiphase channels): checked on `seconds` of it from `start_s`."""
     info = audio_info(path)
     if info.channels < 2:
@@ -147,7 +148,7 @@ def channels_cancel(path, start_s: float = 0.0, seconds: float = 30.0, silence: 
     start = min(round(start_s * info.samplerate), info.frames)
     audio = read_samples(path, start, min(round(seconds * info.samplerate), info.frames - start), info.subtype)[0]
     finite = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
-    return float(np.abs(finite).max(initial=0.0)) >= silence > float(np.abs(finite.mean(axis=1)).max(initial=0.0))
+    return float(np.abs(finite).max(initial=0.0)) >= SILENCE > float(np.abs(finite.mean(axis=1)).max(initial=0.0))
 
 
 def load_audio(path: str | os.PathLike, rate_out: int = SAMPLE_RATE) -> tuple[np.ndarray, float]:

@@ -38,8 +38,8 @@ BASELINE = "baseline"
 
 @dataclasses.dataclass
 class Split:
-    """One side's scored test rows of one split, with the fold and seed it came from (None where unknown) and the
-    sizes of its training and test parts (for the corrected interval over folds)."""
+    """One side's scored test rows of one split, with the seed it came from (None where unknown), the size of its
+    training part (for the corrected interval over folds) and the clips it tested (which pair it, fold by fold)."""
 
     name: str
     table: pd.DataFrame

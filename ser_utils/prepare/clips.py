@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from ser_utils.data.audio import Window, audio_info, channels_cancel, read_window, write_wav_atomic
+from ser_utils.data.audio import SILENCE, Window, audio_info, channels_cancel, read_window, write_wav_atomic
 from ser_utils.errors import AudioError
 from ser_utils.files import file_digest
 
@@ -51,7 +51,7 @@ def prepare_clip(source: str, target: Path, owner: int, window: Window) -> tuple
     try:
         stat = os.stat(source)
         audio, duration = read_window(source, window)
-        if np.abs(audio).max(initial=0.0) < 1e-4 and channels_cancel(source, window.offset_s):  # it would teach silence
+        if np.abs(audio).max(initial=0.0) < SILENCE and channels_cancel(source, window.offset_s):  # it teaches silence
             return None, "its channels cancel when averaged to mono (one is the other inverted): the clip is silence"
         md5 = file_digest(source)
     except AudioError as error:

@@ -17,6 +17,7 @@ import pandas as pd
 from ser_utils.data.audio import (
     AUDIO_SUFFIXES,
     MIN_WHOLE_S,
+    SILENCE,
     Window,
     audio_info,
     channels_cancel,
@@ -26,8 +27,6 @@ from ser_utils.data.audio import (
 )
 from ser_utils.errors import AudioError, OutputError
 from ser_utils.files import check_not_theirs, walk_files
-
-SILENCE = 1e-4  # peak amplitude below which a clip counts as silent
 
 
 def expand_paths(paths) -> list[str]:
@@ -76,11 +75,17 @@ def _prepared_sources(folder: str) -> dict[str, tuple[str, float]]:
     return {os.path.realpath(Path(folder, clip)): (source, duration) for clip, source, duration in cuts}
 
 
-def check_not_prepared(path: str, window: Window) -> None:
-    """AudioError for a clip that preprocessing cut already (it lies in an emotion folder of a prepared folder),
-    when the model's window starts after 0 s: cut again from there, it would be other audio than training's."""
+def _prepared(path: str) -> tuple[str, float] | None:
+    """(source, length cut to in s) of a clip preprocessing wrote (it lies in an emotion folder of a prepared
+    folder); None for any other file."""
     real = os.path.realpath(path)
-    if window.offset_s and (cut := _prepared_sources(str(Path(real).parent.parent)).get(real)):
+    return _prepared_sources(str(Path(real).parent.parent)).get(real)
+
+
+def check_not_prepared(path: str, window: Window) -> None:
+    """AudioError for a clip that preprocessing cut already, when the model's window starts after 0 s: cut again
+    from there, it would be other audio than training's."""
+    if window.offset_s and (cut := _prepared(path)):
         raise AudioError(path, f"a clip ser-preprocess cut already: cut again from {window.offset_s:g} s, it is "
                                f"other audio than the model learned from; give its source, {cut[0]}")  # fmt: skip
 
@@ -88,8 +93,7 @@ def check_not_prepared(path: str, window: Window) -> None:
 def _prepared_cut(path: str, window: Window) -> str:
     """For a model of whole utterances: a warning when `path` is a clip ser-preprocess cut to a shorter window than
     the model's (the recipe's 2.5 s, say), so that the model hears part of an utterance ("" otherwise)."""
-    real = os.path.realpath(path)
-    cut = _prepared_sources(str(Path(real).parent.parent)).get(real)
+    cut = _prepared(path)
     if cut and cut[1] < window.duration_s:
         return (
             f"a clip ser-preprocess cut to {cut[1]:g} s, part of a whole utterance, which the model learned "
@@ -129,7 +133,7 @@ def input_warnings(path: str, window: Window, hop_s: float | None, peak: float) 
     shorter than what the model sees."""
     needed = window.duration_s + (window.offset_s if hop_s is None else 0)
     notes = []
-    if peak < SILENCE and channels_cancel(path, window.offset_s if hop_s is None else 0.0, silence=SILENCE):
+    if peak < SILENCE and channels_cancel(path, window.offset_s if hop_s is None else 0.0):
         notes.append("its channels cancel when averaged to mono (one is the other inverted): the model heard silence")
     elif peak < SILENCE:
         notes.append("silent clip: the prediction means nothing")

@@ -91,11 +91,8 @@ def group_table(predictions: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     scored = predictions[predictions["scored"]] if "scored" in predictions else predictions
     if scored.empty:
         return pd.DataFrame(columns=GROUP_COLUMNS)
-    overall, rng, rows = (
-        unweighted_accuracy(scored["emotion"], scored["predicted"]) * 100,
-        np.random.default_rng(seed),
-        [],
-    )
+    overall = unweighted_accuracy(scored["emotion"], scored["predicted"]) * 100
+    rng, rows = np.random.default_rng(seed), []
     for grouping in GROUPINGS:
         if grouping not in scored or scored[grouping].isna().all():
             continue
@@ -116,7 +113,7 @@ def group_table(predictions: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
                     "recordings": recordings,
                     "speakers": clips["speaker"].nunique() if "speaker" in clips else None,
                     "UA": round(ua, 2),
-                    "below overall": round(overall - ua, 2),
+                    "below overall": round(below, 2),
                     "p (adjusted)": round(p, 4),
                     "flagged": bool(below > FLAG_POINTS and p < FLAG_LEVEL),
                 }

@@ -10,7 +10,7 @@ interval here treats whole speakers as the unit, and every method was chosen for
   Hesterberg, "What teachers should know about the bootstrap", 2015);
 - one test set of 4 to 9 speakers (a fold, actor_holdout, an EmoBox fold): a t interval on n - 1 degrees of
   freedom with a jackknife standard error (each speaker left out in turn); at 4 speakers the bootstrap's interval
-  is the range from the worst to the best speaker and covers about 88 % of the time;
+  is the range from the worst to the best speaker and covers about 90 % of the time;
 - fewer than 4 speakers: no interval;
 - several folds and seeds: seeds averaged within each fold (they share its test speakers), then a corrected
   resampled t interval over the folds (Nadeau and Bengio, 2003: the variance of the fold means times
@@ -93,27 +93,34 @@ def _jackknife_t(estimate: float, left_out: np.ndarray) -> list[float]:
     return [float(estimate - half), float(estimate + half)]
 
 
+def _over_speakers(systems: tuple, statistic, resamples: int, seed: int) -> dict:
+    """The 95 % interval per metric of `statistic` (per-metric values of the systems' summed confusion matrices)
+    over the speakers of `systems` (per-speaker confusions, one array per system, the same speakers): None below
+    MIN_SPEAKERS, the jackknife t below JACKKNIFE_BELOW, else the expanded percentile bootstrap."""
+    n = len(systems[0])
+    if n < MIN_SPEAKERS:
+        return dict.fromkeys(METRICS)
+    if n < JACKKNIFE_BELOW:
+        estimate = statistic(*(speakers.sum(axis=0) for speakers in systems))
+        left_out = statistic(*(speakers.sum(axis=0)[None] - speakers for speakers in systems))
+        return {metric: _jackknife_t(float(estimate[metric]), left_out[metric]) for metric in METRICS}
+    draws = _draws(n, resamples, seed)
+    resampled = statistic(*(np.tensordot(draws, speakers, axes=1) for speakers in systems))
+    return {
+        metric: [float(end) for end in np.nanpercentile(resampled[metric], expanded_tails(n))] for metric in METRICS
+    }
+
+
 def speaker_interval(true, predicted, speakers, classes, resamples: int = RESAMPLES, seed: int = 0) -> dict:
     """The 95 % interval of WA, UA and macro-F1 over the test set's speakers: {"WA": [low, high], ...,
     "speakers": n, "method": ...}: the jackknife t below JACKKNIFE_BELOW speakers, the bootstrap from there on;
     no interval (None) below MIN_SPEAKERS. An interval of a score stays within 0..1."""
     confusions = speaker_confusions(true, predicted, speakers, classes)
-    n = len(confusions)
-    result: dict = {"speakers": n, "method": speaker_method(n)}
-    if n < MIN_SPEAKERS:
-        return {**result, **dict.fromkeys(METRICS)}
-    estimate = confusion_metrics(confusions.sum(axis=0))
-    if n < JACKKNIFE_BELOW:
-        left_out = confusion_metrics(confusions.sum(axis=0)[None] - confusions)
-        for metric in METRICS:
-            low, high = _jackknife_t(float(estimate[metric]), left_out[metric])
-            result[metric] = [max(low, 0.0), min(high, 1.0)]
-        return result
-    resampled = confusion_metrics(np.tensordot(_draws(n, resamples, seed), confusions, axes=1))
-    for metric in METRICS:
-        low, high = np.nanpercentile(resampled[metric], expanded_tails(n))
-        result[metric] = [float(low), float(high)]
-    return result
+    intervals = _over_speakers((confusions,), confusion_metrics, resamples, seed)
+    clipped = {
+        metric: None if ends is None else [max(ends[0], 0.0), min(ends[1], 1.0)] for metric, ends in intervals.items()
+    }
+    return {"speakers": len(confusions), "method": speaker_method(len(confusions)), **clipped}
 
 
 def fold_interval(values, folds=None, test_share: float | None = None) -> dict | None:
@@ -138,6 +145,7 @@ def fold_interval(values, folds=None, test_share: float | None = None) -> dict |
         "folds": k,
         "seeds": int(by_fold.size().max()),
         "seed_spread": float(spreads.mean()) if len(spreads) else None,
+        "test_share": share,
         "method": f"{CORRECTED_METHOD}, n_test/n_train {share:.2f}",
     }
 
@@ -151,12 +159,13 @@ def interval_cells(scores: pd.DataFrame, recorded: dict | None = None, unit: str
     share = None
     if {"train_clips", "test_clips"} <= set(scores):
         share = float(scores["test_clips"].mean() / scores["train_clips"].mean())
-    if len(scores) > 1 and (first := fold_interval(scores[METRICS[0]], folds, share)):
-        cells = {f"{m} 95 %": percent_range(fold_interval(scores[m], folds, share)["interval"]) for m in METRICS}
+    over_folds = {metric: fold_interval(scores[metric], folds, share) for metric in METRICS} if len(scores) > 1 else {}
+    if first := over_folds.get(METRICS[0]):
+        cells = {f"{metric} 95 %": percent_range(result["interval"]) for metric, result in over_folds.items()}
         seeds = f", {first['seeds']} seeds averaged in each" if first["seeds"] > 1 else ""
         spread = f"; seeds differ by {first['seed_spread'] * 100:.1f} points (sd)" if first["seed_spread"] else ""
         method = f"corrected resampled t over {first['folds']} {'folds' if folds is not None else unit}{seeds}"
-        return {**cells, "interval": f"{method} (n_test/n_train {first['method'].rsplit(' ', 1)[-1]}){spread}"}
+        return {**cells, "interval": f"{method} (n_test/n_train {first['test_share']:.2f}){spread}"}
     if not isinstance(recorded, dict):
         return {**{f"{metric} 95 %": "" for metric in METRICS}, "interval": "none recorded (a run before intervals)"}
     cells = {f"{metric} 95 %": percent_range(recorded.get(metric)) for metric in METRICS}
@@ -183,6 +192,12 @@ def _swaps(speakers: int, permutations: int, seed: int) -> tuple[np.ndarray, boo
     return np.random.default_rng(seed + 1).integers(0, 2, size=(permutations, speakers)).astype(float), False
 
 
+def _difference(first: np.ndarray, second: np.ndarray) -> dict[str, np.ndarray]:
+    """Per metric, the first confusion matrices' score minus the second's."""
+    scores = confusion_metrics(first), confusion_metrics(second)
+    return {metric: scores[0][metric] - scores[1][metric] for metric in METRICS}
+
+
 def paired_comparison(
     true, first, second, speakers, classes, resamples: int = RESAMPLES, permutations: int = PERMUTATIONS, seed: int = 0
 ) -> dict[str, dict]:
@@ -199,19 +214,10 @@ def paired_comparison(
     swaps, exact = _swaps(n, permutations, seed)
     perm_a = confusion_metrics(np.tensordot(1 - swaps, a, axes=1) + np.tensordot(swaps, b, axes=1))
     perm_b = confusion_metrics(np.tensordot(swaps, a, axes=1) + np.tensordot(1 - swaps, b, axes=1))
-    if MIN_SPEAKERS <= n < JACKKNIFE_BELOW:
-        left_a, left_b = (confusion_metrics(c.sum(0)[None] - c) for c in (a, b))
-    elif n >= JACKKNIFE_BELOW:
-        draws = _draws(n, resamples, seed)
-        boot_a, boot_b = (confusion_metrics(np.tensordot(draws, c, axes=1)) for c in (a, b))
+    intervals = _over_speakers((a, b), _difference, resamples, seed)
     result = {}
     for k in METRICS:
         observed = float(score_a[k] - score_b[k])
-        interval = None
-        if MIN_SPEAKERS <= n < JACKKNIFE_BELOW:
-            interval = _jackknife_t(observed, left_a[k] - left_b[k])
-        elif n >= JACKKNIFE_BELOW:
-            interval = [float(end) for end in np.nanpercentile(boot_a[k] - boot_b[k], expanded_tails(n))]
         extreme = np.sum(np.abs(perm_a[k] - perm_b[k]) >= abs(observed) - 1e-12)
         p_value = float(extreme / len(swaps)) if exact else float((extreme + 1) / (permutations + 1))
         min_p = min(1.0, 2 / len(swaps)) if exact else 1 / (permutations + 1)
@@ -219,7 +225,7 @@ def paired_comparison(
             "first": float(score_a[k]),
             "second": float(score_b[k]),
             "difference": observed,
-            "interval": interval,
+            "interval": intervals[k],
             "p_value": p_value,
             "min_p": min_p,
             "exact": exact,
