@@ -24,7 +24,7 @@ from results_table import append_row, machine_name  # benchmarks/results_table.p
 from train_throughput import RECIPE_TRAIN_CLIPS, add_step_options, in_fresh_processes, random_clips, step_times
 
 from ser_utils.config import load_profile
-from ser_utils.train.model import build_model, checkpointing_in_effect
+from ser_utils.model.build import build_model, checkpointing_in_effect
 from ser_utils.train.trainer import use_cpu
 
 SIDES = {"off": False, "on": True}
@@ -32,8 +32,9 @@ SIDES = {"off": False, "on": True}
 
 def measure(side: str, arch: str, steps: int, warmup: int, batch_size: int, device: str) -> dict:
     """Train `warmup + steps` steps with checkpointing `side`; time the last `steps`. Runs in its own process."""
-    profile = load_profile("full", model_name_or_path=None, batch_size=batch_size, device=device,
-                           gradient_checkpointing=SIDES[side])  # fmt: skip
+    profile = load_profile(
+        "full", model_name_or_path=None, batch_size=batch_size, device=device, gradient_checkpointing=SIDES[side]
+    )
     scratch = load_profile("smoke").scratch_config if arch == "tiny" else {}  # {}: the wav2vec2-base architecture
     gpu = not use_cpu(device)
     model, _ = build_model(None, scratch, seed=0, attention=profile.attention)

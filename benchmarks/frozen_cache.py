@@ -25,7 +25,7 @@ from results_table import append_row, cpu_row  # benchmarks/results_table.py, be
 from ser_utils.config import load_profile
 from ser_utils.prepare.preprocess import prepare_corpus, read_manifest
 from ser_utils.prepare.protocols import assign_parts
-from ser_utils.train.run import train
+from ser_utils.train.run import train_run
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -39,13 +39,19 @@ def kfold(manifest, folds: int, epochs: int, cache: bool, root: Path) -> tuple[f
     """Seconds for a k-fold of the frozen smoke encoder, and the UA of each fold."""
     os.environ["SER_OUTPUT_DIR"] = str(root)  # its own outputs and cache
     profile = load_profile(
-        "smoke", protocol="actor_kfold", n_folds=folds, epochs=epochs, device="cpu", freeze_encoder=True,
-        weighted_layer_sum=True, cache_features=cache,
-    )  # fmt: skip
+        "smoke",
+        protocol="actor_kfold",
+        n_folds=folds,
+        epochs=epochs,
+        device="cpu",
+        mode="frozen",
+        weighted_layer_sum=True,
+        cache_features=cache,
+    )
     start, scores = time.perf_counter(), []
     for fold in range(folds):
         split = assign_parts(manifest, "actor_kfold", fold=fold, n_folds=folds)
-        run = train(profile, split, root / f"fold{fold}", progress=False)
+        run = train_run(profile, split, root / f"fold{fold}", progress=False)
         scores.append(run.info["test_metrics"]["UA"])
     return time.perf_counter() - start, scores
 
@@ -64,11 +70,18 @@ def main(argv: list[str] | None = None) -> int:
         cached, cached_scores = kfold(manifest, options.folds, options.epochs, True, Path(tmp) / "cached")
     difference = max(abs(a - b) for a, b in zip(whole_scores, cached_scores, strict=True))
     print(f"whole model: {whole:.1f} s; through the cache: {cached:.1f} s; {whole / cached:.1f}x")
-    row = cpu_row("smoke architecture (from scratch, frozen, layer sum)", len(manifest),
-                  f"{options.folds} x {options.epochs}", f"{whole:.1f} s", f"{cached:.1f} s", f"{whole / cached:.1f}x",
-                  f"{difference:.4f}")  # fmt: skip
-    append_row(options.output, "## Frozen encoder: k-fold through the feature cache (benchmarks/frozen_cache.py)",
-               HEADER, row)  # fmt: skip
+    row = cpu_row(
+        "smoke architecture (from scratch, frozen, layer sum)",
+        len(manifest),
+        f"{options.folds} x {options.epochs}",
+        f"{whole:.1f} s",
+        f"{cached:.1f} s",
+        f"{whole / cached:.1f}x",
+        f"{difference:.4f}",
+    )
+    append_row(
+        options.output, "## Frozen encoder: k-fold through the feature cache (benchmarks/frozen_cache.py)", HEADER, row
+    )
     return 0
 
 

@@ -3,9 +3,9 @@
     python benchmarks/full_run.py --data DIR                   # the recipe's 20 epochs (on a GPU: gpu_check.sh)
     python benchmarks/full_run.py --data DIR --epochs 2 -- --batch-size 8   # other training options after --
 
-Runs `python -m ser_utils.train --profile full --data DIR` in a fresh process with its outputs in a temporary folder
+Runs `python -m ser_utils train --profile full --data DIR` in a fresh process with its outputs in a temporary folder
 (or --outputs), and times it from the start of that process to its end. Where the pretrained checkpoint can't be
-fetched (no network), point HF_HOME at a Hub cache that holds a replica of it (`python tests/hub_replicas.py one
+fetched (no network), point HF_HOME at a Hub cache that holds a replica of it (`python benchmarks/hub_replicas.py one
 HF_HOME facebook/wav2vec2-base --real-size`: the real architecture and files, random weights, the same compute) and
 set HF_HUB_OFFLINE=1. The row splits the wall time by the run's own record (run_info.json's timings_s):
 preprocessing, the model and its datasets, the training steps, the evaluations and checkpoints made during training,
@@ -28,8 +28,15 @@ from results_table import append_row  # benchmarks/results_table.py, beside this
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## A complete run of the full profile (benchmarks/full_run.py)"
-PHASES = ("preprocessing", "model_and_datasets", "training_steps", "evaluation", "checkpoints", "model_folder",
-          "test_part")  # fmt: skip
+PHASES = (
+    "preprocessing",
+    "model_and_datasets",
+    "training_steps",
+    "evaluation",
+    "checkpoints",
+    "model_folder",
+    "test_part",
+)
 HEADER = (
     "| date | machine | precision | torch | transformers | model | clips (train, validation, test) | epochs | "
     "wall time | " + " | ".join(PHASES) + " | other | test UA |\n|" + "---|" * (11 + len(PHASES))
@@ -38,8 +45,19 @@ HEADER = (
 
 def timed_run(data: Path, epochs: int | None, extra: list[str], outputs: Path) -> tuple[float, dict]:
     """Wall seconds of one training command and its run_info.json; exits with the command's status on failure."""
-    command = [sys.executable, "-m", "ser_utils.train", "--profile", "full", "--data", str(data), "--no-progress",
-               *(["--epochs", str(epochs)] if epochs else []), *extra]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "ser_utils",
+        "train",
+        "--profile",
+        "full",
+        "--data",
+        str(data),
+        "--no-progress",
+        *(["--epochs", str(epochs)] if epochs else []),
+        *extra,
+    ]
     started = time.perf_counter()
     done = subprocess.run(command, env={**os.environ, "SER_OUTPUT_DIR": str(outputs)})
     seconds = time.perf_counter() - started
@@ -54,10 +72,20 @@ def table_row(seconds: float, info: dict, model_note: str = "") -> str:
     phases = [timings[name] or 0.0 for name in PHASES]
     counts = ", ".join(str(info[f"{part}_clips"]) for part in ("train", "validation", "test"))
     model = f"{info['model']}{f'; {model_note}' if model_note else ''}"
-    cells = [datetime.date.today(), info["machine"], info["precision"], info["versions"]["torch"],
-             info["versions"]["transformers"], model, counts, info["profile"]["epochs"], f"{seconds:.1f} s",
-             *(f"{phase:.1f}" for phase in phases), f"{seconds - sum(phases):.1f}",
-             f"{100 * info['test_metrics']['UA']:.1f} %"]  # fmt: skip
+    cells = [
+        datetime.date.today(),
+        info["machine"],
+        info["precision"],
+        info["versions"]["torch"],
+        info["versions"]["transformers"],
+        model,
+        counts,
+        info["profile"]["epochs"],
+        f"{seconds:.1f} s",
+        *(f"{phase:.1f}" for phase in phases),
+        f"{seconds - sum(phases):.1f}",
+        f"{100 * info['test_metrics']['UA']:.1f} %",
+    ]
     return "| " + " | ".join(map(str, cells)) + " |\n"
 
 

@@ -10,10 +10,10 @@
 # The steps, each under its own time limit and all within 7.5 minutes, each a line in $OUT/summary.md:
 #   env         the versions there, and the project importing and accepting them (ser_utils.errors.check_versions)
 #   replica     facebook/wav2vec2-base as a Hub cache holds it, at its real size with random weights
-#               (tests/hub_replicas.py), so that the full profile's from_pretrained path is the one that runs
+#               (benchmarks/hub_replicas.py), so that the full profile's from_pretrained path is the one that runs
 #   data        the 1440 clips: gpu-data/ravdess-flac's 20 actors and the bundled sample's 4, linked into one folder
 #   throughput  benchmarks/train_throughput.py: the original configuration against the full profile's, one run
-#   full_run    benchmarks/full_run.py: the full profile, 20 epochs, through `python -m ser_utils.train`
+#   full_run    benchmarks/full_run.py: the full profile, 20 epochs, through `python -m ser_utils train`
 #   predict     benchmarks/predict_throughput.py on the trained model folder: batch 1 against batch 64
 # --tiny does the same with the tests' small replica, the bundled sample, 2 timed steps and 1 epoch, on the CPU.
 set -uo pipefail
@@ -66,7 +66,7 @@ grep "^versions: " "$log"
 
 size=(--real-size)
 [ $tiny = 1 ] && size=()
-step replica 90 "$PY" tests/hub_replicas.py one "$HF_HOME" facebook/wav2vec2-base "${size[@]}" || exit 1
+step replica 90 "$PY" benchmarks/hub_replicas.py one "$HF_HOME" facebook/wav2vec2-base "${size[@]}" || exit 1
 
 data=$work/ravdess # one folder of actor folders, each clip a link (a corpus scan does not enter linked folders)
 actors=("$PWD"/ser_utils/data/ravdess-sample/Actor_*)

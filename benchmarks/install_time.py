@@ -1,12 +1,13 @@
 """The environment's install three ways in one run: pip compiling every module to bytecode as it installs (its
 default, one module at a time), --no-compile, and --no-compile followed by `compileall -j 0` (every core at once).
-What `make .venv/.installed` (and so CI) spends, and what the first import then costs.
+What `make .venv/.installed` (and so CI) spends, and what the first import
+import then costs.
 
     python benchmarks/install_time.py             # one round, each side once
     python benchmarks/install_time.py --rounds 3  # three rounds, each starting with the next side
 
 Each side makes a fresh virtual environment in a temporary folder and installs requirements.txt into it the way
-the Makefile does (pip upgraded first), with pip's cache as it is: run once beforehand (`make .venv/.installed`)
+.ci/install.py does (pip upgraded first), with pip's cache as it is: run once beforehand (`make .venv/.installed`)
 so that no side downloads. It then times the imports of notebook 03's first cell twice in fresh processes: the
 first import compiles what --no-compile left out (Python writes it to __pycache__), the second reads it back.
 The row gives each side's install time, both imports, the number of bytecode files left in its environment and
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import runpy
 import subprocess
 import sys
 import tempfile
@@ -32,13 +34,9 @@ SIDES = {  # pip's options, and whether compileall runs after the install
     "--no-compile": (["--no-compile"], False),
     "--no-compile, then compileall -j 0": (["--no-compile"], True),
 }
-IMPORTS = "import ser_utils.config, ser_utils.train.run_folders, ser_utils.prepare.protocols, ser_utils.train.run"
-# The Makefile's own compile step after `pip install --no-compile`: every core at once.
-COMPILE_ALL = next(
-    line.split(":=", 1)[1].strip()
-    for line in (ROOT / "Makefile").read_text().splitlines()
-    if line.startswith("COMPILE_ALL :=")
-)
+IMPORTS = "import ser_utils.config, ser_utils.runs.folders, ser_utils.prepare.protocols, ser_utils.train.run"
+# The install's own compile step after `pip install --no-compile` (.ci/install.py, which make runs): every core at once.
+COMPILE_ALL = runpy.run_path(str(ROOT / ".ci" / "install.py"))["COMPILE_ALL"]
 SECTION = "## Installing the environment: where pip's bytecode compile goes (install_time.py)"
 HEADER = (
     "| date | machine | Python | PYTHONDONTWRITEBYTECODE | side | install | first import (notebook 03's) "

@@ -29,8 +29,9 @@ from ser_utils.config import load_profile
 from ser_utils.data.audio import read_window
 from ser_utils.data.corpora import window_for
 from ser_utils.data.sources import DataSource, scan_source
+from ser_utils.model.build import build_model
+from ser_utils.model.folder import save_model_folder
 from ser_utils.ship.predict import Predictor
-from ser_utils.train.model import build_model, save_model_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"

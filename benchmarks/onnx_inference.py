@@ -30,9 +30,13 @@ import numpy as np
 from results_table import append_row, cpu_row  # benchmarks/results_table.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
-BACKENDS = {"torch fp32": ("torch", False, "fp32"), "torch bf16": ("torch", False, "bf16"),
-            "torch int8": ("torch", True, "fp32"), "ONNX fp32": ("onnx", False, "fp32"),
-            "ONNX int8": ("onnx", True, "fp32")}  # fmt: skip
+BACKENDS = {
+    "torch fp32": ("torch", False, "fp32"),
+    "torch bf16": ("torch", False, "bf16"),
+    "torch int8": ("torch", True, "fp32"),
+    "ONNX fp32": ("onnx", False, "fp32"),
+    "ONNX int8": ("onnx", True, "fp32"),
+}
 HEADER = (
     "| date | machine | model | clips | batch | torch fp32 | torch bf16 | torch int8 | ONNX fp32 | ONNX int8 | "
     "fastest | same label as torch fp32 (t-bf16 / t-int8 / onnx / onnx-int8) | peak memory (t / t-bf16 / t-int8 / "
@@ -48,8 +52,16 @@ MALLOC_HEADER = (
 )
 
 
-def child(model_dir: str, backend: str, int8: bool, precision: str, windows_file: str, batch_size: int,
-          out_file: str, malloc: str) -> None:  # fmt: skip
+def child(
+    model_dir: str,
+    backend: str,
+    int8: bool,
+    precision: str,
+    windows_file: str,
+    batch_size: int,
+    out_file: str,
+    malloc: str,
+) -> None:
     """One backend in this process: time all batches after a warm-up one, save the probabilities, print JSON.
     `malloc` is "kept" (as ser-predict runs: keep_freed_memory) or "default" (glibc's own settings)."""
     from ser_utils.machine import keep_freed_memory
@@ -67,9 +79,18 @@ def child(model_dir: str, backend: str, int8: bool, precision: str, windows_file
     # VmHWM: this process's own peak resident memory (ru_maxrss would include the parent's, copied before exec)
     status = Path("/proc/self/status").read_text()
     peak_mib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024
-    print(json.dumps({"seconds": seconds, "peak_mib": peak_mib, "torch_loaded": "torch" in sys.modules,
-                      "precision": predictor.precision, "kept": kept,
-                      "faults_per_batch": faults / len(probabilities)}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_mib": peak_mib,
+                "torch_loaded": "torch" in sys.modules,
+                "precision": predictor.precision,
+                "kept": kept,
+                "faults_per_batch": faults / len(probabilities),
+            }
+        )
+    )
 
 
 def package_mib(*names: str) -> float:
@@ -91,8 +112,19 @@ def run_backends(model_dir: Path, windows: np.ndarray, batch_size: int, tmp: Pat
     for turn, (name, (backend, int8, precision)) in enumerate(BACKENDS.items()):
         for malloc in mallocs[::-1] if turn % 2 else mallocs:
             out = tmp / f"{backend}-{int8}-{precision}-{malloc}.npy"
-            command = [sys.executable, __file__, "--child", str(model_dir), backend, str(int8), precision,
-                       str(tmp / "windows.npy"), str(batch_size), str(out), malloc]  # fmt: skip
+            command = [
+                sys.executable,
+                __file__,
+                "--child",
+                str(model_dir),
+                backend,
+                str(int8),
+                precision,
+                str(tmp / "windows.npy"),
+                str(batch_size),
+                str(out),
+                malloc,
+            ]
             done = subprocess.run(command, capture_output=True, text=True, check=True)
             result = results[malloc][name] = {**json.loads(done.stdout.strip().splitlines()[-1]), "p": np.load(out)}
             print(f"{name}, {malloc} malloc: {len(windows) / result['seconds']:.2f} clips/s", flush=True)
@@ -103,9 +135,12 @@ def malloc_row(name: str, n: int, batch_size: int, default: dict, kept: dict) ->
     """The --malloc row: each backend's speed with glibc's default malloc, then kept, the speed-up, and the page
     faults of a batch on each side."""
     assert all(result["kept"] for result in kept.values()), "keep_freed_memory did nothing here (not glibc?)"
-    speeds = [f"{n / default[k]['seconds']:.2f} → {n / kept[k]['seconds']:.2f} clips/s "
-              f"({default[k]['seconds'] / kept[k]['seconds']:.2f}x), {default[k]['faults_per_batch']:.0f} → "
-              f"{kept[k]['faults_per_batch']:.0f} page faults a batch" for k in BACKENDS]  # fmt: skip
+    speeds = [
+        f"{n / default[k]['seconds']:.2f} → {n / kept[k]['seconds']:.2f} clips/s "
+        f"({default[k]['seconds'] / kept[k]['seconds']:.2f}x), {default[k]['faults_per_batch']:.0f} → "
+        f"{kept[k]['faults_per_batch']:.0f} page faults a batch"
+        for k in BACKENDS
+    ]
     if kept["torch bf16"]["precision"] != "bf16":
         speeds[1] += ", in fp32 (no native bf16 on this CPU)"
     largest = max(float(np.abs(kept[k]["p"] - default[k]["p"]).max()) for k in BACKENDS)
@@ -150,15 +185,25 @@ def main(argv: list[str] | None = None) -> int:
     speeds = [f"{n / r['seconds']:.2f} clips/s ({n * 2.5 / r['seconds']:.1f}x real time)" for r in results.values()]
     if results["torch bf16"]["precision"] != "bf16":  # no native bf16 on this CPU: the Predictor ran fp32
         speeds[1] = "ran in fp32 (no native bf16 on this CPU)"
-    fastest = min((k for k in results if k != "torch bf16" or results[k]["precision"] == "bf16"),
-                  key=lambda k: results[k]["seconds"])  # fmt: skip
+    fastest = min(
+        (k for k in results if k != "torch bf16" or results[k]["precision"] == "bf16"),
+        key=lambda k: results[k]["seconds"],
+    )
     agree = [f"{np.mean(r['p'].argmax(1) == reference.argmax(1)):.1%}" for k, r in results.items() if k != "torch fp32"]
     largest = max(float(np.abs(r["p"] - reference).max()) for r in results.values())
     memory = " / ".join(f"{r['peak_mib']:.0f}" for r in results.values()) + " MiB"
     sizes = f"{package_mib('onnxruntime', 'onnx'):.0f} MiB vs {package_mib('torch', 'transformers'):.0f} MiB"
     assert not any(results[k]["torch_loaded"] for k in ("ONNX fp32", "ONNX int8")), "an ONNX process imported torch"
-    row = cpu_row(name, n, options.batch_size, *speeds, fastest,
-                  " / ".join(agree) + f" (largest difference {largest:.4f})", memory, sizes)  # fmt: skip
+    row = cpu_row(
+        name,
+        n,
+        options.batch_size,
+        *speeds,
+        fastest,
+        " / ".join(agree) + f" (largest difference {largest:.4f})",
+        memory,
+        sizes,
+    )
     append_row(options.output, SECTION, HEADER, row)
     print(row, end="")
     print(f"row appended to {options.output}")

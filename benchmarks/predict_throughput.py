@@ -4,7 +4,7 @@
 
 Without --model, a wav2vec2-base-sized model (the architecture the `full` profile fine-tunes) is built
 with random weights and saved to a temporary folder: prediction costs the same as with trained weights.
-Each configuration runs the real CLI (`python -m ser_utils.predict`) as a subprocess, once to warm the
+Each configuration runs the real CLI (`python -m ser_utils predict`) as a subprocess, once to warm the
 disk cache and then timed; start-up (imports, model loading) is measured separately and subtracted.
 """
 
@@ -23,14 +23,26 @@ import torch
 
 from ser_utils.data.corpora import window_for
 from ser_utils.data.sources import BUNDLED_SAMPLE
+from ser_utils.model.build import build_model
+from ser_utils.model.folder import save_model_folder
 from ser_utils.ship.predict import expand_paths
-from ser_utils.train.model import build_model, save_model_folder
 
 
 def timed_cli(model: Path, files: list[str], batch_size: int) -> float:
     """Wall seconds of one CLI run over `files`."""
-    command = [sys.executable, "-m", "ser_utils.predict", "--model", str(model), "--batch-size", str(batch_size),
-               "-o", os.devnull, *files]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "ser_utils",
+        "predict",
+        "--model",
+        str(model),
+        "--batch-size",
+        str(batch_size),
+        "-o",
+        os.devnull,
+        *files,
+    ]
     start = time.perf_counter()
     subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start

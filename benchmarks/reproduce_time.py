@@ -40,10 +40,12 @@ HEADER = (
 
 def worktree(revision: str, folder: Path) -> str:
     """Check `revision` out into `folder` (detached); return its short hash."""
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(folder), revision],
-                   check=True)  # fmt: skip
-    return subprocess.run(["git", "-C", str(folder), "rev-parse", "--short", "HEAD"], check=True,
-                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(folder), revision], check=True
+    )
+    return subprocess.run(
+        ["git", "-C", str(folder), "rev-parse", "--short", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def reproduce(tree: Path, venv: Path, outputs: Path, log: Path) -> float:
@@ -60,8 +62,10 @@ def reproduce(tree: Path, venv: Path, outputs: Path, log: Path) -> float:
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)}: exit status {done.returncode}; see {log}")
     if (venv / ".installed").stat().st_mtime_ns != made:  # its time would hold an install, its package the worktree
-        sys.exit(f"{tree}: make reproduce made {venv} again (see {log}), so its time is not comparable; "
-                 f"`{venv}/bin/pip install --no-deps -e {ROOT}` points the venv back at this checkout")  # fmt: skip
+        sys.exit(
+            f"{tree}: make reproduce made {venv} again (see {log}), so its time is not comparable; "
+            f"`{venv}/bin/pip install --no-deps -e {ROOT}` points the venv back at this checkout"
+        )
     return seconds
 
 
@@ -100,9 +104,14 @@ def table_rows(results: list[dict]) -> str:
     rows = ""
     for result in results:
         same = result["history"] == first["history"] and result["scores"] == first["scores"]
-        cells = [datetime.date.today(), cpu_name(), result["revision"], f"{result['seconds']:.1f} s",
-                 *(f"{result['notebooks'][name]:.1f} s" for name in NOTEBOOKS),
-                 "(its run's reference)" if result is first else "yes" if same else "**no**"]  # fmt: skip
+        cells = [
+            datetime.date.today(),
+            cpu_name(),
+            result["revision"],
+            f"{result['seconds']:.1f} s",
+            *(f"{result['notebooks'][name]:.1f} s" for name in NOTEBOOKS),
+            "(its run's reference)" if result is first else "yes" if same else "**no**",
+        ]
         rows += "| " + " | ".join(map(str, cells)) + " |\n"
     return rows
 

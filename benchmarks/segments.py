@@ -36,8 +36,13 @@ from ser_utils.ship.segments import SpeechDetector
 ROOT = Path(__file__).resolve().parent.parent
 TOLERANCE_S = 0.3
 BACKENDS = (["--backend", "torch"], ["--backend", "onnx", "--int8"])
-FORMS = {"16 kHz": {"rate": 16_000}, "48 kHz stereo": {"rate": 48_000, "channels": 2}, "8 kHz": {"rate": 8_000},
-         "26 dB quieter": {"rate": 16_000, "gain": 0.05}, "clipped": {"rate": 16_000, "gain": None}}  # fmt: skip
+FORMS = {
+    "16 kHz": {"rate": 16_000},
+    "48 kHz stereo": {"rate": 48_000, "channels": 2},
+    "8 kHz": {"rate": 8_000},
+    "26 dB quieter": {"rate": 16_000, "gain": 0.05},
+    "clipped": {"rate": 16_000, "gain": None},
+}
 MEASURE = (
     "import sys; from ser_utils.ship.predict import main; code = main(sys.argv[1:]); "
     "status = open('/proc/self/status').read(); "
@@ -102,8 +107,12 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         shares = [right_share(chosen, detector, tmp, form) for form in FORMS.values()]
         print(dict(zip(FORMS, shares, strict=True)), flush=True)
-        append_row(options.output, "## Speech segments: boundaries against the clips (benchmarks/segments.py)",
-                   RIGHT_HEADER, cpu_row(len(chosen), *shares))  # fmt: skip
+        append_row(
+            options.output,
+            "## Speech segments: boundaries against the clips (benchmarks/segments.py)",
+            RIGHT_HEADER,
+            cpu_row(len(chosen), *shares),
+        )
         model, path = save_random_model(options.arch, tmp / "model"), tmp / "long.wav"
         export_onnx(model, int8=True)
         minute = ["not run"] * len(BACKENDS)
@@ -124,10 +133,20 @@ def main(argv: list[str] | None = None) -> int:
             print(backend, cells[-1], flush=True)
     recording = f"{options.hours:g} h at 16 kHz mono ({len(found)} segments)"
     short = f"{options.short_s:g} s: " + " / ".join(minute) + " MiB"
-    row = cpu_row(f"wav2vec2-{options.arch} (random init)", recording, f"{speech / seconds:.0%} of the time",
-                  f"RTF {vad / seconds:.4f} ({vad:.0f} s)", *cells, short)  # fmt: skip
-    append_row(options.output, "## Speech segments: speed and peak memory on a long recording (benchmarks/segments.py)",
-               SPEED_HEADER, row)  # fmt: skip
+    row = cpu_row(
+        f"wav2vec2-{options.arch} (random init)",
+        recording,
+        f"{speech / seconds:.0%} of the time",
+        f"RTF {vad / seconds:.4f} ({vad:.0f} s)",
+        *cells,
+        short,
+    )
+    append_row(
+        options.output,
+        "## Speech segments: speed and peak memory on a long recording (benchmarks/segments.py)",
+        SPEED_HEADER,
+        row,
+    )
     print(row, end="")
     return 0
 

@@ -37,7 +37,7 @@ from transformers import Trainer, TrainerCallback
 
 from ser_utils.config import NUM_SAMPLES, load_profile
 from ser_utils.machine import keep_freed_memory
-from ser_utils.train.model import build_model
+from ser_utils.model.build import build_model
 from ser_utils.train.trainer import resolve_precision, training_arguments, use_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,9 +194,22 @@ def in_fresh_processes(script: str, sides, options, describe_side) -> dict | Non
     from the other), printed with `describe_side`; None (the worker's stderr printed) when one fails."""
     results = {}
     for side in sides:
-        command = [sys.executable, script, "--worker", side, "--arch", options.arch, "--device", options.device,
-                   "--steps", str(options.steps), "--warmup", str(options.warmup),
-                   "--batch-size", str(options.batch_size)]  # fmt: skip
+        command = [
+            sys.executable,
+            script,
+            "--worker",
+            side,
+            "--arch",
+            options.arch,
+            "--device",
+            options.device,
+            "--steps",
+            str(options.steps),
+            "--warmup",
+            str(options.warmup),
+            "--batch-size",
+            str(options.batch_size),
+        ]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             print(done.stderr[-3000:], file=sys.stderr)
@@ -207,34 +220,44 @@ def in_fresh_processes(script: str, sides, options, describe_side) -> dict | Non
 
 
 BF16_SECTION = "## Training steps in bf16 against fp32 (benchmarks/train_throughput.py --bf16)"
-BF16_HEADER = ("| date | device | torch | model | batch | timed steps | fp32 (the full profile) | bf16 autocast "
-               "| speed-up |\n|---|---|---|---|---|---|---|---|---|")  # fmt: skip
+BF16_HEADER = (
+    "| date | device | torch | model | batch | timed steps | fp32 (the full profile) | bf16 autocast "
+    "| speed-up |\n|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def bf16_row(arch: str, batch_size: int, steps: int, results: dict, peak: float | None) -> str:
     """One row of the bf16 table: both sides, and what bf16 ran as (fp32 where the CPU lacks native bf16)."""
     fp32, bf16 = results["fast"], results["bf16"]
-    return (f"| {datetime.date.today()} | {bf16['device']} | {bf16['torch']} | wav2vec2-{arch} (random init) | "
-            f"{batch_size} | {steps} | {describe(fp32, peak)} | ran as {bf16['precision']}: {describe(bf16, peak)} | "
-            f"{bf16['samples_per_s'] / fp32['samples_per_s']:.2f}x |\n")  # fmt: skip
+    return (
+        f"| {datetime.date.today()} | {bf16['device']} | {bf16['torch']} | wav2vec2-{arch} (random init) | "
+        f"{batch_size} | {steps} | {describe(fp32, peak)} | ran as {bf16['precision']}: {describe(bf16, peak)} | "
+        f"{bf16['samples_per_s'] / fp32['samples_per_s']:.2f}x |\n"
+    )
 
 
 MALLOC_SECTION = "## Training steps with glibc's default malloc against memory kept (train_throughput.py --malloc)"
-MALLOC_HEADER = ("| date | device | torch | model | batch | timed steps | glibc's default malloc | memory kept "
-                 "(keep_freed_memory) | speed-up |\n|---|---|---|---|---|---|---|---|---|")  # fmt: skip
+MALLOC_HEADER = (
+    "| date | device | torch | model | batch | timed steps | glibc's default malloc | memory kept "
+    "(keep_freed_memory) | speed-up |\n|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def malloc_row(arch: str, batch_size: int, steps: int, results: dict, peak: float | None) -> str:
     """One row of the malloc table: both sides' speed, and their page faults and system seconds per step."""
 
     def side(result: dict) -> str:
-        return (f"{describe(result, peak)}; {result['page_faults_per_step']:.0f} page faults and "
-                f"{result['system_s_per_step']:.3f} s system time per step ({result['malloc']})")  # fmt: skip
+        return (
+            f"{describe(result, peak)}; {result['page_faults_per_step']:.0f} page faults and "
+            f"{result['system_s_per_step']:.3f} s system time per step ({result['malloc']})"
+        )
 
     default, kept = results["fast"], results["kept"]
-    return (f"| {datetime.date.today()} | {kept['device']} | {kept['torch']} | wav2vec2-{arch} (random init) | "
-            f"{batch_size} | {steps} | {side(default)} | {side(kept)} | "
-            f"{kept['samples_per_s'] / default['samples_per_s']:.2f}x |\n")  # fmt: skip
+    return (
+        f"| {datetime.date.today()} | {kept['device']} | {kept['torch']} | wav2vec2-{arch} (random init) | "
+        f"{batch_size} | {steps} | {side(default)} | {side(kept)} | "
+        f"{kept['samples_per_s'] / default['samples_per_s']:.2f}x |\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,9 +276,13 @@ def main(argv: list[str] | None = None) -> int:
     if results is None:
         return 1
     peak = options.peak_tflops or known_peak(results["fast"]["device"])
-    make, section, header = (bf16_row, BF16_SECTION, BF16_HEADER) if options.bf16 else (
-        malloc_row, MALLOC_SECTION, MALLOC_HEADER) if options.malloc else (
-        table_row, "## Training throughput (benchmarks/train_throughput.py)", HEADER)  # fmt: skip
+    make, section, header = (
+        (bf16_row, BF16_SECTION, BF16_HEADER)
+        if options.bf16
+        else (malloc_row, MALLOC_SECTION, MALLOC_HEADER)
+        if options.malloc
+        else (table_row, "## Training throughput (benchmarks/train_throughput.py)", HEADER)
+    )
     row = make(options.arch, options.batch_size, options.steps, results, peak)
     append_row(options.output, section, header, row)
     first, second = (results[side]["samples_per_s"] for side in sides)

@@ -6,7 +6,7 @@
 Speed: both sides classify the same clips (the recipe's window of each, read once beforehand) through
 ser_utils.ship.predict.Predictor, feature extraction included, batch by batch, after one warm-up batch. The
 30 s side is a Whisper classifier as training saves it; the cut side is the same weights with the positional table
-sliced to the window's frames (ser_utils.train.whisper.fit_to_window, `whisper_input: window`). Without --model,
+sliced to the window's frames (ser_utils.model.whisper.fit_to_window, `whisper_input: window`). Without --model,
 the speed is that of the whisper-base architecture (6 layers, d_model 512, 80 mel bins) with random weights, and
 a small Whisper (2 layers, d_model 64) is first trained from scratch here on --train-data for --epochs, 30 s input,
 random split: the agreement (same label, largest probability difference) is measured on its test clips. Appends a
@@ -32,9 +32,10 @@ from results_table import append_row, machine_name
 
 from ser_utils.data.audio import read_window
 from ser_utils.data.corpora import window_for
+from ser_utils.model.build import build_model
+from ser_utils.model.folder import load_model_folder, save_model_folder
+from ser_utils.model.whisper import fit_to_window
 from ser_utils.ship.predict import Predictor
-from ser_utils.train.model import build_model, load_model_folder, save_model_folder
-from ser_utils.train.whisper import fit_to_window
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Whisper: 30 s input against the encoder cut to the window (benchmarks/whisper_window.py)"
@@ -76,11 +77,32 @@ def train_small(data: Path, epochs: int, tmp: Path) -> Path:
         **ARCHITECTURES["small-trained"],
         "classifier_proj_size": 64,
     }
-    profile.write_text(yaml.safe_dump({"model_name_or_path": None, "scratch_config": scratch, "learning_rate": 1e-3,
-                                       "dataloader_workers": 0, "epochs": epochs, "device": "cpu"}))  # fmt: skip
+    profile.write_text(
+        yaml.safe_dump(
+            {
+                "model_name_or_path": None,
+                "scratch_config": scratch,
+                "learning_rate": 1e-3,
+                "dataloader_workers": 0,
+                "epochs": epochs,
+                "device": "cpu",
+            }
+        )
+    )
     env = {**os.environ, "SER_OUTPUT_DIR": str(tmp / "outputs")}
-    command = [sys.executable, "-m", "ser_utils.train", "--profile", str(profile), "--data", str(data),
-               "--run-name", "whisper-small", "--no-progress"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "ser_utils",
+        "train",
+        "--profile",
+        str(profile),
+        "--data",
+        str(data),
+        "--run-name",
+        "whisper-small",
+        "--no-progress",
+    ]
     subprocess.run(command, check=True, env=env, cwd=ROOT)
     return tmp / "outputs" / "runs" / "whisper-small"
 
@@ -124,14 +146,28 @@ def main(argv: list[str] | None = None) -> int:
     same = float(np.mean(full.argmax(axis=1) == cut.argmax(axis=1)))
     largest = float(np.abs(full - cut).max())
     n = len(windows)
-    cells = [datetime.date.today(), machine_name(), torch.__version__, f"whisper-{options.arch} (random init)", n,
-             options.batch_size, f"{n / full_s:.2f} clips/s", f"{n / cut_s:.2f} clips/s", f"{full_s / cut_s:.2f}x",
-             name, len(clips), f"{same:.1%}", f"{largest:.4f}"]  # fmt: skip
+    cells = [
+        datetime.date.today(),
+        machine_name(),
+        torch.__version__,
+        f"whisper-{options.arch} (random init)",
+        n,
+        options.batch_size,
+        f"{n / full_s:.2f} clips/s",
+        f"{n / cut_s:.2f} clips/s",
+        f"{full_s / cut_s:.2f}x",
+        name,
+        len(clips),
+        f"{same:.1%}",
+        f"{largest:.4f}",
+    ]
     row = "| " + " | ".join(map(str, cells)) + " |\n"
     append_row(options.output, SECTION, HEADER, row)
-    print(f"whisper-{options.arch}, {n} clips: 30 s {n / full_s:.2f} clips/s, cut {n / cut_s:.2f} clips/s "
-          f"({full_s / cut_s:.2f}x); {name}: same label on {same:.1%} of {len(clips)} clips, largest probability "
-          f"difference {largest:.4f}; row appended to {options.output}")  # fmt: skip
+    print(
+        f"whisper-{options.arch}, {n} clips: 30 s {n / full_s:.2f} clips/s, cut {n / cut_s:.2f} clips/s "
+        f"({full_s / cut_s:.2f}x); {name}: same label on {same:.1%} of {len(clips)} clips, largest probability "
+        f"difference {largest:.4f}; row appended to {options.output}"
+    )
     return 0
 
 

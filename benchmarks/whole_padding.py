@@ -23,14 +23,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from results_table import append_row, cpu_row  # benchmarks/results_table.py, beside this script
 from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_table import append_row, cpu_row  # noqa: E402
-
-from ser_utils.config import SAMPLE_RATE, WHOLE_CAP_S  # noqa: E402
-from ser_utils.data.audio import Window, read_window  # noqa: E402
-from ser_utils.train.inputs import PaddedBatches, input_name, uses_attention_mask  # noqa: E402
+from ser_utils.config import SAMPLE_RATE, WHOLE_CAP_S
+from ser_utils.data.audio import Window, read_window
+from ser_utils.model.folder import input_name
+from ser_utils.train.inputs import PaddedBatches, uses_attention_mask
 
 SECTION = "## Whole utterances: padded batches against one clip at a time"
 HEADER = (
@@ -39,16 +38,27 @@ HEADER = (
 )
 
 
-TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-        "conv_dim": (16,) * 7, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 4}  # fmt: skip
+TINY = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "conv_dim": (16,) * 7,
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 4,
+}
 
 
 def architecture(layer_norm: bool, arch: str = "base"):
     """wav2vec2-base's size (or a tiny one, for tests) with random weights: its own flags, or those of the
     layer-norm checkpoints."""
     torch.manual_seed(0)
-    config = Wav2Vec2Config(num_labels=8, feat_extract_norm="layer" if layer_norm else "group",
-                            do_stable_layer_norm=layer_norm, **(TINY if arch == "tiny" else {}))  # fmt: skip
+    config = Wav2Vec2Config(
+        num_labels=8,
+        feat_extract_norm="layer" if layer_norm else "group",
+        do_stable_layer_norm=layer_norm,
+        **(TINY if arch == "tiny" else {}),
+    )
     extractor = Wav2Vec2FeatureExtractor(return_attention_mask=layer_norm, do_normalize=True)
     return Wav2Vec2ForSequenceClassification(config).eval(), extractor
 
@@ -87,10 +97,12 @@ def main() -> int:
     window = Window(SAMPLE_RATE, 0.0, WHOLE_CAP_S, whole=True)
     clips = [read_window(path, window)[0] for path in files]
     size = "wav2vec2-base architecture" if args.arch == "base" else "tiny wav2vec2"
-    models = {f"{size}, random weights": architecture(False, args.arch),
-              f"{size}, layer-norm checkpoints' flags, random weights": architecture(True, args.arch)}  # fmt: skip
+    models = {
+        f"{size}, random weights": architecture(False, args.arch),
+        f"{size}, layer-norm checkpoints' flags, random weights": architecture(True, args.arch),
+    }
     if args.model:
-        from ser_utils.train.model import load_model_folder
+        from ser_utils.model.folder import load_model_folder
 
         model, extractor, _ = load_model_folder(args.model)
         models[f"trained: {args.model}"] = (model.eval(), extractor)
@@ -98,10 +110,21 @@ def main() -> int:
     for label, (model, extractor) in models.items():
         found = compare(model, extractor, clips, args.batch_size)
         mask = "yes" if uses_attention_mask(extractor) else "no"
-        print(f"{label}: mask {mask}, largest logit change {found['largest']:.3g}, median {found['median']:.3g}, "
-              f"labels agreeing {found['agree']:.1%}, padding {found['padding']:.1%}")  # fmt: skip
-        row = cpu_row(label, mask, len(clips), args.batch_size, f"{found['padding']:.1%}", f"{found['largest']:.3g}",
-                      f"{found['median']:.3g}", f"{found['agree']:.1%}", f"`{command}`")  # fmt: skip
+        print(
+            f"{label}: mask {mask}, largest logit change {found['largest']:.3g}, median {found['median']:.3g}, "
+            f"labels agreeing {found['agree']:.1%}, padding {found['padding']:.1%}"
+        )
+        row = cpu_row(
+            label,
+            mask,
+            len(clips),
+            args.batch_size,
+            f"{found['padding']:.1%}",
+            f"{found['largest']:.3g}",
+            f"{found['median']:.3g}",
+            f"{found['agree']:.1%}",
+            f"`{command}`",
+        )
         append_row(args.output, SECTION, HEADER, row)
     return 0
 

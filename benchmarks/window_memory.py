@@ -28,7 +28,8 @@ from ser_utils.config import load_profile
 from ser_utils.data.audio import load_audio
 from ser_utils.data.corpora import window_for
 from ser_utils.data.sources import BUNDLED_SAMPLE, DataSource, scan_source
-from ser_utils.train.model import build_model, save_model_folder
+from ser_utils.model.build import build_model
+from ser_utils.model.folder import save_model_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASURE = (
@@ -85,8 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     others = ", ".join(f"{h:g} h: {cell(h)}" for h in options.hours if h not in (1.0, 10.0)) or "-"
     audio = f"{options.rate / 1000:g} kHz mono 16-bit, hop {options.hop} s"
     row = cpu_row("smoke architecture (random init)", audio, cell(0.0), cell(1.0), cell(10.0), others)
-    append_row(options.output, "## Long recordings: peak memory of ser-predict --window (benchmarks/window_memory.py)",
-               HEADER, row)  # fmt: skip
+    append_row(
+        options.output,
+        "## Long recordings: peak memory of ser-predict --window (benchmarks/window_memory.py)",
+        HEADER,
+        row,
+    )
     print(f"one clip: peak {results[0.0][0]:.0f} MiB; row appended to {options.output}")
     return 0
 

@@ -1,43 +1,56 @@
 """Speech emotion recognition: fine-tuning speech encoders on RAVDESS and other corpora, honestly scored.
 
-The package runs in stage order, one subpackage a stage (ARCHITECTURE.md draws the tree):
-`data` -> `prepare` -> `train` -> `ship` -> `evaluate`, on the shared ground of `errors`, `config` and `files`.
-The names below are the public API; each is imported from its stage on first use, so `import ser_utils` stays
-cheap (no torch until a name that needs it is used). None is the name of a subpackage or a command, which
-importing those would shadow: `predict_table` is `ship.predict.predict`, `evaluate_model` is
-`evaluate.score.evaluate`.
+The package runs in stage order (ARCHITECTURE.md draws the tree): `data` -> `prepare` -> `train` -> `ship` ->
+`evaluate`, standing on shared ground: `errors`, `bounds`, `config`, `files`, `scoring/`, `model/`, `runs/`.
+The names below are the public API, the names the notebooks import, each under its own name in its module. Each
+is imported on first use, so `import ser_utils` stays cheap (no torch until a name that needs it is used).
 """
 
 import importlib
 
-_PUBLIC = {
-    # the profile: every setting of a run
-    "Profile": "config", "load_profile": "config", "list_profiles": "config",
-    # the errors every command line reports in one line
-    "SerError": "errors",
+# module -> the public names it holds, space-separated
+_MODULES = {
+    # the profile: every setting of a run; the recipe's constants
+    "config": "Profile load_profile list_profiles named_corpora EMOTIONS SAMPLE_RATE NUM_SAMPLES CROSS_CORPUS N_FOLDS",
+    "errors": "SerError",
+    "files": "outputs_dir figures_dir",
+    # scoring: metrics, scores by group
+    "scoring.metrics": "classification_report_text emotion_confusion_matrix",
+    "scoring.groups": "FLAG_POINTS flag_lines group_table",
     # data: where the corpora are, and their clips
-    "resolve_sources": "data.sources", "find_corpora": "data.corpora", "scan_corpus": "data.corpora",
-    "Window": "data.audio", "load_audio": "data.audio",
+    "data.sources": "resolve_sources scan_source verify_corpus audio_census example_per_emotion",
+    "data.corpora": "find_corpora scan_corpus window_for",
+    "data.audio": "Window load_audio",
     # prepare: clips cut to their window, and the protocols' parts
-    "prepare_corpus": "prepare.preprocess", "read_manifest": "prepare.preprocess",
-    "assign_parts": "prepare.protocols", "leakage_audit": "prepare.audit",
-    # train: one training run, and its folder read back
-    "run_training": "train.run", "load_run": "train.run_folders", "finished_runs": "train.run_folders",
-    # ship: a trained model classifying recordings, exported to ONNX
-    "Predictor": "ship.predict", "predict_table": "ship.predict", "export_onnx": "ship.export",
-    "SpeechDetector": "ship.segments",
-    # evaluate: results across runs, and a trained model scored on another corpus
-    "results_table": "evaluate.report", "evaluate_model": "evaluate.score",
-}  # fmt: skip
-# Names that differ from their module's: a subpackage or command (train, predict, evaluate) is never shadowed.
-_RENAMED = {"predict_table": "predict", "evaluate_model": "evaluate"}
+    "prepare.preprocess": "prepare_corpus read_manifest prepared_dir_for prepared_manifest",
+    "prepare.protocols": "assign_parts parted_manifest wanted_corpora",
+    "prepare.audit": "leakage_audit",
+    # the model folder, and run folders
+    "model.folder": "MODEL_DIR",
+    "runs.folders": "HISTORY_FILE PREDICTIONS_FILE open_run_dir load_run find_run run_group finished_runs",
+    # train: one training run
+    "train.run": "run_training train_run",
+    # ship: a trained model classifying recordings, exported to ONNX, the demo
+    "ship.predict": "Predictor predict_table",
+    "ship.export": "export_onnx",
+    "ship.segments": "SpeechDetector",
+    "ship.demo": "launch",
+    # evaluate: figures, results across runs, the baseline, a model scored on another corpus, two systems compared
+    "evaluate.plots": "plot_accuracy plot_loss plot_confusion_matrix plot_reliability save_figure "
+    "plot_counts plot_durations plot_spectrograms plot_waveforms run_caption",
+    "evaluate.report": "results_table kfold_runs write_kfold_report audit_protocols ORIGINAL_CLAIM EMOBOX_PUBLISHED",
+    "evaluate.baseline": "evaluate_protocols mfcc_matrix summarize write_predictions",
+    "evaluate.score": "evaluate_model",
+    "evaluate.compare": "compare",
+}
+_PUBLIC = {name: module for module, names in _MODULES.items() for name in names.split()}
 __all__ = sorted(_PUBLIC)
 
 
 def __getattr__(name: str):
     if name not in _PUBLIC:
         raise AttributeError(f"module 'ser_utils' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"ser_utils.{_PUBLIC[name]}"), _RENAMED.get(name, name))
+    return getattr(importlib.import_module(f"ser_utils.{_PUBLIC[name]}"), name)
 
 
 def __dir__() -> list[str]:

@@ -23,14 +23,49 @@ _CONFIG_SIZE = re.compile(r"(^|_)(size|dim|layers|heads|groups|kernel|stride|emb
 _CONFIG_FRACTION = re.compile(r"(dropout|_prob$|layerdrop$)")
 # The optimizer names TrainingArguments takes (transformers' OptimizerNames at the pinned version; a test compares):
 # listed here, so that a profile is checked without importing transformers and torch (3 s).
-OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adamw_torch_xla", "adamw_torch_npu_fused", "adafactor",
-              "adamw_anyprecision", "adamw_torch_4bit", "adamw_torch_8bit", "ademamix", "sgd", "adagrad",
-              "adamw_bnb_8bit", "adamw_8bit", "ademamix_8bit", "lion_8bit", "lion_32bit", "paged_adamw_32bit",
-              "paged_adamw_8bit", "paged_ademamix_32bit", "paged_ademamix_8bit", "paged_lion_32bit", "paged_lion_8bit",
-              "rmsprop", "rmsprop_bnb", "rmsprop_bnb_8bit", "rmsprop_bnb_32bit", "galore_adamw", "galore_adamw_8bit",
-              "galore_adafactor", "galore_adamw_layerwise", "galore_adamw_8bit_layerwise", "galore_adafactor_layerwise",
-              "lomo", "adalomo", "grokadamw", "schedule_free_radam", "schedule_free_adamw", "schedule_free_sgd",
-              "apollo_adamw", "apollo_adamw_layerwise", "stable_adamw")  # fmt: skip
+OPTIMIZERS = (
+    "adamw_torch",
+    "adamw_torch_fused",
+    "adamw_torch_xla",
+    "adamw_torch_npu_fused",
+    "adafactor",
+    "adamw_anyprecision",
+    "adamw_torch_4bit",
+    "adamw_torch_8bit",
+    "ademamix",
+    "sgd",
+    "adagrad",
+    "adamw_bnb_8bit",
+    "adamw_8bit",
+    "ademamix_8bit",
+    "lion_8bit",
+    "lion_32bit",
+    "paged_adamw_32bit",
+    "paged_adamw_8bit",
+    "paged_ademamix_32bit",
+    "paged_ademamix_8bit",
+    "paged_lion_32bit",
+    "paged_lion_8bit",
+    "rmsprop",
+    "rmsprop_bnb",
+    "rmsprop_bnb_8bit",
+    "rmsprop_bnb_32bit",
+    "galore_adamw",
+    "galore_adamw_8bit",
+    "galore_adafactor",
+    "galore_adamw_layerwise",
+    "galore_adamw_8bit_layerwise",
+    "galore_adafactor_layerwise",
+    "lomo",
+    "adalomo",
+    "grokadamw",
+    "schedule_free_radam",
+    "schedule_free_adamw",
+    "schedule_free_sgd",
+    "apollo_adamw",
+    "apollo_adamw_layerwise",
+    "stable_adamw",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +145,7 @@ BOUNDS = {
     "pad_s": Bound(float, 0, 10),
     "port": Bound(int, 1, 65535),
     "max_upload_mb": Bound(float, 0.001, 10_000),
-    # a calibration temperature: the range training fits it in (ser_utils.train.calibration)
+    # a calibration temperature: the range training fits it in (ser_utils.scoring.calibration)
     "temperature": Bound(float, 0.05, 20),
     # a model config's sizes and fractions (scratch_config)
     "config_size": Bound(int, 1, 65_536),
@@ -146,9 +181,13 @@ def check_name(name: str, what: str) -> str:
     character (a newline would split every line that names it), at most NAME_BYTES bytes; SettingError otherwise."""
     plain = name and not {"/", "\\"} & set(name) and not name.startswith(".")
     if not plain or any(ord(char) < 32 or ord(char) == 127 for char in name):
-        raise SettingError(f"{what} {name!r} is not a plain name: use letters, digits, '-', '_' or '+', no '/', "
-                           "control character or leading '.'; it names a folder under outputs/")  # fmt: skip
+        raise SettingError(
+            f"{what} {name!r} is not a plain name: use letters, digits, '-', '_' or '+', no '/', "
+            "control character or leading '.'; it names a folder under outputs/"
+        )
     if len(name.encode()) > NAME_BYTES:
-        raise SettingError(f"{what} {name[:40]!r}... is {len(name.encode())} bytes long: a folder name takes at most "
-                           f"{NAME_BYTES}; choose a shorter one")  # fmt: skip
+        raise SettingError(
+            f"{what} {name[:40]!r}... is {len(name.encode())} bytes long: a folder name takes at most "
+            f"{NAME_BYTES}; choose a shorter one"
+        )
     return name

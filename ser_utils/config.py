@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import types
 import typing
 from pathlib import Path
@@ -23,7 +24,8 @@ NUM_SAMPLES = round(DURATION_S * SAMPLE_RATE)  # 40,000 samples
 EMOTIONS = ("Anger", "Calm", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
 EMOTION_CODES = {"05": "Anger", "02": "Calm", "07": "Disgust", "06": "Fear", "03": "Happy", "01": "Neutral",
                  "04": "Sad", "08": "Surprise"}  # fmt: skip
-LABEL2ID, ID2LABEL = {name: i for i, name in enumerate(EMOTIONS)}, dict(enumerate(EMOTIONS))
+LABEL2ID = {name: i for i, name in enumerate(EMOTIONS)}
+ID2LABEL = dict(enumerate(EMOTIONS))
 
 # The protocols (ser_utils.prepare.protocols), each with what its numbers measure.
 PROTOCOLS = {
@@ -42,15 +44,23 @@ EMOBOX_FOLDS = 6  # EmoBox's RAVDESS folds (ser_utils.prepare.protocols.EMOBOX_T
 ENCODER_TYPES = ("wav2vec2", "hubert", "wavlm", "data2vec-audio", "whisper")
 WHISPER_INPUTS = ("30s", "window")  # Whisper's input: the window padded to 30 s, or the encoder cut to the window
 # What each clip keeps: its corpus's window (the recipe's 2.5 s), or the whole utterance from 0 s up to a cap (EmoBox).
-WINDOWS, WHOLE_CAP_S = ("recipe", "whole"), 10.0
+WINDOWS = ("recipe", "whole")
+# How much of the model trains: everything, all but the CNN feature encoder, or only the head (EmoBox, SUPERB).
+MODES = ("fine-tuned", "cnn-frozen", "frozen")
+# The booleans that said it before `mode`, each with the mode it meant when true (freeze_encoder wins).
+OLD_MODE_KEYS = {"freeze_encoder": "frozen", "freeze_feature_encoder": "cnn-frozen"}
+WHOLE_CAP_S = 10.0
 # What picks the checkpoint under emobox: held-out training actors, or EmoBox's random 20 % of the training clips.
-VALIDATIONS, RANDOM_VALIDATION = ("speakers", "random"), "a random 20 % of the training clips (speaker-dependent)"
+VALIDATIONS = ("speakers", "random")
+RANDOM_VALIDATION = "a random 20 % of the training clips (speaker-dependent)"
 # The defaults every protocol, baseline and profile shares.
 SEED = 42
 TEST_SIZE = 0.2  # the random split's test fraction, as in the original
 N_FOLDS = 6  # actor folds
 
-PRECISIONS, DEVICES, ATTENTIONS = ("auto", "fp32", "bf16", "fp16"), ("auto", "cpu", "cuda"), ("sdpa", "eager")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda")
+ATTENTIONS = ("sdpa", "eager")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The checkout's params/, else the installed copy of it.
@@ -69,7 +79,7 @@ def _field(default, help: str, choices=None, option: bool = True, **kwargs):
 @dataclasses.dataclass(frozen=True)
 class Profile:
     """One run profile, as written in params/<name>.yaml. Every field but the first three is also a command-line
-    option of `python -m ser_utils.train` (--learning-rate, --precision, ...)."""
+    option of `python -m ser_utils train` (--learning-rate, --precision, ...)."""
 
     name: str = _field(None, "profile name (default: the YAML file's name)", option=False)
     description: str = _field("", "what the profile is for", option=False)
@@ -102,25 +112,35 @@ class Profile:
     optimizer: str = _field("adamw_torch_fused", "any TrainingArguments.optim; adamw_torch is the unfused one")
     dataloader_workers: int = _field(2, "worker processes feeding batches (0: in the training process)")
     compile: bool = _field(False, "torch.compile the model (slow first epoch, faster later ones)")
-    freeze_feature_encoder: bool = _field(False, "train only the transformer and the head (the CNN stays as loaded)")
-    freeze_encoder: bool = _field(
-        False, "train only the head: the whole encoder stays as loaded and runs as at inference (EmoBox, SUPERB)"
+    mode: str = _field(
+        "fine-tuned",
+        "how much trains: fine-tuned (all of it), cnn-frozen (the transformer and the head; the CNN stays as loaded) "
+        "or frozen (only the head; the encoder runs as at inference: EmoBox, SUPERB)",
+        MODES,
     )
     weighted_layer_sum: bool = _field(
         False, "the head reads a learned weighted sum of all hidden layers, not only the last (use_weighted_layer_sum)"
     )
     cache_features: bool = _field(
         True,
-        "with freeze_encoder: pool the encoder's hidden states once per checkpoint, clip and window, cache them "
+        "with mode frozen: pool the encoder's hidden states once per checkpoint, clip and window, cache them "
         "under outputs/cache and train the head on them; false runs the whole model every epoch",
     )
     gradient_checkpointing: bool = _field(False, "recompute activations in the backward pass: less memory, more time")
     whisper_input: str = _field("30s", "Whisper: padded to 30 s (EmoBox), or cut to the window", WHISPER_INPUTS)
-    window: str = _field("recipe", "recipe: each corpus's 2.5 s (RAVDESS from 0.6 s in); whole: each clip from 0 s, "
-                         "up to max_duration_s, batched with padding (EmoBox)", WINDOWS)  # fmt: skip
+    window: str = _field(
+        "recipe",
+        "recipe: each corpus's 2.5 s (RAVDESS from 0.6 s in); whole: each clip from 0 s, "
+        "up to max_duration_s, batched with padding (EmoBox)",
+        WINDOWS,
+    )
     max_duration_s: float = _field(WHOLE_CAP_S, "window whole: the most of a clip kept, from 0 s")
-    validation: str = _field("speakers", "emobox: 4 held-out training actors pick the checkpoint (speaker-disjoint), "
-                             f"or random: {RANDOM_VALIDATION}, as EmoBox does", VALIDATIONS)  # fmt: skip
+    validation: str = _field(
+        "speakers",
+        "emobox: 4 held-out training actors pick the checkpoint (speaker-disjoint), "
+        f"or random: {RANDOM_VALIDATION}, as EmoBox does",
+        VALIDATIONS,
+    )
 
     @property
     def whole_s(self) -> float | None:
@@ -133,21 +153,22 @@ class Profile:
         return self.model_name_or_path or f"{self.scratch_config.get('model_type', 'wav2vec2')} from scratch"
 
     @property
-    def mode(self) -> str:
-        """How much trains: "fine-tuned", "feature encoder frozen" or "frozen" (head only), "+ layer sum" or not."""
-        mode = "frozen" if self.freeze_encoder else "feature encoder frozen" if self.freeze_feature_encoder else ""
-        return (mode or "fine-tuned") + (" + layer sum" if self.weighted_layer_sum else "")
+    def mode_label(self) -> str:
+        """How much trains, as runs record it: "fine-tuned", "feature encoder frozen" or "frozen" (head only), and
+        "+ layer sum" or not."""
+        label = {"cnn-frozen": "feature encoder frozen"}.get(self.mode, self.mode)
+        return label + (" + layer sum" if self.weighted_layer_sum else "")
 
     @property
     def model_label(self) -> str:
         """Human-readable model name that says whether it was pretrained and how much of it trained."""
-        trained = "fine-tuned" if self.mode == "fine-tuned" else self.mode
+        trained = self.mode_label
         if self.model_name_or_path:
             return f"{self.model_name_or_path} (pretrained, {trained})"
         size = self.scratch_config.get("hidden_size", self.scratch_config.get("d_model", 768))
         layers = self.scratch_config.get("num_hidden_layers", self.scratch_config.get("encoder_layers", 12))
         family = self.scratch_config.get("model_type", "wav2vec2")
-        how = "" if self.mode == "fine-tuned" else f"; {self.mode}"
+        how = "" if self.mode_label == "fine-tuned" else f"; {self.mode_label}"
         return f"small {family} from scratch ({layers} layers, hidden {size}; no pretraining{how})"
 
     @property
@@ -241,9 +262,9 @@ def load_profile(name_or_path: str | os.PathLike, **overrides: Any) -> Profile:
         path = PARAMS_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         raise NotFoundError(f"{path}: no such profile; use one of {list_profiles()} or a path to a YAML file")
-    values = _read_yaml(path)
+    values = with_mode(_read_yaml(path), str(path))
     values.setdefault("name", path.stem)
-    given = {k: v for k, v in overrides.items() if v is not None}
+    given = with_mode({k: v for k, v in overrides.items() if v is not None}, "overrides")
     for where, keys in ((path, values), ("overrides", given)):
         if unknown := sorted(set(keys) - set(PROFILE_FIELDS)):
             raise ProfileError(f"{where}: unknown profile keys {unknown}; known keys are {sorted(PROFILE_FIELDS)}")
@@ -255,11 +276,28 @@ def load_profile(name_or_path: str | os.PathLike, **overrides: Any) -> Profile:
         raise ProfileError(f"{where.get('fold', path)}: fold must be 0..{folds - 1}, not {checked['fold']}")
     _check_corpora(checked, where, path)
     if checked.get("validation", "speakers") != "speakers" and checked.get("protocol") != "emobox":
-        raise ProfileError(f"{where['validation']}: validation random is EmoBox's, for protocol emobox only; "
-                           "the other protocols pick the checkpoint as their table in the README says")  # fmt: skip
+        raise ProfileError(
+            f"{where['validation']}: validation random is EmoBox's, for protocol emobox only; "
+            "the other protocols pick the checkpoint as their table in the README says"
+        )
     if (family := (checked.get("scratch_config") or {}).get("model_type", "wav2vec2")) not in ENCODER_TYPES:
         raise ProfileError(f"{path}: scratch_config model_type must be one of {list(ENCODER_TYPES)}, not {family!r}")
     return Profile(**checked)
+
+
+def with_mode(values: dict, where: str, say: bool = True) -> dict:
+    """`values` with the booleans of versions before `mode` (freeze_encoder, freeze_feature_encoder) read as the
+    mode they meant, saying so in one line on standard error. ProfileError where they contradict a mode given."""
+    old = {key: values[key] for key in OLD_MODE_KEYS if key in values}
+    if not old:
+        return values
+    mode = next((OLD_MODE_KEYS[key] for key, value in old.items() if value is True), "fine-tuned")
+    given = ", ".join(f"{key}: {str(value).lower()}" for key, value in old.items())
+    if values.get("mode", mode) != mode:
+        raise ProfileError(f"{where}: {given} means mode {mode}, but mode is {values['mode']}; give mode alone")
+    if say:
+        print(f"note: {where}: {given} is read as mode: {mode} (the one field for it now)", file=sys.stderr)
+    return {**{key: value for key, value in values.items() if key not in OLD_MODE_KEYS}, "mode": mode}
 
 
 def named_corpora(text: str | None) -> list[str]:
@@ -269,7 +307,8 @@ def named_corpora(text: str | None) -> list[str]:
 
 def _check_corpora(checked: dict, where: dict, path: Path) -> None:
     """cross_corpus needs test corpora that do not train; other protocols take none."""
-    train, test = set(named_corpora(checked.get("corpora"))), set(named_corpora(checked.get("test_corpora")))
+    train = set(named_corpora(checked.get("corpora")))
+    test = set(named_corpora(checked.get("test_corpora")))
     cross = checked.get("protocol") in CROSS_CORPUS
     if cross and not test or test & train or test and not cross:
         raise ProfileError(

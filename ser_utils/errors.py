@@ -44,7 +44,8 @@ class AudioError(CorpusError):
 
     def __init__(self, path, reason: str, fix: str = "replace it with a good copy"):
         super().__init__(f"{path}: {reason}; {fix}")
-        self.path, self.reason = path, reason
+        self.path = path
+        self.reason = reason
 
 
 class ModelError(SerError, OSError):
@@ -159,12 +160,18 @@ def command_line(prefix: str = "error"):
                 print(f"{prefix}: {error}", file=sys.stderr)
                 return error.exit_code
             except KeyboardInterrupt:
-                print(f"{prefix}: interrupted; nothing half-written is left and finished files are kept (a "
-                      "training run continues from its last checkpoint with --resume)", file=sys.stderr)  # fmt: skip
+                print(
+                    f"{prefix}: interrupted; nothing half-written is left and finished files are kept (a "
+                    "training run continues from its last checkpoint with --resume)",
+                    file=sys.stderr,
+                )
                 return INTERRUPTED
             except pickle.UnpicklingError as error:
-                print(f"{prefix}: a pickled file was refused as unsafe to load ({str(error).splitlines()[0]}); use "
-                      "a .safetensors copy, or a file from a source you trust", file=sys.stderr)  # fmt: skip
+                print(
+                    f"{prefix}: a pickled file was refused as unsafe to load ({str(error).splitlines()[0]}); use "
+                    "a .safetensors copy, or a file from a source you trust",
+                    file=sys.stderr,
+                )
                 return SerError.exit_code
             except BrokenPipeError:
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit

@@ -176,8 +176,10 @@ def check_not_theirs(path: str | os.PathLike, heads: tuple[bytes, ...], command:
     with open(path, "rb") as handle:
         head = handle.read(max(map(len, heads)))
     if not head.startswith(heads):
-        raise OutputError(f"{path}: exists and is not an earlier {command} output, so it is left as it is; name a "
-                          "new file, or delete it first")  # fmt: skip
+        raise OutputError(
+            f"{path}: exists and is not an earlier {command} output, so it is left as it is; name a "
+            "new file, or delete it first"
+        )
 
 
 def check_writable(folder: str | os.PathLike) -> None:
@@ -233,7 +235,9 @@ def walk_files(root: str | os.PathLike, max_depth: int | None = None, skipped: l
     not followed, and neither is a folder that cannot be read; each is added to `skipped` as {"path", "reason"}."""
     root = Path(root)
     real_root = os.path.realpath(root)
-    walked, files, pending = {real_root}, [], [(root, 0)]
+    walked = {real_root}
+    files = []
+    pending = [(root, 0)]
     note = (lambda path, reason: skipped.append({"path": str(path), "reason": reason})) if skipped is not None else None
     while pending:
         folder, depth = pending.pop()

@@ -12,8 +12,14 @@ import platform
 from pathlib import Path
 
 # The instruction sets that decide CPU speed here: /proc/cpuinfo's flag, and the name rows give it.
-CPU_FEATURES = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX-512-BF16", "avx512_vnni": "VNNI",
-                "amx_bf16": "AMX-BF16", "amx_int8": "AMX-INT8"}  # fmt: skip
+CPU_FEATURES = {
+    "avx2": "AVX2",
+    "avx512f": "AVX-512",
+    "avx512_bf16": "AVX-512-BF16",
+    "avx512_vnni": "VNNI",
+    "amx_bf16": "AMX-BF16",
+    "amx_int8": "AMX-INT8",
+}
 NATIVE_BF16 = ("amx_bf16", "avx512_bf16")
 INFERENCE_PRECISIONS = ("fp32", "bf16")  # what inference offers (--precision)
 

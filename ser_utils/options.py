@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from ser_utils.bounds import BOUNDS
-from ser_utils.config import PROFILE_FIELDS, PROTOCOLS, VALIDATIONS, WINDOWS, Profile, scalar_type
+from ser_utils.config import MODES, OLD_MODE_KEYS, PROFILE_FIELDS, PROTOCOLS, VALIDATIONS, WINDOWS, Profile, scalar_type
 from ser_utils.errors import SettingError, command_line
 
 
@@ -30,14 +30,19 @@ def add_profile_options(parser: argparse.ArgumentParser, only=None) -> None:
     """One --option per profile field (--epochs, --learning-rate, --precision, ...; or only the fields named in
     `only`), with the field's help text, and --overrides: any of them as one YAML mapping (what the Makefile and
     the notebooks' `overrides` pass). Options left out stay None, so that the profile's own values are kept."""
-    parser.add_argument("--overrides", type=_fields_mapping, default={}, metavar="YAML",
-                        help='profile fields as one mapping, e.g. "{learning_rate: 1.0e-3, freeze_encoder: true}" '
-                        "(an option of its own wins)")  # fmt: skip
+    parser.add_argument(
+        "--overrides",
+        type=_fields_mapping,
+        default={},
+        metavar="YAML",
+        help='profile fields as one mapping, e.g. "{learning_rate: 1.0e-3, mode: frozen}" (an option of its own wins)',
+    )
     hints = typing.get_type_hints(Profile)
     for name, field in PROFILE_FIELDS.items():
         if not field.metadata["option"] or (only is not None and name not in only):
             continue
-        flag, kind = "--" + name.replace("_", "-"), scalar_type(hints[name])
+        flag = "--" + name.replace("_", "-")
+        kind = scalar_type(hints[name])
         default = "none" if field.default == "" else field.default
         help_text = f"{field.metadata['help']} (default: the profile's, else {default})"
         help_text = help_text.replace("%", "%%")  # argparse %-formats help texts: "20 %" must reach it as "20 %%"
@@ -46,18 +51,27 @@ def add_profile_options(parser: argparse.ArgumentParser, only=None) -> None:
         else:
             parse = BOUNDS[name].option(flag, ranged=False) if name in BOUNDS else kind
             parser.add_argument(flag, type=parse, choices=field.metadata["choices"], default=None, help=help_text)
+    for name in OLD_MODE_KEYS if only is None or "mode" in only else ():  # before --mode: read as it, with a note
+        parser.add_argument(
+            "--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction, help=argparse.SUPPRESS
+        )
 
 
 def profile_overrides(options: argparse.Namespace) -> dict[str, Any]:
     """The profile fields given on the command line (see add_profile_options): --overrides, then the options."""
-    given = {name: value for name, value in vars(options).items() if name in PROFILE_FIELDS and value is not None}
+    known = {*PROFILE_FIELDS, *OLD_MODE_KEYS}
+    given = {name: value for name, value in vars(options).items() if name in known and value is not None}
     return {**options.overrides, **given}
 
 
 # The make variables that set a profile field, each with its field (ser_utils.bounds holds the numbers' ranges).
 MAKE_VARIABLES = {"FOLDS": "n_folds", "SEEDS": "seed", "LR": "learning_rate"}
-MAKE_CHOICES = {"MODE": ("fine-tuned", "cnn-frozen", "frozen"), "PROTOCOL": tuple(PROTOCOLS), "WINDOW": WINDOWS,
-                "VALIDATION": VALIDATIONS}  # fmt: skip
+MAKE_CHOICES = {
+    "MODE": MODES,
+    "PROTOCOL": tuple(PROTOCOLS),
+    "WINDOW": WINDOWS,
+    "VALIDATION": VALIDATIONS,
+}
 
 
 def check_make_variables(values: dict[str, str]) -> None:
@@ -88,10 +102,11 @@ def check_make_variables(values: dict[str, str]) -> None:
 
 @command_line("make")
 def main(argv: list[str] | None = None) -> int:
-    """`python -m ser_utils.options NAME=VALUE ...`: check make's variables before a target does any work."""
-    check_make_variables(dict(item.partition("=")[::2] for item in (sys.argv[1:] if argv is None else argv)))
+    """`python -m ser_utils variables NAME=VALUE ...`: check make's variables before a target does any work."""
+    items = sys.argv[1:] if argv is None else argv
+    if {"-h", "--help"} & set(items):
+        print("usage: ser-variables NAME=VALUE ...  (FOLDS, SEEDS, LR, MODE, PROTOCOL, WINDOW, VALIDATION, DATA)")
+        print("Check make's variables before a target does any work: one line naming a bad one, and exit status 2.")
+        return 0
+    check_make_variables(dict(item.partition("=")[::2] for item in items))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

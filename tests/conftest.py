@@ -1,8 +1,7 @@
-"""Fixtures over the real RAVDESS clips in ../shared/data (or $SER_TEST_DATA)."""
+"""Fixtures over the real RAVDESS clips in ../shared/data (or $SER_TEST_DATA), and the tiers' markers set from the
+fixtures a test uses. The helpers tests import are in tests/helpers/."""
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,19 @@ STEREO_CLIPS = [
     "Actor_20/03-01-03-01-02-01-20",
     "Actor_20/03-01-06-01-01-02-20",
 ]
+
+
+# The fixtures that read ../shared/data: a test that uses one, directly or through another fixture, is needs_data.
+DATA_FIXTURES = {"ravdess_16k", "ravdess_48k_sample", "emodb", "stereo_clips"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if DATA_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.needs_data)
+        if "browser" in fixtures:  # tests/test_demo.py's headless Chromium
+            item.add_marker(pytest.mark.browser)
 
 
 def _require(path: Path) -> Path:
@@ -96,7 +108,7 @@ def small_manifest(ravdess_subset, tmp_path_factory):
 @pytest.fixture(scope="session")
 def kaggle_input(ravdess_16k, tmp_path_factory):
     """A /kaggle/input-like folder: RAVDESS (2 actors) and the four other corpora made of RAVDESS clips."""
-    from corpus_samples import make_kaggle_input
+    from helpers.corpus_samples import make_kaggle_input
 
     return make_kaggle_input(ravdess_16k, tmp_path_factory.mktemp("kaggle-input"))
 
@@ -109,7 +121,7 @@ def trained_run(tmp_path_factory):
     from ser_utils.data.sources import BUNDLED_SAMPLE
     from ser_utils.prepare.preprocess import prepare_corpus, read_manifest
     from ser_utils.prepare.protocols import assign_parts
-    from ser_utils.train.run import train
+    from ser_utils.train.run import train_run
 
     prepared = tmp_path_factory.mktemp("prepared-sample")
     prepare_corpus(BUNDLED_SAMPLE, prepared, progress=False)
@@ -119,7 +131,7 @@ def trained_run(tmp_path_factory):
     outputs, before = tmp_path_factory.mktemp("trained-run-outputs"), os.environ["SER_OUTPUT_DIR"]
     os.environ["SER_OUTPUT_DIR"] = str(outputs)  # its published model is its own: no other test replaces it
     try:
-        return train(profile, manifest, outputs / "runs" / "e2e", progress=False)
+        return train_run(profile, manifest, outputs / "runs" / "e2e", progress=False)
     finally:
         os.environ["SER_OUTPUT_DIR"] = before
 
@@ -129,7 +141,8 @@ def make_model_dir(tmp_path_factory):
     """Factory: the folder of an untrained small model (random weights from `seed`), as training writes one."""
     from ser_utils.config import load_profile
     from ser_utils.data.corpora import window_for
-    from ser_utils.train.model import build_model, save_model_folder
+    from ser_utils.model.build import build_model
+    from ser_utils.model.folder import save_model_folder
 
     def make(seed: int = 0) -> Path:
         model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=seed)
@@ -146,45 +159,7 @@ def model_dir(make_model_dir) -> Path:
     return make_model_dir(0)
 
 
-def run_command(*module_and_args, command=None, env=None, timeout: int = 600, cwd=PROJECT_ROOT, ok: bool = False):
-    """The one way tests run a command line: `python -m <module> <args>` (e.g. run_command("ser_utils.train",
-    "--epochs", 1)), or `command` as given (make, bash, a benchmark script, another interpreter). Output is captured
-    as text; `env` adds to os.environ, a None value removing that variable. With `ok`, the command must exit 0
-    without a traceback (the output's tail is the failure message). Test modules import it from here."""
-    command = [*map(str, command)] if command else [sys.executable, "-m", *map(str, module_and_args)]
-    merged = {key: value for key, value in {**os.environ, **(env or {})}.items() if value is not None}
-    done = subprocess.run(command, cwd=cwd, env=merged, capture_output=True, text=True, timeout=timeout)
-    if ok:
-        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
-
-
 @pytest.fixture()
 def clip(ravdess_16k) -> Path:
     """One real RAVDESS clip (Anger, strong)."""
     return ravdess_16k / "Actor_03" / "03-01-05-02-01-01-03.wav"
-
-
-def run_main(main, *args, env=None) -> subprocess.CompletedProcess:
-    """A command's `main(argv)` run in this process, its output captured, as run_command gives it: for tests whose
-    point is what the command decides (refusals, error rows), not the interpreter around it. The command_line guard
-    that makes an expected failure one line and an exit code is the same code (argparse's SystemExit gives its
-    status); anything else raises here, so the test fails as a traceback would. `env` adds to os.environ for the
-    call (a None value removing that variable)."""
-    import contextlib
-    import io
-
-    saved = {name: os.environ.get(name) for name in env or {}}
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        for name, value in (env or {}).items():
-            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, str(value))
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main([*map(str, args)])
-            except SystemExit as exit:  # argparse refusing an option: usage and exit status 2, as in a process
-                code = exit.code
-    finally:
-        for name, value in saved.items():
-            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())

@@ -4,17 +4,23 @@ import json
 import re
 import sys
 
-from conftest import run_command
+import pytest
+from helpers.commands import run_command
+
 from ser_utils.config import PROJECT_ROOT
 
 
+@pytest.mark.slow
 def test_the_gpu_check_rehearses_every_step_on_the_cpu(tmp_path):
     """benchmarks/gpu_check.sh --tiny, the script a session lent the GPU runs there, with the tests' small replica,
     the bundled sample, 2 timed steps and 1 epoch: every step ends well, the training throughput and the complete
     run each append their row, the phases of the run add up to less than its wall time, and the run's record and
     the versions come back under $OUT."""
-    done = run_command(command=["bash", PROJECT_ROOT / "benchmarks" / "gpu_check.sh", "--tiny"], timeout=600,
-                       env={"OUT": str(tmp_path), "PYTHON": sys.executable})  # fmt: skip
+    done = run_command(
+        command=["bash", PROJECT_ROOT / "benchmarks" / "gpu_check.sh", "--tiny"],
+        timeout=600,
+        env={"OUT": str(tmp_path), "PYTHON": sys.executable},
+    )
     log = (tmp_path / "gpu_check.log").read_text()
     assert done.returncode == 0, done.stdout[-2000:] + log[-4000:]
     summary = (tmp_path / "summary.md").read_text()
@@ -37,18 +43,22 @@ def test_the_gpu_check_rehearses_every_step_on_the_cpu(tmp_path):
     assert all(phase >= 0 for phase in phases) and phases[2] > 0 and 0 < other < wall
     info = json.loads((tmp_path / "run_info.json").read_text())
     assert info["profile"]["name"] == "full" and info["profile"]["epochs"] == 1
-    assert list(info["timings_s"]) == ["preprocessing", "model_and_datasets", "training_steps", "evaluation",
-                                       "checkpoints", "model_folder", "test_part"]  # fmt: skip
+    assert list(info["timings_s"]) == [
+        "preprocessing",
+        "model_and_datasets",
+        "training_steps",
+        "evaluation",
+        "checkpoints",
+        "model_folder",
+        "test_part",
+    ]
 
 
 def test_reproduce_time_rows_say_whether_the_numbers_moved(tmp_path):
     """benchmarks/reproduce_time.py's rows (its make reproduce runs take minutes, so only the table is tested here):
     each side's wall and notebook seconds, and "yes" or "**no**" against the first run's history and test scores."""
-    sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
-    try:
-        from reproduce_time import HEADER, NOTEBOOKS, numbers, table_rows
-    finally:
-        sys.path.pop(0)
+    from reproduce_time import HEADER, NOTEBOOKS, numbers, table_rows
+
     run_dir = tmp_path / "runs" / "smoke_20261202-000000"
     run_dir.mkdir(parents=True)
     (run_dir / "history.csv").write_text("Epoch,Accuracy\n1,0.25\n")
@@ -66,21 +76,31 @@ def test_reproduce_time_rows_say_whether_the_numbers_moved(tmp_path):
 def test_each_run_appends_a_row_under_its_own_section(tmp_path):
     """What every script does with its row (benchmarks/results_table.py): later runs add rows under their own
     section, which is made once, and the other sections stay as they were."""
-    sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
-    try:
-        from results_table import PREAMBLE, append_row
-    finally:
-        sys.path.pop(0)
+    from results_table import PREAMBLE, append_row
+
     path = tmp_path / "BENCHMARKS.md"
     for section, row in (("## A", "| 1 |"), ("## B", "| 2 |"), ("## A", "| 3 |")):
         append_row(path, section, "| x |\n|---|", row)
     assert path.read_text() == PREAMBLE + "\n## A\n\n| x |\n|---|\n| 1 |\n| 3 |\n\n## B\n\n| x |\n|---|\n| 2 |\n"
 
 
+@pytest.mark.slow
 def test_checkpointing_benchmark_on_a_tiny_model_names_the_cpu(tmp_path):
     output = tmp_path / "BENCHMARKS.md"
-    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "checkpointing.py"), "--arch", "tiny",
-               "--steps", "2", "--batch-size", "4", "--device", "cpu", "--output", str(output)]  # fmt: skip
+    command = [
+        sys.executable,
+        str(PROJECT_ROOT / "benchmarks" / "checkpointing.py"),
+        "--arch",
+        "tiny",
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--device",
+        "cpu",
+        "--output",
+        str(output),
+    ]
     done = run_command(command=command, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
     rows = [line for line in output.read_text().splitlines() if line.startswith("| 2")]
@@ -93,9 +113,18 @@ def test_checkpointing_benchmark_on_a_tiny_model_names_the_cpu(tmp_path):
 
 def test_preprocess_throughput_on_two_actors(ravdess_subset, ravdess_48k_sample, tmp_path):
     output = tmp_path / "BENCHMARKS.md"
-    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "preprocess_throughput.py"),
-               "--data", str(ravdess_subset([1, 2], 12)), "--originals", str(ravdess_48k_sample),
-               "--cache", str(tmp_path / "48k"), "--output", str(output)]  # fmt: skip
+    command = [
+        sys.executable,
+        str(PROJECT_ROOT / "benchmarks" / "preprocess_throughput.py"),
+        "--data",
+        str(ravdess_subset([1, 2], 12)),
+        "--originals",
+        str(ravdess_48k_sample),
+        "--cache",
+        str(tmp_path / "48k"),
+        "--output",
+        str(output),
+    ]
     done = run_command(command=command, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     copies = sorted((tmp_path / "48k").rglob("*.wav"))
@@ -109,8 +138,21 @@ def test_preprocess_throughput_on_two_actors(ravdess_subset, ravdess_48k_sample,
 def _inference_rows(script: str, data, clips: int, tmp_path, *options: str) -> list[list[str]]:
     """Run an inference benchmark on the tiny architecture, batch 4; the cells of the rows it appended."""
     output = tmp_path / "BENCHMARKS.md"
-    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / script), "--arch", "tiny", "--data", str(data),
-               "--clips", str(clips), "--batch-size", "4", "--output", str(output), *options]  # fmt: skip
+    command = [
+        sys.executable,
+        str(PROJECT_ROOT / "benchmarks" / script),
+        "--arch",
+        "tiny",
+        "--data",
+        str(data),
+        "--clips",
+        str(clips),
+        "--batch-size",
+        "4",
+        "--output",
+        str(output),
+        *options,
+    ]
     done = run_command(command=command, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
@@ -125,10 +167,20 @@ def test_int8_inference_on_a_tiny_model(ravdess_subset, tmp_path):
     assert 0 <= float(rows[0][9].rstrip("%")) <= 100 and 0 <= float(rows[0][10].rstrip(" |")) < 1
 
 
+@pytest.mark.slow
 def test_window_memory_on_short_recordings(tmp_path):
     output = tmp_path / "BENCHMARKS.md"
-    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "window_memory.py"), "--hours", "0.01", "0.02",
-               "--rate", "16000", "--output", str(output)]  # fmt: skip
+    command = [
+        sys.executable,
+        str(PROJECT_ROOT / "benchmarks" / "window_memory.py"),
+        "--hours",
+        "0.01",
+        "0.02",
+        "--rate",
+        "16000",
+        "--output",
+        str(output),
+    ]
     done = run_command(command=command, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
@@ -139,9 +191,18 @@ def test_window_memory_on_short_recordings(tmp_path):
 
 def test_frozen_cache_benchmark_on_a_subset(ravdess_subset, tmp_path):
     output = tmp_path / "BENCHMARKS.md"
-    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "frozen_cache.py"),
-               "--data", str(ravdess_subset(range(1, 7), 8)), "--folds", "3", "--epochs", "2",
-               "--output", str(output)]  # fmt: skip
+    command = [
+        sys.executable,
+        str(PROJECT_ROOT / "benchmarks" / "frozen_cache.py"),
+        "--data",
+        str(ravdess_subset(range(1, 7), 8)),
+        "--folds",
+        "3",
+        "--epochs",
+        "2",
+        "--output",
+        str(output),
+    ]
     done = run_command(command=command, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
@@ -160,8 +221,10 @@ def test_onnx_inference_benchmark_on_a_tiny_model(ravdess_subset, tmp_path):
     kept = [row for row in rows if len(row) == 12]  # --malloc's row: each backend with glibc's default, then kept
     rows = [row for row in rows if len(row) == 14]
     assert len(kept) == 1 and len(rows) == 1 and kept[0][2:5] == rows[0][2:5]
-    cells = [re.match(r"([\d.]+) → ([\d.]+) clips/s \(([\d.]+)x\), (\d+) → (\d+) page faults a batch", cell)
-             for cell in kept[0][5:10]]  # fmt: skip
+    cells = [
+        re.match(r"([\d.]+) → ([\d.]+) clips/s \(([\d.]+)x\), (\d+) → (\d+) page faults a batch", cell)
+        for cell in kept[0][5:10]
+    ]
     for before, after, ratio, _, _ in (map(float, cell.groups()) for cell in cells):
         assert abs(ratio - after / before) < 0.01 * ratio + 0.01
     assert all(int(cell.group(4)) > 0 and int(cell.group(5)) > 0 for cell in cells)  # counted on both sides
@@ -182,9 +245,24 @@ def test_onnx_inference_benchmark_on_a_tiny_model(ravdess_subset, tmp_path):
 
 def test_whisper_window_benchmark_trains_a_small_whisper_and_times_both_inputs(ravdess_subset, tmp_path):
     output, data = tmp_path / "BENCHMARKS.md", ravdess_subset([1, 2], 10)
-    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "whisper_window.py"), "--arch", "tiny",
-               "--data", str(data), "--train-data", str(data), "--epochs", "1", "--clips", "6", "--batch-size", "3",
-               "--output", str(output)]  # fmt: skip
+    command = [
+        sys.executable,
+        str(PROJECT_ROOT / "benchmarks" / "whisper_window.py"),
+        "--arch",
+        "tiny",
+        "--data",
+        str(data),
+        "--train-data",
+        str(data),
+        "--epochs",
+        "1",
+        "--clips",
+        "6",
+        "--batch-size",
+        "3",
+        "--output",
+        str(output),
+    ]
     done = run_command(command=command, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
@@ -220,10 +298,23 @@ def test_whole_padding_benchmark_compares_batches_with_one_clip_at_a_time(ravdes
     assert masked < 1e-4 and group > masked  # the mask makes padding vanish; the zeros without it do not
 
 
+@pytest.mark.slow
 def test_segments_benchmark_on_a_tiny_model_appends_its_two_rows(tmp_path):
     output = tmp_path / "BENCHMARKS.md"
-    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "segments.py"), "--hours", "0.005", "--arch", "tiny",
-               "--clips", "8", "--short-s", "0", "--output", str(output)]  # fmt: skip
+    command = [
+        sys.executable,
+        str(PROJECT_ROOT / "benchmarks" / "segments.py"),
+        "--hours",
+        "0.005",
+        "--arch",
+        "tiny",
+        "--clips",
+        "8",
+        "--short-s",
+        "0",
+        "--output",
+        str(output),
+    ]
     done = run_command(command=command, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line.split(" | ") for line in output.read_text().splitlines() if line.startswith("| 2")]
@@ -232,11 +323,25 @@ def test_segments_benchmark_on_a_tiny_model_appends_its_two_rows(tmp_path):
     assert rows[1][8] == "0 s: not run / not run MiB |"
 
 
+@pytest.mark.slow
 def test_malloc_benchmark_on_a_tiny_model_counts_page_faults_on_both_sides(tmp_path):
     """train_throughput.py --malloc: glibc's default malloc against keep_freed_memory, each in its own process."""
     output = tmp_path / "BENCHMARKS.md"
-    command = [sys.executable, str(PROJECT_ROOT / "benchmarks" / "train_throughput.py"), "--malloc", "--arch", "tiny",
-               "--steps", "3", "--batch-size", "4", "--device", "cpu", "--output", str(output)]  # fmt: skip
+    command = [
+        sys.executable,
+        str(PROJECT_ROOT / "benchmarks" / "train_throughput.py"),
+        "--malloc",
+        "--arch",
+        "tiny",
+        "--steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--device",
+        "cpu",
+        "--output",
+        str(output),
+    ]
     done = run_command(command=command, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
     (row,) = [line for line in output.read_text().splitlines() if line.startswith("| 2")]
@@ -250,11 +355,7 @@ def test_the_environment_make_installs_comes_compiled_and_the_install_benchmark_
     import importlib.util
     from pathlib import Path
 
-    sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
-    try:
-        import install_time
-    finally:
-        sys.path.pop(0)
+    import install_time
 
     assert "compileall.compile_dir(" in install_time.COMPILE_ALL and "workers=0" in install_time.COMPILE_ALL
     if (Path(sys.prefix) / ".installed").exists():  # made by `make .venv/.installed`, as make test and CI run

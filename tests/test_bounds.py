@@ -7,19 +7,21 @@ a command line), never a traceback, and never work started on a value out of ran
 
 import math
 import re
+import shlex
 
 import pytest
+from helpers.commands import run_command, run_main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import run_command, run_main
 from ser_utils.bounds import BOUNDS, NAME_BYTES, OPTIMIZERS, Bound, check_config, check_name, option_type
 from ser_utils.config import PROFILE_FIELDS, load_profile
 from ser_utils.errors import ProfileError, SettingError
 from ser_utils.options import check_make_variables
 
-GENERATED = settings(max_examples=40, deadline=None, derandomize=True,
-                     suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+GENERATED = settings(
+    max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 NOT_FINITE = [math.nan, math.inf, -math.inf]
 
 
@@ -28,11 +30,17 @@ def outside(bound: Bound):
     options = [st.sampled_from(NOT_FINITE)]
     number = st.integers if bound.kind is int else st.floats
     if bound.low is not None:
-        options.append(number(max_value=bound.low - (0 if bound.above or bound.kind is float else 1)).filter(
-            lambda v: not bound.holds(v)))  # fmt: skip
+        options.append(
+            number(max_value=bound.low - (0 if bound.above or bound.kind is float else 1)).filter(
+                lambda v: not bound.holds(v)
+            )
+        )
     if bound.high is not None:
-        options.append(number(min_value=bound.high + (0 if bound.below or bound.kind is float else 1)).filter(
-            lambda v: not bound.holds(v)))  # fmt: skip
+        options.append(
+            number(min_value=bound.high + (0 if bound.below or bound.kind is float else 1)).filter(
+                lambda v: not bound.holds(v)
+            )
+        )
     return st.one_of(options)
 
 
@@ -155,7 +163,7 @@ def test_the_option_types_name_the_flag_and_range():
 def test_the_python_api_refuses_what_the_command_line_refuses(model_dir, clip):
     """Predictor.segments, SpeechDetector and predict take no setting ser-predict refuses: each is refused before
     any audio is read (a hop of 0 never finished; a threshold of 0 classified digital silence as speech)."""
-    from ser_utils.ship.predict import Predictor, predict
+    from ser_utils.ship.predict import Predictor, predict_table
     from ser_utils.ship.segments import SpeechDetector
 
     predictor = Predictor(model_dir, device="cpu")
@@ -176,7 +184,7 @@ def test_the_python_api_refuses_what_the_command_line_refuses(model_dir, clip):
     refused()
     for keywords in ({"batch_size": 0}, {"hop_s": 0.0}, {"hop_s": math.nan}):
         with pytest.raises(SettingError, match="predict: "):
-            predict([clip], predictor=predictor, progress=False, **keywords)
+            predict_table([clip], predictor=predictor, progress=False, **keywords)
 
 
 @GENERATED
@@ -209,12 +217,20 @@ def test_make_refuses_a_bad_variable_in_one_line_before_any_notebook(tmp_path):
 def test_make_passes_a_data_folder_with_a_space_as_one_folder(tmp_path):
     one, other = tmp_path / "my corpus", tmp_path / "other"
     one.mkdir(), other.mkdir()
-    done = run_command(command=["make", "-n", "-o", ".venv/.installed", "eda", f"DATA={one}"], ok=True)
-    assert f"-p data_dir '{one}'" in done.stdout
-    done = run_command(command=["make", "-n", "-o", ".venv/.installed", "baseline", f"DATA={one}"], ok=True)
-    assert f"--data '{one}'" in done.stdout
-    done = run_command(command=["make", "-n", "-o", ".venv/.installed", "eda", f"DATA={other} {tmp_path}"], ok=True)
-    assert f"-p data_dir '{other},{tmp_path}'" in done.stdout
+    for target in ("eda", "baseline", "kfold"):
+        done = run_command(command=["make", "-n", "-o", ".venv/.installed", target, f"DATA={one}"], ok=True)
+        assert f"--data '{one}'" in done.stdout, target
+    # The pipeline hands the notebooks one folder, or several, as their comma-separated data_dir.
+    for data, folders in (
+        ([str(one)], [one]),
+        ([f"{other} {tmp_path}"], [other, tmp_path]),
+        ([str(one), str(other)], [one, other]),
+    ):
+        done = run_command("ser_utils", "kfold", "--print-commands", "--folds", "3", "--data", *data, ok=True)
+        commands = [shlex.split(line) for line in done.stdout.splitlines()]
+        assert len(commands) == 3 and all(
+            command[command.index("data_dir") + 1] == ",".join(map(str, folders)) for command in commands
+        ), done.stdout
 
 
 @GENERATED
@@ -249,9 +265,11 @@ def test_values_that_reach_a_library_are_checked_against_what_it_takes(tmp_path)
         ProfileError, match=re.escape(f"{profile}: scratch_config hidden_size must be 1 to 65536, not -4")
     ):
         load_profile(profile)
-    for config, said in (({"conv_dim": [32, 0]}, "conv_dim must be 1 to 65536, not 0"),
-                         ({"hidden_dropout": 1.5}, "hidden_dropout must be from 0 to 1"),
-                         ({"mask_time_prob": 0}, None)):  # fmt: skip
+    for config, said in (
+        ({"conv_dim": [32, 0]}, "conv_dim must be 1 to 65536, not 0"),
+        ({"hidden_dropout": 1.5}, "hidden_dropout must be from 0 to 1"),
+        ({"mask_time_prob": 0}, None),
+    ):
         if said is None:
             check_config(config, "p")
             continue

@@ -9,18 +9,15 @@ import pytest
 import soundfile as sf
 
 from ser_utils.errors import ModelError
-from ser_utils.ship.predict import Predictor
-from ser_utils.train.calibration import (
-    CALIBRATION_FILE,
+from ser_utils.model.folder import CALIBRATION_FILE, MODEL_DIR, read_temperature, write_temperature
+from ser_utils.scoring.calibration import (
     calibration_record,
     expected_calibration_error,
     fit_temperature,
-    read_temperature,
     reliability,
     softmax,
-    write_temperature,
 )
-from ser_utils.train.run_folders import MODEL_DIR
+from ser_utils.ship.predict import Predictor
 
 
 def simulated(seed: int, clips: int = 4000, classes: int = 8, sharpness: float = 1.0):
@@ -72,8 +69,16 @@ def test_without_validation_clips_there_is_no_temperature():
 
 def test_the_model_folder_keeps_the_temperature_and_refuses_a_damaged_one(tmp_path):
     assert read_temperature(tmp_path) is None
-    write_temperature(tmp_path, {"temperature": 1.8, "method": "m", "validation_clips": 40,
-                                 "validation_ECE_before": 0.2, "validation_ECE_after": 0.05})  # fmt: skip
+    write_temperature(
+        tmp_path,
+        {
+            "temperature": 1.8,
+            "method": "m",
+            "validation_clips": 40,
+            "validation_ECE_before": 0.2,
+            "validation_ECE_after": 0.05,
+        },
+    )
     assert read_temperature(tmp_path) == 1.8
     (tmp_path / CALIBRATION_FILE).write_text(json.dumps({"temperature": -1}))
     with pytest.raises(
@@ -105,7 +110,7 @@ def test_the_ece_of_a_perfectly_calibrated_model_is_a_noise_floor_not_zero():
     """240 clips whose true emotions are drawn from the model's own probabilities (perfect calibration): their ECE is
     a few percent by chance alone, within ece_floor's 95th percentile; an over-confident model's (its logits tripled)
     is beyond it."""
-    from ser_utils.train.calibration import brier_score, ece_floor, expected_calibration_error, softmax
+    from ser_utils.scoring.calibration import brier_score, ece_floor, expected_calibration_error, softmax
 
     rng = np.random.default_rng(0)
     probabilities = softmax(rng.normal(size=(240, 8)) * 1.5)
@@ -122,13 +127,14 @@ def test_the_ece_of_a_perfectly_calibrated_model_is_a_noise_floor_not_zero():
 
 
 def test_the_record_gives_nll_brier_the_floor_and_whether_validation_voices_train():
-    from ser_utils.train.calibration import calibration_record, negative_log_likelihood
+    from ser_utils.scoring.calibration import calibration_record, negative_log_likelihood
 
     rng = np.random.default_rng(1)
     test_logits, validation_logits = rng.normal(size=(60, 4)), rng.normal(size=(40, 4))
     test_index, validation_index = rng.integers(0, 4, 60), rng.integers(0, 4, 40)
     record = calibration_record(test_logits, test_index, validation_logits, validation_index, True)
     assert record["validation_voices_train"] is True and record["test_NLL_before"] == pytest.approx(
-        negative_log_likelihood(test_logits, test_index))  # fmt: skip
+        negative_log_likelihood(test_logits, test_index)
+    )
     assert {"test_Brier_before", "test_Brier_after", "test_ECE_floor_before", "test_ECE_floor_after"} <= set(record)
     assert calibration_record(test_logits, test_index)["validation_voices_train"] is None

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ser_utils.train import card
-from ser_utils.train.card import CARD_FILE, model_card, push_model
-from ser_utils.train.run_folders import MODEL_DIR
+from ser_utils.model import card
+from ser_utils.model.card import model_card, push_model
+from ser_utils.model.folder import CARD_FILE, MODEL_DIR
 
 
 def _header_and_text(path):
@@ -25,8 +25,11 @@ def test_the_card_says_what_the_run_record_says(trained_run):
     assert set(header["metrics"]) == {"accuracy", "recall", "f1"}
     metrics = header["model-index"][0]["results"][0]["metrics"]
     scores = {entry["type"]: entry["value"] for entry in metrics}
-    assert scores == {"accuracy": round(info["test_metrics"]["WA"], 4), "recall": round(info["test_metrics"]["UA"], 4),
-                      "f1": round(info["test_metrics"]["macro_F1"], 4)}  # fmt: skip
+    assert scores == {
+        "accuracy": round(info["test_metrics"]["WA"], 4),
+        "recall": round(info["test_metrics"]["UA"], 4),
+        "f1": round(info["test_metrics"]["macro_F1"], 4),
+    }
     assert all(info["protocol_label"] in entry["name"] for entry in metrics)  # each number labelled with its protocol
     leakage = info["leakage"]
     assert f"{leakage['actors_on_both_sides']} speakers also seen" in body
@@ -52,8 +55,10 @@ def test_the_card_states_the_calibration_before_and_after_and_the_low_groups(tra
     ]
     body = model_card(info)
     before, floor = info["calibration"]["test_ECE_before"], info["calibration"]["test_ECE_floor_before"]["mean"]
-    assert (f"{before:.1%} with the model's own probabilities (a perfectly calibrated model would show {floor:.1%} "
-            "on as many clips), 4.1% after temperature scaling (T = 1.734") in body  # fmt: skip
+    assert (
+        f"{before:.1%} with the model's own probabilities (a perfectly calibrated model would show {floor:.1%} "
+        "on as many clips), 4.1% after temperature scaling (T = 1.734"
+    ) in body
     assert "fitted on the 48 validation clips" in body and "pipeline()` does not" in body
     assert "- speaker ravdess:03: UA 10.0 % on 5 clips, 22.0 points below" in body
 
@@ -92,7 +97,7 @@ def test_push_to_hub_uploads_the_folder_with_its_card(trained_run, monkeypatch):
     folder = trained_run.run_dir / MODEL_DIR
     assert push_model(folder, "me/ser-model") == "https://hub.example/me/ser-model"
     assert calls == [("create", "me/ser-model", True, True), ("upload", str(folder), "me/ser-model")]
-    assert (folder / card.CARD_FILE).is_file()
+    assert (folder / CARD_FILE).is_file()
 
 
 @pytest.mark.parametrize("corpus", ["ravdess", "tess"])

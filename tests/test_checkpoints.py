@@ -1,10 +1,10 @@
-"""The real checkpoints as users download them: Hub-faithful replicas (tests/hub_replicas.py) of the six pretrained
+"""The real checkpoints as users download them: Hub-faithful replicas (benchmarks/hub_replicas.py) of the six pretrained
 encoders the profiles name, read from a Hub cache offline (HF_HOME there, HF_HUB_OFFLINE=1), through the command
 line and `make finetune`.
 
 For each replica: every encoder tensor is the checkpoint's (nothing re-initialised), activation checkpointing is off
 unless asked for (wav2vec2-base's config says true), the input normalisation is the preprocessor config's, and
-prediction from the trained model folder (ser-predict's predict()) agrees with the model's own evaluation."""
+prediction from the trained model folder (ser-predict's predict_table()) agrees with the model's own evaluation."""
 
 import json
 import os
@@ -12,18 +12,18 @@ import platform
 import sys
 from pathlib import Path
 
+import hub_replicas
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from helpers.commands import run_command
 
-from conftest import run_command
 from ser_utils import machine
 from ser_utils.config import EMOTIONS, PROJECT_ROOT
-from ser_utils.ship.predict import predict
+from ser_utils.ship.predict import predict_table
 
-sys.path.insert(0, str(Path(__file__).parent))
-import hub_replicas  # noqa: E402
+pytestmark = pytest.mark.lowest  # make test-lowest: what the libraries decide
 
 PROFILES = {
     "full": "facebook/wav2vec2-base",
@@ -49,8 +49,12 @@ def hub_home(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def offline_env(hub_home, tmp_path_factory) -> dict:
-    return {**os.environ, "HF_HOME": str(hub_home), "HF_HUB_OFFLINE": "1",
-            "SER_OUTPUT_DIR": str(tmp_path_factory.mktemp("replica-outputs"))}  # fmt: skip
+    return {
+        **os.environ,
+        "HF_HOME": str(hub_home),
+        "HF_HUB_OFFLINE": "1",
+        "SER_OUTPUT_DIR": str(tmp_path_factory.mktemp("replica-outputs")),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +94,7 @@ def test_replicas_keep_the_real_files_flags(hub_home):
 
 
 def test_every_encoder_tensor_loads_as_the_checkpoint_has_it(hub_home, offline_env, clip):
-    check = [sys.executable, Path(__file__).parent / "hub_replicas.py", "check", hub_home, clip]
+    check = [sys.executable, PROJECT_ROOT / "benchmarks" / "hub_replicas.py", "check", hub_home, clip]
     done = run_command(command=check, ok=True, env=offline_env)
     results = json.loads(done.stdout.strip().splitlines()[-1])
     assert sorted(results) == sorted(PROFILES.values())
@@ -108,8 +112,10 @@ def test_every_encoder_tensor_loads_as_the_checkpoint_has_it(hub_home, offline_e
         assert result["as_read"] is not preprocessor["do_normalize"], checkpoint
         assert result["attention_mask"] is preprocessor["return_attention_mask"], checkpoint
     # One line per load says what was kept, what is new and what was dropped; no table of keys.
-    assert ("loaded facebook/wav2vec2-base: 51 encoder tensors kept; new, to train: classifier, projector; dropped "
-            "pretraining heads: project_hid, project_q, quantizer") in done.stdout  # fmt: skip
+    assert (
+        "loaded facebook/wav2vec2-base: 51 encoder tensors kept; new, to train: classifier, projector; dropped "
+        "pretraining heads: project_hid, project_q, quantizer"
+    ) in done.stdout
     assert "LOAD REPORT" not in done.stdout + done.stderr and "newly initialized" not in done.stdout + done.stderr
     assert "gradient_checkpointing" not in done.stderr
 
@@ -119,7 +125,7 @@ def test_any_other_missing_or_unexpected_tensor_is_a_loud_warning(hub_home, tmp_
 
     import torch
 
-    from ser_utils.train.model import build_model
+    from ser_utils.model.build import build_model
 
     folder = shutil.copytree(hub_replicas.snapshot_dir(hub_home, "facebook/hubert-base-ls960"), tmp_path / "hubert")
     tensors = torch.load(folder / "pytorch_model.bin", weights_only=True)
@@ -145,15 +151,29 @@ def check_run(run_dir: Path, checkpoint: str, checkpointing: bool = False) -> pd
     predictions = pd.read_csv(run_dir / "predictions.csv")
     # What ser-predict does, in this process (its command line is tested in test_predict.py): the run's own
     # test probabilities come back from the model folder.
-    again = predict(predictions["source"], model_dir=run_dir / "model", progress=False)
+    again = predict_table(predictions["source"], model_dir=run_dir / "model", progress=False)
     assert largest_difference(again.set_index("path").loc[predictions["source"]], predictions) < 1e-4
     return predictions
 
 
 def train_replica(profile: str, data: Path, env: dict, run_name: str, *options):
     """One epoch of `profile` on `data` from the command line, into the run folder `run_name`."""
-    return run_command("ser_utils.train", "--profile", profile, "--epochs", 1, "--data", data, "--run-name", run_name,
-                       "--no-progress", *options, ok=True, env=env)  # fmt: skip
+    return run_command(
+        "ser_utils",
+        "train",
+        "--profile",
+        profile,
+        "--epochs",
+        1,
+        "--data",
+        data,
+        "--run-name",
+        run_name,
+        "--no-progress",
+        *options,
+        ok=True,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
@@ -175,8 +195,16 @@ def test_make_finetune_trains_like_the_command_line(few_clips, offline_env, tmp_
     profile = {**yaml.safe_load((PROJECT_ROOT / "params" / "full.yaml").read_text()), "epochs": 1}
     (tmp_path / "full-1.yaml").write_text(yaml.safe_dump(profile))
     venv = Path(sys.prefix)
-    make = ["make", "-o", f"{venv}/.installed", "finetune", f"VENV={venv}", f"PROFILE={tmp_path / 'full-1.yaml'}",
-            f"DATA={few_clips}", "RUN=replica-notebook"]  # fmt: skip
+    make = [
+        "make",
+        "-o",
+        f"{venv}/.installed",
+        "finetune",
+        f"VENV={venv}",
+        f"PROFILE={tmp_path / 'full-1.yaml'}",
+        f"DATA={few_clips}",
+        "RUN=replica-notebook",
+    ]
     run_command(command=make, ok=True, env=offline_env)
     runs = Path(offline_env["SER_OUTPUT_DIR"]) / "runs"
     notebook = check_run(runs / "replica-notebook", PROFILES["full"])

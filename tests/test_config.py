@@ -1,8 +1,11 @@
-import pytest
+import argparse
 
-from conftest import run_command
+import pytest
+from helpers.commands import run_command
+
 from ser_utils import config
 from ser_utils import options as profile_options
+from ser_utils.__main__ import COMMANDS
 from ser_utils.data.corpora import window_for
 
 
@@ -56,7 +59,8 @@ def test_every_profile_field_is_an_option_with_its_own_help():
 
     parser = argparse.ArgumentParser()
     profile_options.add_profile_options(parser)
-    actions = {action.dest: action for action in parser._actions if action.dest not in ("help", "overrides")}
+    shown = [action for action in parser._actions if action.help != argparse.SUPPRESS]  # not the old spellings
+    actions = {action.dest: action for action in shown if action.dest not in ("help", "overrides")}
     options = [name for name, field in config.PROFILE_FIELDS.items() if field.metadata["option"]]
     assert sorted(actions) == sorted(options) and "learning_rate" in actions
     helps = [actions[name].help for name in options]
@@ -67,10 +71,10 @@ def test_every_profile_field_is_an_option_with_its_own_help():
     assert profile_options.profile_overrides(parsed) == {"epochs": 3, "compile": False, "protocol": "actor_kfold"}
     assert config.load_profile("smoke", **profile_options.profile_overrides(parsed)).epochs == 3
     # --overrides: the fields as one mapping (the Makefile's), each field's own option winning over it
-    mapping = '{"learning_rate":1e-3,"freeze_encoder":true,"epochs":5}'
+    mapping = '{"learning_rate":1e-3,"mode":"frozen","epochs":5}'
     parsed = parser.parse_args(["--overrides", mapping, "--epochs", "3"])
     profile = config.load_profile("smoke", **profile_options.profile_overrides(parsed))
-    assert (profile.learning_rate, profile.freeze_encoder, profile.epochs) == (1e-3, True, 3)
+    assert (profile.learning_rate, profile.mode, profile.epochs) == (1e-3, "frozen", 3)
     with pytest.raises(SystemExit):
         parser.parse_args(["--overrides", "[1, 2]"])
     with pytest.raises(
@@ -81,14 +85,15 @@ def test_every_profile_field_is_an_option_with_its_own_help():
         config.load_profile("smoke", learning_rte=1e-3)
 
 
-@pytest.mark.parametrize("command", ["train", "preprocess", "baseline", "predict", "data verify"])
+@pytest.mark.parametrize("command", [*(name for name in COMMANDS if name not in ("data", "variables")), "data verify"])
 def test_command_lines_describe_every_option(command):
     import re
 
     module, *sub = command.split()
-    done = run_command(f"ser_utils.{module}", *sub, "--help", timeout=120)
+    done = run_command("ser_utils", module, *sub, "--help", timeout=120)
     assert done.returncode == 0 and "Traceback" not in done.stderr
-    described = done.stdout.split("positional arguments:" if sub or module == "predict" else "options:")[1]
+    assert done.stdout.startswith(f"usage: ser-{module} ")  # its own name, as its ser-<command> script says it
+    described = done.stdout.split("positional arguments:" if "positional arguments:" in done.stdout else "options:")[1]
     lines = described.splitlines()
     entries = [i for i, line in enumerate(lines) if re.match(r"^  [-\w]", line)]
     assert len(entries) >= 2
@@ -113,3 +118,22 @@ def test_a_command_run_as_a_program_freezes_its_heap_at_exit_and_one_called_from
         for how in ("program", "call")
     }
     assert frozen["program"] > 1000 and frozen["call"] == 0
+
+
+def test_the_booleans_before_mode_are_read_as_the_mode_they_meant_with_a_note(tmp_path, capsys):
+    """freeze_encoder and freeze_feature_encoder (YAML, overrides, options) still load, as `mode`, saying so once."""
+    old = tmp_path / "old.yaml"
+    old.write_text("freeze_feature_encoder: true\nweighted_layer_sum: true\n")
+    profile = config.load_profile(old)
+    assert (profile.mode, profile.mode_label) == ("cnn-frozen", "feature encoder frozen + layer sum")
+    assert "freeze_feature_encoder: true is read as mode: cnn-frozen" in capsys.readouterr().err
+    assert config.load_profile("smoke", freeze_encoder=True, freeze_feature_encoder=True).mode == "frozen"
+    assert config.load_profile("smoke", freeze_encoder=False).mode == "fine-tuned"
+    parser = argparse.ArgumentParser()
+    profile_options.add_profile_options(parser)
+    given = profile_options.profile_overrides(parser.parse_args(["--freeze-encoder", "--epochs", "2"]))
+    assert config.load_profile("smoke", **given).mode == "frozen"
+    with pytest.raises(config.ProfileError, match="freeze_encoder: true means mode frozen, but mode is cnn-frozen"):
+        config.load_profile("smoke", freeze_encoder=True, mode="cnn-frozen")
+    with pytest.raises(config.ProfileError, match="mode"):
+        config.load_profile("smoke", mode="frozn")

@@ -6,12 +6,21 @@ import pytest
 import torch
 
 from ser_utils.config import load_profile
+from ser_utils.model.build import build_model
 from ser_utils.ship.conv_features import channels_last_encoder
-from ser_utils.train.model import build_model
 
-SMALL = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-         "conv_dim": [16, 16, 16], "conv_kernel": [10, 3, 2], "conv_stride": [5, 2, 2],
-         "num_conv_pos_embeddings": 8, "num_conv_pos_embedding_groups": 2, "classifier_proj_size": 16}  # fmt: skip
+SMALL = {
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "conv_dim": [16, 16, 16],
+    "conv_kernel": [10, 3, 2],
+    "conv_stride": [5, 2, 2],
+    "num_conv_pos_embeddings": 8,
+    "num_conv_pos_embedding_groups": 2,
+    "classifier_proj_size": 16,
+}
 # Every conv-layer shape the families have: group norm in the first layer only (wav2vec2-base), a layer norm in
 # every layer with biases (the large "lv60" checkpoints), and the families with encoders of their own code.
 FAMILIES = {
@@ -61,9 +70,19 @@ def test_training_keeps_the_encoders_own_code_and_its_gradients():
 
 
 def test_models_it_does_not_fit_are_left_as_they_were():
-    whisper, _ = build_model(None, {"model_type": "whisper", "d_model": 32, "encoder_layers": 1,
-                                    "encoder_attention_heads": 2, "encoder_ffn_dim": 64, "num_mel_bins": 80,
-                                    "max_source_positions": 1500}, seed=0)  # fmt: skip
+    whisper, _ = build_model(
+        None,
+        {
+            "model_type": "whisper",
+            "d_model": 32,
+            "encoder_layers": 1,
+            "encoder_attention_heads": 2,
+            "encoder_ffn_dim": 64,
+            "num_mel_bins": 80,
+            "max_source_positions": 1500,
+        },
+        seed=0,
+    )
     assert not channels_last_encoder(whisper)
     padded, _ = build_model(None, {**SMALL, "model_type": "wav2vec2"}, seed=0)
     padded.eval()
@@ -78,14 +97,15 @@ def test_models_it_does_not_fit_are_left_as_they_were():
 def test_bf16_prediction_runs_the_channels_last_encoder_and_fp32_the_familys_own(tmp_path, monkeypatch):
     from ser_utils import machine
     from ser_utils.data.corpora import window_for
+    from ser_utils.model.folder import save_model_folder
     from ser_utils.ship.predict import Predictor
-    from ser_utils.train.model import save_model_folder
 
-    folder = save_model_folder(*build_model(None, load_profile("smoke").scratch_config, seed=0), tmp_path / "model",
-                               window_for("ravdess"))  # fmt: skip
+    folder = save_model_folder(
+        *build_model(None, load_profile("smoke").scratch_config, seed=0), tmp_path / "model", window_for("ravdess")
+    )
     monkeypatch.setattr(machine, "_cpuinfo", lambda: {"model name": "a Xeon", "flags": "avx512f amx_bf16"})
-    assert "stock_forward" in vars(encoder_of(Predictor(folder, device="cpu", precision="bf16").model))
-    assert "stock_forward" not in vars(encoder_of(Predictor(folder, device="cpu").model))
+    assert "stock_forward" in vars(encoder_of(Predictor(folder, device="cpu", precision="bf16").backend.model))
+    assert "stock_forward" not in vars(encoder_of(Predictor(folder, device="cpu").backend.model))
     monkeypatch.setattr(machine, "_cpuinfo", lambda: {"model name": "an EPYC", "flags": "avx2"})
     fallback = Predictor(folder, device="cpu", precision="bf16")  # runs fp32: the family's own code, as fp32 does
-    assert fallback.precision == "fp32" and "stock_forward" not in vars(encoder_of(fallback.model))
+    assert fallback.precision == "fp32" and "stock_forward" not in vars(encoder_of(fallback.backend.model))

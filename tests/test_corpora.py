@@ -4,8 +4,8 @@ out as its usual Kaggle dataset: name parsing, the label mapping, speakers, and 
 import numpy as np
 import pytest
 import soundfile as sf
-from corpus_samples import CORPUS_CODES as CODES
-from corpus_samples import CORPUS_RATES as RATES
+from helpers.corpus_samples import CORPUS_CODES as CODES
+from helpers.corpus_samples import CORPUS_RATES as RATES
 
 from ser_utils.config import EMOTIONS
 from ser_utils.data.audio import read_window
@@ -28,7 +28,12 @@ from ser_utils.data.corpora import CORPORA, find_corpora, parse_clip
 def test_names_say_speaker_emotion_and_gender(name, corpus, speaker, emotion, label, gender):
     clip = parse_clip(name)
     assert (clip.corpus, clip.speaker, clip.emotion, clip.label, clip.gender) == (
-        corpus, speaker, emotion, label, gender)  # fmt: skip
+        corpus,
+        speaker,
+        emotion,
+        label,
+        gender,
+    )
     assert parse_clip(name, corpus) == clip
 
 
@@ -76,7 +81,7 @@ def test_renamed_clips_at_the_corpus_rate_read_through_its_window(corpus, kaggle
 def test_kaggle_mounts_old_and_new_find_all_five_corpora_once(mount, kaggle_input, tmp_path, monkeypatch):
     """/kaggle/input/datasets/<owner>/<slug>/ (TESS's second copy 6 folders down) and /kaggle/input/<slug>/, with
     the two copies of RAVDESS and TESS that Kaggle's datasets carry: every corpus is found, each clip once."""
-    from corpus_samples import kaggle_dataset_dir, make_kaggle_mount
+    from helpers.corpus_samples import kaggle_dataset_dir, make_kaggle_mount
 
     from ser_utils.data import sources as data
 

@@ -16,11 +16,11 @@ from ser_utils.data.audio import read_window
 from ser_utils.data.corpora import CORPORA
 from ser_utils.errors import CorpusError, ProfileError
 from ser_utils.evaluate.baseline import evaluate_protocols, mfcc_matrix
+from ser_utils.model.folder import PREPROCESSING_FILE
 from ser_utils.prepare.audit import leakage_audit, leakage_by_corpus
 from ser_utils.prepare.preprocess import prepared_manifest
 from ser_utils.prepare.protocols import assign_parts, scored_classes, speaker_folds
-from ser_utils.train.metrics import evaluation_metrics
-from ser_utils.train.model import PREPROCESSING_FILE
+from ser_utils.scoring.metrics import evaluation_metrics
 from ser_utils.train.outcomes import prediction_table
 from ser_utils.train.run import run_training
 
@@ -47,8 +47,13 @@ def every_corpus(kaggle_input, in_outputs):
 def test_every_corpus_is_found_and_prepared_with_its_window(every_corpus, kaggle_input):
     sources, manifest = every_corpus
     assert sorted(source.corpus for source in sources) == sorted(CORPORA)
-    assert manifest.groupby("corpus").size().to_dict() == {"crema-d": 12, "emodb": 12, "ravdess": 16, "savee": 14,
-                                                           "tess": 14}  # fmt: skip
+    assert manifest.groupby("corpus").size().to_dict() == {
+        "crema-d": 12,
+        "emodb": 12,
+        "ravdess": 16,
+        "savee": 14,
+        "tess": 14,
+    }
     assert manifest.attrs["left_out"] == {"emodb": 2}  # boredom, counted
     assert manifest["speaker"].str.split(":").str[0].eq(manifest["corpus"]).all()
     for corpus, rows in manifest.groupby("corpus"):
@@ -77,8 +82,10 @@ def test_corpora_are_picked_by_name_and_by_environment_variable(kaggle_input, in
 
 def test_a_csv_manifest_is_a_corpus_of_its_own(kaggle_input, tmp_path, in_outputs):
     clips = sorted((kaggle_input / "savee" / "ALL").glob("*.wav"))[:6]
-    rows = [{"path": str(path), "emotion": ["anger", "Sad", "boredom"][i % 3], "speaker": f"s{i % 2}"}
-            for i, path in enumerate(clips)]  # fmt: skip
+    rows = [
+        {"path": str(path), "emotion": ["anger", "Sad", "boredom"][i % 3], "speaker": f"s{i % 2}"}
+        for i, path in enumerate(clips)
+    ]
     rows.append({"path": "missing.wav", "emotion": "Sad", "speaker": "s0"})
     pd.DataFrame(rows).to_csv(tmp_path / "mine.csv", index=False)
     sources, manifest = prepared_manifest(tmp_path / "mine.csv", progress=False)
@@ -109,8 +116,9 @@ def test_speaker_folds_across_corpora_keep_every_speaker_on_one_side(every_corpu
 
 def test_cross_corpus_split_tests_whole_corpora_on_the_shared_emotions(every_corpus):
     _, manifest = every_corpus
-    split = assign_parts(manifest[manifest["corpus"].isin(["crema-d", "tess"])], "cross_corpus", fold=1, n_folds=3,
-                         test_corpora=["tess"])  # fmt: skip
+    split = assign_parts(
+        manifest[manifest["corpus"].isin(["crema-d", "tess"])], "cross_corpus", fold=1, n_folds=3, test_corpora=["tess"]
+    )
     assert set(split.loc[split["part"] == "test", "corpus"]) == {"tess"}
     assert (split.loc[split["corpus"] == "tess", "part"] == "test").all()
     assert split.loc[split["part"] == "validation", "speaker"].tolist() == ["crema-d:1002"] * 4
@@ -149,8 +157,9 @@ def test_cross_corpus_needs_test_corpora_that_do_not_train():
 def test_the_baseline_runs_cross_corpus_on_the_shared_emotions(every_corpus):
     _, manifest = every_corpus
     manifest = manifest[manifest["corpus"].isin(["crema-d", "savee", "tess"])].reset_index(drop=True)
-    per_fold = evaluate_protocols(manifest, mfcc_matrix(manifest, progress=False), ["random", "cross_corpus"],
-                                  n_folds=3, test_corpora=["tess"])  # fmt: skip
+    per_fold = evaluate_protocols(
+        manifest, mfcc_matrix(manifest, progress=False), ["random", "cross_corpus"], n_folds=3, test_corpora=["tess"]
+    )
     cross = per_fold.set_index("protocol").loc["cross_corpus"]
     # TESS has no Calm; SAVEE's two Surprise clips are DC's and JE's, who validate in fold 0 and so do not train
     assert cross["classes"] == " ".join(CREMA_D)
@@ -178,8 +187,9 @@ def test_training_on_several_corpora_keeps_speakers_apart_and_says_so(kaggle_inp
 
 
 def test_training_cross_corpus_scores_and_records_the_shared_emotions(kaggle_input, in_outputs):
-    profile = load_profile("smoke", epochs=1, device="cpu", protocol="cross_corpus", n_folds=3, corpora="crema-d",
-                           test_corpora="tess")  # fmt: skip
+    profile = load_profile(
+        "smoke", epochs=1, device="cpu", protocol="cross_corpus", n_folds=3, corpora="crema-d", test_corpora="tess"
+    )
     run = run_training(profile, kaggle_input, run_name="crema-to-tess", progress=False)
     info = run.info
     assert info["corpora"] == ["crema-d"] and info["test_corpora"] == ["tess"] and info["classes"] == CREMA_D
@@ -207,8 +217,15 @@ def test_a_restricted_score_comes_with_the_score_of_answering_freely():
         p = np.full(8, 0.05)
         p[EMOTIONS.index(emotion)] = 0.3
         p[EMOTIONS.index("Calm")] = 0.35 if i % 2 else 0.1  # half the clips: an unscored emotion is likelier
-        rows.append({"emotion": emotion, "predicted": emotion, "scored": True, "speaker": f"s{i % 5}",
-                     **{f"p_{name}": value for name, value in zip(EMOTIONS, p / p.sum(), strict=True)}})  # fmt: skip
+        rows.append(
+            {
+                "emotion": emotion,
+                "predicted": emotion,
+                "scored": True,
+                "speaker": f"s{i % 5}",
+                **{f"p_{name}": value for name, value in zip(EMOTIONS, p / p.sum(), strict=True)},
+            }
+        )
     scores = test_scores(pd.DataFrame(rows), classes)
     assert scores["test_metrics"]["UA"] == 1.0 and scores["test_metrics_unrestricted"]["WA"] == 0.5
     assert "test_metrics_unrestricted" not in test_scores(pd.DataFrame(rows), list(EMOTIONS))

@@ -2,8 +2,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers.commands import run_command
 
-from conftest import run_command
 from ser_utils.data import sources as data
 from ser_utils.data.sources import DataSource, resolve_sources, scan_source
 from ser_utils.errors import CorpusError
@@ -104,8 +104,11 @@ def test_a_prepared_folder_given_as_data_is_refused_naming_its_source(tmp_path):
     shutil.copytree(data.BUNDLED_SAMPLE / "Actor_01", source / "Actor_01")
     prepare_corpus(source, tmp_path / "prepared", progress=False)  # clips cut to 2.5 s from 0.6 s in
     for given in (tmp_path / "prepared", tmp_path / "prepared" / "manifest.csv"):
-        with pytest.raises(CorpusError, match=r"that ser-preprocess prepared .*would be cut again: give the data it "
-                                              rf"was prepared from, {source}/Actor_01$"):  # fmt: skip
+        with pytest.raises(
+            CorpusError,
+            match=r"that ser-preprocess prepared .*would be cut again: give the data it "
+            rf"was prepared from, {source}/Actor_01$",
+        ):
             resolve_sources(given)
     (source / "manifest.csv").write_text("path,emotion,speaker\n")  # a user's own file beside the clips
     assert resolve_sources(source)[0].path == source.resolve()
@@ -148,7 +151,7 @@ def test_bundled_sample_has_all_emotions_and_both_genders():
 
 def test_verify_command_line(ravdess_16k, ravdess_48k_sample, tmp_path):
     def verify(path):
-        done = run_command("ser_utils.data", "verify", str(path))
+        done = run_command("ser_utils", "data", "verify", str(path))
         return done.returncode, done.stdout, done.stderr
 
     code, out, _ = verify(ravdess_16k)

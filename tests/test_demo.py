@@ -13,14 +13,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers.commands import run_command
 
-from conftest import run_command
 from ser_utils.config import EMOTIONS, PROJECT_ROOT
 from ser_utils.data.sources import BUNDLED_SAMPLE
+from ser_utils.model.folder import MODEL_DIR
 from ser_utils.ship.demo import classify
 from ser_utils.ship.predict import Predictor
 from ser_utils.ship.segments import SpeechDetector
-from ser_utils.train.run_folders import MODEL_DIR
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 SCREENSHOT = PROJECT_ROOT / "outputs" / "demo" / "screenshot.png"
@@ -56,9 +56,13 @@ def page(trained_run, tmp_path_factory):
     """ser-demo serving the trained model; yields its address and model folder. Its uploads go to a folder of its
     own under a temporary GRADIO_TEMP_DIR, which must be gone once the server has stopped."""
     model, port, temp = trained_run.run_dir / MODEL_DIR, _free_port(), tmp_path_factory.mktemp("gradio")
-    server = subprocess.Popen([sys.executable, "-m", "ser_utils.demo", "--model", str(model), "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env={**os.environ, "GRADIO_TEMP_DIR": str(temp)})  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ser_utils", "demo", "--model", str(model), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "GRADIO_TEMP_DIR": str(temp)},
+    )
     address = f"http://127.0.0.1:{port}/"
     for _ in range(240):
         try:
@@ -107,7 +111,7 @@ def _message(driver) -> str:
 def test_the_page_classifies_a_clip_as_ser_predict_does_and_survives_bad_files(browser, page, ravdess_16k, tmp_path):
     address, model, temp = page
     clip = sorted((ravdess_16k / "Actor_05").iterdir())[17]
-    done = run_command("ser_utils.predict", "--model", str(model), str(clip), timeout=300)
+    done = run_command("ser_utils", "predict", "--model", str(model), str(clip), timeout=300)
     expected = done.stdout.splitlines()[1].split(",")[1]
     browser.get(address)
     _upload(browser, clip)
@@ -158,8 +162,6 @@ def test_classify_gives_a_timeline_for_long_recordings(trained_run, ravdess_16k,
 def test_the_page_shows_the_speech_segments_of_a_recording_under_its_waveform(browser, page, tmp_path):
     """A recording of 5 clips with noise between them: 5 segments in the table and 5 shaded spans on the plot."""
     from selenium.webdriver.common.by import By
-
-    sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
     from speech_recordings import clip_paths, write_recording
 
     address, _, _ = page
@@ -167,8 +169,13 @@ def test_the_page_shows_the_speech_segments_of_a_recording_under_its_waveform(br
     write_recording(recording, clip_paths(Path(BUNDLED_SAMPLE), statement="02", repetition="02")[:5], 8_000)
     browser.get(address)
     _upload(browser, recording)
-    table = _wait(browser, lambda: browser.find_element(By.CSS_SELECTOR, "#timeline").text.count("\n") > 20 and
-                  browser.find_element(By.CSS_SELECTOR, "#timeline").text)  # fmt: skip
+    table = _wait(
+        browser,
+        lambda: (
+            browser.find_element(By.CSS_SELECTOR, "#timeline").text.count("\n") > 20
+            and browser.find_element(By.CSS_SELECTOR, "#timeline").text
+        ),
+    )
     cells = table.split("\n")  # its label, the 4 headers, then 4 cells a row, as the virtual table shows them
     assert cells[1:5] == ["start (s)", "end (s)", "emotion", "probability"] and len(cells) == 5 + 5 * 4
     assert all(emotion in EMOTIONS for emotion in cells[7::4])

@@ -1,4 +1,4 @@
-"""`python -m ser_utils.train` under torchrun: 2 CPU processes (gloo) train one model and write it once."""
+"""`python -m ser_utils train` under torchrun: 2 CPU processes (gloo) train one model and write it once."""
 
 import json
 import math
@@ -6,17 +6,33 @@ import os
 import sys
 
 import pandas as pd
+import pytest
+from helpers.commands import run_command
 
-from conftest import run_command
+pytestmark = pytest.mark.slow  # installs, or trains several runs end to end
 
 EPOCHS = 2
 
 
 def test_torchrun_with_two_processes_splits_the_batches_and_writes_once(ravdess_subset, tmp_path):
     data = ravdess_subset([1, 2], 24)  # 48 clips: 38 train, 10 test
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               "-m", "ser_utils.train", "--data", str(data), "--epochs", str(EPOCHS), "--device", "cpu",
-               "--no-progress"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "ser_utils",
+        "train",
+        "--data",
+        str(data),
+        "--epochs",
+        str(EPOCHS),
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
     env = {**os.environ, "SER_OUTPUT_DIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
     done = run_command(command=command, env=env, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

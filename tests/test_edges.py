@@ -24,9 +24,8 @@ import onnx
 import pandas as pd
 import pytest
 import soundfile as sf
-from test_faults import clean
+from helpers.commands import clean, run_command, run_main
 
-from conftest import run_command, run_main
 from ser_utils.config import load_profile
 from ser_utils.data.audio import read_window
 from ser_utils.data.corpora import CORPORA, FROM_START, MANIFEST_CORPUS, find_corpora, scan_corpus, window_for
@@ -35,9 +34,16 @@ from ser_utils.files import OWNED_MARKER
 
 RAVDESS_WINDOW = window_for("ravdess")  # the window every test model here was made for
 
-EMODB = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "emodb" / "wav"
-CODES = {"Neutral": "01", "Calm": "02", "Happy": "03", "Sad": "04", "Anger": "05", "Fear": "06", "Disgust": "07",
-         "Surprise": "08"}  # fmt: skip
+CODES = {
+    "Neutral": "01",
+    "Calm": "02",
+    "Happy": "03",
+    "Sad": "04",
+    "Anger": "05",
+    "Fear": "06",
+    "Disgust": "07",
+    "Surprise": "08",
+}
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -57,14 +63,12 @@ def ravdess_copy(ravdess_16k: Path, root: Path, actors, emotions=tuple(CODES), p
 
 
 @pytest.fixture()
-def emodb_neutral(tmp_path) -> Path:
+def emodb_neutral(emodb, tmp_path) -> Path:
     """Real EmoDB files of one emotion (neutral, N), from 4 speakers, in its Kaggle layout."""
-    if not EMODB.is_dir():
-        pytest.fail(f"{EMODB} not found: these tests need the real EmoDB files of ../shared/data")
     folder = tmp_path / "emodb" / "wav"
     folder.mkdir(parents=True)
     for speaker in ("03", "08", "09", "10"):
-        for path in sorted(EMODB.glob(f"{speaker}*N*.wav"))[:2]:
+        for path in sorted((emodb / "wav").glob(f"{speaker}*N*.wav"))[:2]:
             shutil.copy2(path, folder / path.name)
     return folder.parent
 
@@ -88,7 +92,7 @@ def test_preprocessing_never_writes_among_its_sources(where, ravdess_16k, tmp_pa
     data = ravdess_copy(ravdess_16k, tmp_path / "home" / "data", [1, 2], ("Anger", "Sad"))
     out = {"equal": data, "inside": data / "prepared", "above": tmp_path / "home"}[where]
     before = snapshot(tmp_path / "home")
-    message = clean(run_command("ser_utils.preprocess", "--no-progress", "--data", data, "--out", out), 2)
+    message = clean(run_command("ser_utils", "preprocess", "--no-progress", "--data", data, "--out", out), 2)
     assert "overlaps what it reads" in message and len(message.strip().splitlines()) == 1
     assert snapshot(tmp_path / "home") == before and not (data / "prepared").exists()
 
@@ -99,7 +103,7 @@ def test_a_csv_whose_clips_lie_in_the_output_folder_is_refused(ravdess_16k, tmp_
     pd.DataFrame(rows).to_csv(tmp_path / "mine" / "list.csv", index=False)
     before = snapshot(tmp_path / "mine")
     done = run_command(
-        "ser_utils.preprocess", "--no-progress", "--data", tmp_path / "mine" / "list.csv", "--out", folder
+        "ser_utils", "preprocess", "--no-progress", "--data", tmp_path / "mine" / "list.csv", "--out", folder
     )
     assert "overlaps what it reads" in clean(done, 2) and snapshot(tmp_path / "mine") == before
 
@@ -111,20 +115,20 @@ def test_preprocessing_refuses_a_folder_of_the_users_own(ravdess_16k, tmp_path):
     (mine / "notes.txt").write_text("my notes")
     shutil.copy2(next(data.rglob("*.wav")), mine / "Anger" / next(data.rglob("*.wav")).name)  # would be overwritten
     before = snapshot(mine)
-    done = run_command("ser_utils.preprocess", "--no-progress", "--data", data, "--out", mine)
+    done = run_command("ser_utils", "preprocess", "--no-progress", "--data", data, "--out", mine)
     assert "holds files this project did not write" in clean(done, 2) and snapshot(mine) == before
 
 
 def test_only_clips_it_wrote_are_ever_removed(ravdess_16k, tmp_path):
     data, out = ravdess_copy(ravdess_16k, tmp_path / "data", [1, 2], ("Anger", "Sad")), tmp_path / "prepared"
-    clean(run_command("ser_utils.preprocess", "--no-progress", "--data", data, "--out", out), 0)
+    clean(run_command("ser_utils", "preprocess", "--no-progress", "--data", data, "--out", out), 0)
     assert (out / OWNED_MARKER).is_file()
     shutil.copy2(next(data.rglob("*.wav")), out / "Anger" / "my-own-take.wav")  # a file of the user's, unlisted
     (out / "notes.txt").write_text("mine")
     gone = sorted((data / "Actor_02").iterdir())[0]
     gone.unlink()
     sources = snapshot(data)
-    done = run_command("ser_utils.preprocess", "--no-progress", "--data", data, "--out", out)
+    done = run_command("ser_utils", "preprocess", "--no-progress", "--data", data, "--out", out)
     clean(done, 0)
     assert "1 prepared clips removed" in done.stdout
     assert (out / "Anger" / "my-own-take.wav").is_file() and (out / "notes.txt").read_text() == "mine"
@@ -162,11 +166,11 @@ def test_evaluate_refuses_a_folder_of_one_emotion(ravdess_16k, tmp_path, model_d
 
 
 def test_emotions_scored_are_exactly_those_read(ravdess_16k, tmp_path, model_dir):
-    from ser_utils.evaluate.score import evaluate
+    from ser_utils.evaluate.score import evaluate_model
 
     data = ravdess_copy(ravdess_16k, tmp_path / "data", [1], ("Anger", "Happy"))
     (data / "Actor_01" / "03-01-02-01-01-01-01.wav").write_bytes(b"RIFF, but no audio")  # Calm's only file
-    result = evaluate([data], model_dir=model_dir, progress=False)
+    result = evaluate_model([data], model_dir=model_dir, progress=False)
     assert result.classes == ["Anger", "Happy"] and result.counts["errors"] == 1
     assert "over the 2 shared emotions (Anger, Happy): the answer was restricted to these, of the model's 8" in (
         result.summary()
@@ -181,15 +185,26 @@ def test_cross_corpus_over_fewer_than_two_emotions_is_refused_before_training(
     from ser_utils.prepare.preprocess import prepare_corpus, read_manifest
 
     ravdess = ravdess_copy(ravdess_16k, tmp_path / "ravdess", range(1, 7), emotions, per_emotion=1)
-    done = train("--data", ravdess, emodb_neutral, "--protocol", "cross_corpus", "--test-corpora", "emodb", "--n-folds",
-                 "3", tmp_path=tmp_path)  # fmt: skip
+    done = train(
+        "--data",
+        ravdess,
+        emodb_neutral,
+        "--protocol",
+        "cross_corpus",
+        "--test-corpora",
+        "emodb",
+        "--n-folds",
+        "3",
+        tmp_path=tmp_path,
+    )
     assert f"shares {shared} emotion(s) with training" in clean(done, 2) and "epoch" not in done.stdout
     assert not list((tmp_path / "outputs" / "runs").glob("*"))
     prepare_corpus(ravdess, tmp_path / "p1", progress=False)
     prepare_corpus(emodb_neutral, tmp_path / "p2", progress=False, corpus="emodb")
     manifest = pd.concat([read_manifest(tmp_path / "p1"), read_manifest(tmp_path / "p2")], ignore_index=True)
-    rows = evaluate_protocols(manifest, mfcc_matrix(manifest, progress=False), ["cross_corpus"], n_folds=3,
-                              test_corpora=["emodb"])  # fmt: skip
+    rows = evaluate_protocols(
+        manifest, mfcc_matrix(manifest, progress=False), ["cross_corpus"], n_folds=3, test_corpora=["emodb"]
+    )
     assert rows["note"].iloc[0].startswith("not scored") and "WA" not in rows
 
 
@@ -203,8 +218,10 @@ def test_the_same_recordings_through_a_csv_and_their_folder_are_refused(ravdess_
 
     data = ravdess_copy(ravdess_16k, tmp_path / "data", range(1, 7), ("Anger", "Sad"), per_emotion=1)
     # named otherwise in the CSV, the same voices fall into other folds than in the RAVDESS folder
-    rows = [{"path": str(p), "emotion": "Anger" if "-05-" in p.name else "Sad", "speaker": f"x{7 - int(p.stem[-2:])}"}
-            for p in sorted(data.rglob("*.wav"))]  # fmt: skip
+    rows = [
+        {"path": str(p), "emotion": "Anger" if "-05-" in p.name else "Sad", "speaker": f"x{7 - int(p.stem[-2:])}"}
+        for p in sorted(data.rglob("*.wav"))
+    ]
     pd.DataFrame(rows).to_csv(tmp_path / "again.csv", index=False)
     done = train(
         "--data", data, tmp_path / "again.csv", "--protocol", "actor_kfold", "--n-folds", "3", tmp_path=tmp_path
@@ -235,8 +252,9 @@ def test_speakers_are_one_whatever_the_case_and_too_few_are_named(kaggle_input, 
     assert sorted(set(clips["speaker"])) == ["tess:OAF", "tess:YAF"]
     manifest = prepare_corpus(folder, tmp_path / "prepared", progress=False, corpus="tess")
     with pytest.raises(CorpusError, match="got 3 folds for 2 speakers"):
-        assign_parts(manifest.assign(path=[str(tmp_path / "prepared" / p) for p in manifest["path"]]),
-                     "actor_kfold", n_folds=3)  # fmt: skip
+        assign_parts(
+            manifest.assign(path=[str(tmp_path / "prepared" / p) for p in manifest["path"]]), "actor_kfold", n_folds=3
+        )
 
 
 # 4. An aggregate holds only runs of one experiment.
@@ -245,11 +263,26 @@ def test_speakers_are_one_whatever_the_case_and_too_few_are_named(kaggle_input, 
 def fold_run(runs: Path, name: str, fold: int, **changes) -> None:
     profile = dataclasses.asdict(load_profile("smoke", protocol="actor_kfold", fold=fold))
     profile.update(changes.pop("profile", {}))
-    info = {"run_group": f"smoke-actor_kfold-fold{fold}", "profile": profile, "model": "m", "protocol": "actor_kfold",
-            "protocol_label": "actor k-fold", "fold": fold, "seed": 42, "machine": "CPU", "train_clips": 8,
-            "validation_clips": 2, "test_clips": 2, "test_actors": [fold], "train_actors": [], "validation_actors": [],
-            "finished": f"2026-12-01T01:0{fold}:00", "data_fingerprint": "a" * 16,
-            "test_metrics": {"WA": 0.5, "UA": 0.5, "macro_F1": 0.5}, **changes}  # fmt: skip
+    info = {
+        "run_group": f"smoke-actor_kfold-fold{fold}",
+        "profile": profile,
+        "model": "m",
+        "protocol": "actor_kfold",
+        "protocol_label": "actor k-fold",
+        "fold": fold,
+        "seed": 42,
+        "machine": "CPU",
+        "train_clips": 8,
+        "validation_clips": 2,
+        "test_clips": 2,
+        "test_actors": [fold],
+        "train_actors": [],
+        "validation_actors": [],
+        "finished": f"2026-12-01T01:0{fold}:00",
+        "data_fingerprint": "a" * 16,
+        "test_metrics": {"WA": 0.5, "UA": 0.5, "macro_F1": 0.5},
+        **changes,
+    }
     (runs / name).mkdir(parents=True)
     (runs / name / "run_info.json").write_text(json.dumps(info))
     pd.DataFrame({"emotion": ["Anger", "Sad"], "predicted": ["Anger", "Anger"]}).to_csv(runs / name / "predictions.csv")
@@ -268,11 +301,12 @@ def test_the_kfold_report_averages_one_experiment_and_names_the_rest(tmp_path):
     (runs / "no-metrics" / "run_info.json").write_text(json.dumps(info))
     (runs / "damaged").mkdir()
     (runs / "damaged" / "run_info.json").write_text('{"profile": {')
-    done = run_command("ser_utils.report", "--profile", "smoke", "--protocol", "actor_kfold", env=env(tmp_path))
+    done = run_command("ser_utils", "report", "--profile", "smoke", "--protocol", "actor_kfold", env=env(tmp_path))
     clean(done, 1)  # folds 4 and 5 are missing: none of their runs belongs to the experiment
     lines = done.stdout.splitlines()
-    assert any("other-profile: left out, another experiment (profile learning_rate 0.003, not 0.001)" in line
-               for line in lines), done.stdout  # fmt: skip
+    assert any(
+        "other-profile: left out, another experiment (profile learning_rate 0.003, not 0.001)" in line for line in lines
+    ), done.stdout
     assert any("other-data: left out, another experiment (data bbbbbbbbbbbbbbbb" in line for line in lines)
     assert any("damaged: left out, run_info.json cannot be read" in line for line in lines)
     assert any("no-metrics: left out, run_info.json lacks test_metrics" in line for line in lines)
@@ -315,7 +349,7 @@ def test_an_onnx_graph_that_is_not_the_exported_one_is_refused(damage, exported,
     expected = "records were removed" if damage != "weights edited" else "changed after it was exported"
     with pytest.raises(ModelError, match=expected):
         OnnxModel(folder)
-    done = run_command("ser_utils.predict", "--backend", "onnx", "--model", folder, clip)
+    done = run_command("ser_utils", "predict", "--backend", "onnx", "--model", folder, clip)
     assert expected in clean(done, 2)
 
 
@@ -329,7 +363,7 @@ def test_an_unknown_label_code_is_a_skipped_clip_or_an_error_row(ravdess_16k, tm
         shutil.copy2(next((ravdess_16k / "Actor_03").glob(f"03-01-{code}-*")), folder / f"{name}.wav")
     before = snapshot(tmp_path / "cremad")
     out = tmp_path / "prepared"
-    clean(run_command("ser_utils.preprocess", "--no-progress", "--data", tmp_path / "cremad", "--out", out), 0)
+    clean(run_command("ser_utils", "preprocess", "--no-progress", "--data", tmp_path / "cremad", "--out", out), 0)
     skipped = pd.read_csv(out / "skipped.csv")
     assert skipped["reason"].tolist() == ["unknown crema-d emotion code 'CAL' (known: ANG DIS FEA HAP NEU SAD)"]
     from ser_utils.evaluate.score import main
@@ -347,8 +381,15 @@ def test_an_unknown_label_code_is_a_skipped_clip_or_an_error_row(ravdess_16k, tm
 
 def test_emobox_on_a_csv_corpus_is_refused_before_training(ravdess_16k, tmp_path):
     data = ravdess_copy(ravdess_16k, tmp_path / "data", range(1, 9), ("Anger", "Sad"), per_emotion=1)
-    rows = [{"path": str(p), "emotion": "Anger" if "-05-" in p.name else "Sad", "speaker": p.parent.name,
-             "corpus": "ravdess"} for p in sorted(data.rglob("*.wav"))]  # fmt: skip
+    rows = [
+        {
+            "path": str(p),
+            "emotion": "Anger" if "-05-" in p.name else "Sad",
+            "speaker": p.parent.name,
+            "corpus": "ravdess",
+        }
+        for p in sorted(data.rglob("*.wav"))
+    ]
     pd.DataFrame(rows).to_csv(tmp_path / "ravdess.csv", index=False)
     done = train("--data", tmp_path / "ravdess.csv", "--protocol", "emobox", tmp_path=tmp_path)
     assert "the emobox split needs RAVDESS's actor numbers" in clean(done, 2) and "epoch" not in done.stdout
@@ -357,23 +398,26 @@ def test_emobox_on_a_csv_corpus_is_refused_before_training(ravdess_16k, tmp_path
 
 @pytest.mark.parametrize("command", ["baseline", "train", "report"])
 def test_too_few_folds_are_refused_at_once(command, tmp_path):
-    args = {"baseline": ["ser_utils.baseline"], "train": ["ser_utils.train"], "report": ["ser_utils.report"]}[command]
+    args = {"baseline": ["ser_utils", "baseline"], "train": ["ser_utils", "train"], "report": ["ser_utils", "report"]}[
+        command
+    ]
     done = run_command(*args, "--n-folds", "1", env=env(tmp_path), timeout=120)
     assert "3 to 1000" in clean(done, 2) and not (tmp_path / "outputs" / "prepared").exists()
 
 
 def test_a_baseline_corpus_that_both_trains_and_tests_is_refused_at_once(tmp_path):
-    done = run_command("ser_utils.baseline", "--corpora", "ravdess,tess", "--test-corpora", "tess",
-                       env=env(tmp_path), timeout=120)  # fmt: skip
+    done = run_command(
+        "ser_utils", "baseline", "--corpora", "ravdess,tess", "--test-corpora", "tess", env=env(tmp_path), timeout=120
+    )
     refusal = "error: tess is in both --corpora and --test-corpora: a corpus that tests never trains\n"
     assert clean(done, 2).endswith(refusal)
     assert not (tmp_path / "outputs" / "prepared").exists()
 
 
 def test_a_damaged_feature_cache_entry_is_named_and_extracted_again(ravdess_16k, tmp_path, capsys):
+    from ser_utils.model.build import build_model, freeze_encoder
     from ser_utils.prepare.preprocess import prepare_corpus, read_manifest
     from ser_utils.train.frozen import pooled_hidden_states
-    from ser_utils.train.model import build_model, freeze_encoder
 
     prepare_corpus(ravdess_copy(ravdess_16k, tmp_path / "data", [1], ("Anger", "Sad")), tmp_path / "p", False)
     paths = read_manifest(tmp_path / "p")["path"].tolist()
@@ -404,11 +448,14 @@ sys.meta_path.insert(0, _Missing())
 """
 
 
-@pytest.mark.parametrize("package, command", [
-    ("onnx", ["ser_utils.export", "--model", "{model}"]),
-    ("onnxruntime", ["ser_utils.predict", "--backend", "onnx", "--model", "{model}", "{clip}"]),
-    ("gradio", ["ser_utils.demo", "--model", "{model}"]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "package, command",
+    [
+        ("onnx", ["ser_utils", "export", "--model", "{model}"]),
+        ("onnxruntime", ["ser_utils", "predict", "--backend", "onnx", "--model", "{model}", "{clip}"]),
+        ("gradio", ["ser_utils", "demo", "--model", "{model}"]),
+    ],
+)
 def test_a_missing_optional_package_is_named_with_its_install_command(package, command, model_dir, clip, tmp_path):
     (tmp_path / "sitecustomize.py").write_text(BLOCKER.format(BLOCKED=repr({package})))
     model = tmp_path / "model"
@@ -444,11 +491,13 @@ def test_a_port_in_use_is_one_line(model_dir):
     assert f"port {port} is in use" in clean(done, 2)
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_training_is_one_line_and_leaves_nothing_half_written(tmp_path):
-    command = [sys.executable, "-m", "ser_utils.train", "--no-progress", "--device", "cpu", "--epochs", "100"]
+    command = [sys.executable, "-m", "ser_utils", "train", "--no-progress", "--device", "cpu", "--epochs", "100"]
     outputs = tmp_path / "outputs"
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, **env(tmp_path)})  # fmt: skip
+    server = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env(tmp_path)}
+    )
     deadline = time.time() + 300
     while not list(outputs.glob("runs/*/checkpoints/checkpoint-*/trainer_state.json")) and time.time() < deadline:
         time.sleep(0.5)
@@ -468,7 +517,7 @@ def test_a_named_pipe_in_a_folder_is_skipped_not_waited_on(model_dir, clip, tmp_
     folder.mkdir()
     shutil.copy2(clip, folder / "good.wav")
     os.mkfifo(folder / "pipe.wav")
-    done = run_command("ser_utils.predict", "--model", model_dir, folder, timeout=300)
+    done = run_command("ser_utils", "predict", "--model", model_dir, folder, timeout=300)
     clean(done, 0)
     rows = {row.split(",")[0]: row for row in done.stdout.splitlines()[1:]}
     assert "not a regular file" in rows[str(folder / "pipe.wav")] and rows[str(folder / "good.wav")].count(",") > 8
@@ -492,7 +541,7 @@ def test_a_stray_file_of_another_corpus_does_not_block_a_folder(kaggle_input, ra
     shutil.copy2(ravdess_16k / "Actor_03" / stray.name, stray)
     assert list(find_corpora(folder)) == ["tess"]
     out = tmp_path / "prepared"
-    clean(run_command("ser_utils.preprocess", "--no-progress", "--data", folder, "--out", out), 0)
+    clean(run_command("ser_utils", "preprocess", "--no-progress", "--data", folder, "--out", out), 0)
     skipped = pd.read_csv(out / "skipped.csv")
     assert skipped["reason"].tolist() == ["a stray: a ravdess name inside this tess folder"]
     assert stray.is_file()
@@ -502,10 +551,12 @@ def test_a_csv_listing_a_clip_twice_keeps_one_and_names_missing_files(ravdess_16
     from ser_utils.prepare.preprocess import prepare_corpus
 
     clips = sorted((ravdess_16k / "Actor_01").glob("03-01-05-*"))[:2]
-    rows = [{"path": str(clips[0]), "emotion": "Anger", "speaker": "a"},
-            {"path": str(clips[1]), "emotion": "Anger", "speaker": "a"},
-            {"path": str(clips[0]), "emotion": "Anger", "speaker": "a"},
-            {"path": "gone.wav", "emotion": "Sad", "speaker": "a"}]  # fmt: skip
+    rows = [
+        {"path": str(clips[0]), "emotion": "Anger", "speaker": "a"},
+        {"path": str(clips[1]), "emotion": "Anger", "speaker": "a"},
+        {"path": str(clips[0]), "emotion": "Anger", "speaker": "a"},
+        {"path": "gone.wav", "emotion": "Sad", "speaker": "a"},
+    ]
     pd.DataFrame(rows).to_csv(tmp_path / "list.csv", index=False)
     manifest = prepare_corpus(tmp_path / "list.csv", tmp_path / "p", progress=False, corpus=MANIFEST_CORPUS)
     assert sorted(manifest["source"]) == sorted(map(str, clips))

@@ -50,8 +50,7 @@ def test_cross_corpus_with_ravdess_keeps_speakers_apart_on_the_four_shared_emoti
     emo = prepare_corpus(emodb / "wav", tmp_path / "emodb", progress=False, corpus="emodb")
     manifest = pd.concat([ravdess, emo], ignore_index=True)
     for test in ("emodb", "ravdess"):
-        parts = assign_parts(manifest, "cross_corpus", fold=0, n_folds=3 if test == "emodb" else 5,
-                             test_corpora=[test])  # fmt: skip
+        parts = assign_parts(manifest, "cross_corpus", fold=0, n_folds=3 if test == "emodb" else 5, test_corpora=[test])
         assert set(parts.loc[parts["part"] == "test", "corpus"]) == {test}
         sides = [set(parts.loc[parts["part"] == part, "speaker"]) for part in ("train", "validation", "test")]
         assert sides[2] and not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])

@@ -14,11 +14,13 @@ import torch
 
 from ser_utils.config import EMOTIONS, ENCODER_TYPES, load_profile
 from ser_utils.errors import ModelError, ProfileError
-from ser_utils.ship.predict import Predictor, predict
+from ser_utils.runs.folders import load_run
+from ser_utils.ship.predict import Predictor, predict_table
 from ser_utils.train import frozen as features
-from ser_utils.train.run import train
-from ser_utils.train.run_folders import load_run
+from ser_utils.train.run import train_run
 from ser_utils.train.trainer import GuardedTrainer
+
+pytestmark = pytest.mark.lowest  # make test-lowest: what the libraries decide
 
 P_COLUMNS = [f"p_{name}" for name in EMOTIONS]
 CLASSIFIERS = {
@@ -28,8 +30,15 @@ CLASSIFIERS = {
     "data2vec-audio": "Data2VecAudioForSequenceClassification",
     "whisper": "WhisperEmotionClassifier",
 }
-TINY_WHISPER = {"d_model": 32, "encoder_layers": 2, "encoder_attention_heads": 2, "encoder_ffn_dim": 64,
-                "decoder_layers": 1, "decoder_attention_heads": 2, "decoder_ffn_dim": 64}  # fmt: skip
+TINY_WHISPER = {
+    "d_model": 32,
+    "encoder_layers": 2,
+    "encoder_attention_heads": 2,
+    "encoder_ffn_dim": 64,
+    "decoder_layers": 1,
+    "decoder_attention_heads": 2,
+    "decoder_ffn_dim": 64,
+}
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +73,7 @@ def family_runs(request, small_manifest, tmp_path_factory, whisper_checkpoint):
     """(family, uninterrupted 2-epoch run, the same run interrupted after epoch 1 and resumed)."""
     family, root = request.param, tmp_path_factory.mktemp(f"runs-{request.param}")
     profile = tiny(family, whisper_checkpoint[0])
-    whole = train(profile, small_manifest, root / "whole", progress=False)
+    whole = train_run(profile, small_manifest, root / "whole", progress=False)
     original = GuardedTrainer._save_checkpoint
 
     def save_then_stop(self, *args, **kwargs):
@@ -74,8 +83,8 @@ def family_runs(request, small_manifest, tmp_path_factory, whisper_checkpoint):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(GuardedTrainer, "_save_checkpoint", save_then_stop)
         with pytest.raises(Interrupted):
-            train(profile, small_manifest, root / "cut", progress=False)
-    resumed = train(profile, small_manifest, root / "cut", progress=False, resume=True)
+            train_run(profile, small_manifest, root / "cut", progress=False)
+    resumed = train_run(profile, small_manifest, root / "cut", progress=False, resume=True)
     return family, whole, resumed
 
 
@@ -102,10 +111,10 @@ def test_predict_int8_and_pipeline_read_the_model_folder(family_runs):
 
     _, whole, _ = family_runs
     model_dir, sources = whole.run_dir / "model", whole.predictions["source"].tolist()
-    predicted = predict(sources, model_dir=model_dir, progress=False)
+    predicted = predict_table(sources, model_dir=model_dir, progress=False)
     # Prediction cuts the original files as training did: the run's own test predictions come back.
     assert np.abs(predicted[P_COLUMNS].to_numpy() - whole.predictions[P_COLUMNS].to_numpy()).max() < 1e-3
-    quantized = predict(sources, predictor=Predictor(model_dir, int8=True), progress=False)
+    quantized = predict_table(sources, predictor=Predictor(model_dir, int8=True), progress=False)
     assert np.abs(quantized[P_COLUMNS].to_numpy() - predicted[P_COLUMNS].to_numpy()).max() < 0.02
     classifier = pipeline("audio-classification", model=str(model_dir), device="cpu")
     audio, rate = sf.read(sources[0], dtype="float32")
@@ -117,11 +126,12 @@ def test_a_frozen_encoder_through_the_cache_matches_the_whole_model(
     family, small_manifest, tmp_path, monkeypatch, whisper_checkpoint
 ):
     monkeypatch.setenv("SER_OUTPUT_DIR", str(tmp_path / "outputs"))
-    frozen = {"freeze_encoder": True, "weighted_layer_sum": True, "epochs": 1}
+    frozen = {"mode": "frozen", "weighted_layer_sum": True, "epochs": 1}
     checkpoint = whisper_checkpoint[0]
-    cached = train(tiny(family, checkpoint, **frozen), small_manifest, tmp_path / "cached", progress=False)
-    whole = train(tiny(family, checkpoint, **frozen, cache_features=False), small_manifest, tmp_path / "whole",
-                  progress=False)  # fmt: skip
+    cached = train_run(tiny(family, checkpoint, **frozen), small_manifest, tmp_path / "cached", progress=False)
+    whole = train_run(
+        tiny(family, checkpoint, **frozen, cache_features=False), small_manifest, tmp_path / "whole", progress=False
+    )
     pd.testing.assert_frame_equal(cached.history, whole.history, atol=1e-5)
     assert cached.info["test_metrics"]["UA"] == whole.info["test_metrics"]["UA"]
     entries = list((tmp_path / "outputs" / "cache" / "features").glob("*/*.npz"))
@@ -131,14 +141,14 @@ def test_a_frozen_encoder_through_the_cache_matches_the_whole_model(
         raise AssertionError("the encoder ran again")
 
     monkeypatch.setattr(features, "_pool", no_encoder)  # a second frozen run reads every clip from the cache
-    again = train(tiny(family, checkpoint, **frozen), small_manifest, tmp_path / "again", progress=False)
+    again = train_run(tiny(family, checkpoint, **frozen), small_manifest, tmp_path / "again", progress=False)
     pd.testing.assert_frame_equal(again.history, cached.history)
 
 
 def test_an_encoder_that_cannot_work_names_the_supported_types(tmp_path):
     from transformers import ASTConfig
 
-    from ser_utils.train.model import build_model
+    from ser_utils.model.build import build_model
 
     ASTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2).save_pretrained(tmp_path)
     with pytest.raises(
@@ -148,7 +158,7 @@ def test_an_encoder_that_cannot_work_names_the_supported_types(tmp_path):
 
 
 def test_a_whisper_checkpoint_loads_its_whole_encoder_and_drops_its_decoder(whisper_checkpoint, capsys, recwarn):
-    from ser_utils.train.model import build_model
+    from ser_utils.model.build import build_model
 
     folder, saved = whisper_checkpoint
     model, feature_extractor = build_model(folder)
@@ -165,8 +175,8 @@ def test_whisper_averages_only_the_frames_that_hold_the_clip(whisper_checkpoint)
     from transformers import WhisperForAudioClassification
 
     from ser_utils.data.audio import Window
-    from ser_utils.train.model import build_model
-    from ser_utils.train.whisper import fit_to_window
+    from ser_utils.model.build import build_model
+    from ser_utils.model.whisper import fit_to_window
 
     model, feature_extractor = build_model(whisper_checkpoint[0])
     fit_to_window(model, feature_extractor, Window(16_000, 0.6, 2.5))
@@ -189,14 +199,16 @@ def test_whisper_cut_to_the_window_trains_predicts_and_is_not_exported(whisper_c
     from ser_utils.ship.export import export_onnx
 
     folder, saved = whisper_checkpoint
-    run = train(tiny("whisper", folder, epochs=1, whisper_input="window"), small_manifest, tmp_path, progress=False)
+    run = train_run(tiny("whisper", folder, epochs=1, whisper_input="window"), small_manifest, tmp_path, progress=False)
     model_dir = run.run_dir / "model"
     config = json.loads((model_dir / "config.json").read_text())
     assert config["max_source_positions"] == config["pooled_frames"] == 125  # 2.5 s, not 30 s
     predictor = Predictor(model_dir)
-    assert torch.equal(predictor.model.encoder.embed_positions.weight, saved.model.encoder.embed_positions.weight[:125])
+    assert torch.equal(
+        predictor.backend.model.encoder.embed_positions.weight, saved.model.encoder.embed_positions.weight[:125]
+    )
     sources = run.predictions["source"].tolist()
-    predicted = predict(sources, predictor=predictor, progress=False)
+    predicted = predict_table(sources, predictor=predictor, progress=False)
     assert np.abs(predicted[P_COLUMNS].to_numpy() - run.predictions[P_COLUMNS].to_numpy()).max() < 1e-3
     label, probabilities, _, note, _ = classify(sources[0], predictor)  # what the demo page shows
     assert label == predicted["label"].iloc[0] and sorted(probabilities) == sorted(EMOTIONS) and not note
@@ -205,7 +217,7 @@ def test_whisper_cut_to_the_window_trains_predicts_and_is_not_exported(whisper_c
 
 
 def test_a_whisper_from_scratch_reads_its_own_mel_bins():
-    from ser_utils.train.model import build_model
+    from ser_utils.model.build import build_model
 
     profile = load_profile("smoke")
     with pytest.raises(ProfileError, match="model_type must be one of"):

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.commands import run_command, run_main
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
-from conftest import run_command, run_main
 from ser_utils.config import EMOTIONS
 from ser_utils.data.audio import Window
 from ser_utils.data.corpora import window_for
-from ser_utils.evaluate.score import evaluate
-from ser_utils.ship.predict import Predictor, predict
+from ser_utils.evaluate.score import evaluate_model
+from ser_utils.ship.predict import Predictor, predict_table
 
 RAVDESS_WINDOW = window_for("ravdess")  # the window every test model here was made for
 
@@ -34,8 +34,18 @@ def tess_with_bad_files(kaggle_input, tmp_path):
 
 def test_cli_scores_the_shared_emotions_and_counts_bad_files(model_dir, tess_with_bad_files, tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "ser_utils.evaluate", "--model", str(model_dir), "--output-dir", str(out),
-               "--no-progress", str(tess_with_bad_files)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "ser_utils",
+        "evaluate",
+        "--model",
+        str(model_dir),
+        "--output-dir",
+        str(out),
+        "--no-progress",
+        str(tess_with_bad_files),
+    ]
     done = run_command(command=command, timeout=300)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
     table = pd.read_csv(out / "evaluation.csv").fillna("")
@@ -45,8 +55,10 @@ def test_cli_scores_the_shared_emotions_and_counts_bad_files(model_dir, tess_wit
     assert errors["OAF_broken_angry.wav"].startswith("cannot be read as audio")
     scored = table[table["scored"]]
     assert set(scored["predicted"]) <= set(TESS)  # never Calm: TESS has no calm clips
-    wa, ua = accuracy_score(scored["emotion"], scored["predicted"]), balanced_accuracy_score(
-        scored["emotion"], scored["predicted"])  # fmt: skip
+    wa, ua = (
+        accuracy_score(scored["emotion"], scored["predicted"]),
+        balanced_accuracy_score(scored["emotion"], scored["predicted"]),
+    )
     assert done.stdout.startswith(f"WA {wa:.1%}, UA {ua:.1%}, macro_F1 ")
     assert f"over the 7 shared emotions ({', '.join(TESS)})" in done.stdout
     assert "files: 14 scored, 0 left out (emotion not shared), 2 errors" in done.stdout
@@ -57,7 +69,7 @@ def test_cli_scores_the_shared_emotions_and_counts_bad_files(model_dir, tess_wit
 
 def test_several_corpora_each_cut_with_its_own_window(model_dir, kaggle_input):
     predictor = Predictor(model_dir)
-    result = evaluate([kaggle_input], predictor=predictor, progress=False)
+    result = evaluate_model([kaggle_input], predictor=predictor, progress=False)
     table = result.table
     assert sorted(set(table["corpus"])) == ["crema-d", "emodb", "ravdess", "savee", "tess"]
     assert result.classes == list(EMOTIONS)  # RAVDESS brings Calm
@@ -69,10 +81,10 @@ def test_several_corpora_each_cut_with_its_own_window(model_dir, kaggle_input):
     from_start = copy.copy(predictor)
     from_start.window = Window(16_000, 0.0, 2.5)
     for paths, cut in ((ravdess, predictor), (tess, from_start)):  # RAVDESS from 0.6 s in, TESS from the start
-        expected = predict(paths, predictor=cut, progress=False)[p_columns].to_numpy()
+        expected = predict_table(paths, predictor=cut, progress=False)[p_columns].to_numpy()
         got = table.set_index("path").loc[paths, p_columns].to_numpy()
         np.testing.assert_allclose(got, expected, atol=1e-6)
-    assert not np.allclose(predict(tess, predictor=predictor, progress=False)[p_columns].to_numpy(), got)
+    assert not np.allclose(predict_table(tess, predictor=predictor, progress=False)[p_columns].to_numpy(), got)
 
 
 def test_nothing_scorable_is_exit_code_1(model_dir, tmp_path):
@@ -95,11 +107,11 @@ def test_each_scored_file_is_marked_with_what_the_model_heard(
     the record says that nobody knows; a damaged record stops the command, naming the file."""
     from ser_utils.data.sources import BUNDLED_SAMPLE
     from ser_utils.evaluate.score import main
-    from ser_utils.train.seen import SEEN_FILE
+    from ser_utils.model.folder import SEEN_FILE
 
     model = trained_run.run_dir / "model"
     outsider = sorted((ravdess_16k / "Actor_03").glob("*.wav"))[:12]
-    result = evaluate([BUNDLED_SAMPLE, *outsider], predictor=Predictor(model), progress=False)
+    result = evaluate_model([BUNDLED_SAMPLE, *outsider], predictor=Predictor(model), progress=False)
     scored = result.table[result.table["scored"]]
     assert scored["seen"].value_counts().to_dict() == {"speaker": 144, "clip": 96, "new": 12}
     assert set(scored.loc[scored["seen"] == "new", "speaker"]) == {"ravdess:03"}
@@ -108,16 +120,16 @@ def test_each_scored_file_is_marked_with_what_the_model_heard(
         "144 more are by speakers who did, 12 are by new speakers: not a score of new speakers (see "
         "evaluation.csv's seen)"
     )
-    alone = evaluate(outsider, predictor=Predictor(model), progress=False)
+    alone = evaluate_model(outsider, predictor=Predictor(model), progress=False)
     assert alone.seen == "speakers: all 12 scored files are by speakers new to the model (speaker-independent)"
     # Actor_01's 48 kHz originals: other bytes, but the same recordings as the 16 kHz copies that trained it.
     heard = {Path(path).stem for path in scored.loc[scored["seen"] == "clip", "path"] if "Actor_01" in path}
-    originals = evaluate([ravdess_48k_sample], predictor=Predictor(model), progress=False).table.set_index("path")
+    originals = evaluate_model([ravdess_48k_sample], predictor=Predictor(model), progress=False).table.set_index("path")
     marks = {Path(path).stem: mark for path, mark in originals["seen"].items()}
     assert heard and {stem for stem, mark in marks.items() if mark == "clip"} == heard
     assert set(marks.values()) == {"clip", "speaker"} and len(marks) == 60
 
-    unknown = evaluate(outsider, predictor=Predictor(model_dir), progress=False)
+    unknown = evaluate_model(outsider, predictor=Predictor(model_dir), progress=False)
     assert set(unknown.table["seen"]) == {"unknown"} and f"no {SEEN_FILE}" in unknown.seen
 
     damaged = tmp_path / "damaged"

@@ -16,14 +16,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from helpers.commands import run_main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import run_main
 from ser_utils.errors import CorpusError, ModelError, RecordError, TrainingError
 
-GENERATED = settings(max_examples=25, deadline=None, derandomize=True,
-                     suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+GENERATED = settings(
+    max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 RATES = [8000, 11025, 16000, 22050, 32000, 44100, 48000, 96000]
 SHAPES = ["real", "nan", "inf", "dc", "clipped", "silent", "antiphase", "one channel silent", "lying header"]
 
@@ -87,7 +88,7 @@ def check_rows(table: pd.DataFrame, clip) -> None:
 def test_generated_recordings_give_a_row_or_an_error_and_never_take_the_others_rows(
     model_dir, clip, real_audio, tmp_path
 ):
-    from ser_utils.ship.predict import Predictor, predict
+    from ser_utils.ship.predict import Predictor, predict_table
     from ser_utils.ship.segments import SpeechDetector, segment_table
 
     predictor, detector, count = Predictor(model_dir, device="cpu"), SpeechDetector(), iter(range(10**6))
@@ -100,7 +101,7 @@ def test_generated_recordings_give_a_row_or_an_error_and_never_take_the_others_r
             (folder / str(i)).mkdir(parents=True)
         paths = [write(folder / str(i), recording) for i, recording in enumerate(drawn)] + [str(clip)]
         for hop in (None, 1.25):
-            table = predict(paths, predictor=predictor, hop_s=hop, progress=False)
+            table = predict_table(paths, predictor=predictor, hop_s=hop, progress=False)
             assert len(table) == len(paths)
             check_rows(table, clip)
             shapes = dict(zip(paths, [shape for *_, shape in drawn], strict=False))
@@ -186,13 +187,22 @@ def family_folders(tmp_path_factory):
 
     from ser_utils.config import load_profile
     from ser_utils.data.corpora import window_for
-    from ser_utils.train.model import build_model, save_model_folder
+    from ser_utils.model.build import build_model
+    from ser_utils.model.folder import save_model_folder
 
     root = tmp_path_factory.mktemp("families")
     torch.manual_seed(0)
-    whisper = WhisperForConditionalGeneration(WhisperConfig(d_model=32, encoder_layers=2, encoder_attention_heads=2,
-                                              encoder_ffn_dim=64, decoder_layers=1, decoder_attention_heads=2,
-                                              decoder_ffn_dim=64))  # fmt: skip
+    whisper = WhisperForConditionalGeneration(
+        WhisperConfig(
+            d_model=32,
+            encoder_layers=2,
+            encoder_attention_heads=2,
+            encoder_ffn_dim=64,
+            decoder_layers=1,
+            decoder_attention_heads=2,
+            decoder_ffn_dim=64,
+        )
+    )
     whisper.save_pretrained(root / "whisper-checkpoint")
     WhisperFeatureExtractor(feature_size=80).save_pretrained(root / "whisper-checkpoint")
     folders = {}
@@ -209,14 +219,14 @@ def test_every_family_runs_under_every_precision_and_backend_it_advertises(famil
     `--backend auto` on every AMX CPU), int8, and ONNX Runtime (Whisper: refused before any work, in one line)."""
     from ser_utils import machine
     from ser_utils.ship.export import export_onnx
-    from ser_utils.ship.predict import Predictor, fastest_predictor, predict
+    from ser_utils.ship.predict import Predictor, fastest_predictor, predict_table
 
     folder = family_folders[family]
     monkeypatch.setattr(machine, "_cpuinfo", lambda: {"model name": "a Xeon", "flags": "avx2 amx_bf16 avx512_bf16"})
-    fp32 = predict([clip], predictor=Predictor(folder, device="cpu"), progress=False)
+    fp32 = predict_table([clip], predictor=Predictor(folder, device="cpu"), progress=False)
     columns = [column for column in fp32 if column.startswith("p_")]
     for predictor in (Predictor(folder, device="cpu", precision="bf16"), Predictor(folder, int8=True)):
-        table = predict([clip], predictor=predictor, progress=False)
+        table = predict_table([clip], predictor=predictor, progress=False)
         assert predictor.precision in ("bf16", "fp32") and table["label"].notna().all()
         assert np.abs(table[columns].to_numpy() - fp32[columns].to_numpy()).max() < 0.05
     assert fastest_predictor(folder)[0].precision == "bf16"  # auto on an AMX CPU
@@ -225,7 +235,7 @@ def test_every_family_runs_under_every_precision_and_backend_it_advertises(famil
             export_onnx(folder)
         return
     export_onnx(folder)
-    onnx = predict([clip], predictor=Predictor(folder, backend="onnx"), progress=False)
+    onnx = predict_table([clip], predictor=Predictor(folder, backend="onnx"), progress=False)
     assert np.abs(onnx[columns].to_numpy() - fp32[columns].to_numpy()).max() < 1e-4
 
 
@@ -240,7 +250,7 @@ def run_copy(trained_run, tmp_path):
 
 def test_a_run_start_record_that_is_json_but_no_record_is_refused(run_copy, trained_run):
     from ser_utils.config import load_profile
-    from ser_utils.train.checkpoints import START_FILE, check_resumable
+    from ser_utils.runs.checkpoints import START_FILE, check_resumable
 
     for text in ("[1, 2]", '{"profile": 3}', '"text"', "{}"):
         (run_copy / START_FILE).write_text(text)
@@ -249,7 +259,7 @@ def test_a_run_start_record_that_is_json_but_no_record_is_refused(run_copy, trai
 
 
 def test_a_checkpoint_without_its_weights_or_optimizer_is_not_resumed(run_copy):
-    from ser_utils.train.checkpoints import CHECKPOINTS, last_checkpoint, missing_files
+    from ser_utils.runs.checkpoints import CHECKPOINTS, last_checkpoint, missing_files
     from ser_utils.train.run import _checkpoint_to_resume
 
     checkpoint = last_checkpoint(run_copy / CHECKPOINTS)
@@ -276,7 +286,7 @@ def test_a_checkpoint_without_its_weights_or_optimizer_is_not_resumed(run_copy):
 )
 def test_a_damaged_predictions_table_is_named_in_one_line(run_copy, trained_run, damage):
     from ser_utils.evaluate.compare import main
-    from ser_utils.train.run_folders import PREDICTIONS_FILE, load_run
+    from ser_utils.runs.folders import PREDICTIONS_FILE, load_run
 
     (run_copy / PREDICTIONS_FILE).write_text(damage)
     with pytest.raises(RecordError, match=PREDICTIONS_FILE):
@@ -289,8 +299,8 @@ def test_a_damaged_predictions_table_is_named_in_one_line(run_copy, trained_run,
 @pytest.mark.parametrize("temperature", [1e-6, 0.01, 25.0, 1e6, "nan", -1.0])
 def test_a_temperature_outside_the_fitted_range_is_refused(model_dir, tmp_path, clip, temperature):
     """Far outside 0.05..20, every label became the first emotion (tiny) or every probability NaN (huge)."""
+    from ser_utils.model.folder import CALIBRATION_FILE
     from ser_utils.ship.predict import main
-    from ser_utils.train.calibration import CALIBRATION_FILE
 
     folder = shutil.copytree(model_dir, tmp_path / "model")
     (folder / CALIBRATION_FILE).write_text(json.dumps({"temperature": float(temperature)}))
@@ -321,11 +331,11 @@ def test_linked_actor_folders_are_read_and_a_link_to_the_root_is_listed(ravdess_
 
 
 def test_prediction_lists_a_link_it_does_not_follow(model_dir, clip, tmp_path):
-    from ser_utils.ship.predict import predict
+    from ser_utils.ship.predict import predict_table
 
     (tmp_path / "a.wav").symlink_to(clip)
     (tmp_path / "loop").symlink_to(tmp_path)
-    table = predict([tmp_path], model_dir, progress=False).set_index("path")
+    table = predict_table([tmp_path], model_dir, progress=False).set_index("path")
     assert table.loc[str(tmp_path / "a.wav"), "label"] and "not followed" in table.loc[str(tmp_path / "loop"), "error"]
 
 
@@ -371,8 +381,15 @@ def test_emobox_on_part_of_ravdess_is_refused_naming_what_is_missing(prepared_fu
     with pytest.raises(CorpusError, match=r"actors \[3, 7\] are missing.*actor 5: 59 of 60"):
         partial = manifest[~manifest["actor"].isin([3, 7])]
         assign_parts(partial.drop(partial.index[partial["actor"] == 5][:1]), "emobox", fold=3)
-    done = run_main(main, "--data", ravdess_subset([1, 2, 3, 4, 5, 6], 10), "--protocol", "emobox", "--no-progress",
-                    env={"SER_OUTPUT_DIR": tmp_path})  # fmt: skip
+    done = run_main(
+        main,
+        "--data",
+        ravdess_subset([1, 2, 3, 4, 5, 6], 10),
+        "--protocol",
+        "emobox",
+        "--no-progress",
+        env={"SER_OUTPUT_DIR": tmp_path},
+    )
     assert done.returncode == 2 and "the emobox split is EmoBox's folds of RAVDESS's 1440 speech clips" in done.stderr
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
 
@@ -385,7 +402,7 @@ def test_whole_utterance_training_takes_clips_shorter_than_the_time_mask(ravdess
     from ser_utils.errors import ProfileError
     from ser_utils.prepare.preprocess import prepare_corpus, read_manifest
     from ser_utils.prepare.protocols import assign_parts
-    from ser_utils.train.run import train
+    from ser_utils.train.run import train_run
 
     data = tmp_path / "short"
     for actor in ("Actor_01", "Actor_02"):
@@ -396,7 +413,7 @@ def test_whole_utterance_training_takes_clips_shorter_than_the_time_mask(ravdess
     prepare_corpus(data, tmp_path / "prepared", progress=False, summary=False, whole_s=10.0)
     manifest = assign_parts(read_manifest(tmp_path / "prepared"), "random", 0.2, 42)
     profile = load_profile("smoke", epochs=1, device="cpu", window="whole", max_duration_s=10.0)
-    run = train(profile, manifest, tmp_path / "run", progress=False)
+    run = train_run(profile, manifest, tmp_path / "run", progress=False)
     assert (
         np.isfinite(run.history["Training Loss"]).all() and len(run.predictions) == (manifest["part"] == "test").sum()
     )
@@ -412,7 +429,7 @@ def test_antiphase_channels_are_named_not_called_silence(model_dir, real_audio, 
     prediction stays, its warning saying why the model heard nothing; preprocessing skips it, naming why, rather
     than teach silence under an emotion's label."""
     from ser_utils.prepare.preprocess import prepare_corpus
-    from ser_utils.ship.predict import predict
+    from ser_utils.ship.predict import predict_table
 
     data = tmp_path / "data" / "Actor_01"
     data.mkdir(parents=True)
@@ -427,7 +444,7 @@ def test_antiphase_channels_are_named_not_called_silence(model_dir, real_audio, 
 
     sf.write(tmp_path / "anti.wav", np.stack([real_audio, -real_audio], axis=1), 16_000)
     sf.write(tmp_path / "quiet.wav", np.zeros((40_000, 2), np.float32), 16_000)
-    table = predict([tmp_path / "anti.wav", tmp_path / "quiet.wav"], model_dir, progress=False).set_index("path")
+    table = predict_table([tmp_path / "anti.wav", tmp_path / "quiet.wav"], model_dir, progress=False).set_index("path")
     assert "its channels cancel when averaged to mono" in table.loc[str(tmp_path / "anti.wav"), "warning"]
     assert table.loc[str(tmp_path / "quiet.wav"), "warning"].startswith("silent clip: the prediction means nothing")
 
@@ -435,13 +452,14 @@ def test_antiphase_channels_are_named_not_called_silence(model_dir, real_audio, 
 def test_a_whole_utterance_model_warns_on_a_clip_cut_to_the_recipes_window(prepared_full, tmp_path):
     from ser_utils.config import load_profile
     from ser_utils.data.audio import Window
-    from ser_utils.ship.predict import predict
-    from ser_utils.train.model import build_model, save_model_folder
+    from ser_utils.model.build import build_model
+    from ser_utils.model.folder import save_model_folder
+    from ser_utils.ship.predict import predict_table
 
     model, extractor = build_model(None, load_profile("smoke").scratch_config)
     folder = save_model_folder(model, extractor, tmp_path / "whole", Window(16_000, 0.0, 10.0, whole=True))
     manifest = pd.read_csv(prepared_full[0] / "manifest.csv").head(2)
-    table = predict([prepared_full[0] / path for path in manifest["path"]], folder, progress=False)
+    table = predict_table([prepared_full[0] / path for path in manifest["path"]], folder, progress=False)
     assert table["label"].notna().all()
     assert table["warning"].str.contains("a clip ser-preprocess cut to 2.5 s, part of a whole utterance").all()
 
@@ -452,8 +470,10 @@ def test_a_refused_run_leaves_its_name_free(ravdess_subset, tmp_path):
     from ser_utils.train.command import main
 
     profile = tmp_path / "odd.yaml"
-    profile.write_text("model_name_or_path: null\nepochs: 1\ndataloader_workers: 0\nlearning_rate: 1.0e-3\n"
-                       "scratch_config: {hidden_size: 65, num_attention_heads: 2, num_hidden_layers: 1}\n")  # fmt: skip
+    profile.write_text(
+        "model_name_or_path: null\nepochs: 1\ndataloader_workers: 0\nlearning_rate: 1.0e-3\n"
+        "scratch_config: {hidden_size: 65, num_attention_heads: 2, num_hidden_layers: 1}\n"
+    )
     data, env = ravdess_subset([1, 2], 8), {"SER_OUTPUT_DIR": tmp_path}
     done = run_main(main, "--profile", profile, "--data", data, "--run-name", "mine", "--no-progress", env=env)
     assert done.returncode == 2 and "scratch_config cannot build a model" in done.stderr, done.stderr

@@ -18,16 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from helpers.commands import clean, run_command, run_main
 
-from conftest import run_command, run_main
 from ser_utils.config import load_profile
-
-
-def clean(done, code: int) -> str:
-    """Assert the exit code and that nothing printed a traceback; return stderr."""
-    assert done.returncode == code, (done.returncode, done.stdout[-2000:], done.stderr[-3000:])
-    assert "Traceback" not in done.stderr, done.stderr[-3000:]
-    return done.stderr
 
 
 def files(folder: Path) -> dict[str, bytes]:
@@ -73,7 +66,7 @@ def tmpfs(tmp_path):
 
 
 def prepare(source: Path, out: Path):
-    return run_command("ser_utils.preprocess", "--no-progress", "--data", source, "--out", out)
+    return run_command("ser_utils", "preprocess", "--no-progress", "--data", source, "--out", out)
 
 
 def test_a_replaced_source_is_prepared_again(source, tmp_path):
@@ -124,7 +117,8 @@ def test_no_clip_is_written_after_the_run_is_killed(ravdess_16k, tmp_path):
     command = [
         sys.executable,
         "-m",
-        "ser_utils.preprocess",
+        "ser_utils",
+        "preprocess",
         "--no-progress",
         "--data",
         str(ravdess_16k),
@@ -160,7 +154,7 @@ def predict(*args):
 def test_predict_refuses_a_model_without_an_emotion_head(head, tmp_path, clip):
     from transformers import Wav2Vec2Config, Wav2Vec2ForCTC, Wav2Vec2ForSequenceClassification, Wav2Vec2Model
 
-    from ser_utils.train.model import new_feature_extractor
+    from ser_utils.model.build import new_feature_extractor
 
     config = Wav2Vec2Config(**load_profile("smoke").scratch_config)
     if head == "other labels":
@@ -197,7 +191,7 @@ def train(source, out, *options, here: bool = False):
     options = ["--device", "cpu", "--no-progress", "--data", source, *options]
     if here:
         return run_main(main, *options, env={"SER_OUTPUT_DIR": out})
-    return run_command("ser_utils.train", *options, env={"SER_OUTPUT_DIR": str(out)})
+    return run_command("ser_utils", "train", *options, env={"SER_OUTPUT_DIR": str(out)})
 
 
 def test_training_refuses_a_single_emotion(ravdess_16k, tmp_path):
@@ -310,7 +304,7 @@ def test_training_on_a_full_disk_keeps_the_published_model(tmpfs, source, tmp_pa
 
 
 def test_piping_predictions_into_head_ends_quietly(model_dir, ravdess_16k):
-    command = f"{sys.executable} -m ser_utils.predict --model {model_dir} {ravdess_16k / 'Actor_05'} | head -1"
+    command = f"{sys.executable} -m ser_utils predict --model {model_dir} {ravdess_16k / 'Actor_05'} | head -1"
     done = run_command(command=["bash", "-c", f"set -o pipefail; {command}"], timeout=300)
     assert done.returncode == 0 and done.stdout.startswith("path,label,probability")
     assert "Traceback" not in done.stderr and "Broken pipe" not in done.stderr, done.stderr
@@ -350,7 +344,7 @@ def test_yaml_1_1_exponents_are_numbers(tmp_path):
 
 
 def verify(path):
-    return run_command("ser_utils.data", "verify", path)
+    return run_command("ser_utils", "data", "verify", path)
 
 
 def test_verify_names_missing_files_and_extra_look_alikes(ravdess_48k_sample, tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ser_utils import files
 from ser_utils.files import remove_abandoned, writing
-from ser_utils.train import run_folders as runs
+from ser_utils.runs import folders as runs
 
 
 def test_outputs_follow_ser_output_dir(monkeypatch, tmp_path):

@@ -11,17 +11,22 @@ import torch
 from ser_utils.config import ENCODER_TYPES, load_profile
 from ser_utils.data.audio import Window
 from ser_utils.data.corpora import window_for
+from ser_utils.model.build import build_model, freeze_encoder
+from ser_utils.model.folder import input_name
+from ser_utils.model.whisper import fit_to_window
 from ser_utils.train import frozen as features
 from ser_utils.train.frozen import PooledHead, pooled_hidden_states
-from ser_utils.train.inputs import input_name
-from ser_utils.train.model import build_model, freeze_encoder
-from ser_utils.train.whisper import fit_to_window
 
 RAVDESS_WINDOW = window_for("ravdess")  # the window every clip here was cut with
 
 
-WHISPER = {"model_type": "whisper", "d_model": 32, "encoder_layers": 2, "encoder_attention_heads": 2,
-           "encoder_ffn_dim": 64}  # fmt: skip
+WHISPER = {
+    "model_type": "whisper",
+    "d_model": 32,
+    "encoder_layers": 2,
+    "encoder_attention_heads": 2,
+    "encoder_ffn_dim": 64,
+}
 
 
 def frozen_model(seed: int = 0, family: str = "wav2vec2", weighted: bool = True):
@@ -87,8 +92,8 @@ import sys
 from ser_utils.config import load_profile
 from ser_utils.train.frozen import pooled_hidden_states
 from ser_utils.train.inputs import input_name
-from ser_utils.train.model import build_model, freeze_encoder
-from ser_utils.train.whisper import fit_to_window
+from ser_utils.model.build import build_model, freeze_encoder
+from ser_utils.model.whisper import fit_to_window
 from ser_utils.data.corpora import window_for
 model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=0, weighted_layer_sum=True)
 freeze_encoder(model)
@@ -129,11 +134,11 @@ def test_the_head_on_pooled_states_gives_the_models_logits(family, weighted, cli
 def test_the_layer_weights_train(small_manifest, tmp_path, monkeypatch):
     from safetensors.torch import load_file
 
-    from ser_utils.train.run import train
+    from ser_utils.train.run import train_run
 
     monkeypatch.setenv("SER_OUTPUT_DIR", str(tmp_path / "outputs"))
-    profile = load_profile("smoke", epochs=2, device="cpu", freeze_encoder=True, weighted_layer_sum=True)
-    run = train(profile, small_manifest, tmp_path / "run", progress=False)
+    profile = load_profile("smoke", epochs=2, device="cpu", mode="frozen", weighted_layer_sum=True)
+    run = train_run(profile, small_manifest, tmp_path / "run", progress=False)
     weights = load_file(run.run_dir / "model" / "model.safetensors")
     assert weights["layer_weights"].shape == (3,)
     assert not torch.allclose(weights["layer_weights"], torch.ones(3) / 3)  # they start equal

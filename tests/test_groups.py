@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import balanced_accuracy_score
 
-from ser_utils.train.groups import FLAG_POINTS, flag_lines, group_scores, group_table
+from ser_utils.scoring.groups import FLAG_POINTS, flag_lines, group_scores, group_table
 
 
 def predictions(right_by_speaker: dict[str, int], corpus: dict[str, str] | None = None) -> pd.DataFrame:
@@ -18,9 +18,17 @@ def predictions(right_by_speaker: dict[str, int], corpus: dict[str, str] | None 
     for speaker, right in right_by_speaker.items():
         for i, emotion in enumerate(["Angry", "Happy", "Sad", "Calm"] * 2):
             gender = "male" if int(speaker[-1]) % 2 else "female"
-            rows.append({"speaker": speaker, "corpus": (corpus or {}).get(speaker, "ravdess"), "emotion": emotion,
-                         "gender": gender, "scored": True, "intensity": "normal" if i < 4 else "strong",
-                         "predicted": emotion if i < right else "Fearful"})  # fmt: skip
+            rows.append(
+                {
+                    "speaker": speaker,
+                    "corpus": (corpus or {}).get(speaker, "ravdess"),
+                    "emotion": emotion,
+                    "gender": gender,
+                    "scored": True,
+                    "intensity": "normal" if i < 4 else "strong",
+                    "predicted": emotion if i < right else "Fearful",
+                }
+            )
     return pd.DataFrame(rows)
 
 

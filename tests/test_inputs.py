@@ -1,9 +1,9 @@
 import numpy as np
 
 from ser_utils.config import LABEL2ID, NUM_SAMPLES
+from ser_utils.model.build import new_feature_extractor
 from ser_utils.prepare.preprocess import read_manifest
 from ser_utils.train.inputs import to_hf_dataset
-from ser_utils.train.model import new_feature_extractor
 
 
 def test_hf_dataset_holds_normalised_windows_and_labels(prepared_full):

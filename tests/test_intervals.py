@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.commands import run_command
 from scipy import stats
 
-from conftest import run_command
 from ser_utils.errors import CorpusError, ProfileError
 from ser_utils.evaluate.compare import compare
 from ser_utils.evaluate.report import results_table
-from ser_utils.train.intervals import (
+from ser_utils.scoring.intervals import (
     _draws,
     confusion_metrics,
     expanded_tails,
@@ -23,7 +23,7 @@ from ser_utils.train.intervals import (
     speaker_confusions,
     speaker_interval,
 )
-from ser_utils.train.metrics import evaluation_metrics
+from ser_utils.scoring.metrics import evaluation_metrics
 
 CLASSES = ["Anger", "Happy", "Neutral", "Sad"]
 
@@ -255,8 +255,9 @@ def test_compare_pairs_splits_by_their_clips_and_refuses_others(tmp_path, monkey
     monkeypatch.setenv("SER_OUTPUT_DIR", str(tmp_path))
     true, good, speaker = answers(4, speakers=8)
     _, poor, _ = answers(5, speakers=8, right=0.3)
-    clips = pd.DataFrame({"source": [f"/data/{i}.wav" for i in range(len(true))], "speaker": speaker,
-                          "emotion": true, "scored": True})  # fmt: skip
+    clips = pd.DataFrame(
+        {"source": [f"/data/{i}.wav" for i in range(len(true))], "speaker": speaker, "emotion": true, "scored": True}
+    )
     write_predictions(tmp_path / "baseline" / "predictions" / "actor_kfold-fold0", clips.assign(predicted=poor))
     other_clips = clips.assign(source=[f"/data/random/{i}.wav" for i in range(len(true))], predicted=poor)
     write_predictions(tmp_path / "baseline" / "predictions" / "random-fold0", other_clips)  # another protocol's split
@@ -270,18 +271,35 @@ def test_compare_pairs_splits_by_their_clips_and_refuses_others(tmp_path, monkey
     assert reverse.set_index("metric").loc["UA", "difference"] == pytest.approx(-ua["difference"], abs=1e-3)
     assert line.startswith("baseline against") and "1 paired splits, 96 test clips" in line
     write_predictions(tmp_path / "other-run", clips.iloc[:-5].assign(predicted=good[:-5]))
-    with pytest.raises(CorpusError, match=r"other-run tested 91 clips.*the nearest, baseline actor_kfold-fold0, "
-                                          r"tested 96: 0 of other-run's are not among them, 5 of its"):  # fmt: skip
+    with pytest.raises(
+        CorpusError,
+        match=r"other-run tested 91 clips.*the nearest, baseline actor_kfold-fold0, "
+        r"tested 96: 0 of other-run's are not among them, 5 of its",
+    ):
         compare(str(tmp_path / "other-run"), "baseline")
     with pytest.raises(ProfileError, match=r"model-run are the same runs \(model-run\): a system differs from"):
         compare(str(tmp_path / "model-run"), str(tmp_path / "model-run"))
-    done = run_command("ser_utils.compare", tmp_path / "model-run", "baseline", "-o", tmp_path / "t.csv",
-                       env={"SER_OUTPUT_DIR": str(tmp_path)})  # fmt: skip
+    done = run_command(
+        "ser_utils",
+        "compare",
+        tmp_path / "model-run",
+        "baseline",
+        "-o",
+        tmp_path / "t.csv",
+        env={"SER_OUTPUT_DIR": str(tmp_path)},
+    )
     assert done.returncode == 0 and "paired permutation" in done.stdout and (tmp_path / "t.csv").is_file()
     (tmp_path / "mine.csv").write_text("my own notes\n")
     for target, code in (("t.csv", 0), ("mine.csv", 2)):  # its own table is replaced, a file of the user's never
-        done = run_command("ser_utils.compare", tmp_path / "model-run", "baseline", "-o", tmp_path / target,
-                           env={"SER_OUTPUT_DIR": str(tmp_path)})  # fmt: skip
+        done = run_command(
+            "ser_utils",
+            "compare",
+            tmp_path / "model-run",
+            "baseline",
+            "-o",
+            tmp_path / target,
+            env={"SER_OUTPUT_DIR": str(tmp_path)},
+        )
         assert done.returncode == code, done.stderr
     assert "mine.csv: exists and is not an earlier ser-compare output" in done.stderr
     assert (tmp_path / "mine.csv").read_text() == "my own notes\n" and "paired" not in done.stdout

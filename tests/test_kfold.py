@@ -7,10 +7,13 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
+from helpers.commands import run_command
 
-from conftest import run_command
 from ser_utils.config import EMOTION_CODES, load_profile
-from ser_utils.train.run_folders import folder_group
+from ser_utils.runs.folders import folder_group
+
+pytestmark = pytest.mark.slow  # installs, or trains several runs end to end
 
 FOLDS = 3
 SEEDS = (1, 2)  # given to make as "1 2 1"
@@ -29,8 +32,20 @@ def test_make_kfold_on_a_subset(ravdess_16k, tmp_path):
     profile.write_text(json.dumps({"model_name_or_path": None, "scratch_config": scratch, "epochs": 1}))
     out = tmp_path / "outputs"
     venv = Path(sys.prefix)
-    command = ["make", "-j2", "-o", f"{venv}/.installed", "kfold", f"VENV={venv}", f"PROFILE={profile}",
-               f"DATA={data}", f"FOLDS={FOLDS}", "SEEDS=1 2 1", "MODE=frozen", "LAYERSUM=1"]  # fmt: skip
+    command = [
+        "make",
+        "-j2",
+        "-o",
+        f"{venv}/.installed",
+        "kfold",
+        f"VENV={venv}",
+        f"PROFILE={profile}",
+        f"DATA={data}",
+        f"FOLDS={FOLDS}",
+        "SEEDS=1 2 1",
+        "MODE=frozen",
+        "LAYERSUM=1",
+    ]
     env = {**os.environ, "SER_OUTPUT_DIR": str(out)}
     done = run_command(command=command, env=env, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -79,7 +94,7 @@ def test_make_kfold_on_a_subset(ravdess_16k, tmp_path):
 
 def test_the_aggregate_names_missing_runs(tmp_path):
     env = {**os.environ, "SER_OUTPUT_DIR": str(tmp_path)}
-    command = [sys.executable, "-m", "ser_utils.report", "--protocol", "emobox", "--seeds", "1", "2"]
+    command = [sys.executable, "-m", "ser_utils", "report", "--protocol", "emobox", "--seeds", "1", "2"]
     done = run_command(command=command, env=env, timeout=120)
     assert done.returncode == 1, done.stderr
     assert done.stdout.splitlines()[:2] == [

@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from helpers.commands import run_main
 
-from conftest import run_main
 from ser_utils import machine
 from ser_utils.evaluate import score
 from ser_utils.ship import demo, predict
@@ -32,8 +32,12 @@ for _ in range(20):
     block()
 print(kept, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
-OWN_SETTINGS = [("LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4"), ("MALLOC_TRIM_THRESHOLD_", "131072"),
-                ("MALLOC_MMAP_MAX_", "65536"), ("GLIBC_TUNABLES", "glibc.malloc.top_pad=0")]  # fmt: skip
+OWN_SETTINGS = [
+    ("LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4"),
+    ("MALLOC_TRIM_THRESHOLD_", "131072"),
+    ("MALLOC_MMAP_MAX_", "65536"),
+    ("GLIBC_TUNABLES", "glibc.malloc.top_pad=0"),
+]
 
 
 def _reuse(how: str) -> tuple[str, int]:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ser_utils.train.metrics import (
+from ser_utils.scoring.metrics import (
     HISTORY_COLUMNS,
     classification_metrics,
     compute_metrics,

@@ -2,11 +2,13 @@ import sys
 
 import pytest
 import torch
+from helpers.commands import run_command
 
-from conftest import run_command
 from ser_utils.config import EMOTIONS, load_profile
 from ser_utils.errors import ModelError
-from ser_utils.train.model import build_model
+from ser_utils.model.build import build_model
+
+pytestmark = pytest.mark.lowest  # make test-lowest: what the libraries decide
 
 
 def tiny_model():
@@ -56,7 +58,7 @@ def test_pretrained_checkpoint_gets_a_new_emotion_head(tmp_path):
     # facebook/wav2vec2-base is a Wav2Vec2ForPreTraining checkpoint; the full profile loads it this way.
     from transformers import Wav2Vec2Config, Wav2Vec2ForPreTraining
 
-    from ser_utils.train.model import new_feature_extractor
+    from ser_utils.model.build import new_feature_extractor
 
     config = Wav2Vec2Config(**load_profile("smoke").scratch_config)
     pretrained = Wav2Vec2ForPreTraining(config)
@@ -75,7 +77,7 @@ def test_a_wav2vec2_model_is_built_saved_and_predicted_without_importing_whisper
     script = (
         "import sys\nfrom ser_utils.config import load_profile\nfrom ser_utils.data.corpora import window_for\n"
         "from ser_utils.ship.predict import Predictor\n"
-        "from ser_utils.train.model import build_model, save_model_folder\n"
+        "from ser_utils.model.build import build_model\nfrom ser_utils.model.folder import save_model_folder\n"
         "model = build_model(None, load_profile('smoke').scratch_config, seed=0)\n"
         f"save_model_folder(*model, {str(tmp_path)!r}, window_for('ravdess'))\nPredictor({str(tmp_path)!r})\n"
         "print(sorted(name for name in sys.modules if name.startswith('transformers.models.whisper')))"

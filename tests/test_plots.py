@@ -10,7 +10,7 @@ from ser_utils.evaluate.plots import (
     plot_waveforms,
     save_figure,
 )
-from ser_utils.train.metrics import emotion_confusion_matrix
+from ser_utils.scoring.metrics import emotion_confusion_matrix
 
 HISTORY = pd.DataFrame(
     {

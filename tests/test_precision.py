@@ -3,12 +3,12 @@ AVX-512-BF16), a one-line fallback to fp32 elsewhere, and bf16's labels against 
 
 import numpy as np
 import pytest
+from helpers.commands import run_main
 
-from conftest import run_main
 from ser_utils import machine
 from ser_utils.data.sources import BUNDLED_SAMPLE
-from ser_utils.ship.predict import Predictor, main, predict
-from ser_utils.train.run_folders import MODEL_DIR
+from ser_utils.model.folder import MODEL_DIR
+from ser_utils.ship.predict import Predictor, main, predict_table
 
 XEON = "avx2 avx512f avx512_bf16 avx512_vnni amx_bf16 amx_int8 amx_tile"
 NATIVE = pytest.mark.skipif(
@@ -56,10 +56,10 @@ def test_bf16_on_a_cpu_without_it_runs_fp32_and_says_so_in_one_line(cpu, model_d
 def test_bf16_labels_agree_with_fp32_on_a_trained_model(trained_run):
     """The bundled sample's 240 clips through the trained model, fp32 and bf16 autocast (this CPU's own bf16)."""
     model = trained_run.run_dir / MODEL_DIR
-    fp32 = predict([BUNDLED_SAMPLE], predictor=Predictor(model, device="cpu"), progress=False)
+    fp32 = predict_table([BUNDLED_SAMPLE], predictor=Predictor(model, device="cpu"), progress=False)
     bf16_predictor = Predictor(model, device="cpu", precision="bf16")
     assert bf16_predictor.precision == "bf16" and not bf16_predictor.precision_note
-    bf16 = predict([BUNDLED_SAMPLE], predictor=bf16_predictor, progress=False)
+    bf16 = predict_table([BUNDLED_SAMPLE], predictor=bf16_predictor, progress=False)
     columns = [column for column in fp32 if column.startswith("p_")]
     agreement = float(np.mean(fp32["label"] == bf16["label"]))
     largest = float(np.abs(fp32[columns].to_numpy() - bf16[columns].to_numpy()).max())
@@ -70,9 +70,13 @@ def test_bf16_labels_agree_with_fp32_on_a_trained_model(trained_run):
 @NATIVE
 def test_training_runs_in_bf16_on_a_cpu_that_has_it(small_manifest, tmp_path):
     from ser_utils.config import load_profile
-    from ser_utils.train.run import train
+    from ser_utils.train.run import train_run
 
-    run = train(load_profile("smoke", epochs=1, device="cpu", precision="bf16"), small_manifest, tmp_path / "run",
-                progress=False)  # fmt: skip
+    run = train_run(
+        load_profile("smoke", epochs=1, device="cpu", precision="bf16"),
+        small_manifest,
+        tmp_path / "run",
+        progress=False,
+    )
     assert run.info["precision"] == "bf16" and run.info["machine"] == f"CPU: {machine.cpu_name()}, no GPU"
     assert np.isfinite(run.history["Training Loss"]).all()

@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import torch
+from helpers.commands import run_command, run_main
 
-from conftest import run_command, run_main
 from ser_utils.config import EMOTIONS
 from ser_utils.data.corpora import FROM_START, window_for
-from ser_utils.ship.predict import Predictor, expand_paths, main, predict
-from ser_utils.train.model import load_preprocessing
+from ser_utils.model.folder import load_preprocessing
+from ser_utils.ship.predict import Predictor, expand_paths, main, predict_table
 
 RAVDESS_WINDOW = window_for("ravdess")  # the window every test model here was made for
 
@@ -46,6 +46,7 @@ def test_expand_paths_folders_globs_and_repeats(bad_files, tmp_path):
     assert found[-1] == str(tmp_path / "x*.wav")
 
 
+@pytest.mark.lowest
 def test_preprocessing_is_read_from_the_model_folder(model_dir, predictor):
     assert dataclasses.asdict(load_preprocessing(model_dir, FROM_START)) == {
         "sample_rate": 16_000,
@@ -61,18 +62,19 @@ def test_preprocessing_is_read_from_the_model_folder(model_dir, predictor):
 def test_48k_stereo_originals_predict_like_their_16k_copies(ravdess_16k, ravdess_48k_sample, predictor):
     names = ["03-01-02-01-01-02-01.wav", "03-01-08-01-02-02-01.wav", "03-01-05-02-01-01-01.wav"]  # 2 stereo
     assert sf.info(ravdess_48k_sample / "Actor_01" / names[0]).channels == 2
-    high = predict([ravdess_48k_sample / "Actor_01" / n for n in names], predictor=predictor, progress=False)
-    low = predict([ravdess_16k / "Actor_01" / n for n in names], predictor=predictor, progress=False)
+    high = predict_table([ravdess_48k_sample / "Actor_01" / n for n in names], predictor=predictor, progress=False)
+    low = predict_table([ravdess_16k / "Actor_01" / n for n in names], predictor=predictor, progress=False)
     assert high["error"].eq("").all() and low["error"].eq("").all()
     assert np.abs(high[P_COLUMNS].to_numpy() - low[P_COLUMNS].to_numpy()).max() < 1e-3
     assert (high["label"] == low["label"]).all()
     assert np.allclose(high[P_COLUMNS].sum(axis=1), 1, atol=1e-5)
 
 
+@pytest.mark.lowest
 def test_batched_and_single_predictions_agree(ravdess_16k, predictor):
     files = sorted((ravdess_16k / "Actor_04").glob("*.wav"))[:20]
-    batched = predict(files, batch_size=8, predictor=predictor, progress=False)
-    single = predict(files, batch_size=1, predictor=predictor, progress=False)
+    batched = predict_table(files, batch_size=8, predictor=predictor, progress=False)
+    single = predict_table(files, batch_size=1, predictor=predictor, progress=False)
     assert len(batched) == 20
     assert np.abs(batched[P_COLUMNS].to_numpy() - single[P_COLUMNS].to_numpy()).max() <= 1e-5
 
@@ -81,17 +83,17 @@ def test_windows_cover_a_long_recording(ravdess_16k, tmp_path, predictor):
     clips = [sf.read(p, dtype="float32")[0] for p in sorted((ravdess_16k / "Actor_06").glob("*.wav"))[:3]]
     long = np.concatenate(clips)
     sf.write(tmp_path / "long.wav", long, 16_000)
-    windows = predict([tmp_path / "long.wav"], hop_s=1.25, per_window=True, predictor=predictor, progress=False)
+    windows = predict_table([tmp_path / "long.wav"], hop_s=1.25, per_window=True, predictor=predictor, progress=False)
     expected = int(np.ceil((len(long) - 40_000) / 20_000)) + 1
     assert len(windows) == expected and windows["start_s"].tolist() == [1.25 * i for i in range(expected)]
-    whole = predict([tmp_path / "long.wav"], hop_s=1.25, predictor=predictor, progress=False)
+    whole = predict_table([tmp_path / "long.wav"], hop_s=1.25, predictor=predictor, progress=False)
     assert len(whole) == 1
     assert np.allclose(whole[P_COLUMNS].to_numpy()[0], windows[P_COLUMNS].mean().to_numpy(), atol=1e-6)
 
 
 def test_bad_inputs_get_rows_and_the_rest_is_predicted(bad_files, tmp_path, predictor):
     paths = [*expand_paths([bad_files]), tmp_path / "missing.wav"]
-    table = predict(paths, predictor=predictor, progress=False).set_index(
+    table = predict_table(paths, predictor=predictor, progress=False).set_index(
         pd.Index([str(p).rsplit("/", 1)[-1] for p in paths])
     )
     for name in ("empty.wav", "truncated.wav", "text.wav"):
@@ -117,14 +119,14 @@ def test_a_clip_preprocessing_cut_is_not_cut_again(ravdess_16k, tmp_path, predic
         (source / name).write_bytes((ravdess_16k / "Actor_03" / name).read_bytes())
     prepare_corpus(tmp_path / "data", tmp_path / "prepared", progress=False)
     cut = sorted((tmp_path / "prepared").glob("*/*.wav"))
-    table = predict(cut, predictor=predictor, progress=False)
+    table = predict_table(cut, predictor=predictor, progress=False)
     for path, error in zip(cut, table["error"], strict=True):
         assert error.startswith("a clip ser-preprocess cut already: cut again from 0.6 s, it is other audio")
         assert error.endswith(f"give its source, {source / path.name}")
     assert table["label"].isna().all()
     # Read from its start (--window), the cut clip is the audio the model learned from: its source's prediction.
-    whole = predict(cut, hop_s=1.25, predictor=predictor, progress=False)
-    sources = predict([source / path.name for path in cut], predictor=predictor, progress=False)
+    whole = predict_table(cut, hop_s=1.25, predictor=predictor, progress=False)
+    sources = predict_table([source / path.name for path in cut], predictor=predictor, progress=False)
     np.testing.assert_allclose(whole[P_COLUMNS].to_numpy(), sources[P_COLUMNS].to_numpy(), atol=1e-4)
 
 
@@ -135,12 +137,12 @@ def test_any_rate_and_channel_count(ravdess_16k, tmp_path, predictor):
     for target in (8_000, 44_100):
         sf.write(tmp_path / f"r{target}.ogg", librosa.resample(audio, orig_sr=rate, target_sr=target), target)
     sf.write(tmp_path / "three.wav", np.stack([audio, audio, audio], axis=1), rate)
-    table = predict(sorted(tmp_path.iterdir()), predictor=predictor, progress=False)
+    table = predict_table(sorted(tmp_path.iterdir()), predictor=predictor, progress=False)
     assert table["error"].eq("").all() and table["label"].isin(EMOTIONS).all()
 
 
 def test_cli_csv_jsonl_and_exit_codes(bad_files, model_dir, tmp_path):
-    done = run_command("ser_utils.predict", "--model", model_dir, bad_files, tmp_path / "missing.wav")
+    done = run_command("ser_utils", "predict", "--model", model_dir, bad_files, tmp_path / "missing.wav")
     assert done.returncode == 0, done.stderr
     from io import StringIO
 
@@ -148,7 +150,7 @@ def test_cli_csv_jsonl_and_exit_codes(bad_files, model_dir, tmp_path):
     assert len(table) == 9 and table["label"].notna().sum() == 3
     out = tmp_path / "out.jsonl"
     done = run_command(
-        "ser_utils.predict", "--model", model_dir, "--format", "jsonl", "-o", out, bad_files / "good.flac"
+        "ser_utils", "predict", "--model", model_dir, "--format", "jsonl", "-o", out, bad_files / "good.flac"
     )
     assert done.returncode == 0
     record = json.loads(out.read_text().splitlines()[0])
@@ -169,6 +171,7 @@ def test_cli_csv_jsonl_and_exit_codes(bad_files, model_dir, tmp_path):
         assert refused.stderr.strip().splitlines()[-1].startswith("ser-predict: ")
 
 
+@pytest.mark.lowest
 def test_standard_pipeline_loads_the_saved_model(model_dir, ravdess_16k):
     from transformers import pipeline
 
@@ -178,6 +181,7 @@ def test_standard_pipeline_loads_the_saved_model(model_dir, ravdess_16k):
     assert sorted(r["label"] for r in results) == sorted(EMOTIONS)
 
 
+@pytest.mark.lowest
 def test_a_folder_of_another_model_type_is_refused(tmp_path):
     from ser_utils.errors import ModelError
 
@@ -186,16 +190,19 @@ def test_a_folder_of_another_model_type_is_refused(tmp_path):
         Predictor(tmp_path)
 
 
+@pytest.mark.lowest
 def test_int8_predictor_quantizes_every_linear_layer_and_stays_close(model_dir, predictor, ravdess_16k):
     from torch.ao.nn.quantized.dynamic import Linear as DynamicQuantizedLinear
 
     quantized = Predictor(model_dir, int8=True)
-    linear = [name for name, module in predictor.model.named_modules() if type(module) is torch.nn.Linear]
-    replaced = [name for name, module in quantized.model.named_modules() if type(module) is DynamicQuantizedLinear]
+    linear = [name for name, module in predictor.backend.model.named_modules() if type(module) is torch.nn.Linear]
+    replaced = [
+        name for name, module in quantized.backend.model.named_modules() if type(module) is DynamicQuantizedLinear
+    ]
     assert linear and replaced == linear  # every linear layer, and the float model left as it was
     files = sorted((ravdess_16k / "Actor_05").glob("*.wav"))[:24]
-    exact = predict(files, predictor=predictor, progress=False)[P_COLUMNS].to_numpy()
-    rounded = predict(files, predictor=quantized, progress=False)[P_COLUMNS].to_numpy()
+    exact = predict_table(files, predictor=predictor, progress=False)[P_COLUMNS].to_numpy()
+    rounded = predict_table(files, predictor=quantized, progress=False)[P_COLUMNS].to_numpy()
     difference = np.abs(exact - rounded).max()
     assert 0 < difference < 0.01, difference  # int8 weights change the numbers, but only a little
     with pytest.raises(ValueError, match="int8 inference runs on the CPU only"):
@@ -203,7 +210,7 @@ def test_int8_predictor_quantizes_every_linear_layer_and_stays_close(model_dir, 
 
 
 def test_cli_int8_option(model_dir, bad_files):
-    done = run_command("ser_utils.predict", "--model", model_dir, "--int8", bad_files / "good.flac")
+    done = run_command("ser_utils", "predict", "--model", model_dir, "--int8", bad_files / "good.flac")
     assert done.returncode == 0, done.stderr
     assert "deprecated" not in done.stderr and done.stdout.splitlines()[1].split(",")[1] in EMOTIONS
 

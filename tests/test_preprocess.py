@@ -10,8 +10,8 @@ import librosa
 import numpy as np
 import pandas as pd
 import soundfile as sf
+from helpers.commands import run_command
 
-from conftest import run_command
 from ser_utils.config import EMOTIONS, NUM_SAMPLES, SAMPLE_RATE
 from ser_utils.data.audio import trim_to_window
 from ser_utils.prepare.preprocess import MANIFEST_COLUMNS, VERIFICATION_CACHE, prepare_corpus, read_manifest
@@ -82,7 +82,7 @@ def test_rerun_skips_finished_clips_without_starting_workers(tmp_path, monkeypat
     assert sf.info(broken).frames == NUM_SAMPLES and [len(jobs) for jobs in pools] == [1]
 
 
-PREPROCESS = [sys.executable, "-m", "ser_utils.preprocess", "--no-progress"]
+PREPROCESS = [sys.executable, "-m", "ser_utils", "preprocess", "--no-progress"]
 
 
 def _outputs(folder: Path) -> dict[str, bytes]:

@@ -80,8 +80,14 @@ def test_too_few_actors_is_a_clear_error(manifest):
 
 
 # EmoBox's data/ravdess/fold_1 .. fold_6, test actors as published (written out here, not read from the package).
-EMOBOX = {0: [1, 11, 20, 21], 1: [4, 10, 12, 14], 2: [8, 9, 19, 23], 3: [3, 5, 7, 24], 4: [2, 15, 16, 18],
-          5: [6, 13, 17, 22]}  # fmt: skip
+EMOBOX = {
+    0: [1, 11, 20, 21],
+    1: [4, 10, 12, 14],
+    2: [8, 9, 19, 23],
+    3: [3, 5, 7, 24],
+    4: [2, 15, 16, 18],
+    5: [6, 13, 17, 22],
+}
 
 
 @pytest.mark.parametrize("fold", range(6))
@@ -95,8 +101,10 @@ def test_emobox_folds_actor_by_actor_with_speaker_disjoint_validation(manifest, 
     assert selection_part(split) == "validation"
     again = assign_parts(manifest, "emobox", fold=fold, seed=42)["part"]
     assert (again == split["part"]).all()  # the seed decides the validation actors
-    others = [set(assign_parts(manifest, "emobox", fold=fold, seed=s).query("part == 'validation'")["actor"])
-              for s in range(1, 6)]  # fmt: skip
+    others = [
+        set(assign_parts(manifest, "emobox", fold=fold, seed=s).query("part == 'validation'")["actor"])
+        for s in range(1, 6)
+    ]
     assert len({frozenset(o) for o in others}) > 1
 
 
@@ -133,10 +141,14 @@ def test_speaker_folds_of_several_corpora_mix_them():
     """Dealt corpus by corpus, fold 0 of RAVDESS and EmoDB was EmoDB's alone (its speaker ids sort first), so the
     baseline's fold 0 was scored on EmoDB's 4 emotions and the others on RAVDESS's 8. Each corpus is now dealt over
     the folds on its own; RAVDESS alone keeps its folds."""
-    rows = [{"corpus": "ravdess", "speaker": f"ravdess:{a:02d}", "gender": "male" if a % 2 else "female"}
-            for a in range(1, 25)]  # fmt: skip
-    rows += [{"corpus": "emodb", "speaker": f"emodb:{a:02d}", "gender": "male" if a % 2 else "female"}
-             for a in (3, 8, 9, 10, 11, 12, 13, 14, 15, 16)]  # fmt: skip
+    rows = [
+        {"corpus": "ravdess", "speaker": f"ravdess:{a:02d}", "gender": "male" if a % 2 else "female"}
+        for a in range(1, 25)
+    ]
+    rows += [
+        {"corpus": "emodb", "speaker": f"emodb:{a:02d}", "gender": "male" if a % 2 else "female"}
+        for a in (3, 8, 9, 10, 11, 12, 13, 14, 15, 16)
+    ]
     folds = speaker_folds(pd.DataFrame(rows), 5)
     assert all({speaker.split(":")[0] for speaker in fold} == {"ravdess", "emodb"} for fold in folds)
     ravdess = speaker_folds(pd.DataFrame(rows[:24]), 6)

@@ -5,7 +5,7 @@ import pandas as pd
 
 from ser_utils.config import EMOTIONS, load_profile
 from ser_utils.evaluate.report import audit_protocols, kfold_runs, kfold_summary, results_table
-from ser_utils.train.run_folders import finished_runs
+from ser_utils.runs.folders import finished_runs
 
 
 def fake_run(root, name, protocol, fold, wa, pretrained=False, seed=42, corpora="", test_corpora=""):
@@ -23,7 +23,7 @@ def fake_run(root, name, protocol, fold, wa, pretrained=False, seed=42, corpora=
             "model_name_or_path": "hub/id" if pretrained else None,
             "corpora": corpora,
             "test_corpora": test_corpora,
-        },  # fmt: skip
+        },
         "train_actors": [23, 24],
         "validation_actors": [],
         "test_actors": [(fold or 0) * 4 + 1, (fold or 0) * 4 + 2],
@@ -59,7 +59,7 @@ def test_results_table_one_row_per_model_and_protocol(tmp_path):
     assert [(run["fold"], run["profile"]["seed"]) for run in folds] == [(0, 42), (1, 42), (1, 7)]
     assert kfold_runs(runs, profile, seeds=[42, 7, 42]) == (folds, missing)  # a seed given twice counts once
     assert missing == [(2, 42), (3, 42), (4, 42), (5, 42), (0, 7), (2, 7), (3, 7), (4, 7), (5, 7)]
-    assert kfold_runs(runs, dataclasses.replace(profile, freeze_encoder=True))[0] == []  # another mode
+    assert kfold_runs(runs, dataclasses.replace(profile, mode="frozen"))[0] == []  # another mode
     assert kfold_runs(runs, dataclasses.replace(profile, corpora="ravdess,tess"))[0] == []  # other corpora
     fake_run(tmp_path, "x1", "cross_corpus", 1, 0.3, corpora="crema-d", test_corpora="tess")
     cross = load_profile("smoke", protocol="cross_corpus", corpora="crema-d", test_corpora="tess", name="p", n_folds=6)
@@ -87,7 +87,7 @@ def test_audit_protocols_on_the_full_dataset(prepared_full):
                 ]
             ]
             == 0
-        )  # fmt: skip
+        )
         .all()
         .all()
     )

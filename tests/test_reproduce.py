@@ -25,8 +25,15 @@ def reproduce(tmp_path, failing: str = "") -> tuple[int, dict]:
     script.write_text(f"FAILING, LOG = {failing!r}, {str(log)!r}\n" + STAND_IN)
     log.unlink(missing_ok=True)
     # -o: the venv counts as made (the target as the Makefile names it), whatever its marker's age
-    command = ["make", "-C", str(PROJECT_ROOT), "reproduce", f"PAPERMILL={sys.executable} {script}",
-               "-o", ".venv/.installed"]  # fmt: skip
+    command = [
+        "make",
+        "-C",
+        str(PROJECT_ROOT),
+        "reproduce",
+        f"PAPERMILL={sys.executable} {script}",
+        "-o",
+        ".venv/.installed",
+    ]
     env = {"PATH": "/usr/bin:/bin", "SER_OUTPUT_DIR": str(tmp_path / "outputs"), "HOME": str(tmp_path)}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     times: dict[str, list[float]] = {}

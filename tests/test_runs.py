@@ -6,7 +6,7 @@ import pytest
 
 from ser_utils.config import load_profile
 from ser_utils.errors import TrainingError
-from ser_utils.train.run_folders import find_run, finished_runs, folder_group, load_run, open_run_dir, run_group
+from ser_utils.runs.folders import find_run, finished_runs, folder_group, load_run, open_run_dir, run_group
 
 
 def test_runs_get_their_own_folders_and_never_overwrite():
@@ -54,7 +54,7 @@ def test_load_run_names_what_is_missing(tmp_path):
 def test_models_published_at_once_take_turns_and_one_arrives_whole(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from ser_utils.train.run_folders import publish_model
+    from ser_utils.runs.folders import publish_model
 
     sources = []
     for index in range(4):
@@ -92,8 +92,14 @@ def test_run_groups_name_the_corpora_and_the_cross_corpus_fold():
 def test_run_records_of_earlier_versions_are_read_in_todays_names(tmp_path):
     """Runs written before the glossary (split_strategy, split, the profile's split) read as protocol,
     protocol_label and the profile's protocol, by reports and load_run alike."""
-    old = {"split_strategy": "emobox", "split": "EmoBox's 6 actor folds, fold 2", "fold": 2, "test_metrics": {},
-           "finished": "2026-11-25T00:00:00", "profile": {"name": "p", "split": "emobox", "fold": 2}}  # fmt: skip
+    old = {
+        "split_strategy": "emobox",
+        "split": "EmoBox's 6 actor folds, fold 2",
+        "fold": 2,
+        "test_metrics": {},
+        "finished": "2026-11-25T00:00:00",
+        "profile": {"name": "p", "split": "emobox", "fold": 2},
+    }
     run_dir = tmp_path / "runs" / "p-emobox-fold2_20261125-000000"
     run_dir.mkdir(parents=True)
     (run_dir / "run_info.json").write_text(json.dumps(old))
@@ -108,11 +114,18 @@ def test_run_records_of_earlier_versions_are_read_in_todays_names(tmp_path):
 
 
 def test_a_checkpoint_counts_only_when_its_trainer_state_is_whole_and_for_its_step(tmp_path):
-    from ser_utils.train.checkpoints import is_complete, last_checkpoint, remove_incomplete
+    from ser_utils.runs.checkpoints import is_complete, last_checkpoint, remove_incomplete
 
-    states = {"checkpoint-3": '{"global_step": 3}', "checkpoint-6": '{"global_step": 6, "log_history": []}',
-              "checkpoint-9": "", "checkpoint-12": '{"global_step": 12, "log_hi', "checkpoint-15": '{"global_step": 3}',
-              "checkpoint-18": "[18]", "checkpoint-21": None, "mine": '{"global_step": 0}'}  # fmt: skip
+    states = {
+        "checkpoint-3": '{"global_step": 3}',
+        "checkpoint-6": '{"global_step": 6, "log_history": []}',
+        "checkpoint-9": "",
+        "checkpoint-12": '{"global_step": 12, "log_hi',
+        "checkpoint-15": '{"global_step": 3}',
+        "checkpoint-18": "[18]",
+        "checkpoint-21": None,
+        "mine": '{"global_step": 0}',
+    }
     for name, state in states.items():
         (tmp_path / name).mkdir()
         if state is not None:
@@ -128,7 +141,7 @@ def test_a_checkpoint_counts_only_when_its_trainer_state_is_whole_and_for_its_st
 def test_the_newest_checkpoint_is_by_step_number_and_named_as_the_trainer_names_it(tmp_path):
     from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-    from ser_utils.train.checkpoints import last_checkpoint, step_folder
+    from ser_utils.runs.checkpoints import last_checkpoint, step_folder
 
     assert step_folder(tmp_path, 7) == tmp_path / f"{PREFIX_CHECKPOINT_DIR}-7"
     for step in (9, 10, 100):

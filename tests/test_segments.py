@@ -9,23 +9,19 @@ clip is found within 0.3 s in every form below. Over all 240 bundled clips the s
 
 import io
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from helpers.commands import run_main
+from speech_recordings import build_recording, clip_paths, write_recording
 
-from conftest import run_main
-from ser_utils.config import PROJECT_ROOT
 from ser_utils.data.sources import BUNDLED_SAMPLE
 from ser_utils.errors import SerError
-from ser_utils.ship.predict import Predictor, main, predict
+from ser_utils.ship.predict import Predictor, main, predict_table
 from ser_utils.ship.segments import SpeechDetector
-
-sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
-from speech_recordings import build_recording, clip_paths, write_recording  # noqa: E402
 
 CLIPS = clip_paths(Path(BUNDLED_SAMPLE), statement="02", repetition="02")
 TOLERANCE_S = 0.3
@@ -79,7 +75,7 @@ def test_each_segment_gets_the_label_of_its_clip_cut_the_same_way(trained_run, t
     for i, row in segments.iterrows():
         cuts.append(tmp_path / f"cut{i:02d}.wav")
         sf.write(cuts[-1], audio[round(row.start_s * rate) : round(row.end_s * rate)], rate, subtype="FLOAT")
-    alone = predict(cuts, hop_s=1.25, predictor=predictor, progress=False)
+    alone = predict_table(cuts, hop_s=1.25, predictor=predictor, progress=False)
     assert list(segments["label"]) == list(alone["label"])
     columns = [f"p_{label}" for label in predictor.labels]
     assert np.abs(segments[columns].to_numpy() - alone[columns].to_numpy()).max() < 0.01
@@ -152,7 +148,8 @@ def test_a_model_of_whole_utterances_reads_each_segment_whole(tmp_path):
     the same stretch cut out as a file."""
     from ser_utils.config import load_profile
     from ser_utils.data.corpora import window_for
-    from ser_utils.train.model import build_model, save_model_folder
+    from ser_utils.model.build import build_model
+    from ser_utils.model.folder import save_model_folder
 
     model = build_model(None, load_profile("smoke").scratch_config, seed=1)
     folder = save_model_folder(*model, tmp_path / "whole", window_for("ravdess", 10.0))
@@ -164,6 +161,6 @@ def test_a_model_of_whole_utterances_reads_each_segment_whole(tmp_path):
     cuts = [tmp_path / f"cut{i}.wav" for i in range(len(segments))]
     for cut, row in zip(cuts, segments.itertuples(), strict=True):
         sf.write(cut, audio[round(row.start_s * rate) : round(row.end_s * rate)], rate, subtype="FLOAT")
-    alone = predict(cuts, predictor=predictor, progress=False)
+    alone = predict_table(cuts, predictor=predictor, progress=False)
     columns = [f"p_{label}" for label in predictor.labels]
     assert len(segments) == 4 and np.abs(segments[columns].to_numpy() - alone[columns].to_numpy()).max() < 1e-5

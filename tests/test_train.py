@@ -9,9 +9,11 @@ import pytest
 from ser_utils.config import EMOTIONS
 from ser_utils.evaluate.plots import plot_accuracy, plot_confusion_matrix, plot_loss, run_caption, save_figure
 from ser_utils.files import figures_dir
-from ser_utils.train.metrics import HISTORY_COLUMNS, emotion_confusion_matrix
-from ser_utils.train.model import build_model
-from ser_utils.train.run_folders import load_run
+from ser_utils.model.build import build_model
+from ser_utils.runs.folders import load_run
+from ser_utils.scoring.metrics import HISTORY_COLUMNS, emotion_confusion_matrix
+
+pytestmark = pytest.mark.lowest  # make test-lowest: what the libraries decide
 
 EPOCHS = 5  # as the trained_run fixture (tests/conftest.py)
 
@@ -93,10 +95,10 @@ def test_report_writes_the_three_figures(finished_run):
 
 def test_predicting_the_source_files_reproduces_training(finished_run):
     # The prediction CLI cuts the original recordings itself: it must see what training saw.
-    from ser_utils.ship.predict import predict
+    from ser_utils.ship.predict import predict_table
 
     columns = [f"p_{e}" for e in EMOTIONS]
-    table = predict(finished_run.predictions["source"], model_dir=finished_run.run_dir / "model", progress=False)
+    table = predict_table(finished_run.predictions["source"], model_dir=finished_run.run_dir / "model", progress=False)
     assert (table["path"] == finished_run.predictions["source"]).all()
     difference = abs(table[columns].to_numpy() - finished_run.predictions[columns].to_numpy()).max()
     assert difference < 1e-3, difference  # training read 16-bit WAVs, prediction the float window

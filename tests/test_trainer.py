@@ -8,9 +8,11 @@ from transformers import TrainerCallback
 
 from ser_utils.config import load_profile
 from ser_utils.errors import NonFiniteLossError
+from ser_utils.model.build import build_model
 from ser_utils.train.inputs import to_hf_dataset
-from ser_utils.train.model import build_model
 from ser_utils.train.trainer import EpochLine, GuardedTrainer, training_arguments
+
+pytestmark = pytest.mark.lowest  # make test-lowest: what the libraries decide
 
 
 def test_epoch_line_reports_each_evaluation(capsys):

@@ -9,9 +9,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers.commands import run_command
 
-from conftest import run_command
 from ser_utils.config import PROJECT_ROOT, load_profile
+
+pytestmark = pytest.mark.slow  # installs, or trains several runs end to end
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +30,7 @@ def wheel(tmp_path_factory):
         "--wheel-dir",
         str(out),
         str(PROJECT_ROOT),
-    ]  # fmt: skip  (what make wheel runs)
+    ]  # what make wheel runs
     run_command(command=command, ok=True, timeout=300)
     (built,) = out.glob("ser_utils-*.whl")
     return built
@@ -50,8 +52,18 @@ def test_installed_wheel_runs_notebooks_02_to_04_outside_the_checkout(wheel, rav
     venv = tmp_path / "kaggle-env"
     run_command("venv", "--without-pip", str(venv), ok=True, timeout=120)
     python = venv / "bin" / "python"
-    install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-index", "--no-deps",
-               str(wheel)]  # fmt: skip
+    install = [
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        str(python),
+        "install",
+        "--quiet",
+        "--no-index",
+        "--no-deps",
+        str(wheel),
+    ]
     run_command(command=install, ok=True, timeout=300)
     site = run_command(
         command=[str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], ok=True
@@ -66,20 +78,32 @@ def test_installed_wheel_runs_notebooks_02_to_04_outside_the_checkout(wheel, rav
     working = tmp_path / "working"
     (working / "notebooks").mkdir(parents=True)
     profile = working / "tiny.yaml"
-    profile.write_text(json.dumps({"scratch_config": load_profile("smoke").scratch_config,
-                                   "model_name_or_path": None, "epochs": 1}))  # fmt: skip
+    profile.write_text(
+        json.dumps({"scratch_config": load_profile("smoke").scratch_config, "model_name_or_path": None, "epochs": 1})
+    )
     env = {"SER_OUTPUT_DIR": None, "RAVDESS_DIR": None}  # removed: the notebooks find their own
     env["SER_KAGGLE_INPUT"] = str(tmp_path / "input")
     where = run_command(
         command=[str(python), "-c", "import ser_utils; print(ser_utils.__file__)"], cwd=working, env=env, ok=True
     ).stdout
     assert where.startswith(site), where  # the wheel's copy, not the checkout's
-    for name, parameters in (("02_preprocessing", []), ("03_finetune_wav2vec2", ["-p", "profile", str(profile)]),
-                             ("04_report", ["-p", "profile", str(profile)])):  # fmt: skip
+    for name, parameters in (
+        ("02_preprocessing", []),
+        ("03_finetune_wav2vec2", ["-p", "profile", str(profile)]),
+        ("04_report", ["-p", "profile", str(profile)]),
+    ):
         notebook = (PROJECT_ROOT / "notebooks" / f"{name}.ipynb").read_text()
         (working / "notebooks" / f"{name}.ipynb").write_text(notebook)
-        command = [str(python), "-m", "papermill", "--cwd", str(working / "notebooks"), f"notebooks/{name}.ipynb",
-                   f"notebooks/{name}.out.ipynb", *parameters]  # fmt: skip
+        command = [
+            str(python),
+            "-m",
+            "papermill",
+            "--cwd",
+            str(working / "notebooks"),
+            f"notebooks/{name}.ipynb",
+            f"notebooks/{name}.out.ipynb",
+            *parameters,
+        ]
         done = run_command(command=command, cwd=working, env=env, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
     executed = (working / "notebooks" / "03_finetune_wav2vec2.out.ipynb").read_text()

@@ -17,6 +17,8 @@ from ser_utils.prepare.protocols import assign_parts
 from ser_utils.ship.predict import Predictor
 from ser_utils.train.inputs import PaddedBatches, to_hf_dataset
 
+pytestmark = pytest.mark.lowest  # make test-lowest: what the libraries decide
+
 CAP_S = 4.0  # shorter than about a third of the RAVDESS clips (3-5 s), so that the cap is exercised
 
 
@@ -44,10 +46,19 @@ def test_clips_are_kept_whole_from_the_start_up_to_the_cap(whole_manifest, tmp_p
 
 def _tiny(norm: str, seed: int = 0):
     torch.manual_seed(seed)
-    config = Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                            conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
-                            classifier_proj_size=16, num_labels=8, feat_extract_norm=norm,
-                            do_stable_layer_norm=norm == "layer")  # fmt: skip
+    config = Wav2Vec2Config(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=(16,) * 7,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=4,
+        classifier_proj_size=16,
+        num_labels=8,
+        feat_extract_norm=norm,
+        do_stable_layer_norm=norm == "layer",
+    )
     extractor = Wav2Vec2FeatureExtractor(return_attention_mask=norm == "layer", do_normalize=True)
     return Wav2Vec2ForSequenceClassification(config).eval(), extractor
 
@@ -59,8 +70,12 @@ def _batched_and_single(model, extractor, rows):
         batch = PaddedBatches(extractor)(features)
         labels = batch.pop("labels")
         batched = model(**batch).logits
-        single = torch.cat([model(**{k: v for k, v in PaddedBatches(extractor)([f]).items() if k != "labels"}).logits
-                            for f in features])  # fmt: skip
+        single = torch.cat(
+            [
+                model(**{k: v for k, v in PaddedBatches(extractor)([f]).items() if k != "labels"}).logits
+                for f in features
+            ]
+        )
     assert labels.tolist() == [int(f["label"]) for f in features]
     return batched, single, batch
 
@@ -82,13 +97,17 @@ def test_padded_batches_give_one_at_a_time_logits_with_a_mask_and_measure_the_ze
 
 
 def test_a_whole_utterance_run_records_its_window_and_prediction_reads_files_as_training_did(whole_manifest, tmp_path):
-    from ser_utils.train.run import train
+    from ser_utils.train.run import train_run
 
     profile = load_profile("smoke", epochs=1, device="cpu", window="whole", max_duration_s=CAP_S)
-    run = train(profile, whole_manifest, tmp_path / "runs" / "whole", progress=False)
+    run = train_run(profile, whole_manifest, tmp_path / "runs" / "whole", progress=False)
     folder = tmp_path / "runs" / "whole" / "model"
     assert json.loads((folder / "ser_preprocessing.json").read_text()) == {
-        "sample_rate": SAMPLE_RATE, "offset_s": 0.0, "duration_s": CAP_S, "whole": True}  # fmt: skip
+        "sample_rate": SAMPLE_RATE,
+        "offset_s": 0.0,
+        "duration_s": CAP_S,
+        "whole": True,
+    }
     assert run.info["run_group"].endswith("-whole4s") and run.info["window"]["whole"] is True
     from ser_utils.evaluate.report import input_note
 
@@ -96,9 +115,9 @@ def test_a_whole_utterance_run_records_its_window_and_prediction_reads_files_as_
     assert "whole utterances of speech (up to 4 s each" in (folder / "README.md").read_text()
     predictor = Predictor(folder, device="cpu")
     assert predictor.window.whole and predictor.window.duration_s == CAP_S
-    from ser_utils.ship.predict import predict
+    from ser_utils.ship.predict import predict_table
 
-    table = predict(run.predictions["source"], predictor=predictor, progress=False)  # the original files
+    table = predict_table(run.predictions["source"], predictor=predictor, progress=False)  # the original files
     columns = [c for c in run.predictions.columns if c.startswith("p_")]
     # the test part was scored one clip at a time (no mask: padding would change it), as ser-predict reads a file
     # up to the cap; a longer file is the mean over windows of the cap, so it is not training's clip
@@ -107,7 +126,8 @@ def test_a_whole_utterance_run_records_its_window_and_prediction_reads_files_as_
     difference = np.abs(table[columns].to_numpy() - run.predictions[columns].to_numpy()).max(axis=1)
     assert (difference[~longer] < 1e-6).all()
     assert (table.loc[~longer, "warning"] == "").all() and table.loc[longer, "warning"].str.contains(
-        "longer than the model's 4 s: the mean over windows").all()  # fmt: skip
+        "longer than the model's 4 s: the mean over windows"
+    ).all()
 
 
 def test_whisper_keeps_the_recipe_window():
@@ -115,7 +135,7 @@ def test_whisper_keeps_the_recipe_window():
 
     from ser_utils.data.corpora import window_for
     from ser_utils.errors import ProfileError
-    from ser_utils.train.whisper import fit_to_window
+    from ser_utils.model.whisper import fit_to_window
 
     whisper = SimpleNamespace(config=SimpleNamespace(model_type="whisper"))
     with pytest.raises(
@@ -126,8 +146,8 @@ def test_whisper_keeps_the_recipe_window():
 
 def test_the_frozen_cache_pools_each_whole_clip_over_its_own_frames(whole_manifest, tmp_path):
     from ser_utils.data.corpora import window_for
+    from ser_utils.model.build import build_model, freeze_encoder
     from ser_utils.train.frozen import pooled_hidden_states
-    from ser_utils.train.model import build_model, freeze_encoder
 
     model, extractor = build_model(None, load_profile("smoke").scratch_config, seed=0, weighted_layer_sum=True)
     freeze_encoder(model)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import math
 import os
 from pathlib import Path
@@ -54,34 +53,11 @@ def whole_name(whole_s: float) -> str:
     return f"whole{whole_s:g}s"
 
 
-PREPROCESSING_FILE = "ser_preprocessing.json"  # a model folder's window, as json.dumps(window_record(window))
-
-
 def window_record(window: Window) -> dict:
     """A window as a model folder, a run record and the feature cache write it: its fields, `whole` only when true
     (so that the recipe's record is the one of versions before whole utterances)."""
     record = dataclasses.asdict(window)
     return record if window.whole else {name: value for name, value in record.items() if name != "whole"}
-
-
-def load_preprocessing(model_dir: str | os.PathLike, unrecorded: Window) -> Window:
-    """The audio window a model was trained on; `unrecorded` for a model saved without one. Raises ValueError
-    when the file is damaged."""
-    path = Path(model_dir) / PREPROCESSING_FILE
-    if not path.is_file():
-        return unrecorded
-    settings = json.loads(path.read_text())
-    fields = [field.name for field in dataclasses.fields(Window)]
-    if isinstance(settings, dict):
-        settings.setdefault("whole", False)  # written before whole utterances existed
-    if not isinstance(settings, dict) or sorted(settings) != sorted(fields):
-        raise ValueError(f"{PREPROCESSING_FILE} must hold exactly {fields}")
-    numbers = [name for name in fields if name != "whole"]
-    if not all(isinstance(settings[name], int | float) and settings[name] >= 0 for name in numbers):
-        raise ValueError(f"{PREPROCESSING_FILE} holds a value that is not a number of 0 or more")
-    if not isinstance(settings["whole"], bool):
-        raise ValueError(f"{PREPROCESSING_FILE}: whole must be true or false")
-    return Window(**settings)
 
 
 def not_a_file(path: str | Path) -> str:
@@ -174,7 +150,8 @@ def read_window(path: str | os.PathLike, window: Window) -> tuple[np.ndarray, fl
     file cannot be read, has no samples, holds NaN or infinite values, or ends before the window starts.
     """
     info = audio_info(path)
-    rate, total = info.samplerate, info.frames
+    rate = info.samplerate
+    total = info.frames
     if total == 0:
         raise AudioError(path, "no audio samples in the file")
     start = round(window.offset_s * rate)
@@ -196,7 +173,8 @@ def read_window(path: str | os.PathLike, window: Window) -> tuple[np.ndarray, fl
 def _whole(path, info, window: Window) -> np.ndarray:
     """A whole clip from `window`'s offset, mono at its rate, cut at its duration (the cap) and never padded but
     to MIN_WHOLE_S, the least an encoder's convolutions take."""
-    start, rate = round(window.offset_s * info.samplerate), info.samplerate
+    start = round(window.offset_s * info.samplerate)
+    rate = info.samplerate
     frames = min(info.frames - start, round(window.duration_s * rate) + round(RESAMPLE_MARGIN_S * rate))
     mono = to_mono_at(_finite(path, read_samples(path, start, frames, info.subtype)[0]), rate, window.sample_rate)
     kept = mono[: min(len(mono), window.length, math.ceil((info.frames - start) * window.sample_rate / rate))]
@@ -211,7 +189,9 @@ def stream_windows(path: str | os.PathLike, window: Window, hop_s: float, block:
     margin, so that resampling gives the numbers of resampling the whole file). Raises AudioError as read_window
     does."""
     info = audio_info(path)
-    rate, total, out_rate = info.samplerate, info.frames, window.sample_rate
+    rate = info.samplerate
+    total = info.frames
+    out_rate = window.sample_rate
     if total == 0:
         raise AudioError(path, "no audio samples in the file")
     out_total = math.ceil(total * out_rate / rate)  # the length of the whole file, resampled

@@ -65,7 +65,8 @@ class Corpus:
         match = self.pattern.match(Path(path).stem)
         if not match:
             raise ValueError(f"not a {self.name} name (expected {self.convention})")
-        speaker, label = match["speaker"], match["label"]
+        speaker = match["speaker"]
+        label = match["label"]
         if self.pattern.flags & re.IGNORECASE:  # TESS's OAF_ and oaf_ are one speaker
             speaker = speaker.upper()
         key = label if label in self.labels else label.lower()
@@ -176,8 +177,10 @@ def unusable(path: Path) -> str:
 def clip_tables(rows: list[dict], skipped: list[dict], where, corpus: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
     """(clips sorted by speaker and file, skipped) as tables; CorpusError naming `where` when no clip is left."""
     if not rows:
-        raise CorpusError(f"{where}: no {corpus.upper() or 'usable'} clips found ({len(skipped)} other files); "
-                           f"these conventions are known:\n{conventions()}")  # fmt: skip
+        raise CorpusError(
+            f"{where}: no {corpus.upper() or 'usable'} clips found ({len(skipped)} other files); "
+            f"these conventions are known:\n{conventions()}"
+        )
     clips = pd.DataFrame(rows, columns=CLIP_COLUMNS + (RAVDESS_COLUMNS if corpus == "ravdess" else []))
     clips["emotion"] = pd.Categorical(clips["emotion"], categories=EMOTIONS)
     clips = clips.sort_values(["speaker", "file"], kind="stable").reset_index(drop=True)
@@ -190,13 +193,17 @@ def scan_corpus(root: str | Path, corpus: str) -> tuple[pd.DataFrame, pd.DataFra
     skipped: path and reason). An emotion with no counterpart among the 8 is skipped with a reason that says so
     ("left out"), and so is a RAVDESS clip outside its actor's folder; the same clip twice (Kaggle's RAVDESS and
     TESS hold two copies) is kept once. CorpusError when no clip is left."""
-    root, rows, skipped, seen = Path(root), [], [], {}
+    root = Path(root)
+    rows = []
+    skipped = []
+    seen = {}
     for path in walk_files(root, skipped=skipped):  # links to folders followed, loops listed in skipped
         if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue
         if path.parent == root and path.suffix.lower() not in AUDIO_SUFFIXES:
             continue  # the corpus's own documentation (the bundled sample's README.md)
-        reason, clip = unusable(path), None
+        reason = unusable(path)
+        clip = None
         try:
             clip = None if reason else CORPORA[corpus].parse(path)
         except ValueError as error:

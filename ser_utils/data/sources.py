@@ -1,7 +1,7 @@
 """Where the data is, and which of its files are clips: RAVDESS, the other corpora (ser_utils.data.corpora) and
 generic CSV manifests.
 
-python -m ser_utils.data verify PATH     # compare a folder with the checksums of the original files
+python -m ser_utils data verify PATH     # compare a folder with the checksums of the original files
 """
 
 from __future__ import annotations
@@ -37,9 +37,20 @@ DATA_HELP = (
 CORPORA_HELP = "which corpora, e.g. ravdess,tess (default: all in --data, else RAVDESS)"
 
 
+class _DataFolders(argparse.Action):
+    """--data's folders: as given, or one text that is no path but whose space-separated parts all are (make's
+    DATA="dir1 dir2"), split into them. A folder whose path holds spaces stays one folder."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parts = values[0].split() if len(values) == 1 else []
+        if len(parts) > 1 and not os.path.exists(values[0]) and all(map(os.path.exists, parts)):
+            values = parts
+        setattr(namespace, self.dest, values)
+
+
 def add_data_options(parser, corpora: bool = True) -> None:
     """--data and (with `corpora`) --corpora, as every command line that reads the corpora takes them."""
-    parser.add_argument("--data", nargs="+", help=DATA_HELP)
+    parser.add_argument("--data", nargs="+", action=_DataFolders, help=DATA_HELP)
     if corpora:
         parser.add_argument("--corpora", help=CORPORA_HELP)
 
@@ -122,8 +133,9 @@ def _found_in(paths: list[Path], origin: str) -> list[DataSource]:
             continue
         corpora = find_corpora(path)
         if not corpora:
-            raise CorpusError(f"{path}: holds no clips of a known corpus (set by {origin}); these are known:\n"
-                               f"{conventions()}")  # fmt: skip
+            raise CorpusError(
+                f"{path}: holds no clips of a known corpus (set by {origin}); these are known:\n{conventions()}"
+            )
         found += [DataSource(folder.resolve(), origin, name) for name, folder in corpora.items()]
     return found
 
@@ -137,15 +149,17 @@ def _elsewhere(name: str, kaggle) -> DataSource:
         source = next((s for s in found if s.corpus == name), None)
         if source is not None:
             return source
-        raise CorpusError(f"{os.environ[variable]}: no {name} clips (set by {variable}); expected "
-                           f"{CORPORA[name].convention}")  # fmt: skip
+        raise CorpusError(
+            f"{os.environ[variable]}: no {name} clips (set by {variable}); expected {CORPORA[name].convention}"
+        )
     folder = kaggle().get(name)
     if folder is not None:
         return DataSource(folder, "Kaggle input", name)
     if name == "ravdess":
         return DataSource(BUNDLED_SAMPLE, "bundled sample (4 actors; set RAVDESS_DIR for all 24)")
-    raise CorpusError(f"{name}: not found; pass its folder as data, or set {variable}. Its files are named "
-                       f"{CORPORA[name].convention}")  # fmt: skip
+    raise CorpusError(
+        f"{name}: not found; pass its folder as data, or set {variable}. Its files are named {CORPORA[name].convention}"
+    )
 
 
 def resolve_sources(data=None, corpora: str | None = "") -> DataSources:
@@ -156,7 +170,8 @@ def resolve_sources(data=None, corpora: str | None = "") -> DataSources:
     A corpus named but not in `data` comes from its environment variable (RAVDESS_DIR, TESS_DIR, ...), else
     /kaggle/input; RAVDESS last from the bundled sample. Without `data` and `corpora`: RAVDESS alone, found so.
     """
-    names, paths = corpus_names(corpora), _given_paths(data)
+    names = corpus_names(corpora)
+    paths = _given_paths(data)
     # /kaggle/input is searched (8 folders deep) once, and only when a corpus is looked for there.
     kaggle = functools.cache(lambda: find_corpora(KAGGLE_INPUT) if KAGGLE_INPUT.is_dir() else {})
     if not paths:
@@ -181,7 +196,9 @@ def scan_manifest(csv_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         needed = ", ".join(REQUIRED_MANIFEST_COLUMNS)
         raise CorpusError(f"{csv_path}: a manifest needs the columns {needed}; {missing} missing")
     names = {emotion.lower(): emotion for emotion in EMOTIONS}
-    rows, skipped, listed = [], [], {}
+    rows = []
+    skipped = []
+    listed = {}
     for line, row in enumerate(table.to_dict("records"), start=2):  # line 1 is the header
         path = csv_path.parent / row["path"]
         emotion = names.get(row["emotion"].strip().lower())
@@ -196,8 +213,17 @@ def scan_manifest(csv_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         corpus = row.get("corpus", "").strip() or csv_path.stem
         gender = row.get("gender") or None
         speaker = f"{corpus}:{row['speaker'].strip()}"
-        rows.append({"path": str(path), "file": path.name, "corpus": corpus, "speaker": speaker,
-                     "gender": gender, "emotion": emotion, "label": row["emotion"]})  # fmt: skip
+        rows.append(
+            {
+                "path": str(path),
+                "file": path.name,
+                "corpus": corpus,
+                "speaker": speaker,
+                "gender": gender,
+                "emotion": emotion,
+                "label": row["emotion"],
+            }
+        )
     return clip_tables(rows, skipped, csv_path)
 
 
@@ -229,7 +255,7 @@ def example_per_emotion(clips: pd.DataFrame) -> dict[str, str]:
 
 @command_line()
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ser_utils.data", description="Check a RAVDESS speech folder.")
+    parser = argparse.ArgumentParser(prog="ser-data", description="Check a RAVDESS speech folder.")
     commands = parser.add_subparsers(dest="command", required=True)
     verify = commands.add_parser("verify", help="compare a folder with the checksums of the original files")
     verify.add_argument("path", help="folder holding Actor_01..Actor_24 (or a folder above it)")

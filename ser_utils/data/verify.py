@@ -124,7 +124,8 @@ def verify_corpus(root: str | os.PathLike, cache_file: str | os.PathLike | None 
 def _claim(path: Path, expected: pd.DataFrame, claimed: dict, cache: dict, result: Verification) -> bool:
     """Sort a file named like an original clip (Actor_NN/<stem>.<any suffix>) into the result, checking it; False
     for a file with no such name, left for `_place_unknown`."""
-    key, shown = f"{path.parent.name}/{path.stem}.wav", str(path.relative_to(path.parent.parent))
+    key = f"{path.parent.name}/{path.stem}.wav"
+    shown = str(path.relative_to(path.parent.parent))
     if key not in expected.index or path.is_dir():
         return False
     unreadable = _unreadable(path)

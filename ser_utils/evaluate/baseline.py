@@ -7,10 +7,10 @@ and fits an RBF support-vector classifier on the training part; the test part is
 checkpoint to select, so the validation part of actor splits is not used. Under cross_corpus the SVM is scored
 as the fine-tuned models are: on the emotions both sides have, its answer the likeliest of those.
 
-    python -m ser_utils.baseline [--data DIR ...] [--test-corpora tess] [--whole 10]   # stdout, outputs/baseline/
+    python -m ser_utils baseline [--data DIR ...] [--test-corpora tess] [--whole 10]   # stdout, outputs/baseline/
 
 Besides the tables it writes each split's per-clip predictions (outputs/baseline/predictions/), in the form of a
-training run's, for paired comparisons (python -m ser_utils.compare).
+training run's, for paired comparisons (python -m ser_utils compare).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from ser_utils.errors import command_line
 from ser_utils.files import outputs_dir, writing
 from ser_utils.prepare.preprocess import prepared_manifest
 from ser_utils.prepare.protocols import PROTOCOL_NAMES, protocol_parts, scored_classes, wanted_corpora
-from ser_utils.train.intervals import interval_cells, speaker_interval, speaker_method
-from ser_utils.train.metrics import SUMMARY_METRICS, evaluation_metrics, mean_and_std, most_probable
+from ser_utils.scoring.intervals import interval_cells, speaker_interval, speaker_method
+from ser_utils.scoring.metrics import SUMMARY_METRICS, evaluation_metrics, mean_and_std, most_probable
 
 N_MFCC = 40
 
@@ -65,11 +65,14 @@ def score_parts(split: pd.DataFrame, features: np.ndarray, seed: int = SEED) -> 
     """Fit on the "train" rows of `split` (a manifest with a split column), score its "test" rows over the emotions
     both parts have (scored_classes), and name them. Returns (scores, the test rows with their `predicted` emotion
     and whether they were `scored`, in the form of a training run's predictions.csv; None when nothing is scored)."""
-    train, test = (split["part"] == "train").to_numpy(), (split["part"] == "test").to_numpy()
+    train = (split["part"] == "train").to_numpy()
+    test = (split["part"] == "test").to_numpy()
     classes = scored_classes(split)
     if len(classes) < 2:  # one emotion scored: the restricted answer is forced, and a score would read 100 %
-        note = (f"not scored: the test part shares {len(classes)} emotion(s) with training "
-                f"({' '.join(classes) or 'none'}); a score needs at least two")  # fmt: skip
+        note = (
+            f"not scored: the test part shares {len(classes)} emotion(s) with training "
+            f"({' '.join(classes) or 'none'}); a score needs at least two"
+        )
         return {"note": note, "classes": " ".join(classes)}, None
     model = baseline_classifier(seed).fit(features[train], split.loc[train, "emotion"].astype(str))
     free = model.predict(features[test])  # the answer among every emotion training has
@@ -80,10 +83,14 @@ def score_parts(split: pd.DataFrame, features: np.ndarray, seed: int = SEED) -> 
     rows = split.loc[test, [column for column in PREDICTION_COLUMNS if column in split]]
     table = rows.assign(predicted=predicted, scored=rows["emotion"].isin(classes).to_numpy())
     scored = table[table["scored"]]
-    true, answered = scored["emotion"].astype(str), scored["predicted"]
+    true = scored["emotion"].astype(str)
+    answered = scored["predicted"]
     intervals = speaker_interval(true, answered, scored["speaker"], classes)
-    bounds = {f"{metric} 95 % {end}": (intervals[metric] or [None, None])[i]
-              for metric in SUMMARY_METRICS for i, end in enumerate(("low", "high"))}  # fmt: skip
+    bounds = {
+        f"{metric} 95 % {end}": (intervals[metric] or [None, None])[i]
+        for metric in SUMMARY_METRICS
+        for i, end in enumerate(("low", "high"))
+    }
     metrics = evaluation_metrics(true, answered, classes)
     if len(classes) < len(model.classes_):  # across corpora: the same clips answered freely, beside the restricted
         with warnings.catch_warnings():
@@ -112,7 +119,8 @@ def evaluate_protocols(
     """
     rows = []
     for protocol, fold, split, reason in protocol_parts(manifest, protocols, n_folds, seed, test_corpora):
-        scores, table = {"note": reason}, None
+        scores = {"note": reason}
+        table = None
         if split is not None:  # a protocol may leave clips out: the features are taken by the split's rows
             scores, table = score_parts(split, features[manifest.index.get_indexer(split.index)], seed)
         if predictions is not None and table is not None:
@@ -123,7 +131,7 @@ def evaluate_protocols(
 
 def write_predictions(predictions: dict, folder) -> None:
     """Each (protocol, fold)'s per-clip predictions as FOLDER/<protocol>[-fold<k>]/predictions.csv, the form of a
-    training run's, so that `python -m ser_utils.compare` can set the baseline against any run on the same clips."""
+    training run's, so that `python -m ser_utils compare` can set the baseline against any run on the same clips."""
     for (protocol, fold), table in predictions.items():
         with writing(folder / (protocol if fold is None else f"{protocol}-fold{fold}") / "predictions.csv") as tmp:
             table.to_csv(tmp, index=False)
@@ -149,30 +157,43 @@ def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
         for classes, same in scored.groupby("classes", sort=False):
             free = same["UA_unrestricted"].dropna() if "UA_unrestricted" in same else []
             unrestricted = {"UA answered freely": f"{free.mean() * 100:.1f}"} if len(free) else {}
-            rows.append({"protocol": protocol, "folds": len(same), **mean_and_std(same, SUMMARY_METRICS),
-                         **interval_cells(same, _recorded(same.iloc[0]), "folds"), "classes": classes,
-                         **unrestricted})  # fmt: skip
+            rows.append(
+                {
+                    "protocol": protocol,
+                    "folds": len(same),
+                    **mean_and_std(same, SUMMARY_METRICS),
+                    **interval_cells(same, _recorded(same.iloc[0]), "folds"),
+                    "classes": classes,
+                    **unrestricted,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 @command_line()
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ser_utils.baseline", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ser-baseline", description=__doc__.splitlines()[0])
     add_data_options(parser)
     parser.add_argument("--test-corpora", help="also score cross_corpus: these corpora test, the others train")
     folds = f"speaker folds for actor_kfold and cross_corpus, at least 3 (default {N_FOLDS})"
     parser.add_argument("--n-folds", type=option_type("n_folds"), default=N_FOLDS, help=folds)
-    parser.add_argument("--whole", type=option_type("max_duration_s", "--whole"), metavar="SECONDS",
-                        help="each clip whole from 0 s up to SECONDS (training's window: whole)")  # fmt: skip
+    parser.add_argument(
+        "--whole",
+        type=option_type("max_duration_s", "--whole"),
+        metavar="SECONDS",
+        help="each clip whole from 0 s up to SECONDS (training's window: whole)",
+    )
     args = parser.parse_args(argv)
     test_corpora = named_corpora(args.test_corpora)
     if both := sorted(set(named_corpora(args.corpora)) & set(test_corpora)):
         parser.error(f"{', '.join(both)} is in both --corpora and --test-corpora: a corpus that tests never trains")
     corpora = wanted_corpora(args.corpora, args.test_corpora)
     source, manifest = prepared_manifest(args.data, corpora=corpora, whole_s=args.whole)
-    features, predictions = mfcc_matrix(manifest), {}
-    per_fold = evaluate_protocols(manifest, features, n_folds=args.n_folds, test_corpora=test_corpora,
-                                  predictions=predictions)  # fmt: skip
+    features = mfcc_matrix(manifest)
+    predictions = {}
+    per_fold = evaluate_protocols(
+        manifest, features, n_folds=args.n_folds, test_corpora=test_corpora, predictions=predictions
+    )
     summary = summarize(per_fold)
     out = outputs_dir() / ("baseline" if args.whole is None else f"baseline-{whole_name(args.whole)}")
     for name, table in (("per_fold.csv", per_fold), ("summary.csv", summary)):

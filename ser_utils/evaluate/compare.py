@@ -1,8 +1,8 @@
 """Two systems on the same test clips: is one better, by how much, and how sure is that?
 
-    python -m ser_utils.compare baseline smoke-actor_kfold        # or: ser-compare A B [--output table.csv]
+    python -m ser_utils compare baseline smoke-actor_kfold        # or: ser-compare A B [--output table.csv]
 
-A side is `baseline` (the MFCC + SVM's per-clip predictions that `python -m ser_utils.baseline` writes), a run
+A side is `baseline` (the MFCC + SVM's per-clip predictions that `python -m ser_utils baseline` writes), a run
 folder, or a run group: every newest finished run under outputs/runs whose folder name starts with it (e.g.
 smoke-actor_kfold: its folds and seeds). Each split of one side is paired with the split of the other that tested
 the very same clips, and among the seeds of a fold by seed: when both sides have the same seeds, seed with seed;
@@ -10,7 +10,7 @@ otherwise each side's seeds are first combined clip by clip (their probabilities
 answers). A split without a partner is refused, naming what differs; the baseline holds a split of every protocol,
 and only those that pair with the other side's count. Over all pairs it reports WA, UA and macro-F1 of each side,
 the difference, its 95 % interval over test speakers and the p-value of a paired permutation test that swaps the
-two sides' answers speaker by speaker (ser_utils.train.intervals), with the smallest p-value the speakers allow;
+two sides' answers speaker by speaker (ser_utils.scoring.intervals), with the smallest p-value the speakers allow;
 over several folds, the difference per fold and its corrected resampled t interval, the one that speaks of the
 training settings rather than of one fold's test speakers.
 """
@@ -29,9 +29,9 @@ from ser_utils.config import EMOTIONS
 from ser_utils.errors import CorpusError, NotFoundError, ProfileError, command_line
 from ser_utils.evaluate.report import same_experiment
 from ser_utils.files import check_not_theirs, check_output_file, outputs_dir, writing
-from ser_utils.train.intervals import METRICS, PERMUTATIONS, fold_interval, paired_comparison, speaker_method
-from ser_utils.train.metrics import evaluation_metrics
-from ser_utils.train.run_folders import PREDICTIONS_FILE, finished_runs, read_predictions, read_run_info
+from ser_utils.runs.folders import PREDICTIONS_FILE, finished_runs, read_predictions, read_run_info
+from ser_utils.scoring.intervals import METRICS, PERMUTATIONS, fold_interval, paired_comparison, speaker_method
+from ser_utils.scoring.metrics import evaluation_metrics
 
 BASELINE = "baseline"
 
@@ -146,7 +146,9 @@ def side_names(first, second) -> tuple[str, str]:
 def over_folds(pairs: list[tuple[Split, Split]]) -> dict | None:
     """The difference in UA per fold (seeds averaged within it) and its corrected resampled t interval over the
     folds (intervals.fold_interval), or None for a single fold."""
-    folds, differences, shares = [], [], []
+    folds = []
+    differences = []
+    shares = []
     for a, b in pairs:
         classes = [name for name in EMOTIONS if name in set(a.table["emotion"])]
         ua = [evaluation_metrics(s.table["emotion"].astype(str), s.table["predicted"], classes)["UA"] for s in (a, b)]
@@ -161,7 +163,8 @@ def over_folds(pairs: list[tuple[Split, Split]]) -> dict | None:
 def compare(first, second) -> tuple[pd.DataFrame, str]:
     """(one row per metric: each side's score, the difference and its interval in points, the p-value and the
     smallest p-value the test speakers allow; lines saying what was compared and how)."""
-    a_splits, b_splits = side_splits(first), side_splits(second)
+    a_splits = side_splits(first)
+    b_splits = side_splits(second)
     if [s.name for s in a_splits] == [s.name for s in b_splits] and all(
         a.table.equals(b.table) for a, b in zip(a_splits, b_splits, strict=True)
     ):
@@ -222,7 +225,7 @@ def compare(first, second) -> tuple[pd.DataFrame, str]:
 @command_line()
 def main(argv: list[str] | None = None) -> int:
     """Compare two systems (a run group, a run folder or the baseline) on the same test clips."""
-    parser = argparse.ArgumentParser(prog="python -m ser_utils.compare", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="ser-compare", description=main.__doc__)
     parser.add_argument("first", help=f"{BASELINE!r}, a run folder, or the start of run folder names")
     parser.add_argument("second", help="the same, for the other side")
     parser.add_argument("--output", "-o", type=Path, help="also write the table as CSV here")

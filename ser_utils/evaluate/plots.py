@@ -30,7 +30,8 @@ def run_caption(info: dict) -> str:
         f"{info['protocol_label']}{scored} · {info['test_clips']} test clips · {info['machine']} · "
         f"{info['finished'][:10]}"
     )
-    ua, interval = info.get("test_metrics", {}).get("UA"), (info.get("test_intervals") or {}).get("UA")
+    ua = info.get("test_metrics", {}).get("UA")
+    interval = (info.get("test_intervals") or {}).get("UA")
     if ua is not None and interval:
         recorded = info["test_intervals"]
         kind = "jackknife t" if str(recorded.get("method", "")).startswith("t interval") else "bootstrap"
@@ -147,8 +148,10 @@ def plot_fold_scores(per_fold: pd.DataFrame, caption: str, metric: str = "UA") -
     """Bar chart of one metric per fold, with the mean across folds."""
     figure, ax = plt.subplots(figsize=(9, 4))
     seeds = "seed" in per_fold and per_fold["seed"].nunique() > 1
-    labels = [f"fold {row.fold}" + (f", seed {row.seed}" if seeds else "") + f"\n{row.test_actors}"
-              for row in per_fold.itertuples()]  # fmt: skip
+    labels = [
+        f"fold {row.fold}" + (f", seed {row.seed}" if seeds else "") + f"\n{row.test_actors}"
+        for row in per_fold.itertuples()
+    ]
     ax.bar(labels, per_fold[metric], color="tab:blue")
     ax.axhline(per_fold[metric].mean(), color="tab:red", linestyle="--", label=f"mean {per_fold[metric].mean():.1%}")
     ax.axhline(1 / len(EMOTIONS), color="grey", linestyle=":", label="chance (1/8)")
@@ -173,11 +176,23 @@ def plot_reliability(calibration: dict, caption: str) -> plt.Figure:
         ece = calibration[f"test_ECE_{side}"]
         ax.plot(bins["confidence"], bins["accuracy"], marker="o", color=colour, label=f"{label}: ECE {ece:.1%}")
         for row in bins.itertuples():
-            ax.annotate(str(row.clips), (row.confidence, row.accuracy), fontsize=7, color=colour,
-                        xytext=(3, -9), textcoords="offset points")  # fmt: skip
-    ax.set(xlabel="probability of the answer (bin mean)", ylabel="share answered right", xlim=(0, 1), ylim=(0, 1),
-           title=f"Reliability (test clips, {calibration['bins']} bins; numbers: clips per bin)")  # fmt: skip
+            ax.annotate(
+                str(row.clips),
+                (row.confidence, row.accuracy),
+                fontsize=7,
+                color=colour,
+                xytext=(3, -9),
+                textcoords="offset points",
+            )
+    ax.set(
+        xlabel="probability of the answer (bin mean)",
+        ylabel="share answered right",
+        xlim=(0, 1),
+        ylim=(0, 1),
+        title=f"Reliability (test clips, {calibration['bins']} bins; numbers: clips per bin)",
+    )
     ax.legend(loc="upper left", fontsize=8)
-    figure.text(0.01, -0.02, caption + ("" if len(sides) > 1 else f"\n{calibration.get('note', '')}"), fontsize=8,
-                va="top")  # fmt: skip
+    figure.text(
+        0.01, -0.02, caption + ("" if len(sides) > 1 else f"\n{calibration.get('note', '')}"), fontsize=8, va="top"
+    )
     return figure

@@ -3,7 +3,7 @@ leakage audits per protocol.
 
 Command line, once every fold run is done (it names those still missing):
 
-    python -m ser_utils.report --profile smoke --protocol emobox --seeds 1 2 3 [--freeze-encoder]
+    python -m ser_utils report --profile smoke --protocol emobox --seeds 1 2 3 [--mode frozen]
 """
 
 from __future__ import annotations
@@ -31,10 +31,7 @@ from ser_utils.files import outputs_dir, writing
 from ser_utils.options import add_profile_options, profile_overrides
 from ser_utils.prepare.audit import leakage_audit
 from ser_utils.prepare.protocols import protocol_parts
-from ser_utils.train.groups import flag_lines, group_table
-from ser_utils.train.intervals import fold_interval, interval_cells
-from ser_utils.train.metrics import SUMMARY_METRICS, emotion_confusion_matrix, mean_and_std
-from ser_utils.train.run_folders import (
+from ser_utils.runs.folders import (
     PREDICTIONS_FILE,
     corpora_suffix,
     finished_runs,
@@ -42,11 +39,27 @@ from ser_utils.train.run_folders import (
     plain_name,
     read_predictions,
 )
+from ser_utils.scoring.groups import flag_lines, group_table
+from ser_utils.scoring.intervals import fold_interval, interval_cells
+from ser_utils.scoring.metrics import SUMMARY_METRICS, emotion_confusion_matrix, mean_and_std
 
 ORIGINAL_CLAIM = "99.65 % accuracy claimed by the original Kaggle notebook (random split)"
 INTERVAL_COLUMNS = [f"{metric} 95 %" for metric in SUMMARY_METRICS]
-RESULT_COLUMNS = ["encoder", "pretrained", "mode", "protocol", "data", "emotions scored", "folds", "seeds",
-                  *SUMMARY_METRICS, *INTERVAL_COLUMNS, "interval", "machine", "runs"]  # fmt: skip
+RESULT_COLUMNS = [
+    "encoder",
+    "pretrained",
+    "mode",
+    "protocol",
+    "data",
+    "emotions scored",
+    "folds",
+    "seeds",
+    *SUMMARY_METRICS,
+    *INTERVAL_COLUMNS,
+    "interval",
+    "machine",
+    "runs",
+]
 # EmoBox (Ma et al., Interspeech 2024, arXiv:2406.07162), RAVDESS, frozen encoders, its 6 folds: published, not ours.
 EMOBOX_SETTINGS = f"emobox (whole utterances; validation: {RANDOM_VALIDATION})"
 EMOBOX_PUBLISHED = pd.DataFrame(
@@ -70,7 +83,8 @@ def data_label(run: dict) -> str:
     parts = ("train", "validation", "test")
     clips = sum(run[f"{part}_clips"] for part in parts)
     speakers = set().union(*(run.get(f"{part}_speakers", run[f"{part}_actors"]) for part in parts))
-    trained, tested = run.get("corpora", ["ravdess"]), run.get("test_corpora", ["ravdess"])
+    trained = run.get("corpora", ["ravdess"])
+    tested = run.get("test_corpora", ["ravdess"])
     if trained == tested == ["ravdess"]:
         return f"{clips} clips, {len(speakers)} actors"
     where = "+".join(trained) + ("" if tested == trained else f" -> {'+'.join(tested)}")
@@ -109,7 +123,7 @@ def audit_protocols(manifest: pd.DataFrame, n_folds: int = N_FOLDS, seed: int = 
         {"protocol": protocol, "fold": fold, **(leakage_audit(split) if split is not None else {}), "note": reason}
         for protocol, fold, split, reason in protocol_parts(
             manifest, n_folds=n_folds, seed=seed, test_corpora=test_corpora
-        )  # fmt: skip
+        )
     ]
     frame = pd.DataFrame(rows)
     counts = [column for column in frame.columns if column not in ("protocol", "note")]
@@ -172,7 +186,8 @@ def same_experiment(runs: list[dict]) -> tuple[list[dict], list[str]]:
     if not runs:
         return [], []
     reference = experiment_identity(max(runs, key=lambda run: run["finished"]))
-    kept, left_out = [], []
+    kept = []
+    left_out = []
     for run in runs:
         identity = experiment_identity(run)
         keys = sorted(reference.keys() | identity.keys())
@@ -200,7 +215,7 @@ def kfold_runs(
         for run in runs
         if run["protocol"] == profile.protocol
         and run["profile"]["name"] == profile.name
-        and run_configuration(run)["mode"] == profile.mode
+        and run_configuration(run)["mode"] == profile.mode_label
         and (profile.protocol == "emobox" or run["profile"]["n_folds"] == profile.n_folds)
         and corpora_suffix(run["profile"].get("corpora"), run["profile"].get("test_corpora")) == corpora
         and (run["fold"], run_configuration(run)["seed"]) in wanted
@@ -239,7 +254,8 @@ def kfold_summary(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
 def kfold_caption(runs: list[dict]) -> str:
     """run_caption for k-fold figures: folds and seeds, test clips summed, last date, mean UA with its corrected
     resampled t interval over the folds."""
-    folds, seeds = len({run["fold"] for run in runs}), len({run_configuration(run)["seed"] for run in runs})
+    folds = len({run["fold"] for run in runs})
+    seeds = len({run_configuration(run)["seed"] for run in runs})
     ua = [run["test_metrics"]["UA"] for run in runs]
     trained = [run.get("train_clips") for run in runs]
     share = sum(run["test_clips"] for run in runs) / sum(trained) if all(trained) else None
@@ -279,7 +295,9 @@ def write_kfold_report(
     found, missing = kfold_runs(runs, profile, seeds, left_out)
     for line in left_out:
         print(line)
-    print(f"{len(found)} of {len(found) + len(missing)} runs of {profile.name}, {profile.protocol}, {profile.mode}")
+    print(
+        f"{len(found)} of {len(found) + len(missing)} runs of {profile.name}, {profile.protocol}, {profile.mode_label}"
+    )
     if missing:
         print("missing (fold, seed):", ", ".join(f"({fold}, {seed})" for fold, seed in missing))
     if not found:
@@ -301,12 +319,21 @@ def write_kfold_report(
 @command_line()
 def main(argv: list[str] | None = None) -> int:
     """Aggregate the fold runs of one configuration over folds and seeds (exit code 1 while some are missing)."""
-    parser = argparse.ArgumentParser(prog="python -m ser_utils.report", description=main.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ser-report", description=main.__doc__.splitlines()[0])
     parser.add_argument("--profile", default="smoke", help="profile name in params/ or a YAML path (default smoke)")
     seed = option_type("seed", "--seeds")
     parser.add_argument("--seeds", type=seed, nargs="+", default=[SEED], help=f"seeds of the runs (default {SEED})")
-    add_profile_options(parser, only=("protocol", "corpora", "test_corpora", "n_folds", "freeze_encoder",
-                                      "freeze_feature_encoder", "weighted_layer_sum"))  # fmt: skip
+    add_profile_options(
+        parser,
+        only=(
+            "protocol",
+            "corpora",
+            "test_corpora",
+            "n_folds",
+            "mode",
+            "weighted_layer_sum",
+        ),
+    )
     options = parser.parse_args(argv)
     profile = load_profile(options.profile, **profile_overrides(options))
     if profile.protocol not in FOLD_PROTOCOLS:

@@ -10,7 +10,7 @@ EmoDB's boredom) is left out, and the model's choice is its most probable emotio
 the model knows. A folder whose readable files share fewer than two emotions with the model is refused: with one,
 the restricted answer is forced and any score would be 100 %. Files that cannot be read, or whose names follow no
 corpus's convention, get error rows and are counted. Each file is also marked with what it was to the model (a clip
-it heard in training, another by a speaker it heard, a new speaker's; ser_utils.train.seen), and the summary says
+it heard in training, another by a speaker it heard, a new speaker's; ser_utils.model.seen), and the summary says
 how many of each it scored.
 """
 
@@ -34,16 +34,17 @@ from ser_utils.errors import CorpusError, command_line
 from ser_utils.evaluate.plots import plot_confusion_matrix, save_figure
 from ser_utils.files import claim_folder, outputs_dir, writing
 from ser_utils.machine import keep_freed_memory
-from ser_utils.ship.predict import Predictor, add_precision_option, expand_paths, predict
-from ser_utils.train.metrics import (
+from ser_utils.model.folder import published_model_dir, read_seen
+from ser_utils.model.seen import describe_seen, mark_seen
+from ser_utils.runs.folders import utc_stamp
+from ser_utils.scoring.metrics import (
     SUMMARY_METRICS,
     classification_report_text,
     emotion_confusion_matrix,
     evaluation_metrics,
     most_probable,
 )
-from ser_utils.train.run_folders import published_model_dir, utc_stamp
-from ser_utils.train.seen import describe_seen, mark_seen, read_seen
+from ser_utils.ship.predict import Predictor, add_precision_option, expand_paths, predict_table
 
 
 @dataclasses.dataclass
@@ -85,14 +86,15 @@ def _predict_by_corpus(files: pd.DataFrame, predictor: Predictor, batch_size: in
     model of whole utterances reads every file whole, from 0 s)."""
     tables = []
     for name, group in files.groupby("corpus", sort=False):
-        cut, window = copy.copy(predictor), predictor.window
+        cut = copy.copy(predictor)
+        window = predictor.window
         offset = 0.0 if window.whole else CORPORA[name].window.offset_s
         cut.window = Window(window.sample_rate, offset, window.duration_s, window.whole)
-        tables.append(predict(group["path"].tolist(), batch_size=batch_size, progress=progress, predictor=cut))
+        tables.append(predict_table(group["path"].tolist(), batch_size=batch_size, progress=progress, predictor=cut))
     return pd.concat(tables) if tables else pd.DataFrame(columns=["path", "label", "probability", "error"])
 
 
-def evaluate(
+def evaluate_model(
     paths,
     model_dir: str | os.PathLike | None = None,
     corpus: str | None = None,
@@ -177,8 +179,13 @@ def main(argv: list[str] | None = None) -> int:
     new = not out_dir.exists()
     try:  # before any work: a folder of the user's own is refused, and no file in it is replaced
         claim_folder(out_dir, made_by=("evaluation.csv",), what="--output-dir")
-        result = evaluate(args.paths, corpus=args.corpus, batch_size=args.batch_size, progress=not args.no_progress,
-                          predictor=predictor)  # fmt: skip
+        result = evaluate_model(
+            args.paths,
+            corpus=args.corpus,
+            batch_size=args.batch_size,
+            progress=not args.no_progress,
+            predictor=predictor,
+        )
     except BaseException:
         if new:  # nothing was written: leave no folder behind
             shutil.rmtree(out_dir, ignore_errors=True)

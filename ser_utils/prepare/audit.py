@@ -36,7 +36,8 @@ def leakage_audit(manifest: pd.DataFrame) -> dict[str, int]:
     seen_keys = set(map(tuple, ravdess[0][twin_keys].to_numpy()))
     twins = sum(tuple(row) in seen_keys for row in ravdess[1][twin_keys].to_numpy())
     sources = manifest.get("source_md5", pd.Series(None, index=manifest.index, dtype=object))
-    seen_digests, seen_sources = {_file_digest(p) for p in seen["path"]}, set(sources[seen.index].dropna())
+    seen_digests = {_file_digest(p) for p in seen["path"]}
+    seen_sources = set(sources[seen.index].dropna())
     identical = sum(_file_digest(p) in seen_digests or sources[i] in seen_sources for i, p in test["path"].items())
     return {
         "test_clips": len(test),

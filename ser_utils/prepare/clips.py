@@ -26,8 +26,12 @@ def _made_from(target: Path, source: os.stat_result, recorded: tuple, window: Wi
     except (OSError, sf.LibsndfileError, RuntimeError):
         return False
     length = 0 < info.frames <= window.length if window.whole else info.frames == window.length
-    return length and info.samplerate == window.sample_rate and info.channels == 1 and cut == (
-        window.offset_s, window.duration_s)  # fmt: skip
+    return (
+        length
+        and info.samplerate == window.sample_rate
+        and info.channels == 1
+        and cut == (window.offset_s, window.duration_s)
+    )
 
 
 def kept_clip(source: str, target: Path, recorded: tuple, window: Window) -> tuple | None:

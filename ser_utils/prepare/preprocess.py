@@ -1,7 +1,7 @@
 """Preprocessing: each clip to 16 kHz mono, 2.5 s from its corpus's offset (RAVDESS 0.6 s, the others 0 s), into
 per-emotion folders plus a manifest; one prepared folder per corpus.
 
-python -m ser_utils.preprocess [--data PATH [PATH ...]] [--corpora ravdess,tess] [--out FOLDER] [--whole 10]
+python -m ser_utils preprocess [--data PATH [PATH ...]] [--corpora ravdess,tess] [--out FOLDER] [--whole 10]
 """
 
 from __future__ import annotations
@@ -33,9 +33,25 @@ VERIFICATION_CACHE = ".source_checksums.json"
 # surprise, here Surprise); actor, intensity, statement, repetition: RAVDESS only; source_size (bytes) and
 # source_mtime_ns: the source when its clip was made, so a changed source is made again; source_md5: its bytes, so
 # the leakage audit finds the same audio reached through two corpora.
-MANIFEST_COLUMNS = ["path", "emotion", "corpus", "speaker", "label", "actor", "gender", "intensity", "statement",
-                    "repetition", "duration", "source", "source_size", "source_mtime_ns", "source_md5",
-                    "window_offset_s", "window_duration_s"]  # fmt: skip
+MANIFEST_COLUMNS = [
+    "path",
+    "emotion",
+    "corpus",
+    "speaker",
+    "label",
+    "actor",
+    "gender",
+    "intensity",
+    "statement",
+    "repetition",
+    "duration",
+    "source",
+    "source_size",
+    "source_mtime_ns",
+    "source_md5",
+    "window_offset_s",
+    "window_duration_s",
+]
 
 
 def prepared_dir_for(source: DataSource, whole_s: float | None = None) -> Path:
@@ -58,8 +74,11 @@ def _recorded(out_dir: Path) -> dict[str, tuple]:
         unknown = [None] * len(previous)
         sizes = previous["source_size"].astype(int) if "source_size" in previous else unknown
         digests = previous["source_md5"] if "source_md5" in previous else unknown
-        cuts = list(zip(previous["window_offset_s"], previous["window_duration_s"], strict=True)) if (
-            "window_offset_s" in previous) else unknown  # fmt: skip
+        cuts = (
+            list(zip(previous["window_offset_s"], previous["window_duration_s"], strict=True))
+            if ("window_offset_s" in previous)
+            else unknown
+        )
         return {path: rest for path, *rest in zip(previous["path"], sizes, digests, cuts, strict=True)}
     except (OSError, ValueError, KeyError, TypeError):  # none, or damaged: every clip is made again
         return {}
@@ -69,14 +88,19 @@ def _make_clips(clips: pd.DataFrame, targets: list[Path], out_dir: Path, recorde
     """Yield (clip, target, outcome of kept_clip or prepare_clip) as worker processes (one per core, kept for later
     calls) make the clips. Clips already made are found here first: where none is left to make, no worker starts (nor
     the resource tracker a pool leaves, which a notebook's kernel waits 2.5 s for at its end: it ignores SIGTERM)."""
-    owner, windows = os.getpid(), [window_for(corpus, whole_s) for corpus in clips["corpus"]]
+    owner = os.getpid()
+    windows = [window_for(corpus, whole_s) for corpus in clips["corpus"]]
     before = [recorded.get(target.relative_to(out_dir).as_posix(), (None, None, None)) for target in targets]
     jobs = list(zip(clips["path"], targets, before, windows, strict=True))
     kept = [kept_clip(*job) for job in jobs]
     left = [job for job, outcome in zip(jobs, kept, strict=True) if outcome is None]
-    making = Parallel(n_jobs=-1, return_as="generator", batch_size=16)(
-        delayed(prepare_clip)(path, target, owner, window) for path, target, _, window in left
-    ) if left else iter(())  # fmt: skip
+    making = (
+        Parallel(n_jobs=-1, return_as="generator", batch_size=16)(
+            delayed(prepare_clip)(path, target, owner, window) for path, target, _, window in left
+        )
+        if left
+        else iter(())
+    )
     outcomes = (outcome or next(making) for outcome in kept)
     made = zip(clips.itertuples(), targets, outcomes, strict=True)
     yield from tqdm(made, total=len(clips), desc="preprocess", unit="clip", disable=not progress)
@@ -122,11 +146,13 @@ def _print_changes(source_dir, verification, remade: int, dropped: int) -> None:
     """Say how the source compares with the originals (RAVDESS), and which prepared clips were made again or
     removed."""
     if verification is not None:
-        problems = " (details: python -m ser_utils.data verify PATH)" if verification.corrupt else ""
+        problems = " (details: python -m ser_utils data verify PATH)" if verification.corrupt else ""
         print(f"{source_dir}: {verification.summary()}{problems}", flush=True)
     if remade:
-        print(f"{remade} clips made again: their source changed since they were made, or their corpus's window "
-              "did (or they were damaged)")  # fmt: skip
+        print(
+            f"{remade} clips made again: their source changed since they were made, or their corpus's window "
+            "did (or they were damaged)"
+        )
     if dropped:
         print(f"{dropped} prepared clips removed: their source is gone or can no longer be used")
 
@@ -154,7 +180,8 @@ def prepare_corpus(
     """
     if whole_s is not None:
         check_setting("max_duration_s", whole_s, "prepare_corpus whole_s")
-    out_dir, source = Path(out_dir), DataSource(Path(source_dir), "", corpus)
+    out_dir = Path(out_dir)
+    source = DataSource(Path(source_dir), "", corpus)
     clips, skipped = scan_source(source)
     csv = source.path.is_file()  # a CSV manifest: it and the clips it lists must lie outside the output folder
     check_apart(out_dir, folders=[] if csv else [source.path], files=[source.path, *clips["path"]] if csv else [])
@@ -169,11 +196,15 @@ def _verification(source: DataSource, out_dir: Path):
 
 
 def _prepare_locked(source: DataSource, out_dir: Path, clips, skipped, shown: tuple, whole_s) -> pd.DataFrame:
-    source_dir, (progress, summary) = source.path, shown
+    source_dir = source.path
+    progress, summary = shown
     remove_abandoned(out_dir)
-    skipped, recorded = skipped.to_dict("records"), _recorded(out_dir)
+    skipped = skipped.to_dict("records")
+    recorded = _recorded(out_dir)
     targets = [out_dir / name for name in prepared_names(clips)]
-    rows, kept, remade = [], set(), 0
+    rows = []
+    kept = set()
+    remade = 0
     with ThreadPoolExecutor(1) as checker:  # checksums in a thread while the workers make the clips
         verification = checker.submit(_verification, source, out_dir)
         for clip, target, outcome in _make_clips(clips, targets, out_dir, recorded, progress, whole_s):
@@ -184,7 +215,8 @@ def _prepare_locked(source: DataSource, out_dir: Path, clips, skipped, shown: tu
             rows.append(_manifest_row(clip, target.relative_to(out_dir), window, *outcome[:4]))
             kept.add(target)
             remade += outcome[4] == "remade"
-    verification, dropped = verification.result(), _remove_stale_clips(out_dir, kept, recorded)
+    verification = verification.result()
+    dropped = _remove_stale_clips(out_dir, kept, recorded)
     if summary:
         _print_changes(source_dir, verification, remade, dropped)
     skipped = pd.DataFrame(skipped, columns=["path", "reason"])
@@ -232,7 +264,8 @@ def prepared_manifest(data_dir=None, progress: bool = True, corpora: str | None 
     the clips of emotions with no counterpart that were left out.
     """
     sources = resolve_sources(data_dir, corpora)
-    manifests, dropped = [], {}
+    manifests = []
+    dropped = {}
     for source in sources:
         prepared_dir = prepared_dir_for(source, whole_s)
         prepare_corpus(source.path, prepared_dir, progress, progress, source.corpus, whole_s)
@@ -247,15 +280,17 @@ def prepared_manifest(data_dir=None, progress: bool = True, corpora: str | None 
 
 @command_line()
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m ser_utils.preprocess", description=" ".join(__doc__.split("\n\n")[0].split())
-    )
+    parser = argparse.ArgumentParser(prog="ser-preprocess", description=" ".join(__doc__.split("\n\n")[0].split()))
     add_data_options(parser)
     default = "outputs/prepared/[<corpus>-]<folder>-<hash>"
     parser.add_argument("--out", help=f"output folder of a single corpus (default {default})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--whole", type=option_type("max_duration_s", "--whole"), metavar="SECONDS",
-                        help="keep each clip whole from 0 s, up to SECONDS (training's window: whole)")  # fmt: skip
+    parser.add_argument(
+        "--whole",
+        type=option_type("max_duration_s", "--whole"),
+        metavar="SECONDS",
+        help="keep each clip whole from 0 s, up to SECONDS (training's window: whole)",
+    )
     options = parser.parse_args(argv)
     sources = resolve_sources(options.data, options.corpora)
     if options.out and len(sources) > 1:

@@ -103,7 +103,8 @@ def actor_fold_parts(manifest: pd.DataFrame, fold: int, n_folds: int = N_FOLDS) 
     folds = speaker_folds(manifest, n_folds)
     if not 0 <= fold < n_folds:
         raise ProfileError(f"fold must be 0..{n_folds - 1}, not {fold}")
-    test, validation = folds[fold], folds[(fold + 1) % n_folds]
+    test = folds[fold]
+    validation = folds[(fold + 1) % n_folds]
     split = pd.Series("train", index=manifest.index, name="part")
     split[manifest["speaker"].isin(validation)] = "validation"
     split[manifest["speaker"].isin(test)] = "test"
@@ -236,8 +237,9 @@ def protocol_parts(
         folds = {"actor_kfold": range(n_folds), "emobox": range(EMOBOX_FOLDS)}.get(protocol, [None])
         for fold in folds:
             try:
-                split = assign_parts(manifest, protocol, seed=seed, fold=fold or 0, n_folds=n_folds,
-                                     test_corpora=test_corpora)  # fmt: skip
+                split = assign_parts(
+                    manifest, protocol, seed=seed, fold=fold or 0, n_folds=n_folds, test_corpora=test_corpora
+                )
             except CorpusError as error:
                 yield protocol, fold, None, str(error)
                 break
@@ -255,8 +257,10 @@ def check_parts(manifest: pd.DataFrame) -> list[str]:
         errors.append("the training part holds a single emotion: there is nothing to tell apart")
     scored = scored_classes(manifest)
     if counts.get("train") and counts.get("test") and emotions >= 2 and len(scored) < 2:
-        errors.append(f"the test part shares {len(scored)} emotion(s) with training ({', '.join(scored) or 'none'}): "
-                      "a score over fewer than two emotions is forced, not measured")  # fmt: skip
+        errors.append(
+            f"the test part shares {len(scored)} emotion(s) with training ({', '.join(scored) or 'none'}): "
+            "a score over fewer than two emotions is forced, not measured"
+        )
     if errors:
         raise CorpusError(
             f"this split cannot be trained on ({len(manifest)} clips): {'; '.join(errors)}; "
@@ -277,8 +281,16 @@ def parted_manifest(profile: Profile, data_dir=None, progress: bool = True):
     """
     corpora = wanted_corpora(profile.corpora, profile.test_corpora)
     sources, manifest = prepared_manifest(data_dir, progress, corpora, profile.whole_s)
-    split = assign_parts(manifest, profile.protocol, profile.test_size, profile.seed, profile.fold, profile.n_folds,
-                         named_corpora(profile.test_corpora), profile.validation)  # fmt: skip
+    split = assign_parts(
+        manifest,
+        profile.protocol,
+        profile.test_size,
+        profile.seed,
+        profile.fold,
+        profile.n_folds,
+        named_corpora(profile.test_corpora),
+        profile.validation,
+    )
     check_parts(split)
     return sources, split
 

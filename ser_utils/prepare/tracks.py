@@ -34,7 +34,8 @@ def track_lists() -> dict[str, tuple[str, ...]]:
 def track_test(manifest: pd.DataFrame, test_corpora) -> pd.Series:
     """Which clips of `manifest` are on the track's list of their test corpus; CorpusError for a test corpus the
     track has no list for, or whose list the data does not hold in full (naming what is missing)."""
-    lists, stems = track_lists(), manifest["source"].map(lambda source: Path(str(source)).stem)
+    lists = track_lists()
+    stems = manifest["source"].map(lambda source: Path(str(source)).stem)
     listed = pd.Series(False, index=manifest.index)
     for corpus in test_corpora:
         if corpus not in lists:

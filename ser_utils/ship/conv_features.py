@@ -22,14 +22,14 @@ from torch.nn import ModuleList
 
 def _plain_conv(conv) -> bool:
     """Whether `conv` is a Conv1d that the matrix product computes: no padding, no dilation, one group."""
-    return (isinstance(conv, torch.nn.Conv1d) and conv.padding == (0,) and conv.dilation == (1,)
-            and conv.groups == 1)  # fmt: skip
+    return isinstance(conv, torch.nn.Conv1d) and conv.padding == (0,) and conv.dilation == (1,) and conv.groups == 1
 
 
 def _plain_norm(layer) -> bool:
     """Whether a conv layer's norm (if any) is one this layout computes: a group norm of one channel a group, or a
     layer norm over the channels."""
-    norm, channels = getattr(layer, "layer_norm", None), layer.conv.out_channels
+    norm = getattr(layer, "layer_norm", None)
+    channels = layer.conv.out_channels
     if norm is None:
         return True
     if isinstance(norm, torch.nn.GroupNorm):
@@ -50,7 +50,8 @@ def _forward(encoder, input_values: torch.Tensor) -> torch.Tensor:
     for layer in encoder.conv_layers:
         hidden = hidden.contiguous()
         batch, frames, channels = hidden.shape
-        kernel, stride = layer.conv.kernel_size[0], layer.conv.stride[0]
+        kernel = layer.conv.kernel_size[0]
+        stride = layer.conv.stride[0]
         out_frames = (frames - kernel) // stride + 1
         windows = hidden.as_strided((batch, out_frames, kernel * channels), (frames * channels, stride * channels, 1))
         hidden = F.linear(windows.reshape(batch * out_frames, -1), _conv_matrix(layer.conv), layer.conv.bias)
@@ -70,8 +71,11 @@ def channels_last_encoder(model: torch.nn.Module) -> bool:
     convolution (with a per-channel group norm or a layer norm); False leaves the model as it was (Whisper, or an
     encoder of another shape). The kernels are read as matrices at each pass, so the model may move or load weights."""
     encoders = [module for module in model.modules() if isinstance(getattr(module, "conv_layers", None), ModuleList)]
-    plain = all(_plain_conv(getattr(layer, "conv", None)) and _plain_norm(layer)
-                for encoder in encoders for layer in encoder.conv_layers)  # fmt: skip
+    plain = all(
+        _plain_conv(getattr(layer, "conv", None)) and _plain_norm(layer)
+        for encoder in encoders
+        for layer in encoder.conv_layers
+    )
     if not encoders or not plain:
         return False
     for encoder in encoders:

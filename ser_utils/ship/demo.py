@@ -29,18 +29,24 @@ from ser_utils.config import EMOTIONS, SAMPLE_RATE
 from ser_utils.data.audio import audio_info, load_audio
 from ser_utils.errors import AudioError, SerError, command_line, require
 from ser_utils.machine import keep_freed_memory
-from ser_utils.ship.predict import BACKENDS, Predictor, add_precision_option, predict
+from ser_utils.model.folder import published_model_dir
+from ser_utils.scoring.calibration import describe_temperature
+from ser_utils.ship.predict import BACKENDS, Predictor, add_precision_option, predict_table
 from ser_utils.ship.segments import SpeechDetector, segment_table
-from ser_utils.train.calibration import describe_temperature
-from ser_utils.train.run_folders import published_model_dir
 
 TIMELINE_COLUMNS = ["start (s)", "emotion", "probability"]
 SEGMENT_COLUMNS = ["start (s)", "end (s)", "emotion", "probability"]
 MAX_UPLOAD_MB = 50  # the default size limit of an upload
 
 
-def classify(path: str | None, predictor: Predictor, hop_s: float = 1.25, max_mb: float = MAX_UPLOAD_MB,
-             uploads: str = "", detector: SpeechDetector | None = None):  # fmt: skip
+def classify(
+    path: str | None,
+    predictor: Predictor,
+    hop_s: float = 1.25,
+    max_mb: float = MAX_UPLOAD_MB,
+    uploads: str = "",
+    detector: SpeechDetector | None = None,
+):
     """(top emotion, probabilities by emotion, timeline, message, waveform figure) for the file at `path`: what the
     page shows. With `detector`, the timeline is the speech segments (start, end, emotion), drawn on the waveform;
     without, recordings longer than the window get one row per window. A file that cannot be used (or is over
@@ -60,7 +66,7 @@ def _classify(path: str | None, predictor: Predictor, hop_s: float, max_mb: floa
     name = Path(path).name
     if os.path.getsize(path) > max_mb * 1e6:
         return "", {}, empty, f"**Cannot classify {name}:** it is over the {max_mb:g} MB limit of this page", None
-    row = predict([path], predictor=predictor, progress=False).iloc[0]
+    row = predict_table([path], predictor=predictor, progress=False).iloc[0]
     if row["error"]:
         reason = row["error"].replace(os.path.realpath(path), name).replace(str(path), name)
         return "", {}, empty, f"**Cannot classify this file ({name}):** {reason}", None
@@ -70,7 +76,8 @@ def _classify(path: str | None, predictor: Predictor, hop_s: float, max_mb: floa
         timeline, figure = _timeline(path, predictor, hop_s, detector, empty, notes)
     except AudioError as error:  # outside the model's window the file cannot be read: the prediction stands
         reason = error.reason.replace(os.path.realpath(path), name).replace(str(path), name)
-        timeline, figure = empty, None
+        timeline = empty
+        figure = None
         notes.append(f"The rest of the recording cannot be shown: {reason}.")
     return str(row["label"]), probabilities, timeline, " ".join(notes), figure
 
@@ -83,15 +90,26 @@ def _timeline(path: str, predictor: Predictor, hop_s: float, detector, empty: pd
         found = segment_table([path], predictor, detector, hop_s, progress=False)
         if len(found) and found["error"].iloc[0]:
             raise AudioError(path, found["error"].iloc[0])
-        timeline = pd.DataFrame({"start (s)": found["start_s"], "end (s)": found["end_s"], "emotion": found["label"],
-                                 "probability": found["probability"].round(3)})  # fmt: skip
+        timeline = pd.DataFrame(
+            {
+                "start (s)": found["start_s"],
+                "end (s)": found["end_s"],
+                "emotion": found["label"],
+                "probability": found["probability"].round(3),
+            }
+        )
         notes += [] if len(found) else ["No speech found: there is no segment to classify."]
     elif audio_info(path).duration > predictor.window.duration_s + predictor.window.offset_s:
-        windows = predict([path], predictor=predictor, hop_s=hop_s, per_window=True, progress=False)
+        windows = predict_table([path], predictor=predictor, hop_s=hop_s, per_window=True, progress=False)
         if windows["error"].iloc[0]:
             raise AudioError(path, windows["error"].iloc[0])
-        timeline = pd.DataFrame({"start (s)": windows["start_s"].round(2), "emotion": windows["label"],
-                                 "probability": windows["probability"].round(3)})  # fmt: skip
+        timeline = pd.DataFrame(
+            {
+                "start (s)": windows["start_s"].round(2),
+                "emotion": windows["label"],
+                "probability": windows["probability"].round(3),
+            }
+        )
     return timeline, waveform(path, timeline if detector else None)
 
 
@@ -108,7 +126,9 @@ def waveform(path: str, segments: pd.DataFrame | None):
     axis.fill_between(times, -frames, frames, color="0.45", linewidth=0)
     colours = dict(zip(EMOTIONS, plt.get_cmap("tab10").colors, strict=False))
     for segment in [] if segments is None else segments.itertuples(index=False):
-        start, end, emotion = segment[0], segment[1], segment[2]
+        start = segment[0]
+        end = segment[1]
+        emotion = segment[2]
         axis.axvspan(start, end, color=colours.get(emotion, "C0"), alpha=0.3)
         axis.text((start + end) / 2, 1.02, emotion, transform=axis.get_xaxis_transform(), ha="center", fontsize=8)
     axis.set(xlabel="time (s)", yticks=[], xlim=(0, max(times[-1], 1e-3)))
@@ -122,9 +142,11 @@ def build_demo(predictor: Predictor, hop_s: float = 1.25, max_mb: float = MAX_UP
     import gradio as gr
 
     try:
-        detector, found = SpeechDetector(), "the speech segments, each classified whole, under the waveform"
+        detector = SpeechDetector()
+        found = "the speech segments, each classified whole, under the waveform"
     except SerError as missing:
-        detector, found = None, f"a timeline of windows every {hop_s:g} s for longer recordings ({missing})"
+        detector = None
+        found = f"a timeline of windows every {hop_s:g} s for longer recordings ({missing})"
     window = predictor.window
     with gr.Blocks(title="Speech emotion recognition") as demo:
         gr.Markdown(
@@ -140,8 +162,11 @@ def build_demo(predictor: Predictor, hop_s: float = 1.25, max_mb: float = MAX_UP
         message = gr.Markdown(elem_id="message")
         probabilities = gr.Label(num_top_classes=len(predictor.labels), label="Probabilities", elem_id="bars")
         plot = gr.Plot(label="Waveform and speech segments", elem_id="waveform")
-        timeline = gr.Dataframe(headers=SEGMENT_COLUMNS if detector else TIMELINE_COLUMNS, elem_id="timeline",
-                                label="Speech segments" if detector else "Timeline (per window)")  # fmt: skip
+        timeline = gr.Dataframe(
+            headers=SEGMENT_COLUMNS if detector else TIMELINE_COLUMNS,
+            elem_id="timeline",
+            label="Speech segments" if detector else "Timeline (per window)",
+        )
         outputs = [emotion, probabilities, timeline, message, plot]
         run = lambda path: classify(path, predictor, hop_s, max_mb, uploads, detector)  # noqa: E731
         upload.change(run, upload, outputs)
@@ -149,8 +174,15 @@ def build_demo(predictor: Predictor, hop_s: float = 1.25, max_mb: float = MAX_UP
     return demo
 
 
-def launch(model_dir=None, port: int | None = None, share: bool = False, backend: str = "torch", inline=None,
-           max_mb: float = MAX_UPLOAD_MB, precision: str = "fp32"):  # fmt: skip
+def launch(
+    model_dir=None,
+    port: int | None = None,
+    share: bool = False,
+    backend: str = "torch",
+    inline=None,
+    max_mb: float = MAX_UPLOAD_MB,
+    precision: str = "fp32",
+):
     """Build the app for the model in `model_dir` (default outputs/model) and serve it on this machine, uploads up
     to `max_mb` MB going to a folder of its own that is removed when the server stops."""
     require("gradio", purpose="ser-demo")
@@ -162,8 +194,9 @@ def launch(model_dir=None, port: int | None = None, share: bool = False, backend
     atexit.register(shutil.rmtree, uploads, ignore_errors=True)  # at shutdown (in a notebook, launch returns at once)
     demo = build_demo(predictor, max_mb=max_mb, uploads=uploads)
     try:
-        return demo.launch(server_name="127.0.0.1", server_port=port, share=share, inline=inline,
-                           max_file_size=f"{max_mb * 1e6:.0f}b")  # fmt: skip
+        return demo.launch(
+            server_name="127.0.0.1", server_port=port, share=share, inline=inline, max_file_size=f"{max_mb * 1e6:.0f}b"
+        )
     except OSError as error:
         if "empty port" not in str(error):
             raise
@@ -183,8 +216,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--share", action="store_true", help="also open a public link through Gradio's servers")
     parser.add_argument("--backend", choices=BACKENDS, default="torch", help="torch (default) or onnx (ser-export)")
     add_precision_option(parser)
-    parser.add_argument("--max-upload-mb", type=option_type("max_upload_mb"), default=MAX_UPLOAD_MB,
-                        help=f"the largest upload in MB (default {MAX_UPLOAD_MB})")  # fmt: skip
+    parser.add_argument(
+        "--max-upload-mb",
+        type=option_type("max_upload_mb"),
+        default=MAX_UPLOAD_MB,
+        help=f"the largest upload in MB (default {MAX_UPLOAD_MB})",
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)
     keep_freed_memory()  # each request reuses the memory the last one freed: faster, the same probabilities

@@ -25,22 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from ser_utils.errors import ModelError, command_line, require
-from ser_utils.files import check_writable, claim_folder, file_digest, writing
-from ser_utils.train.calibration import CALIBRATION_FILE, read_temperature, softmax
-from ser_utils.train.seen import SEEN_FILE
+from ser_utils.files import check_writable, claim_folder, writing
+from ser_utils.model.folder import COMPANIONS, ONNX_FILE, ONNX_INT8_FILE, WEIGHTS_FILE, read_temperature, weights_digest
 
-ONNX_FILE = "model.onnx"
-ONNX_INT8_FILE = "model.int8.onnx"  # dynamic int8 quantization of ONNX_FILE (onnxruntime.quantization)
-WEIGHTS_FILE = "model.safetensors"
 OPSET = 17
-# What a folder needs besides the graph, so that an exported folder elsewhere stands on its own.
-COMPANIONS = ("config.json", "preprocessor_config.json", "ser_preprocessing.json", CALIBRATION_FILE, SEEN_FILE)
-
-
-def weights_digest(model_dir: Path) -> str:
-    """SHA-256 of the folder's weights file ("" where there is none)."""
-    path = model_dir / WEIGHTS_FILE
-    return file_digest(path, "sha256") if path.is_file() else ""
 
 
 def graph_digest(graph) -> str:
@@ -64,8 +52,9 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike | No
     the matrix multiplications in int8, activations quantized per batch). Returns the path of model.onnx."""
     import torch
 
-    from ser_utils.train.model import load_model_folder, no_weight_progress_bars
-    from ser_utils.train.whisper import WHISPER
+    from ser_utils.model.build import no_weight_progress_bars
+    from ser_utils.model.folder import load_model_folder
+    from ser_utils.model.whisper import WHISPER
 
     model_dir = Path(model_dir)
     model, _, window = load_model_folder(model_dir)
@@ -86,9 +75,15 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike | No
     with writing(out / ONNX_FILE) as tmp, no_weight_progress_bars(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on Python control flow
         torch.onnx.export(
-            model, (example,), str(tmp), input_names=["input_values"], output_names=["logits"], opset_version=OPSET,
-            dynamic_axes={"input_values": {0: "batch", 1: "samples"}, "logits": {0: "batch"}}, dynamo=False,
-        )  # fmt: skip
+            model,
+            (example,),
+            str(tmp),
+            input_names=["input_values"],
+            output_names=["logits"],
+            opset_version=OPSET,
+            dynamic_axes={"input_values": {0: "batch", 1: "samples"}, "logits": {0: "batch"}},
+            dynamo=False,
+        )
         labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         onnx.checker.check_model(str(tmp))
         _record(tmp, labels, weights_digest(model_dir))
@@ -119,7 +114,7 @@ def quantize_int8(source: Path, target: Path, labels: list[str], weights: str) -
 
 
 class OnnxModel:
-    """An exported model run by ONNX Runtime on the CPU: `probabilities(windows)` as Predictor's torch model."""
+    """An exported model run by ONNX Runtime on the CPU: `logits(windows)` as the torch model's."""
 
     def __init__(self, model_dir: str | os.PathLike, int8: bool = False, labels: list[str] | None = None):
         """Open `model_dir`/model.onnx (model.int8.onnx with `int8`). ModelError, naming the file and the fix, when
@@ -142,8 +137,10 @@ class OnnxModel:
         recorded = self.session.get_modelmeta().custom_metadata_map
         missing = [key for key in ("ser_labels", "ser_weights", "ser_graph") if not recorded.get(key)]
         if missing:
-            raise ModelError(f"{path}: not exported by ser-export, or its records were removed ({', '.join(missing)} "
-                             f"missing), so nothing says which model it is; {fix}")  # fmt: skip
+            raise ModelError(
+                f"{path}: not exported by ser-export, or its records were removed ({', '.join(missing)} "
+                f"missing), so nothing says which model it is; {fix}"
+            )
         if graph_digest(onnx.load(str(path))) != recorded["ser_graph"]:
             raise ModelError(f"{path}: its graph or weights were changed after it was exported; {fix}")
         self.labels = json.loads(recorded["ser_labels"])
@@ -161,19 +158,6 @@ class OnnxModel:
         if self.normalize:  # as Wav2Vec2FeatureExtractor: zero mean, unit variance per window
             inputs = (inputs - inputs.mean(axis=1, keepdims=True)) / np.sqrt(inputs.var(axis=1, keepdims=True) + 1e-7)
         return self.session.run(["logits"], {"input_values": inputs.astype(np.float32)})[0].astype(np.float64)
-
-    def probabilities(self, windows: np.ndarray) -> np.ndarray:
-        """Class probabilities, one row per window, calibrated by the folder's temperature where it has one."""
-        return softmax(self.logits(windows), self.temperature).astype(np.float32)
-
-
-def read_labels(model_dir: Path) -> list[str]:
-    """The labels of a model folder's config.json, in id order; ModelError when there is none."""
-    try:
-        config = json.loads((model_dir / "config.json").read_text())
-        return [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
-    except (OSError, ValueError, KeyError) as error:
-        raise ModelError(f"{model_dir}: no config.json with labels; pass a folder written by training") from error
 
 
 @command_line("ser-export")

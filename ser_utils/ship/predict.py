@@ -1,6 +1,6 @@
 """Classify new recordings with a trained model, from Python or the command line.
 
-    python -m ser_utils.predict --model outputs/model recordings/ more/*.flac      # or: ser-predict ...
+    python -m ser_utils predict --model outputs/model recordings/ more/*.flac      # or: ser-predict ...
 
 Any file soundfile reads (WAV, FLAC, OGG, MP3), any sample rate and channel count. Each file is cut exactly as in
 training (the model folder's ser_preprocessing.json: 16 kHz mono, 2.5 s from 0.6 s in, zero-padded; for a model of
@@ -26,13 +26,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from ser_utils.bounds import check_setting, option_type
-from ser_utils.config import EMOTIONS
-from ser_utils.data.audio import load_preprocessing
-from ser_utils.data.corpora import UNRECORDED_WINDOW
-from ser_utils.errors import AudioError, ModelError, SerError, command_line, require
+from ser_utils.errors import AudioError, ModelError, SerError, command_line
 from ser_utils.files import check_output_file, writing
 from ser_utils.machine import INFERENCE_PRECISIONS, amx, cpu_precision, keep_freed_memory
-from ser_utils.ship.export import OnnxModel, read_labels
+from ser_utils.model.folder import published_model_dir
+from ser_utils.scoring.calibration import describe_temperature, softmax
+from ser_utils.ship.backends import OnnxBackend, TorchBackend
 from ser_utils.ship.recordings import (
     WindowBatches,
     check_replaceable,
@@ -42,9 +41,6 @@ from ser_utils.ship.recordings import (
     input_warnings,
 )
 from ser_utils.ship.segments import SpeechDetector, segment_table
-from ser_utils.train.calibration import describe_temperature, read_temperature, softmax
-from ser_utils.train.inputs import input_name
-from ser_utils.train.run_folders import published_model_dir
 
 BACKENDS = ("torch", "onnx")
 HOP_S = 1.25  # the default spacing of --window's and --segments' windows, in s: half the recipe's window
@@ -52,11 +48,17 @@ SEGMENT_OPTIONS = ("--merge", "--min-speech", "--min-silence", "--vad-threshold"
 
 
 class Predictor:
-    """A trained model with its feature extractor and the audio window it was trained on, run by torch or by ONNX
-    Runtime (ser_utils.export)."""
+    """A trained model with the audio window it was trained on, run by one of the backends (ser_utils.ship.backends:
+    torch, or ONNX Runtime from the files ser-export writes), all of which it uses through one interface."""
 
-    def __init__(self, model_dir: str | os.PathLike, device: str | None = None, int8: bool = False,
-                 backend: str = "torch", precision: str = "fp32"):  # fmt: skip
+    def __init__(
+        self,
+        model_dir: str | os.PathLike,
+        device: str | None = None,
+        int8: bool = False,
+        backend: str = "torch",
+        precision: str = "fp32",
+    ):
         """Load the model in `model_dir` onto `device` (default: CUDA when available, else CPU).
 
         `int8` quantizes the weights of its linear layers to 8-bit integers for inference on CPU (activations are
@@ -68,66 +70,30 @@ class Predictor:
         on another CPU it runs in fp32, and `precision_note` says why.
         """
         if backend not in BACKENDS or precision not in INFERENCE_PRECISIONS:
-            raise ValueError(f"backend {backend!r} or precision {precision!r} is not one of {BACKENDS}, "
-                             f"{INFERENCE_PRECISIONS}")  # fmt: skip
+            raise ValueError(
+                f"backend {backend!r} or precision {precision!r} is not one of {BACKENDS}, {INFERENCE_PRECISIONS}"
+            )
         if precision == "bf16" and (int8 or backend == "onnx"):
             raise SerError("bf16 runs the torch backend's float model: leave out --int8 and --backend onnx")
-        self.precision, self.precision_note, self.model_dir = "fp32", "", Path(model_dir)
-        if backend == "onnx":
-            self._open_onnx(Path(model_dir), int8)
-            return
-        import torch
-
-        from ser_utils.ship.conv_features import channels_last_encoder
-        from ser_utils.train.model import load_model_folder, quantize_linear_int8
-
-        self.onnx = None
-        self.model, self.feature_extractor, self.window = load_model_folder(model_dir)
-        self.temperature = read_temperature(model_dir)
-        self.device = device or ("cpu" if int8 or not torch.cuda.is_available() else "cuda")
-        if int8 and self.device != "cpu":
-            raise ValueError(f"int8 inference runs on the CPU only, not on {self.device!r}")
-        self.model.to(self.device).eval()
-        if int8:
-            self.model = quantize_linear_int8(self.model)
-        on_cpu = self.device == "cpu"
-        self.precision, self.precision_note = cpu_precision(precision) if on_cpu else (precision, "")
-        if on_cpu and self.precision == "bf16":  # its convolutions spend less time copying between layouts
-            channels_last_encoder(self.model)
-        self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
-
-    def _open_onnx(self, model_dir: Path, int8: bool) -> None:
-        require("onnx", "onnxruntime", purpose="the ONNX backend")
-        labels = read_labels(model_dir)
-        if sorted(labels) != sorted(EMOTIONS):
-            raise ModelError(
-                f"{model_dir}: its labels {labels} are not the 8 emotions; pass a folder written by training"
-            )
-        try:
-            self.window = load_preprocessing(model_dir, UNRECORDED_WINDOW)
-        except ValueError as error:
-            raise ModelError(f"{model_dir}: not a usable model folder ({error})") from error
-        self.onnx, self.labels, self.device = OnnxModel(model_dir, int8, labels), labels, "cpu"
-        self.temperature = self.onnx.temperature
-        self.model = self.feature_extractor = None
+        self.model_dir = Path(model_dir)
+        self.backend = (
+            OnnxBackend(model_dir, int8) if backend == "onnx" else TorchBackend(model_dir, device, int8, precision)
+        )
+        self.labels = self.backend.labels
+        self.window = self.backend.window
+        self.temperature = self.backend.temperature
+        self.device = self.backend.device
+        self.precision = self.backend.precision
+        self.precision_note = self.backend.precision_note
 
     def probabilities(self, windows: np.ndarray) -> np.ndarray:
         """Class probabilities, one row per window (windows: array of shape (n, samples)), calibrated by the model
-        folder's temperature where it has one (ser_utils.train.calibration)."""
-        if self.onnx is not None:
-            return self.onnx.probabilities(windows)
-        import torch
+        folder's temperature where it has one (ser_utils.scoring.calibration)."""
+        return softmax(self.backend.logits(windows), self.temperature).astype(np.float32)
 
-        kind = "cpu" if self.device == "cpu" else "cuda"
-        # The feature extractor runs outside autocast: Whisper's computes its log-mels with torch, and in bf16 they
-        # would be other numbers (and numpy cannot take them); only the model runs in bf16.
-        inputs = self.feature_extractor(list(windows), sampling_rate=self.window.sample_rate, return_tensors="pt")
-        with torch.inference_mode(), torch.autocast(kind, torch.bfloat16, enabled=self.precision == "bf16"):
-            logits = self.model(inputs[input_name(self.feature_extractor)].to(self.device)).logits
-        return softmax(logits.float().cpu().numpy(), self.temperature).astype(np.float32)
-
-    def segments(self, paths, hop_s: float = HOP_S, merge: bool = False, progress: bool = False,
-                 **detector) -> pd.DataFrame:  # fmt: skip
+    def segments(
+        self, paths, hop_s: float = HOP_S, merge: bool = False, progress: bool = False, **detector
+    ) -> pd.DataFrame:
         """The speech segments of a recording (or of each file that `paths` names), one row each with start_s and
         end_s, classified whole (ser_utils.ship.segments.segment_table); `detector` sets SpeechDetector's
         threshold, min_speech_s, min_silence_s and pad_s. Needs the silero-vad package (ser-utils[segments])."""
@@ -160,7 +126,8 @@ def fastest_predictor(model_dir: str | os.PathLike) -> tuple[Predictor, str]:
 
 def _onnx_predictor(model_dir, int8: bool, skipped: list[str]) -> Predictor | None:
     """The folder's ONNX model (int8 or fp32) under ONNX Runtime, or None with the reason added to `skipped`."""
-    name, runtime = "model.int8.onnx" if int8 else "model.onnx", find_spec("onnxruntime") is not None
+    name = "model.int8.onnx" if int8 else "model.onnx"
+    runtime = find_spec("onnxruntime") is not None
     if not runtime or not (Path(model_dir) / name).is_file():
         skipped.append(f"no {name}" if runtime else f"no onnxruntime for {name}")
         return None
@@ -171,7 +138,7 @@ def _onnx_predictor(model_dir, int8: bool, skipped: list[str]) -> Predictor | No
         return None
 
 
-def predict(
+def predict_table(
     paths,
     model_dir: str | os.PathLike | None = None,
     batch_size: int = 16,
@@ -193,9 +160,11 @@ def predict(
         check_setting("hop_s", hop_s, "predict")
     predictor = predictor or Predictor(model_dir or published_model_dir())
     whole = predictor.window.whole and hop_s is None  # files of many lengths: one at a time, never padded
-    batches, rows = WindowBatches(predictor, 1 if whole else batch_size), []
+    batches = WindowBatches(predictor, 1 if whole else batch_size)
+    rows = []
     for path in tqdm(expand_paths(paths), desc="predict", unit="file", disable=not progress, file=sys.stderr):
-        row, peak = {"path": path, "warning": "", "error": ""}, 0.0
+        row = {"path": path, "warning": "", "error": ""}
+        peak = 0.0
         rows.append(row)
         try:
             for windows, starts in file_blocks(path, predictor.window, hop_s):
@@ -211,9 +180,13 @@ def predict(
 
 def add_precision_option(parser: argparse.ArgumentParser) -> None:
     """--precision, for the commands that run a Predictor (ser-predict, ser-evaluate, ser-demo)."""
-    parser.add_argument("--precision", choices=INFERENCE_PRECISIONS, default="fp32",
-                        help="fp32 (default) or bf16: faster on GPUs and on CPUs with AMX or AVX-512-BF16; on other "
-                        "CPUs it would be emulated, so fp32 runs instead")  # fmt: skip
+    parser.add_argument(
+        "--precision",
+        choices=INFERENCE_PRECISIONS,
+        default="fp32",
+        help="fp32 (default) or bf16: faster on GPUs and on CPUs with AMX or AVX-512-BF16; on other "
+        "CPUs it would be emulated, so fp32 runs instead",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -225,23 +198,47 @@ def _parser() -> argparse.ArgumentParser:
     batch = option_type("batch_size")
     parser.add_argument("--batch-size", type=batch, default=16, help="windows per forward pass (16)")
     parser.add_argument("--window", action="store_true", help="classify the whole file in windows, not one cut")
-    parser.add_argument("--hop", type=option_type("hop_s", "--hop"), default=None,
-                        help="with --window or --segments: seconds between windows (1.25)")  # fmt: skip
+    parser.add_argument(
+        "--hop",
+        type=option_type("hop_s", "--hop"),
+        default=None,
+        help="with --window or --segments: seconds between windows (1.25)",
+    )
     parser.add_argument("--per-window", action="store_true", help="with --window: one row per window")
-    parser.add_argument("--segments", action="store_true",
-                        help="find the speech (Silero VAD), classify each segment: a row each, with start_s and "
-                        "end_s; silence is never classified (pip install 'ser-utils[segments]')")  # fmt: skip
-    parser.add_argument("--min-speech", type=option_type("min_speech_s", "--min-speech"), default=None,
-                        help="with --segments: drop speech shorter than this, in s (0.25)")  # fmt: skip
-    parser.add_argument("--min-silence", type=option_type("min_silence_s", "--min-silence"), default=None,
-                        help="with --segments: the silence in s that ends a segment (0.5)")  # fmt: skip
-    parser.add_argument("--vad-threshold", type=option_type("threshold", "--vad-threshold"), default=None,
-                        help="with --segments: the speech probability where speech starts (0.5)")  # fmt: skip
-    parser.add_argument("--merge", action="store_true", default=None,
-                        help="with --segments: join neighbours of the same label")  # fmt: skip
+    parser.add_argument(
+        "--segments",
+        action="store_true",
+        help="find the speech (Silero VAD), classify each segment: a row each, with start_s and "
+        "end_s; silence is never classified (pip install 'ser-utils[segments]')",
+    )
+    parser.add_argument(
+        "--min-speech",
+        type=option_type("min_speech_s", "--min-speech"),
+        default=None,
+        help="with --segments: drop speech shorter than this, in s (0.25)",
+    )
+    parser.add_argument(
+        "--min-silence",
+        type=option_type("min_silence_s", "--min-silence"),
+        default=None,
+        help="with --segments: the silence in s that ends a segment (0.5)",
+    )
+    parser.add_argument(
+        "--vad-threshold",
+        type=option_type("threshold", "--vad-threshold"),
+        default=None,
+        help="with --segments: the speech probability where speech starts (0.5)",
+    )
+    parser.add_argument(
+        "--merge", action="store_true", default=None, help="with --segments: join neighbours of the same label"
+    )
     parser.add_argument("--int8", action="store_true", help="CPU: int8 weights in the linear layers (faster)")
-    parser.add_argument("--backend", choices=(*BACKENDS, "auto"), default="torch",
-                        help="torch (default), onnx (ser-export), or auto: the fastest one the folder has")  # fmt: skip
+    parser.add_argument(
+        "--backend",
+        choices=(*BACKENDS, "auto"),
+        default="torch",
+        help="torch (default), onnx (ser-export), or auto: the fastest one the folder has",
+    )
     add_precision_option(parser)
     return parser
 
@@ -268,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     detector = SpeechDetector(**{k: v for k, v in settings.items() if v is not None}) if args.segments else None
     paths = expand_paths(args.paths)  # once: the output check and the predictions read the same list
     output = None if args.output == "-" else check_replaceable(check_output_file(args.output), paths)
-    model_dir, note = args.model or published_model_dir(), ""
+    model_dir = args.model or published_model_dir()
+    note = ""
     keep_freed_memory()  # each batch reuses the memory the last one freed: faster on torch, the same probabilities
     if args.backend == "auto":
         predictor, note = fastest_predictor(model_dir)
@@ -280,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
         table = segment_table(paths, predictor, detector, args.hop or HOP_S, args.batch_size, bool(args.merge))
     else:
         hop_s = (args.hop or HOP_S) if args.window else None
-        table = predict(paths, batch_size=args.batch_size, hop_s=hop_s, per_window=args.per_window, predictor=predictor)
+        table = predict_table(
+            paths, batch_size=args.batch_size, hop_s=hop_s, per_window=args.per_window, predictor=predictor
+        )
     if (args.format or ("jsonl" if Path(args.output).suffix.lower() in (".jsonl", ".ndjson") else "csv")) == "csv":
         text = table.to_csv(index=False)
     else:

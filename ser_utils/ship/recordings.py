@@ -86,8 +86,11 @@ def check_not_prepared(path: str, window: Window) -> None:
     """AudioError for a clip that preprocessing cut already, when the model's window starts after 0 s: cut again
     from there, it would be other audio than training's."""
     if window.offset_s and (cut := _prepared(path)):
-        raise AudioError(path, f"a clip ser-preprocess cut already: cut again from {window.offset_s:g} s, it is "
-                               f"other audio than the model learned from; give its source, {cut[0]}")  # fmt: skip
+        raise AudioError(
+            path,
+            f"a clip ser-preprocess cut already: cut again from {window.offset_s:g} s, it is "
+            f"other audio than the model learned from; give its source, {cut[0]}",
+        )
 
 
 def _prepared_cut(path: str, window: Window) -> str:
@@ -152,7 +155,9 @@ class WindowBatches:
     gathered in its row (`_p`), its window starts in `_starts`."""
 
     def __init__(self, predictor, batch_size: int):
-        self.predictor, self.batch_size, self.pending = predictor, batch_size, []  # pending: (row, windows)
+        self.predictor = predictor
+        self.batch_size = batch_size
+        self.pending = []  # pending: (row, windows)
 
     def add(self, row: dict, windows: np.ndarray, starts: np.ndarray) -> None:
         row.setdefault("_p", []), row.setdefault("_starts", []).append(starts)
@@ -175,7 +180,8 @@ class WindowBatches:
             self.predictor.probabilities(stacked[i : i + self.batch_size]) for i in range(0, usable, self.batch_size)
         ]
         done = np.concatenate(probabilities) if probabilities else np.zeros((0, len(self.predictor.labels)))
-        rest, start = [], 0
+        rest = []
+        start = 0
         for row, windows in self.pending:
             taken = done[start : start + len(windows)]
             row["_p"].append(taken)
@@ -188,8 +194,11 @@ class WindowBatches:
 def scored(p: np.ndarray, labels: list[str]) -> dict:
     """One row's probabilities `p` (one per label) as a table's cells: label, probability, p_<Emotion>."""
     best = int(np.argmax(p))
-    return {"label": labels[best], "probability": float(p[best]),
-            **{f"p_{label}": float(value) for label, value in zip(labels, p, strict=True)}}  # fmt: skip
+    return {
+        "label": labels[best],
+        "probability": float(p[best]),
+        **{f"p_{label}": float(value) for label, value in zip(labels, p, strict=True)},
+    }
 
 
 def file_table(rows: list[dict], labels: list[str], per_window: bool) -> pd.DataFrame:
@@ -202,7 +211,8 @@ def file_table(rows: list[dict], labels: list[str], per_window: bool) -> pd.Data
         if "_p" not in row:
             records.append({**base, "start_s": None, "label": None, "probability": None})
             continue
-        probabilities, starts = np.concatenate(row["_p"]), np.concatenate(row["_starts"])
+        probabilities = np.concatenate(row["_p"])
+        starts = np.concatenate(row["_starts"])
         parts = zip(starts, probabilities, strict=True) if per_window else [(None, probabilities.mean(axis=0))]
         records += [{**base, "start_s": start, **scored(p, labels)} for start, p in parts]
     order = ["path", "start_s", "label", "probability", *columns, "warning", "error"]

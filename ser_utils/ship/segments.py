@@ -29,11 +29,14 @@ from ser_utils.data.audio import audio_info, read_samples
 from ser_utils.errors import AudioError, SerError, require
 from ser_utils.ship.recordings import WindowBatches, check_readable, file_blocks, scored
 
-FRAME, CONTEXT = 512, 64  # Silero VAD at 16 kHz: 512 new samples a step, after the 64 before them
+FRAME = 512
+CONTEXT = 64  # Silero VAD at 16 kHz: 512 new samples a step, after the 64 before them
 LEVEL = 0.25  # a quiet file is raised until its peak is here before the VAD hears it (silero misses faint speech)
 BLOCK_S = 5.0  # seconds of the file decoded at a time
-MISSING = ("speech segments need Silero VAD's model, shipped by the silero-vad wheel: "
-           "pip install 'ser-utils[segments]' (or: pip install silero-vad onnxruntime)")  # fmt: skip
+MISSING = (
+    "speech segments need Silero VAD's model, shipped by the silero-vad wheel: "
+    "pip install 'ser-utils[segments]' (or: pip install silero-vad onnxruntime)"
+)
 
 
 def silero_model() -> Path:
@@ -54,7 +57,8 @@ def mono_16k_blocks(path, block_s: float = BLOCK_S, resample: bool = True) -> It
     info = audio_info(path)
     if info.frames == 0:
         raise AudioError(path, "no audio samples in the file")
-    rate, step = info.samplerate, max(1, round(block_s * info.samplerate))
+    rate = info.samplerate
+    step = max(1, round(block_s * info.samplerate))
     stream = None if rate == SAMPLE_RATE or not resample else soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32")
     for start in range(0, info.frames, step):
         audio = read_samples(path, start, min(step, info.frames - start), info.subtype)[0]
@@ -86,8 +90,10 @@ class SpeechDetector:
     def frame_probabilities(self, blocks) -> Iterator[float]:
         """The speech probability of each 512-sample frame of 16 kHz audio given in `blocks` (the last frame
         zero-padded), carrying the model's state and context from frame to frame."""
-        state, context = np.zeros((2, 1, 128), np.float32), np.zeros((1, CONTEXT), np.float32)
-        rate, rest = np.array(SAMPLE_RATE, np.int64), np.zeros(0, np.float32)
+        state = np.zeros((2, 1, 128), np.float32)
+        context = np.zeros((1, CONTEXT), np.float32)
+        rate = np.array(SAMPLE_RATE, np.int64)
+        rest = np.zeros(0, np.float32)
         for block, last in _with_last(blocks):
             audio = np.concatenate([rest, block])
             usable = len(audio) if last else len(audio) - len(audio) % FRAME
@@ -101,17 +107,21 @@ class SpeechDetector:
     def segments(self, path, progress: Callable[[float], None] | None = None) -> Iterator[tuple[float, float]]:
         """(start_s, end_s) of each speech segment of the file at `path`, in order, as each one ends; `progress`
         is called with the seconds of audio done. Raises AudioError when the file cannot be read."""
-        duration, frame_s = audio_info(path).duration, FRAME / SAMPLE_RATE
-        low, silence = self.threshold - 0.15, max(1, math.ceil(self.min_silence_s / frame_s))
+        duration = audio_info(path).duration
+        frame_s = FRAME / SAMPLE_RATE
+        low = self.threshold - 0.15
+        silence = max(1, math.ceil(self.min_silence_s / frame_s))
         start = quiet_since = None
-        last_end, i = 0.0, -1  # i: the last frame heard (none in a file too short for one at 16 kHz)
+        last_end = 0.0
+        i = -1  # i: the last frame heard (none in a file too short for one at 16 kHz)
         peak = max(float(np.abs(block).max(initial=0.0)) for block in mono_16k_blocks(path, resample=False))
         gain = max(1.0, LEVEL / peak) if peak > 0 else 1.0
         for i, p in enumerate(self.frame_probabilities(block * gain for block in mono_16k_blocks(path))):
             if progress and i % 1000 == 999:
                 progress(1000 * frame_s)
             if p >= self.threshold:
-                start, quiet_since = i if start is None else start, None
+                start = i if start is None else start
+                quiet_since = None
             elif start is not None and p < low:
                 quiet_since = i if quiet_since is None else quiet_since
                 if i - quiet_since + 1 >= silence:
@@ -127,7 +137,8 @@ class SpeechDetector:
     def _closed(self, start: int, end: int | None, frame_s: float, last_end: float, duration: float):
         """A segment of frames [start, end) (None: to the end of the file) in seconds, padded, or None when it is
         shorter than min_speech_s."""
-        begin, stop = start * frame_s, duration if end is None else end * frame_s
+        begin = start * frame_s
+        stop = duration if end is None else end * frame_s
         if stop - begin < self.min_speech_s:
             return None
         return round(max(begin - self.pad_s, last_end, 0.0), 3), round(min(stop + self.pad_s, duration), 3)
@@ -143,8 +154,15 @@ def _with_last(items):
         previous = current
 
 
-def segment_table(paths: list[str], predictor, detector: SpeechDetector, hop_s: float, batch_size: int = 16,
-                  merge: bool = False, progress: bool = True) -> pd.DataFrame:  # fmt: skip
+def segment_table(
+    paths: list[str],
+    predictor,
+    detector: SpeechDetector,
+    hop_s: float,
+    batch_size: int = 16,
+    merge: bool = False,
+    progress: bool = True,
+) -> pd.DataFrame:
     """One row per speech segment of each file in `paths`: path, start_s, end_s, label, probability, p_<Emotion>,
     warning, error. Each segment is classified whole by `predictor` (ser_utils.ship.predict.Predictor): cut at its
     ends, padded as in training when shorter than the model's window, else covered by windows every `hop_s` s whose
@@ -153,7 +171,9 @@ def segment_table(paths: list[str], predictor, detector: SpeechDetector, hop_s: 
     `attrs["no_speech"]` and have no row."""
     check_setting("hop_s", hop_s, "segments")
     check_setting("batch_size", batch_size, "segments")
-    batches, rows, silent = WindowBatches(predictor, 1 if predictor.window.whole else batch_size), [], []
+    batches = WindowBatches(predictor, 1 if predictor.window.whole else batch_size)
+    rows = []
+    silent = []
     bar = tqdm(
         total=sum(map(_seconds, paths)),
         desc="segments",
@@ -195,7 +215,8 @@ def _merged(rows: list[dict]) -> list[dict]:
     for row in rows:
         last = joined[-1] if joined else None
         if last and "_p" in row and "_p" in last and last["path"] == row["path"] and _label(last) == _label(row):
-            last["_p"], last["end_s"] = last["_p"] + row["_p"], row["end_s"]
+            last["_p"] = last["_p"] + row["_p"]
+            last["end_s"] = row["end_s"]
         else:
             joined.append(dict(row))
     return joined

@@ -1,2 +1,2 @@
-"""Stage 3, training: the model and its folder, the frozen-encoder cache, the metrics, run folders, the model
-card, the Trainer set-up and one training run."""
+"""Stage 3, training: clips to model inputs, the frozen-encoder cache, the Trainer set-up, one training run and
+its test outcomes, the command line."""

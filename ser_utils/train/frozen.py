@@ -33,8 +33,8 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from ser_utils.config import LABEL2ID, SAMPLE_RATE
 from ser_utils.data.audio import Window, read_clips, window_record
 from ser_utils.files import outputs_dir, space_checked, writing
-from ser_utils.train.inputs import input_name
-from ser_utils.train.whisper import pooled_frames
+from ser_utils.model.folder import input_name
+from ser_utils.model.whisper import pooled_frames
 
 CACHE_VERSION = 2  # bump when what is cached changes meaning (2: entries are .npz, checked on reading)
 # Config fields that change the head, the labels or the bookkeeping, not what the encoder computes.
@@ -98,8 +98,9 @@ def pooled_hidden_states(
     """The pooled hidden states of the prepared clips at `paths` (one array per clip: layers + 2 rows, see _pool),
     read from the cache under `root` (default cache_root()) and computed, `batch_size` clips at a time on
     `device`, for the clips it lacks (whole utterances one at a time, each pooled over its own frames only). The
-    encoder must be frozen (ser_utils.train.model.freeze_encoder)."""
-    paths, batch_size = [str(path) for path in paths], 1 if window.whole else batch_size
+    encoder must be frozen (ser_utils.model.build.freeze_encoder)."""
+    paths = [str(path) for path in paths]
+    batch_size = 1 if window.whole else batch_size
     folder = Path(root or cache_root()) / encoder_fingerprint(model, feature_extractor, window)
     files = [folder / f"{clip_key(path)}.npz" for path in paths]
     first: dict[Path, int] = {}
@@ -148,7 +149,8 @@ class PooledHead(nn.Module):
     def __init__(self, model):
         super().__init__()
         self.weighted = bool(model.config.use_weighted_layer_sum)
-        self.projector, self.classifier = model.projector, model.classifier
+        self.projector = model.projector
+        self.classifier = model.classifier
         if self.weighted:
             self.layer_weights = model.layer_weights
 

@@ -9,13 +9,9 @@ import pandas as pd
 
 from ser_utils.config import LABEL2ID, SAMPLE_RATE
 from ser_utils.data.audio import read_clips
+from ser_utils.model.folder import input_name
 
 LENGTH_COLUMN = "length"  # a whole-utterance dataset's clip lengths in samples, for batches of similar lengths
-
-
-def input_name(feature_extractor) -> str:
-    """The name of the model input a feature extractor makes: input_values (raw audio) or input_features (log-mels)."""
-    return feature_extractor.model_input_names[0]
 
 
 def uses_attention_mask(feature_extractor) -> bool:
@@ -55,7 +51,8 @@ def shortest_input(config) -> int:
     """The fewest samples of raw audio a training batch may hold for an encoder of `config`: enough frames for its
     time masking (SpecAugment: spans of mask_time_length frames, which transformers refuses to draw from fewer),
     through its convolutions (conv_kernel, conv_stride); 0 for an encoder without either (Whisper)."""
-    kernels, strides = getattr(config, "conv_kernel", None), getattr(config, "conv_stride", None)
+    kernels = getattr(config, "conv_kernel", None)
+    strides = getattr(config, "conv_stride", None)
     masking = getattr(config, "apply_spec_augment", False) and getattr(config, "mask_time_prob", 0) > 0
     if not (masking and kernels and strides):
         return 0
@@ -72,7 +69,8 @@ class PaddedBatches:
     zeros, as the checkpoint was trained."""
 
     def __init__(self, feature_extractor, shortest: int = 0):
-        self.name, self.mask = input_name(feature_extractor), uses_attention_mask(feature_extractor)
+        self.name = input_name(feature_extractor)
+        self.mask = uses_attention_mask(feature_extractor)
         self.shortest = shortest
 
     def __call__(self, features: list[dict]) -> dict:

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 
 from ser_utils.config import EMOTIONS
-from ser_utils.train.calibration import calibration_record, softmax
-from ser_utils.train.groups import group_scores
-from ser_utils.train.intervals import speaker_interval
-from ser_utils.train.metrics import evaluation_metrics, most_probable
+from ser_utils.scoring.calibration import calibration_record, softmax
+from ser_utils.scoring.groups import group_scores
+from ser_utils.scoring.intervals import speaker_interval
+from ser_utils.scoring.metrics import evaluation_metrics, most_probable
 
 # Columns of the test rows that a prediction table keeps, as they are (gender and intensity: for scores by group).
 KEPT_COLUMNS = ["path", "source", "corpus", "speaker", "gender", "intensity", "emotion"]
@@ -71,7 +71,8 @@ def test_scores(predictions: pd.DataFrame, classes: list[str]) -> dict:
     by group (gender, intensity, speaker, corpus). Where fewer emotions are scored than the model knows (across
     corpora), "test_metrics_unrestricted" scores the same clips answered freely, with any of its emotions."""
     scored = predictions[predictions["scored"]]
-    true, answered = scored["emotion"].astype(str), scored["predicted"]
+    true = scored["emotion"].astype(str)
+    answered = scored["predicted"]
     scores = {
         "test_metrics": evaluation_metrics(true, answered, classes),
         "test_intervals": speaker_interval(true, answered, scored["speaker"], classes),

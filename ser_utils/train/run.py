@@ -23,11 +23,18 @@ from ser_utils.data.audio import window_record
 from ser_utils.errors import SerError, TrainingError
 from ser_utils.files import check_writable, outputs_dir, space_checked
 from ser_utils.machine import freed_memory_kept, keep_freed_memory
+from ser_utils.model.build import checkpointing_in_effect, no_weight_progress_bars
+from ser_utils.model.folder import (
+    MODEL_DIR,
+    published_model_dir,
+    save_model_folder,
+    write_model_card,
+    write_seen,
+    write_temperature,
+)
 from ser_utils.prepare.audit import leakage_audit, leakage_by_corpus
 from ser_utils.prepare.protocols import check_parts, parted_manifest, scored_classes
-from ser_utils.train.calibration import write_temperature
-from ser_utils.train.card import write_model_card
-from ser_utils.train.checkpoints import (
+from ser_utils.runs.checkpoints import (
     CHECKPOINTS,
     START_FILE,
     check_resumable,
@@ -36,21 +43,17 @@ from ser_utils.train.checkpoints import (
     remove_incomplete,
     write_start,
 )
-from ser_utils.train.metrics import history_table
-from ser_utils.train.model import checkpointing_in_effect, no_weight_progress_bars, save_model_folder
-from ser_utils.train.outcomes import predict_test, test_scores
-from ser_utils.train.run_folders import (
-    MODEL_DIR,
+from ser_utils.runs.folders import (
     FinishedRun,
     check_new_run,
     open_run_dir,
     publish_model,
-    published_model_dir,
     run_group,
     runs_dir,
     write_run,
 )
-from ser_utils.train.seen import write_seen
+from ser_utils.scoring.metrics import history_table
+from ser_utils.train.outcomes import predict_test, test_scores
 from ser_utils.train.trainer import (
     Parts,
     build_trainer,
@@ -78,20 +81,31 @@ def _parts_record(manifest: pd.DataFrame) -> dict:
 
 
 def run_record(
-    profile: Profile, manifest: pd.DataFrame, parts: Parts, trainer: Trainer, predictions: pd.DataFrame, *,
-    calibrated: dict, resumed_from: str | None, train_runtime_s: float, timings_s: dict, started: str,
-    warnings: list[str]
-) -> dict:  # fmt: skip
+    profile: Profile,
+    manifest: pd.DataFrame,
+    parts: Parts,
+    trainer: Trainer,
+    predictions: pd.DataFrame,
+    *,
+    calibrated: dict,
+    resumed_from: str | None,
+    train_runtime_s: float,
+    timings_s: dict,
+    started: str,
+    warnings: list[str],
+) -> dict:
     """run_info.json: what ran (profile, model, protocol, machine, checkpointing as the trained model had it, whether
     freed memory was kept), on which clips and speakers, its test scores, their intervals and scores by group
     (test_scores), its calibration, resume, duration and dates."""
-    args, state, classes = trainer.args, trainer.state, scored_classes(manifest)
+    args = trainer.args
+    state = trainer.state
+    classes = scored_classes(manifest)
     return {
         "run_group": run_group(profile),
         "profile": dataclasses.asdict(profile),
         "model": profile.model_label,
         "encoder": profile.encoder,
-        "mode": profile.mode,
+        "mode": profile.mode_label,
         "protocol_label": profile.protocol_label,
         "protocol": profile.protocol,
         "fold": profile.fold if profile.protocol in FOLD_PROTOCOLS else None,
@@ -138,8 +152,13 @@ def phase_seconds(laps: dict, trainer_seconds: dict, preprocessing_s: float | No
     its datasets, the training steps, the evaluations and checkpoints the Trainer made meanwhile, the model folder
     and the test part (predictions, calibration). Imports and the run's own files come before and after."""
     steps = laps["training"] - sum(trainer_seconds.values())
-    phases = {"model_and_datasets": laps["model_and_datasets"], "training_steps": steps, **trainer_seconds,
-              "model_folder": laps["model_folder"], "test_part": laps["test_part"]}  # fmt: skip
+    phases = {
+        "model_and_datasets": laps["model_and_datasets"],
+        "training_steps": steps,
+        **trainer_seconds,
+        "model_folder": laps["model_folder"],
+        "test_part": laps["test_part"],
+    }
     return {"preprocessing": preprocessing_s, **{name: round(seconds, 2) for name, seconds in phases.items()}}
 
 
@@ -148,8 +167,10 @@ def _checkpoint_to_resume(run_dir: Path, main: bool) -> Path | None:
     and deletes (naming them) the checkpoints a killed run left half-written, which the Trainer would write into."""
     found = last_checkpoint(run_dir / CHECKPOINTS)
     if found and (missing := missing_files(found)):  # resumed whole or not at all: never with a fresh optimizer
-        raise TrainingError(f"{found}: cannot be resumed whole, it has no {', '.join(missing)}; put the files back, "
-                            "or delete that checkpoint folder to resume from an earlier one (or afresh)")  # fmt: skip
+        raise TrainingError(
+            f"{found}: cannot be resumed whole, it has no {', '.join(missing)}; put the files back, "
+            "or delete that checkpoint folder to resume from an earlier one (or afresh)"
+        )
     if main:
         for removed in remove_incomplete(run_dir / CHECKPOINTS):
             print(f"{removed}: removed, a checkpoint left half-written when its run stopped")
@@ -161,15 +182,25 @@ def _start_or_resume(run_dir: Path, profile: Profile, manifest: pd.DataFrame, re
     """The checkpoint to resume from, once the run's settings and split are checked against those it started with;
     None for a fresh start, whose settings and split are written for a later --resume to check."""
     if resume and last_checkpoint(run_dir / CHECKPOINTS) and not check_resumable(run_dir, profile, manifest) and main:
-        print(f"warning: {run_dir} has no {START_FILE} (started by an older version): its settings and split cannot "
-              "be checked against this run's")  # fmt: skip
+        print(
+            f"warning: {run_dir} has no {START_FILE} (started by an older version): its settings and split cannot "
+            "be checked against this run's"
+        )
     resume_from = _checkpoint_to_resume(run_dir, main) if resume else None
     if main and not resume_from:  # what its checkpoints will be trained with, for a later --resume to check
         write_start(run_dir, profile, manifest)
     return resume_from
 
 
-def train(
+def _checked_start(run_dir: Path, profile: Profile, manifest: pd.DataFrame, resume: bool, main: bool):
+    """The split's warnings (printed by the main process), and the checkpoint to resume from (None: the start)."""
+    warnings = check_parts(manifest)
+    for warning in warnings if main else []:
+        print(f"warning: {warning}", flush=True)
+    return warnings, _start_or_resume(run_dir, profile, manifest, resume, main)
+
+
+def train_run(
     profile: Profile,
     manifest: pd.DataFrame,
     run_dir: str | os.PathLike,
@@ -192,14 +223,15 @@ def train(
     started = datetime.datetime.now(datetime.timezone.utc)
     args = args or training_arguments(profile, run_dir / CHECKPOINTS, progress)
     args.output_dir = str(run_dir / CHECKPOINTS)
-    main, warnings = is_main_process(args), check_parts(manifest)
-    for warning in warnings if main else []:
-        print(f"warning: {warning}", flush=True)
-    resume_from = _start_or_resume(run_dir, profile, manifest, resume, main)
+    main = is_main_process(args)
+    warnings, resume_from = _checked_start(run_dir, profile, manifest, resume, main)
     keep_freed_memory()  # each step reuses the memory the last one freed: fewer page faults, the same numbers
-    parts, laps, lap = Parts.of(manifest), {}, _lap_clock()
+    parts = Parts.of(manifest)
+    laps = {}
+    lap = _lap_clock()
     setup = build_trainer(profile, parts, args, progress)
-    trainer, laps["model_and_datasets"] = setup.trainer, lap()
+    trainer = setup.trainer
+    laps["model_and_datasets"] = lap()
     with no_weight_progress_bars(), space_checked(run_dir):
         train_output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
         laps["training"] = lap()
@@ -210,11 +242,19 @@ def train(
     test_dataset = setup.test_data(parts, progress and main)
     predictions, calibrated = predict_test(trainer, test_dataset, parts, scored_classes(manifest))
     laps["test_part"] = lap()
-    info = run_record(profile, manifest, parts, trainer, predictions, calibrated=calibrated,
-                      resumed_from=str(resume_from) if resume_from else None,
-                      train_runtime_s=round(train_output.metrics["train_runtime"], 1),
-                      timings_s=phase_seconds(laps, trainer.seconds, preprocessing_s),
-                      started=started.isoformat(timespec="seconds"), warnings=warnings)  # fmt: skip
+    info = run_record(
+        profile,
+        manifest,
+        parts,
+        trainer,
+        predictions,
+        calibrated=calibrated,
+        resumed_from=str(resume_from) if resume_from else None,
+        train_runtime_s=round(train_output.metrics["train_runtime"], 1),
+        timings_s=phase_seconds(laps, trainer.seconds, preprocessing_s),
+        started=started.isoformat(timespec="seconds"),
+        warnings=warnings,
+    )
     run = FinishedRun(run_dir, history_table(trainer.state.log_history), predictions, info)
     if main:
         _write_and_publish(run)
@@ -227,7 +267,8 @@ def _lap_clock():
 
     def lap() -> float:
         now = time.perf_counter()
-        seconds, last[0] = now - last[0], now
+        seconds = now - last[0]
+        last[0] = now
         return seconds
 
     return lap
@@ -262,7 +303,7 @@ def run_training(
     resume: bool = False,
     progress: bool = True,
 ) -> FinishedRun | None:
-    """Everything `python -m ser_utils.train` does: preprocess, split, open the run folder, train.
+    """Everything `python -m ser_utils train` does: preprocess, split, open the run folder, train.
 
     Under torchrun, process 0 preprocesses first and names the run folder; the others follow it and return None.
     """
@@ -279,7 +320,7 @@ def run_training(
     if main:
         print(f"corpora: {sources}\nrun dir: {run_dir}", flush=True)
     try:
-        run = train(profile, manifest, run_dir, progress, resume, args, preprocessing_s)
+        run = train_run(profile, manifest, run_dir, progress, resume, args, preprocessing_s)
     except SerError:
         if main and not resume and not last_checkpoint(run_dir / CHECKPOINTS):  # refused before it saved anything:
             shutil.rmtree(run_dir, ignore_errors=True)  # its name is free again (the folder is this call's own)

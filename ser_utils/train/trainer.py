@@ -20,13 +20,13 @@ from ser_utils.data.audio import Window
 from ser_utils.data.corpora import main_window
 from ser_utils.errors import NonFiniteLossError, TrainingError, check_versions
 from ser_utils.machine import cpu_name, cpu_precision
+from ser_utils.model.build import build_model, freeze_encoder
+from ser_utils.model.whisper import fit_to_window
 from ser_utils.prepare.protocols import selection_part
-from ser_utils.train.checkpoints import is_complete, last_checkpoint, step_folder
+from ser_utils.runs.checkpoints import is_complete, last_checkpoint, step_folder
+from ser_utils.scoring.metrics import compute_metrics
 from ser_utils.train.frozen import PooledClips, PooledHead, pooled_hidden_states
 from ser_utils.train.inputs import LENGTH_COLUMN, PaddedBatches, shortest_input, to_hf_dataset, uses_attention_mask
-from ser_utils.train.metrics import compute_metrics
-from ser_utils.train.model import build_model, freeze_encoder
-from ser_utils.train.whisper import fit_to_window
 
 
 def use_cpu(device: str) -> bool:
@@ -234,20 +234,34 @@ class Setup:
 def _datasets(profile: Profile, parts: Parts, model, feature_extractor, args: TrainingArguments, bars: bool):
     """(the model the Trainer steps, train, selection and test datasets): the whole model on audio, or with
     a frozen encoder and cache_features its head on cached pooled hidden states (computed by process 0 first)."""
-    if not (profile.freeze_encoder and profile.cache_features):
+    if not (profile.mode == "frozen" and profile.cache_features):
         audio = [to_hf_dataset(rows, feature_extractor, bars) for rows in (parts.train, parts.selection)]
         test = audio[1] if parts.selection_name == "test" else None  # the rest is made after training
         return model, *audio, test
     rows = pd.concat([parts.train, parts.selection, parts.test])
     with args.main_process_first(desc="encoder features"):
-        extraction = pooled_hidden_states(model, feature_extractor, rows["path"], parts.window(profile),
-                                          batch_size=profile.batch_size, device=args.device, progress=bars)  # fmt: skip
+        extraction = pooled_hidden_states(
+            model,
+            feature_extractor,
+            rows["path"],
+            parts.window(profile),
+            batch_size=profile.batch_size,
+            device=args.device,
+            progress=bars,
+        )
     if bars:
-        print(f"encoder features of {len(rows)} clips: {extraction.computed} computed, the others read from the "
-              f"cache ({extraction.folder})", flush=True)  # fmt: skip
+        print(
+            f"encoder features of {len(rows)} clips: {extraction.computed} computed, the others read from the "
+            f"cache ({extraction.folder})",
+            flush=True,
+        )
     ends = np.cumsum([len(parts.train), len(parts.selection)])
-    sets = [PooledClips(part, chunk) for part, chunk in zip(
-        (parts.train, parts.selection, parts.test), np.split(extraction.features, ends), strict=True)]  # fmt: skip
+    sets = [
+        PooledClips(part, chunk)
+        for part, chunk in zip(
+            (parts.train, parts.selection, parts.test), np.split(extraction.features, ends), strict=True
+        )
+    ]
     return PooledHead(model), *sets
 
 
@@ -258,9 +272,9 @@ def build_trainer(profile: Profile, parts: Parts, args: TrainingArguments, progr
         profile.model_name_or_path, profile.scratch_config, profile.seed, profile.attention, profile.weighted_layer_sum
     )
     fit_to_window(model, feature_extractor, parts.window(profile), profile.whisper_input)
-    if profile.freeze_encoder:
+    if profile.mode == "frozen":
         freeze_encoder(model)
-    elif profile.freeze_feature_encoder:
+    elif profile.mode == "cnn-frozen":
         model.freeze_feature_encoder()
     bars = progress and is_main_process(args)
     stepped, train_set, selection_set, test_set = _datasets(profile, parts, model, feature_extractor, args, bars)

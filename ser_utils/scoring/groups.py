@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ser_utils.train.intervals import confusion_metrics, speaker_confusions
+from ser_utils.scoring.intervals import confusion_metrics, speaker_confusions
 
 FLAG_POINTS = 10.0  # percentage points of UA below the overall UA, the least a flagged group differs by
 FLAG_LEVEL = 0.05  # the family-wise level of the flags of one grouping (Bonferroni)
@@ -28,7 +28,8 @@ GROUP_COLUMNS = ["grouping", "group", "recordings", "speakers", "UA", "below ove
 def unweighted_accuracy(true, predicted) -> float:
     """UA: the mean recall over the emotions `true` has, as the intervals compute it (confusion_metrics), without
     scikit-learn's warning about answers of emotions a small group has no clips of."""
-    true, predicted = np.asarray(true, dtype=str), np.asarray(predicted, dtype=str)
+    true = np.asarray(true, dtype=str)
+    predicted = np.asarray(predicted, dtype=str)
     classes = sorted({*true, *predicted})
     confusion = speaker_confusions(true, predicted, np.zeros(len(true)), classes)[0]
     return float(confusion_metrics(confusion)["UA"])
@@ -46,7 +47,8 @@ def _ua_difference(members: np.ndarray, cells: np.ndarray, size: int) -> np.ndar
     """UA of the rest minus UA of the group, for each row of `members` (permutations x clips, 1 in the group)."""
     onehot = np.zeros((len(cells), size * size))
     onehot[np.arange(len(cells)), cells] = 1
-    inside, outside = members @ onehot, (1 - members) @ onehot
+    inside = members @ onehot
+    outside = (1 - members) @ onehot
     shape = (len(members), size, size)
     scores = [confusion_metrics(counts.reshape(shape))["UA"] for counts in (outside, inside)]
     return scores[0] - scores[1]
@@ -56,8 +58,10 @@ def _shuffled(member: np.ndarray, units: np.ndarray, strata: np.ndarray, rng) ->
     """PERMUTATIONS shuffles of a group's membership (1 in the group, one value per clip), whole `units` at a time
     (speakers, or recordings: the seeds' answers on one recording move together) within each of the `strata`."""
     names, unit_of = np.unique(units, return_inverse=True)
-    unit_member, unit_stratum = np.zeros(len(names)), np.zeros(len(names), dtype=int)
-    unit_member[unit_of], unit_stratum[unit_of] = member, np.unique(strata, return_inverse=True)[1]
+    unit_member = np.zeros(len(names))
+    unit_stratum = np.zeros(len(names), dtype=int)
+    unit_member[unit_of] = member
+    unit_stratum[unit_of] = np.unique(strata, return_inverse=True)[1]
     blocks = [np.flatnonzero(unit_stratum == stratum) for stratum in np.unique(unit_stratum)]
     rows = np.empty((PERMUTATIONS, len(member)))
     for row in rows:
@@ -75,9 +79,11 @@ def _p_value(scored: pd.DataFrame, grouping: str, group, rng) -> float:
     recordings = scored["source"].astype(str).to_numpy() if "source" in scored else np.arange(len(scored))
     whole_speakers = grouping != "speaker" and (scored.groupby("speaker")[grouping].nunique() <= 1).all()
     if whole_speakers:  # gender, corpus: a group holds speakers of its own
-        units, strata = speakers, np.zeros(len(scored))
+        units = speakers
+        strata = np.zeros(len(scored))
     else:  # intensity: within each speaker; one speaker against the others: among recordings
-        units, strata = recordings, speakers if grouping != "speaker" else np.zeros(len(scored))
+        units = recordings
+        strata = speakers if grouping != "speaker" else np.zeros(len(scored))
     cells, size = _cells(scored)
     observed = _ua_difference(member[None], cells, size)[0]
     shuffled = _ua_difference(_shuffled(member, units, strata, rng), cells, size)
@@ -92,7 +98,8 @@ def group_table(predictions: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     if scored.empty:
         return pd.DataFrame(columns=GROUP_COLUMNS)
     overall = unweighted_accuracy(scored["emotion"], scored["predicted"]) * 100
-    rng, rows = np.random.default_rng(seed), []
+    rng = np.random.default_rng(seed)
+    rows = []
     for grouping in GROUPINGS:
         if grouping not in scored or scored[grouping].isna().all():
             continue

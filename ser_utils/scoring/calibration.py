@@ -16,19 +16,12 @@ numpy only at import: the ONNX backend reads the temperature without torch.
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import numpy as np
 
 from ser_utils.bounds import BOUNDS
-from ser_utils.errors import ModelError
-from ser_utils.files import writing
 
 BINS = 15
 FLOOR_DRAWS = 200  # draws of true classes from a perfectly calibrated model's probabilities
-CALIBRATION_FILE = "ser_calibration.json"  # in the model folder: {"temperature": T, ...}
 TEMPERATURE = BOUNDS["temperature"]  # the range a temperature is fitted in, and the range one is read back in
 TEMPERATURE_RANGE = (TEMPERATURE.low, TEMPERATURE.high)
 NO_VALIDATION = "not calibrated: this split has no validation part (its test part picks the checkpoint)"
@@ -45,7 +38,8 @@ def softmax(logits, temperature: float | None = None) -> np.ndarray:
 def reliability(probabilities, true_index, bins: int = BINS) -> list[dict]:
     """The reliability diagram's bins: for each of `bins` equal bins of the answer's probability that holds clips,
     {"low", "high", "clips", "confidence" (mean probability of the answer), "accuracy" (share answered right)}."""
-    probabilities, true_index = np.asarray(probabilities), np.asarray(true_index)
+    probabilities = np.asarray(probabilities)
+    true_index = np.asarray(true_index)
     confidence = probabilities.max(axis=1)
     right = probabilities.argmax(axis=1) == true_index
     which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)  # (low, high]; a 0 goes to the first
@@ -95,7 +89,8 @@ def ece_floor(probabilities, bins: int = BINS, draws: int = FLOOR_DRAWS, seed: i
     classes drawn from the probabilities themselves, `draws` times. {"mean", "p95"}: an ECE within that says
     nothing about miscalibration (on 240 clips the mean is a few percent)."""
     probabilities = np.asarray(probabilities, dtype=np.float64)
-    rng, cumulative = np.random.default_rng(seed), np.cumsum(probabilities, axis=1)
+    rng = np.random.default_rng(seed)
+    cumulative = np.cumsum(probabilities, axis=1)
     values = []
     for _ in range(draws):
         drawn = (rng.random((len(probabilities), 1)) > cumulative).sum(axis=1).clip(0, probabilities.shape[1] - 1)
@@ -108,8 +103,12 @@ def fit_temperature(logits, true_index) -> float:
     from scipy.optimize import minimize_scalar
 
     low, high = np.log(TEMPERATURE_RANGE)
-    fitted = minimize_scalar(lambda t: negative_log_likelihood(logits, true_index, np.exp(t)), bounds=(low, high),
-                             method="bounded", options={"xatol": 1e-5})  # fmt: skip
+    fitted = minimize_scalar(
+        lambda t: negative_log_likelihood(logits, true_index, np.exp(t)),
+        bounds=(low, high),
+        method="bounded",
+        options={"xatol": 1e-5},
+    )
     return float(np.exp(fitted.x))
 
 
@@ -145,33 +144,6 @@ def calibration_record(
             validation = softmax(validation_logits, temperature)
             record[f"validation_ECE_{side}"] = expected_calibration_error(validation, validation_index)
     return record
-
-
-def write_temperature(model_dir: str | os.PathLike, record: dict) -> None:
-    """Save a fitted temperature in the model folder; where there is none, remove one an earlier attempt of the run
-    may have left."""
-    if record.get("temperature") is None:
-        (Path(model_dir) / CALIBRATION_FILE).unlink(missing_ok=True)
-        return
-    keep = ("temperature", "method", "validation_clips", "validation_ECE_before", "validation_ECE_after")
-    with writing(Path(model_dir) / CALIBRATION_FILE) as tmp:
-        tmp.write_text(json.dumps({key: record[key] for key in keep}, indent=2))
-
-
-def read_temperature(model_dir: str | os.PathLike) -> float | None:
-    """The model folder's temperature, or None where it has none (probabilities are the model's own). ModelError,
-    naming the file, when the file is there but holds no positive number."""
-    path = Path(model_dir) / CALIBRATION_FILE
-    if not path.is_file():
-        return None
-    try:
-        temperature = float(json.loads(path.read_text())["temperature"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise ModelError(f"{path}: no temperature in it ({error}); delete it or retrain") from error
-    if not TEMPERATURE.holds(temperature):  # far outside, every label would be one emotion, or every probability NaN
-        raise ModelError(f"{path}: temperature {temperature} is not {TEMPERATURE.words()}, the range training fits it "
-                         "in; delete the file (the model's own probabilities) or retrain")  # fmt: skip
-    return temperature
 
 
 def describe_temperature(temperature: float | None) -> str:

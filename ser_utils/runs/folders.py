@@ -20,15 +20,16 @@ import pandas as pd
 
 from ser_utils.bounds import check_name
 from ser_utils.config import FOLD_PROTOCOLS, SEED, Profile, named_corpora
-from ser_utils.data.audio import PREPROCESSING_FILE, whole_name
+from ser_utils.data.audio import whole_name
 from ser_utils.errors import NotFoundError, OutputError, ProfileError, RecordError, SettingError, TrainingError
 from ser_utils.files import folder_lock, outputs_dir, read_table, writing
-from ser_utils.train.checkpoints import CHECKPOINTS, last_checkpoint
+from ser_utils.model.folder import PREPROCESSING_FILE, published_model_dir
+from ser_utils.runs.checkpoints import CHECKPOINTS, last_checkpoint
 
 HISTORY_FILE = "history.csv"
 PREDICTIONS_FILE = "predictions.csv"
 RUN_INFO_FILE = "run_info.json"  # written last: a run folder without it is unfinished
-MODEL_DIR = "model"
+
 RUN_STAMP = "%Y%m%d-%H%M%S"
 _STAMPED = re.compile(r"^(?P<group>.+)_\d{8}-\d{6}(-\d+)?$")
 
@@ -36,11 +37,6 @@ _STAMPED = re.compile(r"^(?P<group>.+)_\d{8}-\d{6}(-\d+)?$")
 def runs_dir() -> Path:
     """Where training runs go, one folder each: outputs/runs."""
     return outputs_dir() / "runs"
-
-
-def published_model_dir() -> Path:
-    """Where the model of the last completed run is copied, for ser-predict: outputs/model."""
-    return outputs_dir() / MODEL_DIR
 
 
 def plain_name(name: str, what: str = "run_name") -> str:
@@ -60,8 +56,10 @@ def check_new_run(profile: Profile, run_name: str | None = None, resume: bool = 
     if run_name:
         plain_name(run_name, "run_name")
     if run_name and not resume and (path := runs_dir() / run_name).exists():
-        raise TrainingError(f"{path} already exists and runs never overwrite each other: choose another run_name, "
-                            "add --resume to continue it, or delete it")  # fmt: skip
+        raise TrainingError(
+            f"{path} already exists and runs never overwrite each other: choose another run_name, "
+            "add --resume to continue it, or delete it"
+        )
 
 
 def run_group(profile: Profile) -> str:
@@ -80,7 +78,8 @@ def run_group(profile: Profile) -> str:
 def corpora_suffix(corpora: str | None, test_corpora: str | None) -> list[str]:
     """A profile's corpora, for folder names: [] when none is named, else e.g. ["crema-d+ravdess"] or, under
     cross_corpus, ["crema-d-to-tess"] (["all-to-tess"] with the training corpora left to what is found)."""
-    train, test = "+".join(named_corpora(corpora)), "+".join(named_corpora(test_corpora))
+    train = "+".join(named_corpora(corpora))
+    test = "+".join(named_corpora(test_corpora))
     if not (train or test):
         return []
     return [f"{train or 'all'}-to-{test}" if test else train]
@@ -88,10 +87,10 @@ def corpora_suffix(corpora: str | None, test_corpora: str | None) -> list[str]:
 
 def mode_suffix(profile: Profile) -> list[str]:
     """How much trains, input, validation, where not the recipe's: e.g. [], ["frozen-layersum"], ["whole10s"]."""
-    mode = profile.mode.replace("feature encoder", "cnn").replace(" + layer sum", "-layersum").replace(" ", "-")
+    mode = profile.mode_label.replace("feature encoder", "cnn").replace(" + layer sum", "-layersum").replace(" ", "-")
     inputs = {whole_name(profile.max_duration_s): profile.window == "whole"}
     inputs["randomval"] = profile.validation == "random"
-    return [mode] * (profile.mode != "fine-tuned") + [name for name, used in inputs.items() if used]
+    return [mode] * (profile.mode_label != "fine-tuned") + [name for name, used in inputs.items() if used]
 
 
 def folder_group(run_name: str) -> str:
@@ -162,8 +161,9 @@ def _make_dir(path: Path, **options) -> None:
     except FileExistsError:
         raise
     except OSError as error:
-        raise OutputError(f"{path}: cannot create the run folder ({error.strerror}); set SER_OUTPUT_DIR to a "
-                          "writable folder") from error  # fmt: skip
+        raise OutputError(
+            f"{path}: cannot create the run folder ({error.strerror}); set SER_OUTPUT_DIR to a writable folder"
+        ) from error
 
 
 @dataclasses.dataclass
@@ -191,8 +191,10 @@ def load_run(run_dir: str | os.PathLike) -> FinishedRun:
     run_dir = Path(run_dir)
     missing = [name for name in (HISTORY_FILE, PREDICTIONS_FILE, RUN_INFO_FILE) if not (run_dir / name).is_file()]
     if missing:
-        raise NotFoundError(f"{run_dir}: missing {', '.join(missing)}; the run did not finish: resume it with --resume "
-                            "(or resume=True in 03_finetune_wav2vec2.ipynb), or start a new one")  # fmt: skip
+        raise NotFoundError(
+            f"{run_dir}: missing {', '.join(missing)}; the run did not finish: resume it with --resume "
+            "(or resume=True in 03_finetune_wav2vec2.ipynb), or start a new one"
+        )
     info, reason = read_run_info(run_dir, required=())
     if info is None:
         raise RecordError(f"{run_dir}: {reason}; it was edited or damaged: train the run again")
@@ -269,8 +271,10 @@ def find_run(name: str) -> Path:
         return exact
     newest = scan_runs(runs_dir(), required=())[0] if runs_dir().is_dir() else {}
     if name not in newest:
-        raise NotFoundError(f"{runs_dir()}: no finished run named {name!r} or of run group {name!r}; "
-                            "run notebooks/03_finetune_wav2vec2.ipynb (or ser-train) first")  # fmt: skip
+        raise NotFoundError(
+            f"{runs_dir()}: no finished run named {name!r} or of run group {name!r}; "
+            "run notebooks/03_finetune_wav2vec2.ipynb (or ser-train) first"
+        )
     return newest[name][0]
 
 
@@ -282,8 +286,10 @@ def publish_model(model_dir: Path, target: Path | None = None) -> Path:
     retired = target.with_name(f".{target.name}.old")
     lock = f".{target.name}.lock"  # beside every folder this function published
     if target.exists() and not ((target / PREPROCESSING_FILE).is_file() or (target.parent / lock).is_file()):
-        raise OutputError(f"{target}: not a model folder this project wrote, so it is left as it is (no "
-                          f"{PREPROCESSING_FILE}); move it, or set SER_OUTPUT_DIR to another folder")  # fmt: skip
+        raise OutputError(
+            f"{target}: not a model folder this project wrote, so it is left as it is (no "
+            f"{PREPROCESSING_FILE}); move it, or set SER_OUTPUT_DIR to another folder"
+        )
     with folder_lock(target.parent, name=lock):
         for leftover in (staging, retired):
             shutil.rmtree(leftover, ignore_errors=True)

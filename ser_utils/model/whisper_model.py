@@ -8,7 +8,7 @@ from torch import nn
 from transformers import WhisperForAudioClassification
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from ser_utils.train.whisper import pooled_frames
+from ser_utils.model.whisper import pooled_frames
 
 
 class WhisperEmotionClassifier(WhisperForAudioClassification):

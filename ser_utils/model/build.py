@@ -15,7 +15,6 @@ from pathlib import Path
 
 import torch
 import transformers
-from safetensors import SafetensorError
 from transformers import (
     MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING,
     AutoConfig,
@@ -23,14 +22,9 @@ from transformers import (
     Wav2Vec2FeatureExtractor,
 )
 
-from ser_utils.config import EMOTIONS, ENCODER_TYPES, ID2LABEL, LABEL2ID, SAMPLE_RATE, SEED
-from ser_utils.data.audio import PREPROCESSING_FILE, Window, load_preprocessing, window_record
-from ser_utils.data.corpora import UNRECORDED_WINDOW
+from ser_utils.config import ENCODER_TYPES, ID2LABEL, LABEL2ID, SAMPLE_RATE, SEED
 from ser_utils.errors import ModelError, ProfileError
-from ser_utils.files import writing
-from ser_utils.train.whisper import WHISPER, fit_extractor, whisper_extractor
-
-PICKLES = ("training_args.bin",)  # what Trainer.save_model adds that a model folder does not need
+from ser_utils.model.whisper import WHISPER, whisper_extractor
 
 
 def label_kwargs() -> dict:
@@ -57,7 +51,7 @@ def classifier_class(config, where: str = "this"):
             f"{', '.join(ENCODER_TYPES)} (16 kHz audio in, hidden states out)"
         )
     if config.model_type == WHISPER:
-        from ser_utils.train.whisper_model import WhisperEmotionClassifier  # only here: seconds to import
+        from ser_utils.model.whisper_model import WhisperEmotionClassifier  # only here: seconds to import
 
         return WhisperEmotionClassifier
     return MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING[type(config)]
@@ -68,8 +62,10 @@ def _attention(config, attention: str) -> str:
     return attention if classifier_class(config)._supports_sdpa else "eager"
 
 
-UNSAFE_PICKLE = ("its pytorch_model.bin is a pickle that torch refuses to load as unsafe (it holds more than "
-                 "tensors); use a copy with model.safetensors, or one from a source you trust")  # fmt: skip
+UNSAFE_PICKLE = (
+    "its pytorch_model.bin is a pickle that torch refuses to load as unsafe (it holds more than "
+    "tensors); use a copy with model.safetensors, or one from a source you trust"
+)
 
 
 def build_model(
@@ -100,9 +96,13 @@ def build_model(
         with no_weight_progress_bars(), quiet_transformers():
             config = AutoConfig.from_pretrained(_checked_source(source), trust_remote_code=False)
             model, loading = classifier_class(config, source).from_pretrained(
-                source, **head, ignore_mismatched_sizes=True, attn_implementation=_attention(config, attention),
-                trust_remote_code=False, output_loading_info=True,
-            )  # fmt: skip
+                source,
+                **head,
+                ignore_mismatched_sizes=True,
+                attn_implementation=_attention(config, attention),
+                trust_remote_code=False,
+                output_loading_info=True,
+            )
             feature_extractor = AutoFeatureExtractor.from_pretrained(source, trust_remote_code=False)
     except ModelError:
         raise
@@ -158,7 +158,8 @@ def _top(name: str) -> str:
 def report_loading(source: str, model, loading: dict) -> None:
     """One line saying what of `source` was kept, what is new (the emotion head) and what was dropped (pretraining
     heads); a warning naming any other tensor that was missing, unexpected or of another shape."""
-    missing, unexpected = loading.get("missing_keys", []), loading.get("unexpected_keys", [])
+    missing = loading.get("missing_keys", [])
+    unexpected = loading.get("unexpected_keys", [])
     mismatched = [k[0] if isinstance(k, tuple) else k for k in loading.get("mismatched_keys", [])]  # 4.x: tuples
     random = [k for k in missing if _top(k) not in NEW_HEAD]
     odd = {
@@ -171,8 +172,11 @@ def report_loading(source: str, model, loading: dict) -> None:
     new = sorted({_top(k) for k in missing if _top(k) in NEW_HEAD})
     dropped = sorted({_top(k) for k in unexpected if _top(k) in PRETRAINING_HEADS})
     kept = len(model.base_model.state_dict()) - lost
-    print(f"loaded {source}: {kept} encoder tensors kept; new, to train: {', '.join(new) or 'nothing'}; dropped "
-          f"pretraining heads: {', '.join(dropped) or 'none'}", flush=True)  # fmt: skip
+    print(
+        f"loaded {source}: {kept} encoder tensors kept; new, to train: {', '.join(new) or 'nothing'}; dropped "
+        f"pretraining heads: {', '.join(dropped) or 'none'}",
+        flush=True,
+    )
     for what, keys in odd.items():
         if keys:
             warnings.warn(f"{source}: {len(keys)} tensors {what}: {', '.join(sorted(keys))}", stacklevel=2)
@@ -214,64 +218,6 @@ def freeze_encoder(model) -> None:
     encoder = model.base_model
     encoder.train = lambda mode=True: torch.nn.Module.train(encoder, False)
     encoder.eval()
-
-
-def complete_model_folder(model_dir: str | os.PathLike, window: Window) -> None:
-    """Finish a folder with a saved model and feature extractor: record the window it was trained on, drop pickles."""
-    model_dir = Path(model_dir)
-    for name in PICKLES:
-        (model_dir / name).unlink(missing_ok=True)
-    with writing(model_dir / PREPROCESSING_FILE) as tmp:
-        tmp.write_text(json.dumps(window_record(window), indent=2))
-
-
-def save_model_folder(model, feature_extractor, model_dir: str | os.PathLike, window: Window) -> Path:
-    """Save a model as training does and as Predictor reads it: safetensors weights, the feature extractor's
-    settings and the audio `window` (the one its training clips were cut with). Returns the folder."""
-    model_dir = Path(model_dir)
-    with no_weight_progress_bars():
-        model.save_pretrained(model_dir)
-    feature_extractor.save_pretrained(model_dir)
-    complete_model_folder(model_dir, window)
-    return model_dir
-
-
-def _check_emotion_config(config) -> None:
-    """Raise ValueError unless `config` is that of a supported encoder's classifier with a head over the 8
-    emotions."""
-    if config.model_type not in ENCODER_TYPES:
-        raise ValueError(f"a {config.model_type} model, not one of the encoder types {', '.join(ENCODER_TYPES)}")
-    architectures = config.architectures or ["no architecture"]
-    if classifier_class(config).__name__ not in architectures:
-        raise ValueError(
-            f"a {architectures[0]} checkpoint without a trained emotion head (such as a copy of "
-            "facebook/wav2vec2-base): fine-tune it first"
-        )
-    labels = sorted(config.id2label.values())
-    if labels != sorted(EMOTIONS):
-        raise ValueError(f"its labels {labels} are not the 8 emotions {list(EMOTIONS)}")
-
-
-def load_model_folder(model_dir: str | os.PathLike):
-    """(model, feature extractor, window) of a folder written by training. Raises ModelError, naming the folder
-    and the fix, when it is missing, damaged, or holds no trained emotion model of a supported encoder."""
-    model_dir = Path(model_dir)
-    fix = "train one with make reproduce or pass --model with a folder written by training (e.g. outputs/model)"
-    if not (model_dir / "config.json").is_file():
-        raise ModelError(f"{model_dir}: no trained model here (no config.json); {fix}")
-    try:
-        _check_emotion_config(config := AutoConfig.from_pretrained(model_dir))
-        with no_weight_progress_bars():
-            model, loading = classifier_class(config).from_pretrained(
-                model_dir, use_safetensors=True, output_loading_info=True
-            )
-        if loading["missing_keys"]:
-            raise ValueError(f"weights missing from the folder: {', '.join(sorted(loading['missing_keys']))}")
-        feature_extractor = fit_extractor(AutoFeatureExtractor.from_pretrained(model_dir), model.config)
-        window = load_preprocessing(model_dir, UNRECORDED_WINDOW)
-    except (OSError, ValueError, TypeError, KeyError, SafetensorError) as error:  # what damaged files raise
-        raise ModelError(f"{model_dir}: not a usable model folder ({str(error).splitlines()[0]}); {fix}") from error
-    return model, feature_extractor, window
 
 
 @contextlib.contextmanager

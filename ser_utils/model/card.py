@@ -10,14 +10,11 @@ the Hugging Face Hub where there is network.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import yaml
 
 from ser_utils.errors import ProfileError
-from ser_utils.files import writing
 
-CARD_FILE = "README.md"
 # The terms each corpus's data is released under, as the card's license and its text say them.
 CORPUS_LICENSES = {
     "ravdess": ("cc-by-nc-sa-4.0", "RAVDESS: CC BY-NC-SA 4.0 (non-commercial, share-alike; Livingstone & Russo, 2018)"),
@@ -42,7 +39,8 @@ def _license(corpora: list[str]) -> tuple[str, list[str]]:
 
 def _header(info: dict) -> dict:
     """The card's YAML metadata."""
-    profile, scores = info["profile"], info["test_metrics"]
+    profile = info["profile"]
+    scores = info["test_metrics"]
     corpora = _all_corpora(info)
     protocol = f"{info['protocol_label']}; scored on {len(info.get('classes', [0] * 8))} emotions"
     header = {
@@ -55,24 +53,35 @@ def _header(info: dict) -> dict:
     }
     if profile.get("model_name_or_path"):
         header["base_model"] = profile["model_name_or_path"]
-    metrics = [("accuracy", "WA", "WA (accuracy)"), ("recall", "UA", "UA (unweighted average recall)"),
-               ("f1", "macro_F1", "macro-F1")]  # fmt: skip
-    header["model-index"] = [{
-        "name": f"{info['run_group']} ({info['model']})",
-        "results": [{
-            "task": {"type": "audio-classification", "name": "Speech emotion recognition"},
-            "dataset": {"name": " + ".join(corpora), "type": corpora[0], "split": f"test ({protocol})"},
-            "metrics": [{"type": kind, "value": round(float(scores[key]), 4), "name": f"{name}, {protocol}"}
-                        for kind, key, name in metrics],
-        }],
-    }]  # fmt: skip
+    metrics = [
+        ("accuracy", "WA", "WA (accuracy)"),
+        ("recall", "UA", "UA (unweighted average recall)"),
+        ("f1", "macro_F1", "macro-F1"),
+    ]
+    header["model-index"] = [
+        {
+            "name": f"{info['run_group']} ({info['model']})",
+            "results": [
+                {
+                    "task": {"type": "audio-classification", "name": "Speech emotion recognition"},
+                    "dataset": {"name": " + ".join(corpora), "type": corpora[0], "split": f"test ({protocol})"},
+                    "metrics": [
+                        {"type": kind, "value": round(float(scores[key]), 4), "name": f"{name}, {protocol}"}
+                        for kind, key, name in metrics
+                    ],
+                }
+            ],
+        }
+    ]
     return header
 
 
 def _data_section(info: dict) -> list[str]:
     leakage = info["leakage"]
-    parts = [f"{info[f'{part}_clips']} {part} clips ({len(info.get(f'{part}_speakers', info[f'{part}_actors']))} "
-             f"speakers)" for part in ("train", "validation", "test")]  # fmt: skip
+    parts = [
+        f"{info[f'{part}_clips']} {part} clips ({len(info.get(f'{part}_speakers', info[f'{part}_actors']))} speakers)"
+        for part in ("train", "validation", "test")
+    ]
     left_out = info.get("left_out") or {}
     return [
         "## Data and protocol",
@@ -95,9 +104,12 @@ def _calibration_section(info: dict) -> list[str]:
         return []
     floor = record.get("test_ECE_floor_before")
     noise = f" (a perfectly calibrated model would show {floor['mean']:.1%} on as many clips)" if floor else ""
-    lines = ["## Calibration", f"Expected calibration error (ECE, {record['bins']} equal bins) on the "
-             f"{record['test_clips']} scored test clips: {record['test_ECE_before']:.1%} with the model's own "
-             f"probabilities{noise}"]  # fmt: skip
+    lines = [
+        "## Calibration",
+        f"Expected calibration error (ECE, {record['bins']} equal bins) on the "
+        f"{record['test_clips']} scored test clips: {record['test_ECE_before']:.1%} with the model's own "
+        f"probabilities{noise}",
+    ]
     if record.get("temperature") is None:
         return [*lines[:-1], lines[-1] + f"; {record['note']}.", ""]
     lines[-1] += (
@@ -113,8 +125,11 @@ def _group_lines(info: dict) -> list[str]:
     groups = info.get("test_groups") or {}
     if not groups.get("flagged"):
         return []
-    return [f"Groups more than {groups['flag_points']:g} points of UA below the whole test part, beyond chance:",
-            *[f"- {line}" for line in groups["flagged"]], ""]  # fmt: skip
+    return [
+        f"Groups more than {groups['flag_points']:g} points of UA below the whole test part, beyond chance:",
+        *[f"- {line}" for line in groups["flagged"]],
+        "",
+    ]
 
 
 def _input(window: dict, limits: bool = False) -> str:
@@ -122,37 +137,53 @@ def _input(window: dict, limits: bool = False) -> str:
     if window.get("whole") and limits:
         return f"one utterance from its start, up to {window['duration_s']:g} s (ser_preprocessing.json)."
     if window.get("whole"):
-        return (f"whole utterances of speech (up to {window['duration_s']:g} s each; a longer recording by the mean "
-                "over windows of that length)")  # fmt: skip
+        return (
+            f"whole utterances of speech (up to {window['duration_s']:g} s each; a longer recording by the mean "
+            "over windows of that length)"
+        )
     if limits:
-        return (f"one {window['duration_s']} s window (ser-predict --window covers longer audio), starting "
-                f"{window['offset_s']} s in (ser_preprocessing.json).")  # fmt: skip
+        return (
+            f"one {window['duration_s']} s window (ser-predict --window covers longer audio), starting "
+            f"{window['offset_s']} s in (ser_preprocessing.json)."
+        )
     return f"a {window['duration_s']} s window of speech"
 
 
 def model_card(info: dict) -> str:
     """The model card of a run, from its run_info."""
-    profile, scores = info["profile"], info["test_metrics"]
-    classes, window = info.get("classes") or [], info["window"]
+    profile = info["profile"]
+    scores = info["test_metrics"]
+    classes = info.get("classes") or []
+    window = info["window"]
     pretrained = "pretrained" if profile.get("model_name_or_path") else "trained from scratch (no pretraining)"
     _, licenses = _license(_all_corpora(info))
     lines = [
-        "---", yaml.safe_dump(_header(info), sort_keys=False).strip(), "---", "",
-        f"# Speech emotion recognition: {info['model']}", "",
-        f"Classifies {_input(window)} into 8 emotions: {', '.join(info['labels'])}.", "",
+        "---",
+        yaml.safe_dump(_header(info), sort_keys=False).strip(),
+        "---",
+        "",
+        f"# Speech emotion recognition: {info['model']}",
+        "",
+        f"Classifies {_input(window)} into 8 emotions: {', '.join(info['labels'])}.",
+        "",
         "## Model",
         f"- Encoder: {info.get('encoder', profile.get('model_name_or_path'))}, {pretrained}; how much trained: "
         f"{info.get('mode', 'fine-tuned')}.",
-        f"- Run: {info['run_group']}, finished {info['finished']}, on {info['machine']} ({info['precision']}).", "",
-        *_data_section(info), "",
+        f"- Run: {info['run_group']}, finished {info['finished']}, on {info['machine']} ({info['precision']}).",
+        "",
+        *_data_section(info),
+        "",
         "## Results (test part)",
         f"WA {scores['WA']:.2%}, UA {scores['UA']:.2%}, macro-F1 {scores['macro_F1']:.2%}, under the protocol "
-        f"{info['protocol_label']}, over {len(classes)} emotions ({', '.join(classes)}).", "",
-        *_group_lines(info), *_calibration_section(info),
+        f"{info['protocol_label']}, over {len(classes)} emotions ({', '.join(classes)}).",
+        "",
+        *_group_lines(info),
+        *_calibration_section(info),
         "## Training settings",
         f"learning rate {profile['learning_rate']}, weight decay {profile['weight_decay']}, batch "
         f"{profile['batch_size']}, {profile['epochs']} epochs, seed {profile['seed']}, precision "
-        f"{info['precision']}, {info['train_steps']} steps in {info['train_runtime_s']} s.", "",
+        f"{info['precision']}, {info['train_steps']} steps in {info['train_runtime_s']} s.",
+        "",
         "## How to use",
         "```bash",
         "ser-predict --model THIS_FOLDER recordings/            # torch",
@@ -165,24 +196,19 @@ def model_card(info: dict) -> str:
         'classify = pipeline("audio-classification", model="THIS_FOLDER")',
         'audio, rate = sf.read("clip.wav")  # 16 kHz mono; an array needs no ffmpeg',
         'print(classify({"raw": audio, "sampling_rate": rate}))',
-        "```", "",
+        "```",
+        "",
         "## Limits",
         "- Acted speech in studio conditions; expect lower scores on spontaneous speech and other recordings.",
         f"- Only the 8 emotions above; each prediction reads {_input(window, limits=True)}",
-        "- Scores under a random split have the same speakers on both sides and overstate what a new voice gets.", "",
+        "- Scores under a random split have the same speakers on both sides and overstate what a new voice gets.",
+        "",
         "## License",
         "A model trained on these data is bound by their terms:",
-        *[f"- {line}" for line in licenses], "",
-    ]  # fmt: skip
+        *[f"- {line}" for line in licenses],
+        "",
+    ]
     return "\n".join(lines)
-
-
-def write_model_card(model_dir: str | os.PathLike, info: dict) -> Path:
-    """Write `model_dir`/README.md (atomically) from the run's info; returns its path."""
-    path = Path(model_dir) / CARD_FILE
-    with writing(path) as tmp:
-        tmp.write_text(model_card(info))
-    return path
 
 
 def check_push(repo: str) -> None:
@@ -194,11 +220,14 @@ def check_push(repo: str) -> None:
     try:
         validate_repo_id(repo)
     except HFValidationError as error:
-        raise ProfileError(f"--push-to-hub {repo!r}: not a Hub repository id such as your-name/ser-model "
-                           f"({str(error).splitlines()[0]})") from None  # fmt: skip
+        raise ProfileError(
+            f"--push-to-hub {repo!r}: not a Hub repository id such as your-name/ser-model "
+            f"({str(error).splitlines()[0]})"
+        ) from None
     if get_token() is None:
-        raise ProfileError("--push-to-hub needs a Hugging Face token: set HF_TOKEN or run `hf auth login`, then "
-                           "train again")  # fmt: skip
+        raise ProfileError(
+            "--push-to-hub needs a Hugging Face token: set HF_TOKEN or run `hf auth login`, then train again"
+        )
 
 
 def push_model(model_dir: str | os.PathLike, repo: str, private: bool = True) -> str:

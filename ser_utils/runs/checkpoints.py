@@ -17,6 +17,7 @@ import re
 import shutil
 from pathlib import Path
 
+from ser_utils.config import with_mode
 from ser_utils.errors import RecordError, TrainingError
 from ser_utils.files import writing
 
@@ -91,8 +92,11 @@ def split_fingerprint(manifest) -> str:
 
 def _start(profile, manifest) -> dict:
     values = json.loads(json.dumps(dataclasses.asdict(profile)))  # as JSON keeps them: lists, not tuples
-    return {"profile": {k: v for k, v in values.items() if k not in RESUME_MAY_CHANGE},
-            "split": split_fingerprint(manifest), "test_clips": int((manifest["part"] == "test").sum())}  # fmt: skip
+    return {
+        "profile": {k: v for k, v in values.items() if k not in RESUME_MAY_CHANGE},
+        "split": split_fingerprint(manifest),
+        "test_clips": int((manifest["part"] == "test").sum()),
+    }
 
 
 def write_start(run_dir: str | os.PathLike, profile, manifest) -> None:
@@ -113,16 +117,25 @@ def check_resumable(run_dir: str | os.PathLike, profile, manifest) -> bool:
     except (OSError, ValueError) as error:
         raise TrainingError(f"{path}: cannot be read ({error}); start a new run") from error
     if not (isinstance(started, dict) and isinstance(started.get("profile"), dict) and "split" in started):
-        raise RecordError(f"{path}: not a record of how the run started (a mapping with its profile and split); it "
-                          "was edited or damaged: start a new run")  # fmt: skip
+        raise RecordError(
+            f"{path}: not a record of how the run started (a mapping with its profile and split); it "
+            "was edited or damaged: start a new run"
+        )
     now = _start(profile, manifest)
-    differs = [f"{key} {started['profile'].get(key)!r} (now {value!r})"
-               for key, value in now["profile"].items() if started["profile"].get(key) != value]  # fmt: skip
+    started["profile"] = with_mode(started["profile"], str(path), say=False)  # a run started before `mode`
+    differs = [
+        f"{key} {started['profile'].get(key)!r} (now {value!r})"
+        for key, value in now["profile"].items()
+        if started["profile"].get(key) != value
+    ]
     if started.get("split") != now["split"]:
-        differs.append(f"another split ({started.get('test_clips')} test clips, now {now['test_clips']}; "
-                       "other clips in its parts)")  # fmt: skip
+        differs.append(
+            f"another split ({started.get('test_clips')} test clips, now {now['test_clips']}; other clips in its parts)"
+        )
     if differs:
-        raise TrainingError(f"{run_dir} cannot be resumed so: it started with {'; '.join(differs)}. Its checkpoint "
-                            "would train on with other settings, or be tested on clips it trained on: resume it "
-                            "with the same profile, options and data, or start a new run")  # fmt: skip
+        raise TrainingError(
+            f"{run_dir} cannot be resumed so: it started with {'; '.join(differs)}. Its checkpoint "
+            "would train on with other settings, or be tested on clips it trained on: resume it "
+            "with the same profile, options and data, or start a new run"
+        )
     return True

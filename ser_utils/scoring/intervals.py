@@ -56,7 +56,8 @@ def confusion_metrics(confusion: np.ndarray) -> dict[str, np.ndarray]:
     """WA, UA (mean recall over the emotions present) and macro-F1 (over all classes) of confusion matrices
     (..., classes, classes), as evaluation_metrics computes them from labels."""
     diagonal = np.diagonal(confusion, axis1=-2, axis2=-1)
-    truths, answers = confusion.sum(axis=-1), confusion.sum(axis=-2)
+    truths = confusion.sum(axis=-1)
+    answers = confusion.sum(axis=-2)
     with np.errstate(invalid="ignore", divide="ignore"):
         recall = np.where(truths > 0, diagonal / truths, np.nan)
         f1 = np.where(truths + answers > 0, 2 * diagonal / (truths + answers), 0.0)
@@ -133,7 +134,8 @@ def fold_interval(values, folds=None, test_share: float | None = None) -> dict |
     runs = pd.DataFrame({"value": np.asarray(values, dtype=float)})
     runs["fold"] = np.arange(len(runs)) if folds is None else np.asarray(folds)
     by_fold = runs.groupby("fold")["value"]
-    means, k = by_fold.mean().to_numpy(), by_fold.ngroups
+    means = by_fold.mean().to_numpy()
+    k = by_fold.ngroups
     if k < 2:
         return None
     share = 1 / (k - 1) if test_share is None or not np.isfinite(test_share) else float(test_share)
@@ -210,7 +212,8 @@ def paired_comparison(
     a = speaker_confusions(true, first, speakers, classes)
     b = speaker_confusions(true, second, speakers, classes)
     n = len(a)
-    score_a, score_b = confusion_metrics(a.sum(0)), confusion_metrics(b.sum(0))
+    score_a = confusion_metrics(a.sum(0))
+    score_b = confusion_metrics(b.sum(0))
     swaps, exact = _swaps(n, permutations, seed)
     perm_a = confusion_metrics(np.tensordot(1 - swaps, a, axes=1) + np.tensordot(swaps, b, axes=1))
     perm_b = confusion_metrics(np.tensordot(swaps, a, axes=1) + np.tensordot(1 - swaps, b, axes=1))

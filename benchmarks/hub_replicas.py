@@ -9,9 +9,9 @@ WhisperForConditionalGeneration (encoder and decoder) with its real input fields
 no layer drop) and WhisperFeatureExtractor's preprocessor config, saved by save_pretrained (model.safetensors: that
 the Hub's copy has one too is inferred, not seen).
 
-    python tests/hub_replicas.py HF_HOME            # build them all there
-    python tests/hub_replicas.py check HF_HOME CLIP # load each through build_model (run with HF_HOME set): JSON
-    python tests/hub_replicas.py one HF_HOME facebook/wav2vec2-base [--real-size]   # one (at its real size)
+    python benchmarks/hub_replicas.py HF_HOME            # build them all there
+    python benchmarks/hub_replicas.py check HF_HOME CLIP # load each through build_model (run with HF_HOME set): JSON
+    python benchmarks/hub_replicas.py one HF_HOME facebook/wav2vec2-base [--real-size]   # one (at its real size)
 """
 
 from __future__ import annotations
@@ -48,34 +48,72 @@ SMALL = {
 # The fields of the real config.json files that change behaviour, and each family's own (HUB_CHECKPOINTS.md).
 REAL = {
     "facebook/wav2vec2-base": {
-        "model_type": "wav2vec2", "architectures": ["Wav2Vec2ForPreTraining"], "feat_extract_norm": "group",
-        "do_stable_layer_norm": False, "gradient_checkpointing": True, "layerdrop": 0.0, "mask_time_prob": 0.05,
-        "conv_bias": False, "num_conv_pos_embeddings": 128, "num_conv_pos_embedding_groups": 16,
-        "codevector_dim": 16, "proj_codevector_dim": 16, "num_codevectors_per_group": 8, "num_codevector_groups": 2,
+        "model_type": "wav2vec2",
+        "architectures": ["Wav2Vec2ForPreTraining"],
+        "feat_extract_norm": "group",
+        "do_stable_layer_norm": False,
+        "gradient_checkpointing": True,
+        "layerdrop": 0.0,
+        "mask_time_prob": 0.05,
+        "conv_bias": False,
+        "num_conv_pos_embeddings": 128,
+        "num_conv_pos_embedding_groups": 16,
+        "codevector_dim": 16,
+        "proj_codevector_dim": 16,
+        "num_codevectors_per_group": 8,
+        "num_codevector_groups": 2,
     },
     "facebook/hubert-base-ls960": {
-        "model_type": "hubert", "architectures": ["HubertModel"], "feat_extract_norm": "group",
-        "do_stable_layer_norm": False, "gradient_checkpointing": False, "layerdrop": 0.1, "mask_time_prob": 0.05,
-        "conv_bias": False, "num_conv_pos_embeddings": 128, "num_conv_pos_embedding_groups": 16,
-    },
-    "microsoft/wavlm-base-plus": {
-        "model_type": "wavlm", "architectures": ["WavLMModel"], "feat_extract_norm": "group",
-        "do_stable_layer_norm": False, "gradient_checkpointing": False, "layerdrop": 0.1, "mask_time_prob": 0.05,
-        "conv_bias": False, "num_conv_pos_embeddings": 128, "num_conv_pos_embedding_groups": 16,
-        "num_buckets": 32, "max_bucket_distance": 80,
-    },
-    "microsoft/wavlm-large": {
-        "model_type": "wavlm", "architectures": ["WavLMModel"], "feat_extract_norm": "layer",
-        "do_stable_layer_norm": True, "gradient_checkpointing": False, "layerdrop": 0.1, "mask_time_prob": 0.05,
-        "conv_bias": True, "num_conv_pos_embeddings": 128, "num_conv_pos_embedding_groups": 16,
-        "num_buckets": 32, "max_bucket_distance": 80,
-    },
-    "facebook/data2vec-audio-base": {
-        "model_type": "data2vec-audio", "architectures": ["Data2VecAudioModel"], "layerdrop": 0.1,
-        "mask_time_prob": 0.05, "conv_bias": False, "num_conv_pos_embeddings": 5, "conv_pos_kernel_size": 19,
+        "model_type": "hubert",
+        "architectures": ["HubertModel"],
+        "feat_extract_norm": "group",
+        "do_stable_layer_norm": False,
+        "gradient_checkpointing": False,
+        "layerdrop": 0.1,
+        "mask_time_prob": 0.05,
+        "conv_bias": False,
+        "num_conv_pos_embeddings": 128,
         "num_conv_pos_embedding_groups": 16,
     },
-}  # fmt: skip
+    "microsoft/wavlm-base-plus": {
+        "model_type": "wavlm",
+        "architectures": ["WavLMModel"],
+        "feat_extract_norm": "group",
+        "do_stable_layer_norm": False,
+        "gradient_checkpointing": False,
+        "layerdrop": 0.1,
+        "mask_time_prob": 0.05,
+        "conv_bias": False,
+        "num_conv_pos_embeddings": 128,
+        "num_conv_pos_embedding_groups": 16,
+        "num_buckets": 32,
+        "max_bucket_distance": 80,
+    },
+    "microsoft/wavlm-large": {
+        "model_type": "wavlm",
+        "architectures": ["WavLMModel"],
+        "feat_extract_norm": "layer",
+        "do_stable_layer_norm": True,
+        "gradient_checkpointing": False,
+        "layerdrop": 0.1,
+        "mask_time_prob": 0.05,
+        "conv_bias": True,
+        "num_conv_pos_embeddings": 128,
+        "num_conv_pos_embedding_groups": 16,
+        "num_buckets": 32,
+        "max_bucket_distance": 80,
+    },
+    "facebook/data2vec-audio-base": {
+        "model_type": "data2vec-audio",
+        "architectures": ["Data2VecAudioModel"],
+        "layerdrop": 0.1,
+        "mask_time_prob": 0.05,
+        "conv_bias": False,
+        "num_conv_pos_embeddings": 5,
+        "conv_pos_kernel_size": 19,
+        "num_conv_pos_embedding_groups": 16,
+    },
+}
 # Keys the real config.json has no such field for (data2vec-audio: no feat_extract_norm, no do_stable_layer_norm).
 ABSENT = {"facebook/data2vec-audio-base": ("feat_extract_norm", "do_stable_layer_norm", "gradient_checkpointing")}
 # preprocessor_config.json as the real files have it; wav2vec2-base's (159 bytes) has no feature_extractor_type.
@@ -93,16 +131,30 @@ PRETRAINING_CLASSES = {
     "Data2VecAudioModel": Data2VecAudioModel,
 }
 WHISPER = "openai/whisper-base"
-WHISPER_FIELDS = {"num_mel_bins": 80, "max_source_positions": 1500, "encoder_layerdrop": 0.0, "dropout": 0.0,
-                  "scale_embedding": False, "d_model": 32, "encoder_layers": 2, "encoder_attention_heads": 2,
-                  "encoder_ffn_dim": 64, "decoder_layers": 1, "decoder_attention_heads": 2,
-                  "decoder_ffn_dim": 64}  # fmt: skip
+WHISPER_FIELDS = {
+    "num_mel_bins": 80,
+    "max_source_positions": 1500,
+    "encoder_layerdrop": 0.0,
+    "dropout": 0.0,
+    "scale_embedding": False,
+    "d_model": 32,
+    "encoder_layers": 2,
+    "encoder_attention_heads": 2,
+    "encoder_ffn_dim": 64,
+    "decoder_layers": 1,
+    "decoder_attention_heads": 2,
+    "decoder_ffn_dim": 64,
+}
 CHECKPOINTS = (*REAL, WHISPER)
 # The base models, whose family's config defaults are their real sizes (hidden 768, 12 layers, 12 heads, 3072,
 # 512-channel convolutions): benchmarks/gpu_check.sh measures one at that size, random weights, the compute of the
 # real checkpoint.
-REAL_SIZE = ("facebook/wav2vec2-base", "facebook/hubert-base-ls960", "microsoft/wavlm-base-plus",
-             "facebook/data2vec-audio-base")  # fmt: skip
+REAL_SIZE = (
+    "facebook/wav2vec2-base",
+    "facebook/hubert-base-ls960",
+    "microsoft/wavlm-base-plus",
+    "facebook/data2vec-audio-base",
+)
 OLD_WEIGHT_NORM = {"parametrizations.weight.original0": "weight_g", "parametrizations.weight.original1": "weight_v"}
 
 
@@ -119,8 +171,13 @@ def config_fields(checkpoint: str, sizes: dict = SMALL) -> dict:
 
 
 def preprocessor_fields(checkpoint: str) -> dict:
-    fields = {**PREPROCESSOR[checkpoint], "feature_size": 1, "padding_side": "right", "padding_value": 0.0,
-              "sampling_rate": 16000}  # fmt: skip
+    fields = {
+        **PREPROCESSOR[checkpoint],
+        "feature_size": 1,
+        "padding_side": "right",
+        "padding_value": 0.0,
+        "sampling_rate": 16000,
+    }
     if checkpoint != "facebook/wav2vec2-base":
         fields["feature_extractor_type"] = "Wav2Vec2FeatureExtractor"
     return dict(sorted(fields.items()))
@@ -186,7 +243,7 @@ def check(hf_home: Path, clip: Path) -> dict:
     that differ from the replica's file or are not in it, how many there are, whether activation checkpointing is on,
     and what the feature extractor does to the real `clip` (normalised or left as read; attention mask or none)."""
     from ser_utils.data.audio import read_clips
-    from ser_utils.train.model import build_model, checkpointing_in_effect
+    from ser_utils.model.build import build_model, checkpointing_in_effect
 
     results, audio = {}, read_clips([clip])[0]
     for checkpoint in REAL:

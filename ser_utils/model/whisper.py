@@ -61,8 +61,10 @@ def fit_to_window(model, feature_extractor, window: Window, whisper_input: str =
     if whisper_input not in WHISPER_INPUTS:
         raise ValueError(f"whisper_input must be one of {WHISPER_INPUTS}, not {whisper_input!r}")
     if window.whole:  # its head averages a fixed number of frames; clips of many lengths would need a mask
-        raise ProfileError("window whole is for the raw-waveform encoders; Whisper reads window recipe (its 30 s "
-                           "input holds any clip, see whisper_input)")  # fmt: skip
+        raise ProfileError(
+            "window whole is for the raw-waveform encoders; Whisper reads window recipe (its 30 s "
+            "input holds any clip, see whisper_input)"
+        )
     frames = clip_frames(window)
     encoder = model.encoder
     if whisper_input == "window" and frames < encoder.embed_positions.num_embeddings:

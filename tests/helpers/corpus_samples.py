@@ -11,14 +11,45 @@ from ser_utils.data.ravdess import parse_name
 # Each corpus's own code for the RAVDESS emotions it has, written out from the corpora's documentation.
 CORPUS_CODES = {
     "crema-d": {"Anger": "ANG", "Disgust": "DIS", "Fear": "FEA", "Happy": "HAP", "Neutral": "NEU", "Sad": "SAD"},
-    "tess": {"Anger": "angry", "Disgust": "disgust", "Fear": "fear", "Happy": "happy", "Neutral": "neutral",
-             "Sad": "sad", "Surprise": "ps"},
+    "tess": {
+        "Anger": "angry",
+        "Disgust": "disgust",
+        "Fear": "fear",
+        "Happy": "happy",
+        "Neutral": "neutral",
+        "Sad": "sad",
+        "Surprise": "ps",
+    },
     "savee": {"Anger": "a", "Disgust": "d", "Fear": "f", "Happy": "h", "Neutral": "n", "Sad": "sa", "Surprise": "su"},
     "emodb": {"Anger": "W", "Disgust": "E", "Fear": "A", "Happy": "F", "Sad": "T", "Neutral": "N", "Calm": "L"},
-}  # fmt: skip
+}
 CORPUS_RATES = {"crema-d": 16_000, "tess": 24_414, "savee": 44_100, "emodb": 16_000}
-WORDS = ["back", "bar", "base", "bath", "bean", "beg", "bite", "boat", "bone", "book", "bought", "burn", "cab", "calm",
-         "came", "cause", "chain", "chair", "chalk", "chat", "check", "cheek", "chief", "choice"]  # fmt: skip
+WORDS = [
+    "back",
+    "bar",
+    "base",
+    "bath",
+    "bean",
+    "beg",
+    "bite",
+    "boat",
+    "bone",
+    "book",
+    "bought",
+    "burn",
+    "cab",
+    "calm",
+    "came",
+    "cause",
+    "chain",
+    "chair",
+    "chalk",
+    "chat",
+    "check",
+    "cheek",
+    "chief",
+    "choice",
+]
 
 
 def corpus_path(corpus: str, emotion: str, n: int) -> str:
@@ -62,12 +93,17 @@ def make_kaggle_input(ravdess_16k: Path, root: Path) -> Path:
 KAGGLE_DATASETS = {
     "ravdess": ("uwrfkaggler", "ravdess-emotional-speech-audio", ["", "audio_speech_actors_01-24/"]),
     "crema-d": ("ejlok1", "cremad", ["AudioWAV/"]),
-    "tess": ("ejlok1", "toronto-emotional-speech-set-tess",
-             ["TESS Toronto emotional speech set data/",
-              "tess toronto emotional speech set data/TESS Toronto emotional speech set data/"]),
+    "tess": (
+        "ejlok1",
+        "toronto-emotional-speech-set-tess",
+        [
+            "TESS Toronto emotional speech set data/",
+            "tess toronto emotional speech set data/TESS Toronto emotional speech set data/",
+        ],
+    ),
     "savee": ("ejlok1", "surrey-audiovisual-expressed-emotion-savee", ["ALL/"]),
     "emodb": ("piyushagni5", "berlin-database-of-emotional-speech-emodb", ["wav/"]),
-}  # fmt: skip
+}
 
 
 def kaggle_dataset_dir(root: Path, corpus: str, mount: str) -> Path:

@@ -1,0 +1,1 @@
+"""What tests share besides fixtures: running commands, and corpora made of real clips."""
