@@ -59,7 +59,7 @@ kfold: $(VENV)/.installed variables ## one run per fold and seed, then their agg
 
 baseline: $(VENV)/.installed variables ## the MFCC + SVM baseline under every protocol, in seconds
 	$(PY) -m ser_utils baseline $(if $(DATA),--data '$(DATA)') --n-folds $(FOLDS) $(if $(CORPORA),--corpora \
-		$(CORPORA)) $(if $(TEST_CORPORA),--test-corpora $(TEST_CORPORA)) $(if $(filter whole,$(WINDOW)),--whole 10)
+		$(CORPORA)) $(if $(TEST_CORPORA),--test-corpora $(TEST_CORPORA)) $(if $(WINDOW),--window $(WINDOW))
 
 wheel: $(VENV)/.installed ## dist/ser_utils-*.whl (sample, checksums, profiles) for offline installs, e.g. on Kaggle
 	rm -rf build dist/ser_utils-*.whl

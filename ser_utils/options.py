@@ -12,8 +12,18 @@ from typing import Any
 
 import yaml
 
-from ser_utils.bounds import BOUNDS
-from ser_utils.config import MODES, OLD_MODE_KEYS, PROFILE_FIELDS, PROTOCOLS, VALIDATIONS, WINDOWS, Profile, scalar_type
+from ser_utils.bounds import BOUNDS, option_type
+from ser_utils.config import (
+    MODES,
+    OLD_MODE_KEYS,
+    PROFILE_FIELDS,
+    PROTOCOLS,
+    VALIDATIONS,
+    WHOLE_CAP_S,
+    WINDOWS,
+    Profile,
+    scalar_type,
+)
 from ser_utils.errors import SettingError, command_line
 
 
@@ -55,6 +65,29 @@ def add_profile_options(parser: argparse.ArgumentParser, only=None) -> None:
         parser.add_argument(
             "--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction, help=argparse.SUPPRESS
         )
+
+
+def add_window_options(parser: argparse.ArgumentParser) -> None:
+    """--window and --max-duration-s, spelled as training's profile fields, for the commands that read clips
+    without training (ser-preprocess, ser-baseline); --whole SECONDS, the spelling before, is still read."""
+    window, cap = PROFILE_FIELDS["window"].metadata["help"], PROFILE_FIELDS["max_duration_s"].metadata["help"]
+    parser.add_argument("--window", choices=WINDOWS, default="recipe", help=f"{window} (default: recipe)")
+    cap_type = option_type("max_duration_s", "--max-duration-s")
+    parser.add_argument("--max-duration-s", type=cap_type, help=f"{cap} (default: {WHOLE_CAP_S:g})")
+    parser.add_argument("--whole", type=option_type("max_duration_s", "--whole"), help=argparse.SUPPRESS)
+
+
+def whole_seconds(options: argparse.Namespace) -> float | None:
+    """The cap of whole clips the options ask for (None: the recipe's window); --whole read with a one-line note."""
+    if options.whole is not None:
+        print(
+            f"note: --whole {options.whole:g} is read as --window whole --max-duration-s {options.whole:g}",
+            file=sys.stderr,
+        )
+        return options.whole
+    if options.max_duration_s is not None and options.window != "whole":
+        raise SettingError(f"--max-duration-s {options.max_duration_s:g}: caps whole clips; add --window whole")
+    return (options.max_duration_s or WHOLE_CAP_S) if options.window == "whole" else None
 
 
 def profile_overrides(options: argparse.Namespace) -> dict[str, Any]:

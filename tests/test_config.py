@@ -137,3 +137,17 @@ def test_the_booleans_before_mode_are_read_as_the_mode_they_meant_with_a_note(tm
         config.load_profile("smoke", freeze_encoder=True, mode="cnn-frozen")
     with pytest.raises(config.ProfileError, match="mode"):
         config.load_profile("smoke", mode="frozn")
+
+
+def test_window_options_are_spelled_as_training_spells_them_and_whole_is_still_read(capsys):
+    """ser-preprocess and ser-baseline take --window whole [--max-duration-s S], as training does; --whole S too."""
+    parser = argparse.ArgumentParser()
+    profile_options.add_window_options(parser)
+    seconds = [profile_options.whole_seconds(parser.parse_args(args)) for args in ([], ["--window", "whole"])]
+    assert seconds == [None, config.WHOLE_CAP_S]
+    assert profile_options.whole_seconds(parser.parse_args(["--window", "whole", "--max-duration-s", "4"])) == 4
+    assert capsys.readouterr().err == ""
+    assert profile_options.whole_seconds(parser.parse_args(["--whole", "5"])) == 5
+    assert "--whole 5 is read as --window whole --max-duration-s 5" in capsys.readouterr().err
+    with pytest.raises(config.SettingError, match="--max-duration-s 4: caps whole clips; add --window whole"):
+        profile_options.whole_seconds(parser.parse_args(["--max-duration-s", "4"]))

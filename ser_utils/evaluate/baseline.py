@@ -32,6 +32,7 @@ from ser_utils.data.audio import read_clips, whole_name
 from ser_utils.data.sources import add_data_options
 from ser_utils.errors import command_line
 from ser_utils.files import outputs_dir, writing
+from ser_utils.options import add_window_options, whole_seconds
 from ser_utils.prepare.preprocess import prepared_manifest
 from ser_utils.prepare.protocols import PROTOCOL_NAMES, protocol_parts, scored_classes, wanted_corpora
 from ser_utils.scoring.intervals import interval_cells, speaker_interval, speaker_method
@@ -177,13 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-corpora", help="also score cross_corpus: these corpora test, the others train")
     folds = f"speaker folds for actor_kfold and cross_corpus, at least 3 (default {N_FOLDS})"
     parser.add_argument("--n-folds", type=option_type("n_folds"), default=N_FOLDS, help=folds)
-    parser.add_argument(
-        "--whole",
-        type=option_type("max_duration_s", "--whole"),
-        metavar="SECONDS",
-        help="each clip whole from 0 s up to SECONDS (training's window: whole)",
-    )
+    add_window_options(parser)
     args = parser.parse_args(argv)
+    args.whole = whole_seconds(args)
     test_corpora = named_corpora(args.test_corpora)
     if both := sorted(set(named_corpora(args.corpora)) & set(test_corpora)):
         parser.error(f"{', '.join(both)} is in both --corpora and --test-corpora: a corpus that tests never trains")

@@ -17,13 +17,14 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from ser_utils.bounds import check_setting, option_type
+from ser_utils.bounds import check_setting
 from ser_utils.data.audio import Window, whole_name
 from ser_utils.data.corpora import window_for
 from ser_utils.data.sources import BUNDLED_SAMPLE, DataSource, add_data_options, resolve_sources, scan_source
 from ser_utils.data.verify import verify_corpus
 from ser_utils.errors import CorpusError, NotFoundError, command_line
 from ser_utils.files import check_apart, claim_folder, folder_lock, outputs_dir, read_table, remove_abandoned, writing
+from ser_utils.options import add_window_options, whole_seconds
 from ser_utils.prepare.clips import kept_clip, prepare_clip
 
 MANIFEST_NAME = "manifest.csv"
@@ -285,13 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     default = "outputs/prepared/[<corpus>-]<folder>-<hash>"
     parser.add_argument("--out", help=f"output folder of a single corpus (default {default})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument(
-        "--whole",
-        type=option_type("max_duration_s", "--whole"),
-        metavar="SECONDS",
-        help="keep each clip whole from 0 s, up to SECONDS (training's window: whole)",
-    )
+    add_window_options(parser)
     options = parser.parse_args(argv)
+    options.whole = whole_seconds(options)
     sources = resolve_sources(options.data, options.corpora)
     if options.out and len(sources) > 1:
         raise CorpusError(f"--out names one folder, but {len(sources)} corpora were found: {sources}; leave it out")
