@@ -38,7 +38,8 @@ _MODULES = {
     # evaluate: figures, results across runs, the baseline, a model scored on another corpus, two systems compared
     "evaluate.plots": "plot_accuracy plot_loss plot_confusion_matrix plot_reliability save_figure "
     "plot_counts plot_durations plot_spectrograms plot_waveforms run_caption",
-    "evaluate.report": "results_table kfold_runs write_kfold_report audit_protocols ORIGINAL_CLAIM EMOBOX_PUBLISHED",
+    "evaluate.report": "results_table audit_protocols ORIGINAL_CLAIM EMOBOX_PUBLISHED",
+    "evaluate.kfold": "kfold_runs write_kfold_report",
     "evaluate.baseline": "evaluate_protocols mfcc_matrix summarize write_predictions",
     "evaluate.score": "evaluate_model",
     "evaluate.compare": "compare",

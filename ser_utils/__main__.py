@@ -13,7 +13,7 @@ COMMANDS = {
     "preprocess": ("prepare.preprocess:main", "cut the clips to their window, in per-emotion folders, with a manifest"),
     "train": ("train.command:main", "one training run: preprocess, split, fine-tune, test, publish the model"),
     "baseline": ("evaluate.baseline:main", "the MFCC + SVM baseline under every protocol"),
-    "report": ("evaluate.report:main", "results across runs, and the k-fold aggregate over folds and seeds"),
+    "report": ("evaluate.kfold:main", "results across runs, and the k-fold aggregate over folds and seeds"),
     "predict": ("ship.predict:main", "classify recordings with a trained model"),
     "evaluate": ("evaluate.score:main", "score a trained model on any labelled folder of a known corpus"),
     "export": ("ship.export:main", "export a model folder to ONNX"),

@@ -70,7 +70,8 @@ def add_profile_options(parser: argparse.ArgumentParser, only=None) -> None:
 def add_window_options(parser: argparse.ArgumentParser) -> None:
     """--window and --max-duration-s, spelled as training's profile fields, for the commands that read clips
     without training (ser-preprocess, ser-baseline); --whole SECONDS, the spelling before, is still read."""
-    window, cap = PROFILE_FIELDS["window"].metadata["help"], PROFILE_FIELDS["max_duration_s"].metadata["help"]
+    window = PROFILE_FIELDS["window"].metadata["help"]
+    cap = PROFILE_FIELDS["max_duration_s"].metadata["help"]
     parser.add_argument("--window", choices=WINDOWS, default="recipe", help=f"{window} (default: recipe)")
     cap_type = option_type("max_duration_s", "--max-duration-s")
     parser.add_argument("--max-duration-s", type=cap_type, help=f"{cap} (default: {WHOLE_CAP_S:g})")

@@ -118,7 +118,7 @@ OPTIONS = [
     ("ser_utils.prepare.preprocess", "--max-duration-s", "max_duration_s", ["--window", "whole"]),
     ("ser_utils.ship.demo", "--port", "port", []),
     ("ser_utils.ship.demo", "--max-upload-mb", "max_upload_mb", []),
-    ("ser_utils.evaluate.report", "--seeds", "seed", []),
+    ("ser_utils.evaluate.kfold", "--seeds", "seed", []),
     ("ser_utils.train.command", "--seed", "seed", []),
     ("ser_utils.train.command", "--epochs", "epochs", []),
     ("ser_utils.train.command", "--batch-size", "batch_size", []),

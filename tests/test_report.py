@@ -4,7 +4,8 @@ import json
 import pandas as pd
 
 from ser_utils.config import EMOTIONS, load_profile
-from ser_utils.evaluate.report import audit_protocols, kfold_runs, kfold_summary, results_table
+from ser_utils.evaluate.kfold import kfold_runs, kfold_summary
+from ser_utils.evaluate.report import audit_protocols, results_table
 from ser_utils.runs.folders import finished_runs
 
 

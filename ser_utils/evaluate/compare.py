@@ -27,7 +27,7 @@ import pandas as pd
 
 from ser_utils.config import EMOTIONS
 from ser_utils.errors import CorpusError, NotFoundError, ProfileError, command_line
-from ser_utils.evaluate.report import same_experiment
+from ser_utils.evaluate.kfold import same_experiment
 from ser_utils.files import check_not_theirs, check_output_file, outputs_dir, writing
 from ser_utils.runs.folders import PREDICTIONS_FILE, finished_runs, read_predictions, read_run_info
 from ser_utils.scoring.intervals import METRICS, PERMUTATIONS, fold_interval, paired_comparison, speaker_method
