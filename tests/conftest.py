@@ -32,7 +32,7 @@ def pytest_collection_modifyitems(items):
         fixtures = set(getattr(item, "fixturenames", ()))
         if DATA_FIXTURES & fixtures:
             item.add_marker(pytest.mark.needs_data)
-        if "browser" in fixtures:  # tests/test_demo.py's headless Chromium
+        if "browser" in fixtures:  # tests/ship/test_demo.py's headless Chromium
             item.add_marker(pytest.mark.browser)
 
 

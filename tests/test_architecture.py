@@ -235,3 +235,11 @@ def test_tests_share_helpers_and_never_import_each_other_or_edit_the_path():
         ]
         found += [f"{path.name} edits sys.path"] * bool(edits)
     assert not found
+
+
+def test_the_tests_mirror_the_package():
+    """tests/<stage>/ for each subpackage, the foundation's and the cross-cutting tests (faults, edges, the wheel,
+    the benchmarks, the pipeline) in tests/ itself; tests/helpers holds what they share."""
+    folders = {path.name for path in (PROJECT_ROOT / "tests").iterdir() if path.is_dir() and path.name[0] not in "._"}
+    assert folders == {*STAGES, "helpers"}
+    assert all(list((PROJECT_ROOT / "tests" / stage).glob("test_*.py")) for stage in STAGES)

@@ -8,7 +8,7 @@ below the rest is more than chance, at 5 % after a Bonferroni correction for the
 labels are shuffled among speakers where a group holds whole speakers of its own (gender, corpus), among each
 speaker's recordings where groups share speakers (intensity), and among recordings for one speaker against the
 others. A fixed threshold alone flags some speaker in most test sets of identical voices, by chance alone
-(tests/test_groups.py simulates them and prints how often each rule flags).
+(tests/scoring/test_groups.py simulates them and prints how often each rule flags).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Clips of one speaker are not independent (a RAVDESS actor gives 60 clips, every sentence in two takes), so every
 interval here treats whole speakers as the unit, and every method was chosen for the sizes we run
-(tests/test_intervals.py simulates them and prints each method's coverage):
+(tests/scoring/test_intervals.py simulates them and prints each method's coverage):
 
 - one test set of 10 speakers or more: a bootstrap over its speakers (all clips of a drawn speaker together),
   expanded percentile interval (the plain percentile interval is too narrow for a few dozen speakers: its tails

@@ -8,7 +8,7 @@ waveform to the transformer: a convolution of kernel k and stride s reads k cons
 which in this layout are k x channels consecutive values, so a strided view of the input times the kernel as a
 (channels out, k x channels in) matrix is the whole convolution; the per-channel group norm of the first layer runs
 on the same layout (PyTorch's channels-last kernel). The arithmetic is the encoder's, in another order:
-in fp32 the outputs agree with the encoder's own to about 1e-6 (tests/test_conv_features.py).
+in fp32 the outputs agree with the encoder's own to about 1e-6 (tests/ship/test_conv_features.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Other corpora made of real RAVDESS clips: renamed into each corpus's naming convention, resampled to its rate and
-laid out as its usual Kaggle dataset (for tests/test_corpora.py and tests/test_evaluate.py)."""
+laid out as its usual Kaggle dataset (for tests/data/test_corpora.py and tests/evaluate/test_score.py)."""
 
 from pathlib import Path
 
