@@ -39,6 +39,7 @@ NOTEBOOKS := eda preprocess finetune report protocols
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  make eda, preprocess, finetune, report or protocols: one notebook alone, with the variables below"
 	@echo "  variables: PROFILE DATA CORPORA TEST_CORPORA PROTOCOL FOLDS SEEDS MODE LAYERSUM LR WINDOW VALIDATION RUN RESUME"
 
 $(VENV)/.installed: requirements.txt pyproject.toml .ci/install.py
@@ -51,7 +52,7 @@ variables: $(VENV)/.installed
 reproduce: $(VENV)/.installed variables ## notebooks 01-05 headless (PROFILE=smoke, DATA=folder(s), RUN=, RESUME=1)
 	$(PY) -m ser_utils reproduce $(NOTEBOOK_OPTIONS)
 
-$(NOTEBOOKS): $(VENV)/.installed variables ## one notebook alone: make eda, preprocess, finetune, report or protocols
+$(NOTEBOOKS): $(VENV)/.installed variables
 	$(PY) -m ser_utils reproduce --only $@ $(NOTEBOOK_OPTIONS)
 
 kfold: $(VENV)/.installed variables ## one run per fold and seed, then their aggregate (PROTOCOL, FOLDS, SEEDS; make -j N)

@@ -1,9 +1,11 @@
-"""make reproduce's order, with papermill replaced by a stand-in that logs each notebook's start and end: 03 starts
-beside 01 and 02, 04 and 05 start once all three have ended, and a failure of any of 01-03 stops it there."""
+"""make reproduce's order (ser_utils/pipeline.py), with papermill replaced by a stand-in that logs each notebook's
+start and end: 03 starts beside 01 and 02, 04 and 05 start once all three have ended, and a failure of any of 01-03
+stops it there."""
 
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from ser_utils.config import PROJECT_ROOT
 
@@ -24,16 +26,10 @@ def reproduce(tmp_path, failing: str = "") -> tuple[int, dict]:
     script, log = tmp_path / "papermill.py", tmp_path / "log.txt"
     script.write_text(f"FAILING, LOG = {failing!r}, {str(log)!r}\n" + STAND_IN)
     log.unlink(missing_ok=True)
-    # -o: the venv counts as made (the target as the Makefile names it), whatever its marker's age
-    command = [
-        "make",
-        "-C",
-        str(PROJECT_ROOT),
-        "reproduce",
-        f"PAPERMILL={sys.executable} {script}",
-        "-o",
-        ".venv/.installed",
-    ]
+    # VENV: this interpreter's environment, counted as made (-o) whatever its marker's age
+    venv = Path(sys.prefix)
+    command = ["make", "-C", str(PROJECT_ROOT), "reproduce", f"PAPERMILL={sys.executable} {script}"]
+    command += [f"VENV={venv}", "-o", f"{venv}/.installed"]
     env = {"PATH": "/usr/bin:/bin", "SER_OUTPUT_DIR": str(tmp_path / "outputs"), "HOME": str(tmp_path)}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     times: dict[str, list[float]] = {}
