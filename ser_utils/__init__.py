@@ -7,6 +7,7 @@ is imported on first use, so `import ser_utils` stays cheap (no torch until a na
 """
 
 import importlib
+import sys
 
 # module -> the public names it holds, space-separated
 _MODULES = {
@@ -44,6 +45,26 @@ _MODULES = {
     "evaluate.score": "evaluate_model",
     "evaluate.compare": "compare",
 }
+# `python -m ser_utils.<name>`, as the commands ran before one way in, and the command each is now.
+_MOVED = {
+    "options": "variables",
+    **{name: name for name in ("data preprocess train baseline report predict evaluate export demo compare").split()},
+}
+
+
+def _refuse_a_moved_command() -> None:
+    """`python -m ser_utils.predict ...` (the spelling before `python -m ser_utils predict`): one line naming the new
+    spelling, and exit status 2, rather than Python's own "No module named ..."."""
+    argv = getattr(sys, "orig_argv", [])
+    target = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else ""
+    if target.startswith("ser_utils.") and target.removeprefix("ser_utils.") in _MOVED:
+        command = _MOVED[target.removeprefix("ser_utils.")]
+        script = f" (or ser-{command})" if command != "variables" else ""
+        print(f"python -m {target} is now: python -m ser_utils {command}{script}", file=sys.stderr)
+        sys.exit(2)
+
+
+_refuse_a_moved_command()
 _PUBLIC = {name: module for module, names in _MODULES.items() for name in names.split()}
 __all__ = sorted(_PUBLIC)
 

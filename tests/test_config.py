@@ -151,3 +151,13 @@ def test_window_options_are_spelled_as_training_spells_them_and_whole_is_still_r
     assert "--whole 5 is read as --window whole --max-duration-s 5" in capsys.readouterr().err
     with pytest.raises(config.SettingError, match="--max-duration-s 4: caps whole clips; add --window whole"):
         profile_options.whole_seconds(parser.parse_args(["--max-duration-s", "4"]))
+
+
+def test_the_spellings_before_one_entry_point_are_refused_naming_the_new_one():
+    """`python -m ser_utils.predict` ran a command before `python -m ser_utils predict`: one line, exit status 2."""
+    for old, new in (("predict", "predict"), ("train", "train"), ("options", "variables")):
+        done = run_command(f"ser_utils.{old}", "--help")
+        assert done.returncode == 2 and done.stdout == "", done.stderr
+        assert done.stderr == f"python -m ser_utils.{old} is now: python -m ser_utils {new}" + (
+            f" (or ser-{new})\n" if new != "variables" else "\n"
+        )
