@@ -8,6 +8,7 @@ RESUME ?=
 DATA ?=
 CORPORA ?=
 TEST_CORPORA ?=
+SPEAKER_PATTERN ?=
 PROTOCOL ?= actor_kfold
 FOLDS ?= 6
 SEEDS ?= 42
@@ -29,6 +30,7 @@ JOBS = $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1)
 # make's variables, as the pipeline's options.
 OPTIONS = --profile '$(PROFILE)' $(if $(DATA),--data '$(DATA)') $(if $(CORPORA),--corpora '$(CORPORA)') \
 	$(if $(TEST_CORPORA),--test-corpora '$(TEST_CORPORA)') $(if $(MODE),--mode $(MODE)) $(if $(LAYERSUM),--layersum) \
+	$(if $(SPEAKER_PATTERN),--speaker-pattern '$(SPEAKER_PATTERN)') \
 	$(if $(LR),--lr $(LR)) $(if $(WINDOW),--window $(WINDOW)) $(if $(VALIDATION),--validation $(VALIDATION)) \
 	--protocol $(PROTOCOL) --folds $(FOLDS) --seeds $(SEEDS) --papermill '$(PAPERMILL)'
 NOTEBOOK_OPTIONS = $(OPTIONS) $(if $(RUN),--run-name '$(RUN)') $(if $(RESUME),--resume)
@@ -40,7 +42,8 @@ NOTEBOOKS := eda preprocess finetune report protocols
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "  make eda, preprocess, finetune, report or protocols: one notebook alone, with the variables below"
-	@echo "  variables: PROFILE DATA CORPORA TEST_CORPORA PROTOCOL FOLDS SEEDS MODE LAYERSUM LR WINDOW VALIDATION RUN RESUME"
+	@echo "  variables: PROFILE DATA CORPORA TEST_CORPORA SPEAKER_PATTERN PROTOCOL FOLDS SEEDS MODE LAYERSUM LR WINDOW"
+	@echo "             VALIDATION RUN RESUME"
 
 $(VENV)/.installed: requirements.txt pyproject.toml .ci/install.py
 	python3 .ci/install.py $(VENV)
@@ -60,7 +63,8 @@ kfold: $(VENV)/.installed variables ## one run per fold and seed, then their agg
 
 baseline: $(VENV)/.installed variables ## the MFCC + SVM baseline under every protocol, in seconds
 	$(PY) -m ser_utils baseline $(if $(DATA),--data '$(DATA)') --n-folds $(FOLDS) $(if $(CORPORA),--corpora \
-		$(CORPORA)) $(if $(TEST_CORPORA),--test-corpora $(TEST_CORPORA)) $(if $(WINDOW),--window $(WINDOW))
+		$(CORPORA)) $(if $(TEST_CORPORA),--test-corpora $(TEST_CORPORA)) $(if $(WINDOW),--window $(WINDOW)) \
+		$(if $(SPEAKER_PATTERN),--speaker-pattern '$(SPEAKER_PATTERN)')
 
 wheel: $(VENV)/.installed ## dist/ser_utils-*.whl (sample, checksums, profiles) for offline installs, e.g. on Kaggle
 	rm -rf build dist/ser_utils-*.whl

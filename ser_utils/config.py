@@ -118,6 +118,11 @@ class Profile:
         "or frozen (only the head; the encoder runs as at inference: EmoBox, SUPERB)",
         MODES,
     )
+    speaker_pattern: str = _field(
+        "",
+        "emotion-named folders: a regular expression with a group named speaker (optionally gender), matched "
+        "against each file's name without its suffix; without it only the random split runs",
+    )
     weighted_layer_sum: bool = _field(
         False, "the head reads a learned weighted sum of all hidden layers, not only the last (use_weighted_layer_sum)"
     )

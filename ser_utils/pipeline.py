@@ -51,7 +51,7 @@ def overrides(options: argparse.Namespace, *items: str) -> str:
     fields = [f'"mode":"{options.mode}"'] if options.mode else []
     fields += ['"weighted_layer_sum":true'] if options.layersum else []
     fields += [f'"learning_rate":{options.lr}'] if options.lr else []
-    for name in ("corpora", "test_corpora", "window", "validation"):
+    for name in ("corpora", "test_corpora", "window", "validation", "speaker_pattern"):
         value = getattr(options, name)
         fields += [f"{json.dumps(name)}:{json.dumps(value)}"] if value else []
     return "{" + ",".join([*fields, *items]) + "}"

@@ -14,7 +14,7 @@ FOUNDATION = ["errors", "bounds", "config", "options", "files", "machine"]
 LAST = ["pipeline"]  # runs the notebooks and k-fold runs as subprocesses: after every stage
 STAGES = {
     "scoring": ["metrics", "intervals", "groups", "calibration"],
-    "data": ["audio", "ravdess", "corpora", "verify", "sources"],
+    "data": ["audio", "labels", "ravdess", "corpora", "folders", "verify", "sources"],
     "prepare": ["clips", "preprocess", "audit", "tracks", "protocols"],
     "model": ["whisper", "whisper_model", "build", "card", "folder", "seen"],
     "runs": ["checkpoints", "folders"],

@@ -15,12 +15,16 @@ RAVDESS's 0.6 s offset skips its lead-in silence; the other corpora start at 0 s
 | EmoDB | wav/03a01Fa.wav | 03 08 09 10 11 12 13 14 15 16 | W L E A F T N (L, boredom, left out) |
 
 Any other corpus comes as a CSV manifest with columns path (relative to the CSV's folder, or absolute), emotion
-(one of the 8), speaker, and optionally corpus (default: the CSV's name) and gender.
+(one of the 8), speaker, and optionally corpus (default: the CSV's name) and gender; or as emotion-named folders
+(Angry/, happy/, Sad/ ..., at any depth, in any spelling ser_utils.data.labels knows): each file's emotion is its
+folder's name, its speaker what --speaker-pattern finds in its name (without one, no speaker: only the random split
+runs). A file whose name follows one of the conventions above is read by that convention.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 from pathlib import Path
@@ -29,6 +33,7 @@ import pandas as pd
 
 from ser_utils.config import DURATION_S, EMOTIONS, SAMPLE_RATE
 from ser_utils.data.audio import AUDIO_SUFFIXES, CLIP_SUFFIXES, Window, not_a_file
+from ser_utils.data.labels import is_emotion_name
 from ser_utils.data.ravdess import EXPECTED_NAME, parse_name
 from ser_utils.errors import CorpusError
 from ser_utils.files import walk_files
@@ -136,6 +141,8 @@ CORPORA: dict[str, Corpus] = {
 
 
 MANIFEST_CORPUS = "manifest"  # a DataSource's corpus for a CSV manifest (its rows name their own corpus)
+FOLDERS_CORPUS = "folders"  # a DataSource's corpus for emotion-named folders (its clips' corpus: the folder's name)
+NO_SPEAKER = "?"  # a folder corpus's speaker id where no --speaker-pattern says who speaks
 REQUIRED_MANIFEST_COLUMNS = ("path", "emotion", "speaker")  # required; corpus and gender are optional
 CLIP_COLUMNS = ["path", "file", "corpus", "speaker", "gender", "emotion", "label"]
 RAVDESS_COLUMNS = ["actor", "intensity", "statement", "repetition"]  # what else a RAVDESS name says
@@ -144,7 +151,8 @@ RAVDESS_COLUMNS = ["actor", "intensity", "statement", "repetition"]  # what else
 def conventions() -> str:
     """Every corpus's file-naming convention, one per line, for error messages."""
     lines = [f"  {corpus.name}: {corpus.convention}" for corpus in CORPORA.values()]
-    return "\n".join([*lines, f"  any other: a CSV manifest with columns {', '.join(REQUIRED_MANIFEST_COLUMNS)}"])
+    manifest = f"  any other: a CSV manifest with columns {', '.join(REQUIRED_MANIFEST_COLUMNS)}"
+    return "\n".join([*lines, manifest, "  or folders named by emotion: Angry/, happy/, sad/ ... (any depth)"])
 
 
 # A model folder without ser_preprocessing.json is one of the original recipe, trained on RAVDESS: read with its window.
@@ -256,7 +264,8 @@ def parse_clip(path: str | Path, corpus: str | None = None) -> CorpusClip:
 
 def find_corpora(root: str | Path, max_depth: int = 8) -> dict[str, Path]:
     """The corpora under `root` (files down to `max_depth` folders deep), each with its folder: the deepest one
-    that holds all of that corpus's files in its usual layout (RAVDESS: the folder of the Actor_NN folders). A
+    that holds all of that corpus's files in its usual layout (RAVDESS: the folder of the Actor_NN folders;
+    FOLDERS_CORPUS: the folder of the emotion-named folders, for files no convention names). A
     Kaggle input folder with several corpora attached gives several, mounted as /kaggle/input/<slug>/ or as
     /kaggle/input/datasets/<owner>/<slug>/ (where the second copy of TESS's clips lies 6 folders down); files of no
     known corpus are passed over."""
@@ -266,11 +275,17 @@ def find_corpora(root: str | Path, max_depth: int = 8) -> dict[str, Path]:
     for path in _audio_files(Path(root), max_depth):
         try:
             corpus = CORPORA[parse_clip(path).corpus]
+            name = corpus.name
+            folder = path.parents[corpus.depth - 1]
         except ValueError:
-            continue
-        folders.setdefault(corpus.name, set()).add(path.parents[corpus.depth - 1])
-        beside.setdefault(corpus.name, set()).add(path.parent)
-        counts[corpus.name] = counts.get(corpus.name, 0) + 1
+            label = label_folder(path, Path(root))
+            if label is None:
+                continue
+            name = FOLDERS_CORPUS
+            folder = label.parent  # emotion-named folders: the folder that holds them
+        folders.setdefault(name, set()).add(folder)
+        beside.setdefault(name, set()).add(path.parent)
+        counts[name] = counts.get(name, 0) + 1
     found = {name: Path(os.path.commonpath(sorted(paths))) for name, paths in sorted(folders.items())}
     return {name: folder for name, folder in found.items() if not _strays_in(name, beside, counts)}
 
@@ -285,3 +300,21 @@ def _strays_in(name: str, beside: dict[str, set[Path]], counts: dict[str, int]) 
 def _audio_files(root: Path, max_depth: int):
     """Audio files at most `max_depth` folders below `root` (links to folders followed, never in a loop)."""
     return [path for path in walk_files(root, max_depth) if path.suffix.lower() in AUDIO_SUFFIXES]
+
+
+def label_folder(path: Path, top: Path | None = None) -> Path | None:
+    """The folder that names the emotion of the file at `path`, below `top`: its own folder where that one's name,
+    or a sibling folder's, is an emotion's (so Boredom/ or female_angry/ beside Angry/ holds a label too), else the
+    nearest folder above whose name is an emotion's; None where there is none."""
+    folders = [folder for folder in path.parents if top is None or top in folder.parents]
+    if folders and (is_emotion_name(folders[0].name) or any(map(is_emotion_name, _folders_beside(folders[0])))):
+        return folders[0]
+    return next((folder for folder in folders[1:] if is_emotion_name(folder.name)), None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _folders_beside(folder: Path) -> tuple[str, ...]:
+    try:
+        return tuple(entry.name for entry in os.scandir(folder.parent) if entry.is_dir() and entry.name != folder.name)
+    except OSError:
+        return ()

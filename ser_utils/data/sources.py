@@ -18,6 +18,7 @@ from ser_utils.config import EMOTIONS, named_corpora
 from ser_utils.data.audio import audio_info
 from ser_utils.data.corpora import (
     CORPORA,
+    FOLDERS_CORPUS,
     MANIFEST_CORPUS,
     REQUIRED_MANIFEST_COLUMNS,
     clip_tables,
@@ -26,12 +27,19 @@ from ser_utils.data.corpora import (
     scan_corpus,
     unusable,
 )
+from ser_utils.data.folders import check_speaker_pattern, scan_folders
+from ser_utils.data.labels import canonical_label
 from ser_utils.data.verify import verify_corpus
 from ser_utils.errors import CorpusError, command_line
 
+SPEAKER_PATTERN_HELP = (
+    "emotion-named folders: a regular expression with a group named speaker (optionally gender), matched against "
+    "each file's name without its suffix, e.g. '^(?P<speaker>[^_]+)_'; without it only the random split runs"
+)
 BUNDLED_SAMPLE = Path(__file__).resolve().parent / "ravdess-sample"
 DATA_HELP = (
-    "corpus folders or CSV manifests, searched a few levels deep for RAVDESS, CREMA-D, TESS, SAVEE and EmoDB "
+    "corpus folders or CSV manifests, searched a few levels deep for RAVDESS, CREMA-D, TESS, SAVEE, EmoDB and "
+    "emotion-named folders "
     "(default: RAVDESS_DIR, Kaggle input, the bundled sample)"
 )
 CORPORA_HELP = "which corpora, e.g. ravdess,tess (default: all in --data, else RAVDESS)"
@@ -53,6 +61,7 @@ def add_data_options(parser, corpora: bool = True) -> None:
     parser.add_argument("--data", nargs="+", action=_DataFolders, help=DATA_HELP)
     if corpora:
         parser.add_argument("--corpora", help=CORPORA_HELP)
+        parser.add_argument("--speaker-pattern", help=SPEAKER_PATTERN_HELP)
 
 
 # Kaggle mounts attached datasets here; SER_KAGGLE_INPUT points elsewhere (tests, a Kaggle-like folder of your own).
@@ -66,7 +75,8 @@ class DataSource:
 
     path: Path
     origin: str
-    corpus: str = "ravdess"  # a name of CORPORA, or MANIFEST_CORPUS for a CSV manifest
+    corpus: str = "ravdess"  # a name of CORPORA, MANIFEST_CORPUS for a CSV manifest, FOLDERS_CORPUS
+    speaker_pattern: str | None = None  # FOLDERS_CORPUS: what finds the speaker in a file's name
 
     def __str__(self) -> str:
         what = "" if self.corpus == "ravdess" else f"{self.corpus}: "
@@ -162,14 +172,16 @@ def _elsewhere(name: str, kaggle) -> DataSource:
     )
 
 
-def resolve_sources(data=None, corpora: str | None = "") -> DataSources:
+def resolve_sources(data=None, corpora: str | None = "", speaker_pattern: str | None = None) -> DataSources:
     """The corpora to use, each with its folder (a CSV manifest with its file).
 
     `data`: one or several folders or CSV manifests (a list, or one string separated by commas); each folder is
     searched a few levels deep for every known corpus. `corpora` ("ravdess,tess"; "" for all) picks among them.
     A corpus named but not in `data` comes from its environment variable (RAVDESS_DIR, TESS_DIR, ...), else
     /kaggle/input; RAVDESS last from the bundled sample. Without `data` and `corpora`: RAVDESS alone, found so.
+    `speaker_pattern` finds the speakers of emotion-named folders (ser_utils.data.folders).
     """
+    check_speaker_pattern(speaker_pattern)
     names = corpus_names(corpora)
     paths = _given_paths(data)
     # /kaggle/input is searched (8 folders deep) once, and only when a corpus is looked for there.
@@ -177,7 +189,10 @@ def resolve_sources(data=None, corpora: str | None = "") -> DataSources:
     if not paths:
         return DataSources(_elsewhere(name, kaggle) for name in names or ["ravdess"])
     found = _found_in(paths, "parameter data_dir")
-    chosen = [s for s in found if not names or s.corpus in (*names, MANIFEST_CORPUS)]
+    chosen = [s for s in found if not names or s.corpus in (*names, MANIFEST_CORPUS, FOLDERS_CORPUS)]
+    if speaker_pattern and not any(s.corpus == FOLDERS_CORPUS for s in chosen):
+        raise CorpusError(f"--speaker-pattern: {data} holds no emotion-named folders, whose speakers it would find")
+    chosen = [dataclasses.replace(s, speaker_pattern=speaker_pattern or None) for s in chosen]
     have = {s.corpus for s in chosen}
     return DataSources(chosen + [_elsewhere(name, kaggle) for name in names if name not in have])
 
@@ -195,13 +210,13 @@ def scan_manifest(csv_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     if missing:
         needed = ", ".join(REQUIRED_MANIFEST_COLUMNS)
         raise CorpusError(f"{csv_path}: a manifest needs the columns {needed}; {missing} missing")
-    names = {emotion.lower(): emotion for emotion in EMOTIONS}
     rows = []
     skipped = []
     listed = {}
     for line, row in enumerate(table.to_dict("records"), start=2):  # line 1 is the header
         path = csv_path.parent / row["path"]
-        emotion = names.get(row["emotion"].strip().lower())
+        emotion = canonical_label(row["emotion"])
+        emotion = emotion if emotion in EMOTIONS else None
         reason = unusable(path) or ("" if emotion else f"emotion {row['emotion']!r} is not one of {list(EMOTIONS)}")
         same = listed.get(os.path.realpath(path))
         if not reason and same:
@@ -232,6 +247,8 @@ def scan_source(source: DataSource) -> tuple[pd.DataFrame, pd.DataFrame]:
     the corpus's own label) and, for RAVDESS, its actor, intensity, statement and repetition as well."""
     if source.corpus == MANIFEST_CORPUS:
         return scan_manifest(source.path)
+    if source.corpus == FOLDERS_CORPUS:
+        return scan_folders(source.path, source.speaker_pattern)
     return scan_corpus(source.path, source.corpus)
 
 

@@ -185,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     if both := sorted(set(named_corpora(args.corpora)) & set(test_corpora)):
         parser.error(f"{', '.join(both)} is in both --corpora and --test-corpora: a corpus that tests never trains")
     corpora = wanted_corpora(args.corpora, args.test_corpora)
-    source, manifest = prepared_manifest(args.data, corpora=corpora, whole_s=args.whole)
+    source, manifest = prepared_manifest(
+        args.data, corpora=corpora, whole_s=args.whole, speaker_pattern=args.speaker_pattern
+    )
     features = mfcc_matrix(manifest)
     predictions = {}
     per_fold = evaluate_protocols(

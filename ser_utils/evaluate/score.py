@@ -1,4 +1,5 @@
-"""Scoring a trained model on any labelled folder: the corpus is recognised from its file names.
+"""Scoring a trained model on any labelled folder: the corpus is recognised from its file names (or, for names no
+convention knows, the emotion from the folder each file is in: Angry/, happy/ ...).
 
     ser-evaluate --model outputs/model /path/to/TESS [--corpus tess] [--output-dir DIR]
 
@@ -29,7 +30,8 @@ import pandas as pd
 
 from ser_utils.bounds import check_setting, option_type
 from ser_utils.data.audio import Window
-from ser_utils.data.corpora import CORPORA, parse_clip
+from ser_utils.data.corpora import CORPORA, label_folder, parse_clip, window_for
+from ser_utils.data.folders import folder_clip
 from ser_utils.errors import CorpusError, command_line
 from ser_utils.evaluate.plots import plot_confusion_matrix, save_figure
 from ser_utils.files import claim_folder, outputs_dir, writing
@@ -70,14 +72,19 @@ class Evaluation:
 
 
 def _labelled(paths, corpus: str | None) -> pd.DataFrame:
-    """One row per file: path, corpus, speaker, true emotion (None: no counterpart), error for unknown names."""
+    """One row per file: path, corpus, speaker, true emotion (None: no counterpart), error for unknown names. A
+    file no convention names, in a folder named by an emotion, has that emotion (its corpus: the folder above)."""
     rows = []
     for path in expand_paths(paths):
         try:
             clip = parse_clip(path, corpus)
-            rows.append({"path": path, "corpus": clip.corpus, "speaker": clip.speaker, "emotion": clip.emotion})
         except ValueError as error:
-            rows.append({"path": path, "error": str(error).splitlines()[0]})
+            folder = label_folder(Path(path))  # emotion-named folders: the label is the folder's name
+            if corpus or folder is None:
+                rows.append({"path": path, "error": str(error).splitlines()[0]})
+                continue
+            clip = folder_clip(Path(path), None, folder.parent.name, None)
+        rows.append({"path": path, "corpus": clip.corpus, "speaker": clip.speaker, "emotion": clip.emotion})
     return pd.DataFrame(rows, columns=["path", "corpus", "speaker", "emotion", "error"])
 
 
@@ -88,7 +95,7 @@ def _predict_by_corpus(files: pd.DataFrame, predictor: Predictor, batch_size: in
     for name, group in files.groupby("corpus", sort=False):
         cut = copy.copy(predictor)
         window = predictor.window
-        offset = 0.0 if window.whole else CORPORA[name].window.offset_s
+        offset = 0.0 if window.whole else window_for(name).offset_s
         cut.window = Window(window.sample_rate, offset, window.duration_s, window.whole)
         tables.append(predict_table(group["path"].tolist(), batch_size=batch_size, progress=progress, predictor=cut))
     return pd.concat(tables) if tables else pd.DataFrame(columns=["path", "label", "probability", "error"])

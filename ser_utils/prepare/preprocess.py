@@ -165,6 +165,7 @@ def prepare_corpus(
     summary: bool = True,
     corpus: str = "ravdess",
     whole_s: float | None = None,
+    speaker_pattern: str | None = None,
 ) -> pd.DataFrame:
     """Preprocess every clip of `corpus` (a CSV manifest's file for MANIFEST_CORPUS) under `source_dir` into
     `out_dir`/<Emotion>/<name>.wav, each cut with its corpus's window (with `whole_s`, kept whole from 0 s up to
@@ -182,7 +183,7 @@ def prepare_corpus(
     if whole_s is not None:
         check_setting("max_duration_s", whole_s, "prepare_corpus whole_s")
     out_dir = Path(out_dir)
-    source = DataSource(Path(source_dir), "", corpus)
+    source = DataSource(Path(source_dir), "", corpus, speaker_pattern)
     clips, skipped = scan_source(source)
     csv = source.path.is_file()  # a CSV manifest: it and the clips it lists must lie outside the output folder
     check_apart(out_dir, folders=[] if csv else [source.path], files=[source.path, *clips["path"]] if csv else [])
@@ -257,19 +258,25 @@ def left_out(prepared_dir: str | os.PathLike) -> int:
     return int(skipped["reason"].astype(str).str.startswith("left out").sum())
 
 
-def prepared_manifest(data_dir=None, progress: bool = True, corpora: str | None = "", whole_s: float | None = None):
+def prepared_manifest(
+    data_dir=None,
+    progress: bool = True,
+    corpora: str | None = "",
+    whole_s: float | None = None,
+    speaker_pattern: str | None = None,
+):
     """Find the corpora (see resolve_sources: `data_dir` is one folder or CSV, or several), preprocess each (finished
     clips are kept; with `whole_s`, whole utterances up to that many seconds) and read their manifests into one.
 
     Returns (the DataSources, manifest with absolute paths). The manifest's attrs["left_out"] counts, by corpus,
     the clips of emotions with no counterpart that were left out.
     """
-    sources = resolve_sources(data_dir, corpora)
+    sources = resolve_sources(data_dir, corpora, speaker_pattern)
     manifests = []
     dropped = {}
     for source in sources:
         prepared_dir = prepared_dir_for(source, whole_s)
-        prepare_corpus(source.path, prepared_dir, progress, progress, source.corpus, whole_s)
+        prepare_corpus(source.path, prepared_dir, progress, progress, source.corpus, whole_s, source.speaker_pattern)
         manifests.append(read_manifest(prepared_dir))
         dropped[source.corpus] = dropped.get(source.corpus, 0) + left_out(prepared_dir)
     manifest = pd.concat(manifests, ignore_index=True) if len(manifests) > 1 else manifests[0]
@@ -289,10 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     add_window_options(parser)
     options = parser.parse_args(argv)
     options.whole = whole_seconds(options)
-    sources = resolve_sources(options.data, options.corpora)
+    sources = resolve_sources(options.data, options.corpora, options.speaker_pattern)
     if options.out and len(sources) > 1:
         raise CorpusError(f"--out names one folder, but {len(sources)} corpora were found: {sources}; leave it out")
     for source in sources:
         out = options.out or prepared_dir_for(source, options.whole)
-        prepare_corpus(source.path, out, not options.no_progress, True, source.corpus, options.whole)
+        progress = not options.no_progress
+        prepare_corpus(source.path, out, progress, True, source.corpus, options.whole, source.speaker_pattern)
     return 0

@@ -42,6 +42,7 @@ from ser_utils.config import (
     Profile,
     named_corpora,
 )
+from ser_utils.data.corpora import NO_SPEAKER
 from ser_utils.errors import CorpusError, ProfileError
 from ser_utils.prepare.audit import SEEN
 from ser_utils.prepare.preprocess import prepared_manifest
@@ -174,6 +175,19 @@ def emobox_parts(manifest: pd.DataFrame, fold: int, seed: int = SEED, validation
     return split
 
 
+def check_speakers_known(manifest: pd.DataFrame, protocol: str) -> None:
+    """ProfileError, in one line, where clips of emotion-named folders have no speaker and `protocol` splits by
+    speaker: it names the two ways to give them one."""
+    unknown = manifest["speaker"].astype(str).str.endswith(f":{NO_SPEAKER}")
+    if unknown.any():
+        corpora = ", ".join(sorted(manifest.loc[unknown, "corpus"].astype(str).unique()))
+        raise ProfileError(
+            f"protocol {protocol} splits by speaker, but {int(unknown.sum())} clips of {corpora} have none: give "
+            "--speaker-pattern (a regular expression with a group named speaker, e.g. '^(?P<speaker>[^_]+)_'), or "
+            "a CSV manifest with a speaker column; the random split (speaker-dependent) needs neither"
+        )
+
+
 def assign_parts(
     manifest: pd.DataFrame,
     protocol: str = "random",
@@ -188,6 +202,8 @@ def assign_parts(
     validation part: see emobox_parts). The numbers are checked as the profile's fields are (ser_utils.bounds)."""
     for name, value in (("test_size", test_size), ("seed", seed), ("fold", fold), ("n_folds", n_folds)):
         check_setting(name, value, "assign_parts")
+    if protocol != "random":
+        check_speakers_known(manifest, protocol)
     if protocol == "random":
         split = random_parts(manifest, test_size, seed)
     elif protocol == "actor_holdout":
@@ -280,7 +296,7 @@ def parted_manifest(profile: Profile, data_dir=None, progress: bool = True):
     Returns (data sources, manifest with a "part" column).
     """
     corpora = wanted_corpora(profile.corpora, profile.test_corpora)
-    sources, manifest = prepared_manifest(data_dir, progress, corpora, profile.whole_s)
+    sources, manifest = prepared_manifest(data_dir, progress, corpora, profile.whole_s, profile.speaker_pattern or None)
     split = assign_parts(
         manifest,
         profile.protocol,

@@ -17,7 +17,7 @@ import re
 import shutil
 from pathlib import Path
 
-from ser_utils.config import with_mode
+from ser_utils.config import PROFILE_FIELDS, with_mode
 from ser_utils.errors import RecordError, TrainingError
 from ser_utils.files import writing
 
@@ -123,10 +123,12 @@ def check_resumable(run_dir: str | os.PathLike, profile, manifest) -> bool:
         )
     now = _start(profile, manifest)
     started["profile"] = with_mode(started["profile"], str(path), say=False)  # a run started before `mode`
+    # A field added since the run started is read as its default there (speaker_pattern, before folders).
+    before = {key: started["profile"].get(key, field.default) for key, field in PROFILE_FIELDS.items()}
     differs = [
-        f"{key} {started['profile'].get(key)!r} (now {value!r})"
+        f"{key} {before.get(key)!r} (now {value!r})"
         for key, value in now["profile"].items()
-        if started["profile"].get(key) != value
+        if before.get(key) != value
     ]
     if started.get("split") != now["split"]:
         differs.append(
