@@ -118,6 +118,12 @@ class Profile:
         "or frozen (only the head; the encoder runs as at inference: EmoBox, SUPERB)",
         MODES,
     )
+    labels: str = _field(
+        "",
+        "the model's labels, in its order, e.g. anger,happiness,neutral,sadness (any spelling; clips of others are "
+        "left out); default: the training data's, the 8 emotions where all of them are among those",
+    )
+    label_map: str = _field("", "classes merged before anything else sees them, e.g. excited=happy,frustrated=anger")
     speaker_pattern: str = _field(
         "",
         "emotion-named folders: a regular expression with a group named speaker (optionally gender), matched "

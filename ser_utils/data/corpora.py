@@ -1,8 +1,8 @@
 """The emotional speech corpora by their file-naming conventions: RAVDESS, CREMA-D, TESS, SAVEE and EmoDB.
 
 Each corpus says, from a file's path alone, who speaks (a speaker id qualified by the corpus, so that speakers of
-two corpora never merge), which of the project's 8 emotions the clip shows (None for an emotion with no
-counterpart, such as EmoDB's boredom, which is left out), and the corpus's own label. Each has a default window:
+two corpora never merge), which emotion the clip shows (its canonical name, ser_utils.data.labels: one of the 8
+of RAVDESS, or another such as EmoDB's boredom), and the corpus's own label. Each has a default window:
 RAVDESS's 0.6 s offset skips its lead-in silence; the other corpora start at 0 s, since many of their clips
 (TESS's most of all) are short, and clips shorter than the window are padded.
 
@@ -12,10 +12,10 @@ RAVDESS's 0.6 s offset skips its lead-in silence; the other corpora start at 0 s
 | CREMA-D | AudioWAV/1001_DFA_ANG_XX.wav | actor 1001-1091 | ANG DIS FEA HAP NEU SAD |
 | TESS | OAF_angry/OAF_back_angry.wav | OAF, YAF (female) | angry disgust fear happy neutral ps sad |
 | SAVEE | ALL/DC_a01.wav | DC JE JK KL (male) | a d f h n sa su |
-| EmoDB | wav/03a01Fa.wav | 03 08 09 10 11 12 13 14 15 16 | W L E A F T N (L, boredom, left out) |
+| EmoDB | wav/03a01Fa.wav | 03 08 09 10 11 12 13 14 15 16 | W L E A F T N (L: boredom) |
 
 Any other corpus comes as a CSV manifest with columns path (relative to the CSV's folder, or absolute), emotion
-(one of the 8), speaker, and optionally corpus (default: the CSV's name) and gender; or as emotion-named folders
+(any label), speaker, and optionally corpus (default: the CSV's name) and gender; or as emotion-named folders
 (Angry/, happy/, Sad/ ..., at any depth, in any spelling ser_utils.data.labels knows): each file's emotion is its
 folder's name, its speaker what --speaker-pattern finds in its name (without one, no speaker: only the random split
 runs). A file whose name follows one of the conventions above is read by that convention.
@@ -33,7 +33,7 @@ import pandas as pd
 
 from ser_utils.config import DURATION_S, EMOTIONS, SAMPLE_RATE
 from ser_utils.data.audio import AUDIO_SUFFIXES, CLIP_SUFFIXES, Window, not_a_file
-from ser_utils.data.labels import is_emotion_name
+from ser_utils.data.labels import canonical_label, is_emotion_name, ordered_labels
 from ser_utils.data.ravdess import EXPECTED_NAME, parse_name
 from ser_utils.errors import CorpusError
 from ser_utils.files import walk_files
@@ -45,19 +45,19 @@ class CorpusClip:
 
     corpus: str
     speaker: str  # "<corpus>:<its own speaker id>", e.g. "crema-d:1001"
-    emotion: str | None  # one of the project's EMOTIONS, or None: no counterpart, left out
+    emotion: str | None  # its canonical name (ser_utils.data.labels), or None: no label, left out
     label: str  # the corpus's own emotion label, e.g. "ANG", "ps", "L"
     gender: str | None  # "male", "female", or None where the name does not say
 
 
 @dataclasses.dataclass(frozen=True)
 class Corpus:
-    """A corpus: its name, its file-naming convention, its labels mapped onto EMOTIONS, and its default window."""
+    """A corpus: its name, its file-naming convention, its labels with their canonical names, and its window."""
 
     name: str
     convention: str  # an example file name, with the parts it carries
     pattern: re.Pattern | None  # matched against the file name's stem (None: RAVDESS, parsed by ser_utils.data.ravdess)
-    labels: dict[str, str | None]  # the corpus's label -> one of EMOTIONS, or None (left out)
+    labels: dict[str, str | None]  # the corpus's label -> its canonical name (ser_utils.data.labels)
     window: Window
     genders: dict[str, str]  # the corpus's speaker id -> gender, where it is known
     depth: int = 1  # how far above a file its corpus folder is in the usual download (RAVDESS: Actor_NN/file, 2)
@@ -81,10 +81,10 @@ class Corpus:
 
 
 def _labels(pairs: str) -> dict[str, str | None]:
-    """ "ANG=Anger DIS=Disgust L=-" -> {"ANG": "Anger", "DIS": "Disgust", "L": None}."""
+    """ "ANG=Anger DIS=Disgust L=Boredom" -> {"ANG": "Anger", "DIS": "Disgust", "L": "Boredom"}."""
     mapping = dict(pair.split("=") for pair in pairs.split())
-    assert all(value in (*EMOTIONS, "-") for value in mapping.values()), mapping
-    return {key: None if value == "-" else value for key, value in mapping.items()}
+    assert all(canonical_label(value) == value for value in mapping.values()), mapping
+    return mapping
 
 
 FROM_START = Window(SAMPLE_RATE, 0.0, DURATION_S)  # the other corpora: 2.5 s from the start
@@ -132,7 +132,7 @@ CORPORA: dict[str, Corpus] = {
             "emodb",
             "03a01Fa.wav: speaker (03, 08-16), text, emotion (W, L, E, A, F, T, N), version",
             re.compile(r"^(?P<speaker>03|08|09|10|11|12|13|14|15|16)(?P<text>[ab]\d\d)(?P<label>[WLEAFTN])(?P<version>[a-z])$"),
-            _labels("W=Anger L=- E=Disgust A=Fear F=Happy T=Sad N=Neutral"),
+            _labels("W=Anger L=Boredom E=Disgust A=Fear F=Happy T=Sad N=Neutral"),
             FROM_START,
             {s: "male" for s in ("03", "10", "11", "12", "15")} | {s: "female" for s in ("08", "09", "13", "14", "16")},
         ),
@@ -190,7 +190,7 @@ def clip_tables(rows: list[dict], skipped: list[dict], where, corpus: str = "") 
             f"these conventions are known:\n{conventions()}"
         )
     clips = pd.DataFrame(rows, columns=CLIP_COLUMNS + (RAVDESS_COLUMNS if corpus == "ravdess" else []))
-    clips["emotion"] = pd.Categorical(clips["emotion"], categories=EMOTIONS)
+    clips["emotion"] = pd.Categorical(clips["emotion"], categories=ordered_labels(clips["emotion"].dropna()))
     clips = clips.sort_values(["speaker", "file"], kind="stable").reset_index(drop=True)
     return clips, pd.DataFrame(skipped, columns=["path", "reason"])
 
@@ -198,8 +198,7 @@ def clip_tables(rows: list[dict], skipped: list[dict], where, corpus: str = "") 
 def scan_corpus(root: str | Path, corpus: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Sort the files under `root` (any depth) into clips of `corpus` and files to skip. Returns (clips with columns
     CLIP_COLUMNS, and for RAVDESS its actor, intensity, statement and repetition, sorted by speaker and name;
-    skipped: path and reason). An emotion with no counterpart among the 8 is skipped with a reason that says so
-    ("left out"), and so is a RAVDESS clip outside its actor's folder; the same clip twice (Kaggle's RAVDESS and
+    skipped: path and reason). A RAVDESS clip outside its actor's folder; the same clip twice (Kaggle's RAVDESS and
     TESS hold two copies) is kept once. CorpusError when no clip is left."""
     root = Path(root)
     rows = []
@@ -229,7 +228,7 @@ def scan_corpus(root: str | Path, corpus: str) -> tuple[pd.DataFrame, pd.DataFra
 def _not_kept(clip: CorpusClip, path: Path, seen: dict) -> str:
     """Why a clip that follows its corpus's convention is not kept ("" when it is)."""
     if clip.emotion is None:
-        return f"left out: {clip.corpus}'s {clip.label} has no counterpart among the 8 emotions"
+        return f"left out: {clip.corpus}'s {clip.label} has no emotion"
     actor = clip.speaker.removeprefix("ravdess:")
     if clip.corpus == "ravdess" and path.parent.name != f"Actor_{actor}":
         return f"actor {actor} in the name but in folder {path.parent.name}"

@@ -2,8 +2,8 @@
 (ser_utils.data.labels). Each file's emotion is its folder's name; its speaker, what --speaker-pattern (a regular
 expression with a group named speaker, and optionally one named gender) finds in its name without the suffix.
 Without a pattern the clips have no speaker (NO_SPEAKER), and only the random split, speaker-dependent, runs.
-A label outside the 8 emotions is listed as left out, by name; a file named by a known corpus's convention is
-read as that corpus.
+Every label is kept, the 8 emotions' and any other (boredom, female_angry), each under its canonical name; a file
+named by a known corpus's convention is read as that corpus.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ser_utils.config import EMOTIONS
 from ser_utils.data.audio import AUDIO_SUFFIXES
 from ser_utils.data.corpora import NO_SPEAKER, CorpusClip, clip_tables, label_folder, parse_clip, unusable
 from ser_utils.data.labels import canonical_label
@@ -56,12 +55,12 @@ def folder_clip(path: Path, top: Path | None, corpus: str, pattern: re.Pattern |
             raise ValueError(f"--speaker-pattern {pattern.pattern!r} finds no speaker in the file's name")
         speaker = found["speaker"]
         gender = GENDERS.get(str(found.groupdict().get("gender") or "").casefold())
-    return CorpusClip(corpus, f"{corpus}:{speaker}", label if label in EMOTIONS else None, folder.name, gender)
+    return CorpusClip(corpus, f"{corpus}:{speaker}", label, folder.name, gender)
 
 
 def scan_folders(root: str | Path, speaker_pattern: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """scan_corpus for emotion-named folders under `root` (their corpus: the folder's name). A label outside the 8
-    emotions is listed as left out, with its name; a file named by a known corpus's convention is that corpus's."""
+    """scan_corpus for emotion-named folders under `root` (their corpus: the folder's name); a file named by a
+    known corpus's convention is that corpus's."""
     root = Path(root)
     pattern = check_speaker_pattern(speaker_pattern)
     rows = []
@@ -81,8 +80,6 @@ def scan_folders(root: str | Path, speaker_pattern: str | None = None) -> tuple[
                     clip = folder_clip(path, root, root.name, pattern)
                 except ValueError as error:
                     reason = str(error)
-        if clip is not None and clip.emotion is None:
-            reason = f"left out: label {clip.label!r} ({canonical_label(clip.label)}) is not one of the 8 emotions"
         if reason:
             skipped.append({"path": str(path), "reason": reason})
             continue

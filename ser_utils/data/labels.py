@@ -63,3 +63,10 @@ def mapped_label(label: str, label_map: dict[str, str]) -> str:
     """`label`'s canonical name, merged by `label_map` where it names it."""
     name = canonical_label(label)
     return label_map.get(name, name)
+
+
+def ordered_labels(names) -> list[str]:
+    """`names` once each, in the order models and tables use: the 8 emotions' order first, then the others by
+    name."""
+    names = {str(name) for name in names}
+    return [name for name in EMOTIONS if name in names] + sorted(names - set(EMOTIONS))

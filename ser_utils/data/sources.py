@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ser_utils.config import EMOTIONS, named_corpora
+from ser_utils.config import named_corpora
 from ser_utils.data.audio import audio_info
 from ser_utils.data.corpora import (
     CORPORA,
@@ -28,7 +28,7 @@ from ser_utils.data.corpora import (
     unusable,
 )
 from ser_utils.data.folders import check_speaker_pattern, scan_folders
-from ser_utils.data.labels import canonical_label
+from ser_utils.data.labels import canonical_label, ordered_labels
 from ser_utils.data.verify import verify_corpus
 from ser_utils.errors import CorpusError, command_line
 
@@ -199,7 +199,8 @@ def resolve_sources(data=None, corpora: str | None = "", speaker_pattern: str | 
 
 def scan_manifest(csv_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The clips a CSV manifest lists (its columns: ser_utils.data.corpora's docstring), as scan_corpus gives them; rows
-    whose file is missing or whose emotion is not one of the 8 are skipped with the reason. CorpusError for a CSV
+    whose file is missing or whose emotion is empty are skipped with the reason (any label is an emotion: its
+    canonical name, ser_utils.data.labels). CorpusError for a CSV
     without the required columns, or with no usable row."""
     csv_path = Path(csv_path)
     try:
@@ -216,8 +217,7 @@ def scan_manifest(csv_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     for line, row in enumerate(table.to_dict("records"), start=2):  # line 1 is the header
         path = csv_path.parent / row["path"]
         emotion = canonical_label(row["emotion"])
-        emotion = emotion if emotion in EMOTIONS else None
-        reason = unusable(path) or ("" if emotion else f"emotion {row['emotion']!r} is not one of {list(EMOTIONS)}")
+        reason = unusable(path) or ("" if emotion else "no emotion in its row")
         same = listed.get(os.path.realpath(path))
         if not reason and same:
             reason = f"listed twice in {csv_path.name}: kept once, from line {same}"
@@ -267,7 +267,8 @@ def example_per_emotion(clips: pd.DataFrame) -> dict[str, str]:
     lowest-numbered actor's first strong take, normal for Neutral)."""
     order = ["speaker", "intensity", "file"] if "intensity" in clips else ["speaker", "file"]
     ordered = clips.sort_values(order, ascending=[o != "intensity" for o in order], na_position="last")
-    return {e: ordered.loc[ordered["emotion"] == e, "path"].iloc[0] for e in EMOTIONS if (clips["emotion"] == e).any()}
+    labels = ordered_labels(clips["emotion"].dropna())
+    return {e: ordered.loc[ordered["emotion"] == e, "path"].iloc[0] for e in labels}
 
 
 @command_line()

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ser_utils.config import EMOTIONS
+from ser_utils.data.labels import ordered_labels
 from ser_utils.errors import CorpusError, NotFoundError, ProfileError, command_line
 from ser_utils.evaluate.kfold import same_experiment
 from ser_utils.files import check_not_theirs, check_output_file, outputs_dir, writing
@@ -150,7 +150,7 @@ def over_folds(pairs: list[tuple[Split, Split]]) -> dict | None:
     differences = []
     shares = []
     for a, b in pairs:
-        classes = [name for name in EMOTIONS if name in set(a.table["emotion"])]
+        classes = ordered_labels(set(a.table["emotion"].dropna().astype(str)))
         ua = [evaluation_metrics(s.table["emotion"].astype(str), s.table["predicted"], classes)["UA"] for s in (a, b)]
         folds.append(a.clips)
         differences.append(ua[0] - ua[1])
@@ -182,7 +182,7 @@ def compare(first, second) -> tuple[pd.DataFrame, str]:
         theirs = b.table.set_index(b.table["source"].astype(str))["predicted"]
         merged.append(a.table.assign(other=a.table["source"].astype(str).map(theirs).to_numpy()))
     clips = pd.concat(merged, ignore_index=True)
-    classes = [name for name in EMOTIONS if name in set(clips["emotion"])]
+    classes = ordered_labels(set(clips["emotion"].dropna().astype(str)))
     speakers = clips["speaker"].astype(str)
     result = paired_comparison(clips["emotion"], clips["predicted"], clips["other"], speakers, classes)
     rows = []

@@ -16,6 +16,7 @@ import pandas as pd
 from ser_utils.bounds import option_type
 from ser_utils.config import (
     EMOBOX_FOLDS,
+    EMOTIONS,
     FOLD_PROTOCOLS,
     PROTOCOLS,
     SEED,
@@ -117,7 +118,8 @@ def kfold_summary(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     predictions = pd.concat(read_predictions(Path(run["run_dir"]) / PREDICTIONS_FILE) for run in runs)
     if "scored" in predictions:  # rows of emotions the runs were not scored on are left out
         predictions = predictions[predictions["scored"]]
-    confusion = emotion_confusion_matrix(predictions["emotion"], predictions["predicted"])
+    labels = list(runs[0].get("labels", EMOTIONS))  # the runs' models' (one experiment: the same for all)
+    confusion = emotion_confusion_matrix(predictions["emotion"], predictions["predicted"], labels)
     return per_fold, confusion, group_table(predictions)
 
 
@@ -180,7 +182,8 @@ def write_kfold_report(
         with writing(out / name) as tmp:
             table.to_csv(tmp, index=False)
     caption = kfold_caption(found)
-    save_figure(plot_fold_scores(per_fold, caption), out / "UA_per_fold.png")
+    classes = len(found[0].get("labels", EMOTIONS))
+    save_figure(plot_fold_scores(per_fold, caption, classes=classes), out / "UA_per_fold.png")
     save_figure(plot_confusion_matrix(summed, caption), out / "Conf_Mat_summed.png")
     print("written:", out)
     return per_fold

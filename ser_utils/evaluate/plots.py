@@ -116,12 +116,12 @@ def plot_per_epoch(history: pd.DataFrame, columns: dict[str, str], ylabel: str, 
     return figure, ax
 
 
-def plot_accuracy(history: pd.DataFrame, caption: str) -> plt.Figure:
-    """Validation accuracy per epoch (Acc.png)."""
+def plot_accuracy(history: pd.DataFrame, caption: str, classes: int = len(EMOTIONS)) -> plt.Figure:
+    """Validation accuracy per epoch (Acc.png), beside chance: 1 in `classes` (the model's labels)."""
     figure, ax = plot_per_epoch(
         history, {"Accuracy": "validation accuracy"}, "accuracy", "Validation accuracy per epoch", caption
     )
-    ax.axhline(1 / len(EMOTIONS), color="grey", linestyle=":", label="chance (1/8)")
+    ax.axhline(1 / classes, color="grey", linestyle=":", label=f"chance (1/{classes})")
     ax.set_ylim(0, 1)
     ax.legend()
     return figure
@@ -144,7 +144,9 @@ def plot_confusion_matrix(matrix: pd.DataFrame, caption: str) -> plt.Figure:
     return figure
 
 
-def plot_fold_scores(per_fold: pd.DataFrame, caption: str, metric: str = "UA") -> plt.Figure:
+def plot_fold_scores(
+    per_fold: pd.DataFrame, caption: str, metric: str = "UA", classes: int = len(EMOTIONS)
+) -> plt.Figure:
     """Bar chart of one metric per fold, with the mean across folds."""
     figure, ax = plt.subplots(figsize=(9, 4))
     seeds = "seed" in per_fold and per_fold["seed"].nunique() > 1
@@ -154,7 +156,7 @@ def plot_fold_scores(per_fold: pd.DataFrame, caption: str, metric: str = "UA") -
     ]
     ax.bar(labels, per_fold[metric], color="tab:blue")
     ax.axhline(per_fold[metric].mean(), color="tab:red", linestyle="--", label=f"mean {per_fold[metric].mean():.1%}")
-    ax.axhline(1 / len(EMOTIONS), color="grey", linestyle=":", label="chance (1/8)")
+    ax.axhline(1 / classes, color="grey", linestyle=":", label=f"chance (1/{classes})")
     ax.set(xlabel="test actors", ylabel=f"{metric} on the test actors", ylim=(0, 1), title=f"{metric} per actor fold")
     ax.tick_params(axis="x", labelsize=8)
     ax.legend()

@@ -70,7 +70,7 @@ def data_label(run: dict) -> str:
 def classes_label(run: dict) -> str:
     """The emotions a run was scored on: "all 8", or their count and names (cross-corpus: those both sides have)."""
     classes = run.get("classes", list(EMOTIONS))
-    return "all 8" if len(classes) == len(EMOTIONS) else f"{len(classes)}: {' '.join(classes)}"
+    return "all 8" if list(classes) == list(EMOTIONS) else f"{len(classes)}: {' '.join(classes)}"
 
 
 def input_note(profile: dict) -> str:

@@ -3,17 +3,15 @@ convention knows, the emotion from the folder each file is in: Angry/, happy/ ..
 
     ser-evaluate --model outputs/model /path/to/TESS [--corpus tess] [--output-dir DIR]
 
-Each file is cut with its corpus's window (RAVDESS from 0.6 s in, the others from the start; the model's sample
-rate and window length) and predicted as by ser-predict. Only the emotions that both the model and the folder
-have are scored: a clip of an emotion the model does not know (or that has no counterpart among the 8, such as
-EmoDB's boredom) is left out, and the model's choice is its most probable emotion among the shared ones. WA, UA
-(mean recall over the shared emotions) and macro-F1 are over those, and the report names them, beside the emotions
-the model knows. A folder whose readable files share fewer than two emotions with the model is refused: with one,
-the restricted answer is forced and any score would be 100 %. Files that cannot be read, or whose names follow no
-corpus's convention, get error rows and are counted. Each file is also marked with what it was to the model (a clip
-it heard in training, another by a speaker it heard, a new speaker's; ser_utils.model.seen), and the summary says
-how many of each it scored.
-"""
+Each file is cut with its corpus's window (RAVDESS from 0.6 s in, the others from the start; the model's sample rate
+and window length) and predicted as by ser-predict. Only the emotions that both the model and the folder have are
+scored: a clip of an emotion the model does not know (EmoDB's boredom, for a model of the 8) is left out, and the
+model's choice is its most probable emotion among the shared ones. WA, UA (mean recall over the shared emotions) and
+macro-F1 are over those, and the report names them, beside the emotions the model knows. A folder whose readable
+files share fewer than two emotions with the model is refused: with one, the restricted answer is forced and any
+score would be 100 %. Files that cannot be read, or whose names follow no corpus's convention, get error rows and
+are counted. Each file is also marked with what it was to the model (a clip it heard in training, another by a
+speaker it heard, a new speaker's; ser_utils.model.seen), and the summary says how many of each it scored."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The model and its folder: a speech encoder's audio classifier (wav2vec2, HuBERT, WavLM, data2vec-audio, Whisper)
-with the 8 emotion labels in its config, and how much of it trains.
+"""The model: a speech encoder's audio classifier (wav2vec2, HuBERT, WavLM, data2vec-audio, Whisper) with its
+labels in its config (the 8 emotions, or a run's own), and how much of it trains.
 
 A model folder holds the weights as safetensors (no pickle), the config with the labels in their order, the
 feature extractor's settings and the audio window the model was trained on (ser_preprocessing.json)."""
@@ -22,14 +22,15 @@ from transformers import (
     Wav2Vec2FeatureExtractor,
 )
 
-from ser_utils.config import ENCODER_TYPES, ID2LABEL, LABEL2ID, SAMPLE_RATE, SEED
+from ser_utils.config import EMOTIONS, ENCODER_TYPES, SAMPLE_RATE, SEED
 from ser_utils.errors import ModelError, ProfileError
 from ser_utils.model.whisper import WHISPER, whisper_extractor
 
 
-def label_kwargs() -> dict:
-    """The label fields of every model here (passing num_labels too would clash with a pretraining config's map)."""
-    return {"id2label": dict(ID2LABEL), "label2id": dict(LABEL2ID)}
+def label_kwargs(labels=EMOTIONS) -> dict:
+    """The label fields of a model over `labels`, in order (passing num_labels too would clash with a pretraining
+    config's map)."""
+    return {"id2label": dict(enumerate(labels)), "label2id": {name: i for i, name in enumerate(labels)}}
 
 
 def new_feature_extractor(config=None):
@@ -74,12 +75,14 @@ def build_model(
     seed: int = SEED,
     attention: str = "sdpa",
     weighted_layer_sum: bool = False,
+    labels=EMOTIONS,
 ):
     """Return (model, feature_extractor).
 
     `model_name_or_path` is a hub id (e.g. "facebook/wav2vec2-base", "openai/whisper-base") or a local directory
     written by save_pretrained, of a wav2vec2, HuBERT, WavLM, data2vec-audio or Whisper encoder; a fresh 8-label
-    classification head is put on top, and the feature extractor comes from the checkpoint. When it is None, a
+    classification head over `labels` (the 8 emotions by default) is put on top, and the feature extractor comes
+    from the checkpoint. When it is None, a
     model built from `scratch_config` (config fields; `model_type` picks the family, wav2vec2 by default) is
     initialised at random. `seed` fixes every weight that is not loaded: the whole scratch model, or the new head.
     `attention` is "sdpa" (PyTorch's fused attention, where the family has it) or "eager"; `weighted_layer_sum`
@@ -87,7 +90,7 @@ def build_model(
     has them, never through code shipped with the model. Activation checkpointing is off whatever the checkpoint's
     config says (wav2vec2-base's switches it on): training switches it on when its profile asks.
     """
-    head = {**label_kwargs(), "use_weighted_layer_sum": weighted_layer_sum}
+    head = {**label_kwargs(labels), "use_weighted_layer_sum": weighted_layer_sum}
     transformers.set_seed(seed)
     if model_name_or_path is None:
         return _scratch_model(dict(scratch_config or {}), head, attention)

@@ -92,7 +92,7 @@ def _data_section(info: dict) -> list[str]:
         f"selection, {leakage['test_clips_with_seen_twin']} clips whose twin recording was seen, "
         f"{leakage['identical_audio_across_sides']} byte-identical to a seen clip, "
         f"{leakage['validation_actors_in_training']} validation speakers who also train.",
-        *([f"- Left out (no counterpart among the 8 emotions): {left_out}."] if left_out else []),
+        *([f"- Left out (no emotion): {left_out}."] if left_out else []),
     ]
 
 
@@ -164,7 +164,7 @@ def model_card(info: dict) -> str:
         "",
         f"# Speech emotion recognition: {info['model']}",
         "",
-        f"Classifies {_input(window)} into 8 emotions: {', '.join(info['labels'])}.",
+        f"Classifies {_input(window)} into {len(info['labels'])} emotions: {', '.join(info['labels'])}.",
         "",
         "## Model",
         f"- Encoder: {info.get('encoder', profile.get('model_name_or_path'))}, {pretrained}; how much trained: "
@@ -200,7 +200,7 @@ def model_card(info: dict) -> str:
         "",
         "## Limits",
         "- Acted speech in studio conditions; expect lower scores on spontaneous speech and other recordings.",
-        f"- Only the 8 emotions above; each prediction reads {_input(window, limits=True)}",
+        f"- Only the {len(info['labels'])} emotions above; each prediction reads {_input(window, limits=True)}",
         "- Scores under a random split have the same speakers on both sides and overstate what a new voice gets.",
         "",
         "## License",

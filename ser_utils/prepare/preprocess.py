@@ -250,7 +250,7 @@ def read_manifest(prepared_dir: str | os.PathLike) -> pd.DataFrame:
 
 
 def left_out(prepared_dir: str | os.PathLike) -> int:
-    """How many clips of emotions with no counterpart among the 8 (EmoDB's boredom) preprocessing left out."""
+    """How many clips preprocessing left out for having no emotion."""
     try:
         skipped = pd.read_csv(Path(prepared_dir) / SKIPPED_NAME)
     except (OSError, ValueError):

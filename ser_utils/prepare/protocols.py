@@ -43,6 +43,7 @@ from ser_utils.config import (
     named_corpora,
 )
 from ser_utils.data.corpora import NO_SPEAKER
+from ser_utils.data.labels import canonical_label, ordered_labels, parse_label_map
 from ser_utils.errors import CorpusError, ProfileError
 from ser_utils.prepare.audit import SEEN
 from ser_utils.prepare.preprocess import prepared_manifest
@@ -297,6 +298,7 @@ def parted_manifest(profile: Profile, data_dir=None, progress: bool = True):
     """
     corpora = wanted_corpora(profile.corpora, profile.test_corpora)
     sources, manifest = prepared_manifest(data_dir, progress, corpora, profile.whole_s, profile.speaker_pattern or None)
+    manifest = chosen_labels(manifest, profile.labels, profile.label_map)
     split = assign_parts(
         manifest,
         profile.protocol,
@@ -321,7 +323,40 @@ def scored_classes(manifest: pd.DataFrame) -> list[str]:
     """The emotions a split is scored on, in label order: those of its test part that its training part has too
     (under cross_corpus, the emotions both sides share; in-corpus, normally every test emotion)."""
     parts = [set(manifest.loc[manifest["part"] == part, "emotion"].astype(str)) for part in ("train", "test")]
-    return [emotion for emotion in EMOTIONS if emotion in parts[0] & parts[1]]
+    return ordered_labels(parts[0] & parts[1])
+
+
+def model_labels(manifest: pd.DataFrame, labels: str = "") -> list[str]:
+    """The labels a model trained on the split `manifest` classifies into, in its order: `labels` (comma-separated,
+    any spelling), else those of the parts that train and pick the checkpoint: the 8 emotions where every one of
+    them is among those (the models, and RAVDESS's numbers, as before label sets), else those labels themselves."""
+    if labels:
+        return list(dict.fromkeys(canonical_label(name) for name in labels.split(",") if name.strip()))
+    learnt = set(manifest.loc[manifest["part"] != "test", "emotion"].astype(str))
+    return list(EMOTIONS) if learnt <= set(EMOTIONS) else ordered_labels(learnt)
+
+
+def chosen_labels(manifest: pd.DataFrame, labels: str = "", label_map: str = "") -> pd.DataFrame:
+    """`manifest` with its classes merged by `label_map` (excited=happy: ser_utils.data.labels.parse_label_map)
+    and, where `labels` names the model's, the clips of other labels left out, saying how many of each. ProfileError
+    where fewer than 2 labels are left, or a label named has no clip."""
+    merge = parse_label_map(label_map)
+    manifest = manifest.assign(emotion=[merge.get(name, name) for name in manifest["emotion"].astype(str)])
+    if not labels:
+        return manifest
+    wanted = model_labels(manifest, labels)
+    missing = [name for name in wanted if not (manifest["emotion"] == name).any()]
+    if len(wanted) < 2 or missing:
+        have = ", ".join(ordered_labels(manifest["emotion"]))
+        raise ProfileError(
+            f"labels {labels}: {'no clips of ' + ', '.join(missing) if missing else 'fewer than 2'}; "
+            f"the data has {have}"
+        )
+    kept = manifest["emotion"].isin(wanted)
+    if not kept.all():
+        counts = manifest.loc[~kept, "emotion"].value_counts()
+        print(f"left out by labels: {', '.join(f'{name} {count}' for name, count in counts.items())} clips", flush=True)
+    return manifest[kept].reset_index(drop=True)
 
 
 def selection_part(manifest: pd.DataFrame) -> str:

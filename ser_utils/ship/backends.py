@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_utils.config import EMOTIONS
 from ser_utils.data.corpora import UNRECORDED_WINDOW
 from ser_utils.errors import ModelError, require
 from ser_utils.machine import cpu_precision
@@ -70,10 +69,6 @@ class OnnxBackend:
         require("onnx", "onnxruntime", purpose="the ONNX backend")
         model_dir = Path(model_dir)
         labels = read_labels(model_dir)
-        if sorted(labels) != sorted(EMOTIONS):
-            raise ModelError(
-                f"{model_dir}: its labels {labels} are not the 8 emotions; pass a folder written by training"
-            )
         try:
             self.window = load_preprocessing(model_dir, UNRECORDED_WINDOW)
         except ValueError as error:

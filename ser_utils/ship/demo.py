@@ -2,14 +2,13 @@
 
     ser-demo --model outputs/model [--port 7860] [--share] [--backend onnx | --precision bf16]
 
-A Gradio app on this machine (a public share link only with --share). It runs the same Predictor as ser-predict:
-the top emotion, the 8 probabilities as bars, the waveform with the speech segments on it (ser-predict --segments,
-where silero-vad is installed) and their table: start, end, emotion; without silero-vad, recordings longer than
-the model's window get a table of the emotion in each window instead. A file that cannot be used (not audio,
-empty, truncated, over the size limit) shows the reason on the page, naming the file as the user named it (never a
-path on the server), and the app goes on serving.
-Uploads go to a folder of the app's own: each file is deleted once it is classified, and the folder at shutdown.
-"""
+A Gradio app on this machine (a public share link only with --share). It runs the same Predictor as ser-predict: the
+top emotion, the probabilities of the model's labels as bars, the waveform with the speech segments on it (ser-
+predict --segments, where silero-vad is installed) and their table: start, end, emotion; without silero-vad,
+recordings longer than the model's window get a table of the emotion in each window instead. A file that cannot be
+used (not audio, empty, truncated, over the size limit) shows the reason on the page, naming the file as the user
+named it (never a path on the server), and the app goes on serving. Uploads go to a folder of the app's own: each
+file is deleted once it is classified, and the folder at shutdown."""
 
 from __future__ import annotations
 
@@ -124,7 +123,7 @@ def waveform(path: str, segments: pd.DataFrame | None):
     times = np.arange(len(frames)) * bins / SAMPLE_RATE
     figure, axis = plt.subplots(figsize=(10, 2.4), layout="constrained")
     axis.fill_between(times, -frames, frames, color="0.45", linewidth=0)
-    colours = dict(zip(EMOTIONS, plt.get_cmap("tab10").colors, strict=False))
+    colours = dict(zip(EMOTIONS, plt.get_cmap("tab10").colors, strict=False))  # another label: C0's blue
     for segment in [] if segments is None else segments.itertuples(index=False):
         start = segment[0]
         end = segment[1]

@@ -3,13 +3,12 @@
     ser-export --model outputs/model [--int8] [--output DIR]
     ser-predict --backend onnx [--int8] --model outputs/model recordings/
 
-The graph takes raw 16 kHz windows (`input_values`, dynamic batch and length axes) and gives `logits` over the 8
-emotions. Running it needs numpy, soundfile, onnx and onnxruntime, not torch: the feature extractor's normalisation
-(zero mean and unit variance per window, where the model's preprocessor_config.json asks for it) is done here in
-numpy. The file records the labels, a checksum of the weights it was exported from and a checksum of its own
-graph (nodes and weights), so a model.onnx left beside newer weights, one from another model with its records
-stripped, or one whose weights were edited, is refused instead of giving another model's answers.
-"""
+The graph takes raw 16 kHz windows (`input_values`, dynamic batch and length axes) and gives `logits` over the
+model's labels. Running it needs numpy, soundfile, onnx and onnxruntime, not torch: the feature extractor's
+normalisation (zero mean and unit variance per window, where the model's preprocessor_config.json asks for it) is
+done here in numpy. The file records the labels, a checksum of the weights it was exported from and a checksum of
+its own graph (nodes and weights), so a model.onnx left beside newer weights, one from another model with its
+records stripped, or one whose weights were edited, is refused instead of giving another model's answers."""
 
 from __future__ import annotations
 

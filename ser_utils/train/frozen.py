@@ -30,7 +30,7 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from ser_utils.config import LABEL2ID, SAMPLE_RATE
+from ser_utils.config import EMOTIONS, SAMPLE_RATE
 from ser_utils.data.audio import Window, read_clips, window_record
 from ser_utils.files import outputs_dir, space_checked, writing
 from ser_utils.model.folder import input_name
@@ -168,9 +168,10 @@ class PooledHead(nn.Module):
 class PooledClips(torch.utils.data.Dataset):
     """Pooled hidden states (one per row of `rows`, in order) with their emotion labels, as Trainer reads them."""
 
-    def __init__(self, rows: pd.DataFrame, features: np.ndarray):
+    def __init__(self, rows: pd.DataFrame, features: np.ndarray, labels=EMOTIONS):
         self.features = torch.from_numpy(features)
-        self.labels = torch.tensor(rows["emotion"].map(LABEL2ID).to_numpy(dtype=np.int64))
+        ids = rows["emotion"].astype(str).map({name: i for i, name in enumerate(labels)}).fillna(-100)
+        self.labels = torch.tensor(ids.to_numpy(dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.labels)

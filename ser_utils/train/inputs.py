@@ -7,7 +7,7 @@ import datasets
 import numpy as np
 import pandas as pd
 
-from ser_utils.config import LABEL2ID, SAMPLE_RATE
+from ser_utils.config import EMOTIONS, SAMPLE_RATE
 from ser_utils.data.audio import read_clips
 from ser_utils.model.folder import input_name
 
@@ -20,9 +20,12 @@ def uses_attention_mask(feature_extractor) -> bool:
     return bool(getattr(feature_extractor, "return_attention_mask", False))
 
 
-def to_hf_dataset(manifest: pd.DataFrame, feature_extractor, progress: bool = True) -> datasets.Dataset:
-    """A torch-formatted datasets.Dataset with the model's input (input_values or input_features), `label` and, for
-    clips of several lengths (whole utterances), `length`.
+def to_hf_dataset(
+    manifest: pd.DataFrame, feature_extractor, progress: bool = True, labels=EMOTIONS
+) -> datasets.Dataset:
+    """A torch-formatted datasets.Dataset with the model's input (input_values or input_features), `label` (the
+    emotion's index in `labels`; -100, ignored, for one the model has not) and, for clips of several lengths
+    (whole utterances), `length`.
 
     The clips are read and normalised once, here, each on its own (never with another clip's padding); training
     steps then only slice arrays.
@@ -33,7 +36,9 @@ def to_hf_dataset(manifest: pd.DataFrame, feature_extractor, progress: bool = Tr
         inputs = feature_extractor(read_clips(batch["path"]), sampling_rate=SAMPLE_RATE)
         return {name: inputs[name], LENGTH_COLUMN: [len(values) for values in inputs[name]]}
 
-    frame = pd.DataFrame({"path": manifest["path"].astype(str), "label": manifest["emotion"].map(LABEL2ID)})
+    label2id = {name: i for i, name in enumerate(labels)}
+    ids = manifest["emotion"].astype(str).map(label2id).fillna(-100).astype(int)
+    frame = pd.DataFrame({"path": manifest["path"].astype(str), "label": ids})
     dataset = datasets.Dataset.from_pandas(frame, preserve_index=False)
     if not progress:
         datasets.disable_progress_bars()

@@ -18,7 +18,7 @@ import torch
 import transformers
 from transformers import Trainer, TrainingArguments
 
-from ser_utils.config import FOLD_PROTOCOLS, LABEL2ID, Profile
+from ser_utils.config import FOLD_PROTOCOLS, Profile
 from ser_utils.data.audio import window_record
 from ser_utils.errors import SerError, TrainingError
 from ser_utils.files import check_writable, outputs_dir, space_checked
@@ -33,7 +33,7 @@ from ser_utils.model.folder import (
     write_temperature,
 )
 from ser_utils.prepare.audit import leakage_audit, leakage_by_corpus
-from ser_utils.prepare.protocols import check_parts, parted_manifest, scored_classes
+from ser_utils.prepare.protocols import check_parts, model_labels, parted_manifest, scored_classes
 from ser_utils.runs.checkpoints import (
     CHECKPOINTS,
     START_FILE,
@@ -99,7 +99,7 @@ def run_record(
     (test_scores), its calibration, resume, duration and dates."""
     args = trainer.args
     state = trainer.state
-    classes = scored_classes(manifest)
+    classes = [name for name in scored_classes(manifest) if name in parts.labels]
     return {
         "run_group": run_group(profile),
         "profile": dataclasses.asdict(profile),
@@ -122,7 +122,7 @@ def run_record(
         "leakage_by_corpus": leakage_by_corpus(manifest) if manifest["corpus"].nunique() > 1 else None,
         "classes": classes,
         "window": window_record(parts.window(profile)),
-        **test_scores(predictions, classes),
+        **test_scores(predictions, classes, parts.labels),
         "calibration": calibrated,
         "best_checkpoint": state.best_model_checkpoint,
         "train_steps": state.global_step,
@@ -132,7 +132,7 @@ def run_record(
         "timings_s": timings_s,
         "published_model": None if warnings else str(published_model_dir()),
         "warnings": warnings,
-        "labels": LABEL2ID,
+        "labels": {name: i for i, name in enumerate(parts.labels)},
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
         "started": started,
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -226,7 +226,7 @@ def train_run(
     main = is_main_process(args)
     warnings, resume_from = _checked_start(run_dir, profile, manifest, resume, main)
     keep_freed_memory()  # each step reuses the memory the last one freed: fewer page faults, the same numbers
-    parts = Parts.of(manifest)
+    parts = Parts.of(manifest, model_labels(manifest, profile.labels))
     laps = {}
     lap = _lap_clock()
     setup = build_trainer(profile, parts, args, progress)
@@ -240,7 +240,8 @@ def train_run(
             write_seen(run_dir / MODEL_DIR, manifest)  # what the model heard: ser-evaluate tells new files apart
     laps["model_folder"] = lap()
     test_dataset = setup.test_data(parts, progress and main)
-    predictions, calibrated = predict_test(trainer, test_dataset, parts, scored_classes(manifest))
+    classes = [name for name in scored_classes(manifest) if name in parts.labels]
+    predictions, calibrated = predict_test(trainer, test_dataset, parts, classes)
     laps["test_part"] = lap()
     info = run_record(
         profile,

@@ -15,7 +15,7 @@ import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, default_data_collator
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from ser_utils.config import Profile
+from ser_utils.config import EMOTIONS, Profile
 from ser_utils.data.audio import Window
 from ser_utils.data.corpora import main_window
 from ser_utils.errors import NonFiniteLossError, TrainingError, check_versions
@@ -198,19 +198,21 @@ class Parts:
     selection: pd.DataFrame
     test: pd.DataFrame
     selection_name: str  # "validation", or "test" where there is no validation part (the original)
+    labels: tuple = EMOTIONS  # the model's, in order (prepare.protocols.model_labels)
 
     def window(self, profile: Profile) -> Window:
         """The window the training clips were cut with (the model folder's)."""
         return main_window(self.train["corpus"], profile.whole_s)
 
     @classmethod
-    def of(cls, manifest: pd.DataFrame) -> Parts:
+    def of(cls, manifest: pd.DataFrame, labels=EMOTIONS) -> Parts:
         selection = selection_part(manifest)
         return cls(
             manifest[manifest["part"] == "train"],
             manifest[manifest["part"] == selection],
             manifest[manifest["part"] == "test"].reset_index(drop=True),
             selection,
+            tuple(labels),
         )
 
 
@@ -227,7 +229,7 @@ class Setup:
     def test_data(self, parts: Parts, progress: bool):
         """The test part as the Trainer reads it, made from the audio now where it was not made before."""
         if self.test_dataset is None:
-            self.test_dataset = to_hf_dataset(parts.test, self.feature_extractor, progress)
+            self.test_dataset = to_hf_dataset(parts.test, self.feature_extractor, progress, parts.labels)
         return self.test_dataset
 
 
@@ -235,7 +237,7 @@ def _datasets(profile: Profile, parts: Parts, model, feature_extractor, args: Tr
     """(the model the Trainer steps, train, selection and test datasets): the whole model on audio, or with
     a frozen encoder and cache_features its head on cached pooled hidden states (computed by process 0 first)."""
     if not (profile.mode == "frozen" and profile.cache_features):
-        audio = [to_hf_dataset(rows, feature_extractor, bars) for rows in (parts.train, parts.selection)]
+        audio = [to_hf_dataset(rows, feature_extractor, bars, parts.labels) for rows in (parts.train, parts.selection)]
         test = audio[1] if parts.selection_name == "test" else None  # the rest is made after training
         return model, *audio, test
     rows = pd.concat([parts.train, parts.selection, parts.test])
@@ -257,7 +259,7 @@ def _datasets(profile: Profile, parts: Parts, model, feature_extractor, args: Tr
         )
     ends = np.cumsum([len(parts.train), len(parts.selection)])
     sets = [
-        PooledClips(part, chunk)
+        PooledClips(part, chunk, parts.labels)
         for part, chunk in zip(
             (parts.train, parts.selection, parts.test), np.split(extraction.features, ends), strict=True
         )
@@ -269,7 +271,12 @@ def build_trainer(profile: Profile, parts: Parts, args: TrainingArguments, progr
     """The profile's model (trained whole, with its feature encoder frozen, or with its whole encoder frozen and
     only the head training), fed the train part and evaluated on the part that selects the checkpoint."""
     model, feature_extractor = build_model(
-        profile.model_name_or_path, profile.scratch_config, profile.seed, profile.attention, profile.weighted_layer_sum
+        profile.model_name_or_path,
+        profile.scratch_config,
+        profile.seed,
+        profile.attention,
+        profile.weighted_layer_sum,
+        parts.labels,
     )
     fit_to_window(model, feature_extractor, parts.window(profile), profile.whisper_input)
     if profile.mode == "frozen":

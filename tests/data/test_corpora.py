@@ -10,6 +10,7 @@ from helpers.corpus_samples import CORPUS_RATES as RATES
 from ser_utils.config import EMOTIONS
 from ser_utils.data.audio import read_window
 from ser_utils.data.corpora import CORPORA, find_corpora, parse_clip
+from ser_utils.data.labels import canonical_label
 
 
 @pytest.mark.parametrize(
@@ -22,7 +23,7 @@ from ser_utils.data.corpora import CORPORA, find_corpora, parse_clip
         ("ALL/KL_sa15.wav", "savee", "savee:KL", "Sad", "sa", "male"),
         ("ALL/JE_su03.wav", "savee", "savee:JE", "Surprise", "su", "male"),
         ("wav/16b10Wb.wav", "emodb", "emodb:16", "Anger", "W", "female"),
-        ("wav/03a01Lc.wav", "emodb", "emodb:03", None, "L", "male"),  # boredom: no counterpart, left out
+        ("wav/03a01Lc.wav", "emodb", "emodb:03", "Boredom", "L", "male"),  # boredom: a label of its own
     ],
 )
 def test_names_say_speaker_emotion_and_gender(name, corpus, speaker, emotion, label, gender):
@@ -37,10 +38,12 @@ def test_names_say_speaker_emotion_and_gender(name, corpus, speaker, emotion, la
     assert parse_clip(name, corpus) == clip
 
 
-def test_every_label_maps_onto_the_8_emotions_or_is_left_out():
+def test_every_label_has_its_canonical_name_and_only_emodb_has_one_outside_the_8():
     for corpus in CORPORA.values():
-        assert set(corpus.labels.values()) <= {*EMOTIONS, None}, corpus.name
-    assert [k for c in CORPORA.values() for k, v in c.labels.items() if v is None] == ["L"]  # EmoDB's boredom
+        assert all(canonical_label(name) == name for name in corpus.labels.values()), corpus.name
+    assert [(c.name, k, v) for c in CORPORA.values() for k, v in c.labels.items() if v not in EMOTIONS] == [
+        ("emodb", "L", "Boredom")
+    ]
 
 
 @pytest.mark.parametrize("name", ["1001_DFA_ANG.wav", "OAF_back.wav", "XX_a01.wav", "03a01Xa.wav", "notes.wav"])
@@ -68,7 +71,7 @@ def test_renamed_clips_at_the_corpus_rate_read_through_its_window(corpus, kaggle
     files = sorted((find_corpora(kaggle_input)[corpus]).rglob("*.wav"))
     assert len(files) == len({f.name for f in files}) == len(CODES[corpus]) * 2
     emotions = {parse_clip(f, corpus).emotion for f in files}
-    assert emotions == {None if code == "L" else e for e, code in CODES[corpus].items()}
+    assert emotions == {"Boredom" if code == "L" else e for e, code in CODES[corpus].items()}
     window = CORPORA[corpus].window
     assert window.offset_s == 0.0 and window.length == 40_000
     for path in files[:3]:

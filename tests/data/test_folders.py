@@ -1,6 +1,7 @@
 """Emotion-named folders as a corpus, on real RAVDESS clips renamed as a user's recordings might be: the vocabulary
-that reads their names, speakers from --speaker-pattern, labels outside the 8 listed by name, the protocols that
-need speakers refusing without them, and preprocessing, training and ser-evaluate taking such a folder."""
+that reads their names, speakers from --speaker-pattern, every label kept (boredom and female_angry too), the
+protocols that need speakers refusing without them, and preprocessing, training and ser-evaluate taking such a
+folder. tests/data/test_label_sets.py trains models of other label sets on it through every command."""
 
 import json
 import shutil
@@ -64,17 +65,14 @@ def test_the_vocabulary_reads_common_spellings_and_keeps_unknown_labels_by_name(
 def test_a_folder_of_emotion_named_folders_is_a_corpus_with_speakers_from_the_pattern(recordings):
     assert find_corpora(recordings.parent) == {"folders": recordings}
     clips, skipped = scan_folders(recordings, PATTERN)
-    assert sorted(clips["emotion"].unique()) == ["Anger", "Happy", "Neutral", "Sad"]
-    assert clips.groupby("emotion", observed=True).size().tolist() == [16, 16, 16, 16]
-    assert sorted(clips["label"].unique()) == ["Angry", "NEU", "happiness", "sad"]  # the folders' own names
+    # Every label is kept, in the models' order: the 8's first, then the others by name (never dropped).
+    counts = clips.groupby("emotion", observed=True).size().to_dict()
+    assert counts == {"Anger": 16, "Happy": 16, "Neutral": 16, "Sad": 16, "Boredom": 16, "female_angry": 8}
+    assert list(clips["emotion"].cat.categories) == ["Anger", "Happy", "Neutral", "Sad", "Boredom", "female_angry"]
+    assert set(clips["label"]) == set(FOLDERS)  # the folders' own names
     assert clips["speaker"].nunique() == 8 and set(clips["corpus"]) == {"my recordings"}
     assert clips.drop_duplicates("speaker").groupby("gender").size().to_dict() == {"female": 4, "male": 4}
-    # Labels the 8 do not have are never dropped silently: each file is listed, with its label's name.
-    reasons = skipped["reason"].value_counts().to_dict()
-    assert reasons == {
-        "left out: label 'boredom' (Boredom) is not one of the 8 emotions": 16,
-        "left out: label 'female_angry' (female_angry) is not one of the 8 emotions": 8,
-    }
+    assert skipped.empty
 
 
 def test_without_speakers_only_the_random_split_runs_and_a_bad_pattern_is_one_line(recordings):
@@ -82,7 +80,7 @@ def test_without_speakers_only_the_random_split_runs_and_a_bad_pattern_is_one_li
     assert set(clips["speaker"]) == {f"my recordings:{NO_SPEAKER}"}
     assert assign_parts(clips, "random")["part"].nunique() == 2
     for protocol in ("actor_holdout", "actor_kfold"):
-        with pytest.raises(ProfileError, match="splits by speaker, but 64 clips of my recordings have none: give "):
+        with pytest.raises(ProfileError, match="splits by speaker, but 88 clips of my recordings have none: give "):
             assign_parts(clips, protocol, n_folds=4)
     with pytest.raises(SettingError, match="needs a group named speaker"):
         scan_folders(recordings, r"^spk(\d+)")
@@ -117,7 +115,7 @@ def test_preprocess_and_train_take_the_folder_like_any_corpus(recordings, tmp_pa
         ok=True,
     )
     manifest = pd.read_csv(next((tmp_path / "outputs" / "prepared").glob("folders-*/manifest.csv")))
-    assert len(manifest) == 64 and manifest["speaker"].nunique() == 8, done.stdout
+    assert len(manifest) == 88 and manifest["speaker"].nunique() == 8, done.stdout
     refused = run_command("ser_utils", "train", "--data", recordings, "--protocol", "actor_kfold", env=env)
     assert refused.returncode == 2 and "--speaker-pattern" in refused.stderr and "Traceback" not in refused.stderr
     run_command(
@@ -143,7 +141,8 @@ def test_preprocess_and_train_take_the_folder_like_any_corpus(recordings, tmp_pa
         timeout=300,
     )
     info = json.loads((tmp_path / "outputs" / "runs" / "folders" / "run_info.json").read_text())
-    assert info["leakage"]["actors_on_both_sides"] == 0 and info["test_clips"] == 16
+    assert info["leakage"]["actors_on_both_sides"] == 0 and info["test_clips"] == 22
+    assert list(info["labels"]) == ["Anger", "Happy", "Neutral", "Sad", "Boredom", "female_angry"]
 
 
 def test_ser_evaluate_scores_a_model_on_the_folders_it_shares_emotions_with(recordings, trained_run, tmp_path):

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 from helpers.commands import run_command
 
+from ser_utils.config import EMOTIONS
 from ser_utils.data import sources as data
 from ser_utils.data.sources import DataSource, resolve_sources, scan_source
 from ser_utils.errors import CorpusError
@@ -141,7 +142,7 @@ def test_resolve_order(tmp_path, monkeypatch):
 def test_bundled_sample_has_all_emotions_and_both_genders():
     clips = data.audio_census(scan_ravdess(data.BUNDLED_SAMPLE)[0])
     assert len(clips) == 240
-    assert set(clips["emotion"]) == set(data.EMOTIONS)
+    assert set(clips["emotion"]) == set(EMOTIONS)
     assert clips["gender"].value_counts().to_dict() == {"male": 120, "female": 120}
     assert set(clips["sample_rate"]) == {16_000}
     assert (clips["channels"] == 2).sum() == 3
