@@ -3,8 +3,8 @@
     ser-demo --model outputs/model [--port 7860] [--share] [--backend onnx | --precision bf16]
 
 A Gradio app on this machine (a public share link only with --share). It runs the same Predictor as ser-predict: the
-top emotion, the probabilities of the model's labels as bars, the waveform with the speech segments on it (ser-
-predict --segments, where silero-vad is installed) and their table: start, end, emotion; without silero-vad,
+top emotion, the probabilities of the model's labels as bars, the waveform with the speech segments on it
+(ser-predict --segments, where silero-vad is installed) and their table: start, end, emotion; without silero-vad,
 recordings longer than the model's window get a table of the emotion in each window instead. A file that cannot be
 used (not audio, empty, truncated, over the size limit) shows the reason on the page, naming the file as the user
 named it (never a path on the server), and the app goes on serving. Uploads go to a folder of the app's own: each
