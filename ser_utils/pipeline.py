@@ -20,6 +20,8 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -98,10 +100,24 @@ def _run(command: list[str], capture: bool) -> int:
     return done.returncode
 
 
+START_GAP_S = 1.0  # between two notebooks' starts: kernels started at the same instant can pick the same port
+
+
 def _at_once(commands: list[tuple[list[str], bool]], jobs: int) -> list[int]:
-    """Run the (command, capture) pairs `jobs` at a time; their exit statuses, in order."""
+    """Run the (command, capture) pairs `jobs` at a time, never two starting within START_GAP_S (Jupyter's
+    kernels choose their ports as they start, and two at once can collide: "Address already in use"); their exit
+    statuses, in order."""
+    lock = threading.Lock()
+    last = [-START_GAP_S]
+
+    def run(pair):
+        with lock:
+            time.sleep(max(0.0, last[0] + START_GAP_S - time.monotonic()))
+            last[0] = time.monotonic()
+        return _run(*pair)
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(lambda pair: _run(*pair), commands))
+        return list(pool.map(run, commands))
 
 
 def reproduce(options: argparse.Namespace) -> int:
@@ -110,7 +126,8 @@ def reproduce(options: argparse.Namespace) -> int:
         os.environ["RAVDESS_DIR"] = os.path.abspath(options.ravdess_dir)
     if options.only:  # one notebook, its output streamed
         return 2 if _run(notebook_command(options, options.only), capture=False) else 0
-    first = [(notebook_command(options, step), step != "finetune") for step in ("eda", "preprocess", "finetune")]
+    # 03 first: it is the longest, and the others start beside it
+    first = [(notebook_command(options, step), step != "finetune") for step in ("finetune", "eda", "preprocess")]
     if any(_at_once(first, jobs=3)):
         return 2
     if any(_at_once([(notebook_command(options, step), True) for step in ("report", "protocols")], jobs=2)):

@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import soundfile as sf
 from helpers.commands import run_command
+from transformers import pipeline
 
 from ser_utils.config import EMOTIONS
+from ser_utils.ship.demo import classify
+from ser_utils.ship.predict import Predictor
 
 PATTERN = r"^spk(?P<speaker>\d+)_(?P<gender>[mf])_"
 # Folder -> (RAVDESS emotion code, which takes): the 8 in other spellings, and two labels the 8 do not have, made of
@@ -98,6 +102,17 @@ def through_every_command(folders, outputs: Path, names: list[str], labels: list
     runs = [str(outputs / "runs" / name) for name in names]
     done = run_command("ser_utils", "compare", *runs, env=env, ok=True)
     assert "UA" in done.stdout
+    clip = next(folders.glob("*/*.wav"))
+    out = outputs / "segments.csv"
+    run_command("ser_utils", "predict", "--model", model, "--segments", clip, "-o", out, env=env, ok=True)
+    assert [column for column in pd.read_csv(out) if column.startswith("p_")] == [f"p_{name}" for name in labels]
+    assert f"into {len(labels)} emotions: {', '.join(labels)}." in (model / "README.md").read_text()  # the card
+    top, probabilities, *_ = classify(str(clip), Predictor(model, device="cpu"))  # the demo page's answer
+    assert top in labels and list(probabilities) == labels
+    audio, rate = sf.read(clip, dtype="float32")
+    classifier = pipeline("audio-classification", model=str(model), device="cpu")
+    answers = classifier({"raw": audio, "sampling_rate": rate}, top_k=None)
+    assert sorted(answer["label"] for answer in answers) == sorted(labels)
 
 
 def test_a_ten_label_model_through_every_command(folders, tmp_path):

@@ -14,7 +14,7 @@ STAND_IN = textwrap.dedent("""\
     notebook = next(arg for arg in sys.argv[1:] if arg.endswith(".ipynb")).rsplit("/", 1)[-1][:2]
     with open(LOG, "a") as out:
         out.write(f"start {notebook} {time.monotonic()}\\n")
-    time.sleep({"01": 0.6, "02": 0.4}.get(notebook, 0.2))
+    time.sleep({"01": 2.2, "02": 2.0}.get(notebook, 1.5))  # longer than the pipeline's gap between two starts
     with open(LOG, "a") as out:
         out.write(f"end {notebook} {time.monotonic()}\\n")
     sys.exit(1 if notebook == FAILING else 0)

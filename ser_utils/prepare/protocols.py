@@ -177,12 +177,12 @@ def emobox_parts(manifest: pd.DataFrame, fold: int, seed: int = SEED, validation
 
 
 def check_speakers_known(manifest: pd.DataFrame, protocol: str) -> None:
-    """ProfileError, in one line, where clips of emotion-named folders have no speaker and `protocol` splits by
-    speaker: it names the two ways to give them one."""
+    """CorpusError, in one line, where clips of emotion-named folders have no speaker and `protocol` splits by
+    speaker: it names the two ways to give them one (the baseline notes it for that protocol and goes on)."""
     unknown = manifest["speaker"].astype(str).str.endswith(f":{NO_SPEAKER}")
     if unknown.any():
         corpora = ", ".join(sorted(manifest.loc[unknown, "corpus"].astype(str).unique()))
-        raise ProfileError(
+        raise CorpusError(
             f"protocol {protocol} splits by speaker, but {int(unknown.sum())} clips of {corpora} have none: give "
             "--speaker-pattern (a regular expression with a group named speaker, e.g. '^(?P<speaker>[^_]+)_'), or "
             "a CSV manifest with a speaker column; the random split (speaker-dependent) needs neither"

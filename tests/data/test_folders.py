@@ -14,7 +14,7 @@ from helpers.commands import run_command
 from ser_utils.data.corpora import NO_SPEAKER, find_corpora
 from ser_utils.data.folders import scan_folders
 from ser_utils.data.labels import canonical_label, is_emotion_name, mapped_label, parse_label_map
-from ser_utils.errors import CorpusError, ProfileError, SettingError
+from ser_utils.errors import CorpusError, SettingError
 from ser_utils.evaluate.score import evaluate_model
 from ser_utils.prepare.audit import leakage_audit
 from ser_utils.prepare.preprocess import prepare_corpus, read_manifest
@@ -80,7 +80,7 @@ def test_without_speakers_only_the_random_split_runs_and_a_bad_pattern_is_one_li
     assert set(clips["speaker"]) == {f"my recordings:{NO_SPEAKER}"}
     assert assign_parts(clips, "random")["part"].nunique() == 2
     for protocol in ("actor_holdout", "actor_kfold"):
-        with pytest.raises(ProfileError, match="splits by speaker, but 88 clips of my recordings have none: give "):
+        with pytest.raises(CorpusError, match="splits by speaker, but 88 clips of my recordings have none: give "):
             assign_parts(clips, protocol, n_folds=4)
     with pytest.raises(SettingError, match="needs a group named speaker"):
         scan_folders(recordings, r"^spk(\d+)")
