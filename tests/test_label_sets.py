@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import soundfile as sf
-from helpers.commands import run_command
+from helpers.commands import run_command, train_one_epoch
 from transformers import pipeline
 
 from ser_utils.config import EMOTIONS
@@ -50,30 +50,8 @@ def folders(ravdess_16k, tmp_path_factory) -> Path:
 
 def train(folders, outputs: Path, name: str, *options) -> dict:
     """One epoch of the smoke profile on the folders, actor k-fold fold 0 of 4; its run_info."""
-    run_command(
-        "ser_utils",
-        "train",
-        "--data",
-        folders,
-        "--speaker-pattern",
-        PATTERN,
-        "--protocol",
-        "actor_kfold",
-        "--n-folds",
-        "4",
-        "--epochs",
-        "1",
-        "--device",
-        "cpu",
-        "--no-progress",
-        "--run-name",
-        name,
-        *options,
-        env={"SER_OUTPUT_DIR": str(outputs)},
-        ok=True,
-        timeout=300,
-    )
-    return json.loads((outputs / "runs" / name / "run_info.json").read_text())
+    speakers = ["--data", folders, "--speaker-pattern", PATTERN, "--protocol", "actor_kfold", "--n-folds", "4"]
+    return train_one_epoch(outputs, name, *speakers, *options)
 
 
 def through_every_command(folders, outputs: Path, names: list[str], labels: list[str]) -> None:
@@ -141,23 +119,7 @@ def test_label_map_merges_classes_before_anything_else(folders, tmp_path):
 
 def test_a_four_label_ravdess_model_is_scored_on_the_real_emodb_files(emodb, tmp_path):
     env = {"SER_OUTPUT_DIR": str(tmp_path)}
-    run_command(
-        "ser_utils",
-        "train",
-        "--labels",
-        "anger,happiness,neutral,sadness",
-        "--epochs",
-        "1",
-        "--device",
-        "cpu",
-        "--no-progress",
-        "--run-name",
-        "four",
-        env=env,
-        ok=True,
-        timeout=300,
-    )
-    info = json.loads((tmp_path / "runs" / "four" / "run_info.json").read_text())
+    info = train_one_epoch(tmp_path, "four", "--labels", "anger,happiness,neutral,sadness")  # the bundled sample
     assert list(info["labels"]) == ["Anger", "Happy", "Neutral", "Sad"] and info["classes"] == list(info["labels"])
     done = run_command(
         "ser_utils", "evaluate", "--model", tmp_path / "runs" / "four" / "model", emodb, env=env, ok=True

@@ -3,13 +3,12 @@ that reads their names, speakers from --speaker-pattern, every label kept (bored
 protocols that need speakers refusing without them, and preprocessing, training and ser-evaluate taking such a
 folder. tests/data/test_label_sets.py trains models of other label sets on it through every command."""
 
-import json
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers.commands import run_command
+from helpers.commands import run_command, train_one_epoch
 
 from ser_utils.data.corpora import NO_SPEAKER, find_corpora
 from ser_utils.data.folders import scan_folders
@@ -118,29 +117,8 @@ def test_preprocess_and_train_take_the_folder_like_any_corpus(recordings, tmp_pa
     assert len(manifest) == 88 and manifest["speaker"].nunique() == 8, done.stdout
     refused = run_command("ser_utils", "train", "--data", recordings, "--protocol", "actor_kfold", env=env)
     assert refused.returncode == 2 and "--speaker-pattern" in refused.stderr and "Traceback" not in refused.stderr
-    run_command(
-        "ser_utils",
-        "train",
-        "--data",
-        recordings,
-        "--speaker-pattern",
-        PATTERN,
-        "--protocol",
-        "actor_kfold",
-        "--n-folds",
-        "4",
-        "--epochs",
-        "1",
-        "--device",
-        "cpu",
-        "--no-progress",
-        "--run-name",
-        "folders",
-        env=env,
-        ok=True,
-        timeout=300,
-    )
-    info = json.loads((tmp_path / "outputs" / "runs" / "folders" / "run_info.json").read_text())
+    speakers = ["--data", recordings, "--speaker-pattern", PATTERN, "--protocol", "actor_kfold", "--n-folds", "4"]
+    info = train_one_epoch(tmp_path / "outputs", "folders", *speakers)
     assert info["leakage"]["actors_on_both_sides"] == 0 and info["test_clips"] == 22
     assert list(info["labels"]) == ["Anger", "Happy", "Neutral", "Sad", "Boredom", "female_angry"]
 

@@ -50,3 +50,14 @@ def clean(done, code: int) -> str:
     assert done.returncode == code, (done.returncode, done.stdout[-2000:], done.stderr[-3000:])
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     return done.stderr
+
+
+def train_one_epoch(outputs, name: str, *options) -> dict:
+    """`python -m ser_utils train` for one epoch on the CPU (the smoke profile unless `options` name another), its
+    run folder `name` under the outputs folder `outputs`; the run's run_info.json."""
+    import json
+    from pathlib import Path
+
+    command = ["ser_utils", "train", "--epochs", "1", "--device", "cpu", "--no-progress", "--run-name", name]
+    run_command(*command, *options, env={"SER_OUTPUT_DIR": str(outputs)}, ok=True, timeout=300)
+    return json.loads((Path(outputs) / "runs" / name / "run_info.json").read_text())
