@@ -23,6 +23,7 @@ import os
 
 import pandas as pd
 
+from ser_utils.data.corpora import NO_SPEAKER
 from ser_utils.files import file_digest
 from ser_utils.model.folder import SEEN_FILE, recording_name
 
@@ -41,6 +42,10 @@ def mark_seen(table: pd.DataFrame, record: dict | None) -> pd.Series:
             return "clip"
         if record["source_md5"] and os.path.isfile(row["path"]) and file_digest(row["path"]) in record["source_md5"]:
             return "clip"
+        if row["speaker"].endswith(
+            f":{NO_SPEAKER}"
+        ):  # emotion-named folders without a pattern: who speaks is not known
+            return "unknown"
         return "speaker" if row["speaker"] in record["speakers"] else "new"
 
     return table.apply(kind, axis=1) if len(table) else pd.Series([], dtype=object)

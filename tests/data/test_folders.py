@@ -130,3 +130,6 @@ def test_ser_evaluate_scores_a_model_on_the_folders_it_shares_emotions_with(reco
     assert result.classes == ["Anger", "Happy", "Neutral", "Sad"]
     assert result.table["error"].fillna("").eq("").sum() >= 64
     assert not result.table["error"].fillna("").str.contains("naming convention").any()
+    # Whose voice each file is, the folders do not say: never counted as a new speaker's (a speaker-independent score).
+    scored = result.table[result.table["error"].fillna("").eq("")]
+    assert set(scored["seen"]) == {"unknown"}
