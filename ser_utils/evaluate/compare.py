@@ -66,7 +66,7 @@ def side_splits(side) -> list[Split]:
         if not folders:
             raise NotFoundError(
                 f"no baseline predictions under {outputs_dir() / 'baseline'}: run python -m "
-                "ser_utils.baseline on the same data first"
+                "ser_utils baseline on the same data first"
             )
         return [
             dataclasses.replace(_split(f"baseline {path.parent.name}", path, None), baseline=True) for path in folders
