@@ -81,8 +81,11 @@ def notebook_command(options: argparse.Namespace, step: str, output: str | None 
         command += ["-p", "data_dir", ",".join(data_paths(options.data))]
     if step in ("eda", "preprocess") and options.corpora:
         command += ["-p", "corpora", ",".join(filter(None, (options.corpora, options.test_corpora)))]
+    items = extra.get("items", ())
+    if step == "finetune" and not items and options.protocol in CROSS_CORPUS_PROTOCOLS:  # make reproduce's 03
+        items = (f'"protocol":"{options.protocol}"',)
     if step in ("finetune", "protocols"):
-        command += ["-y", "overrides: " + overrides(options, *extra.get("items", ()))]
+        command += ["-y", "overrides: " + overrides(options, *items)]
     return command
 
 

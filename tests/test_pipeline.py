@@ -54,3 +54,21 @@ def test_a_failure_of_01_02_or_03_stops_make_reproduce_once_03_has_ended(tmp_pat
         assert status != 0, failing
         assert sorted(times) == ["01", "02", "03"], failing  # 03 ran to its end; 04 and 05 never started
         assert all(len(start_end) == 2 for start_end in times.values()), failing
+
+
+def test_notebook_03_takes_a_cross_corpus_protocol_and_the_fields_make_sets():
+    """make reproduce PROTOCOL=cross_corpus trains notebook 03 across corpora; a fold protocol is kfold's alone."""
+    from ser_utils.pipeline import _parser, notebook_command
+
+    def overrides(*args) -> str:
+        parser = _parser("test")
+        parser.set_defaults(run_name=None, resume=False)
+        command = notebook_command(parser.parse_args(["--papermill", "papermill", *args]), "finetune")
+        return command[command.index("-y") + 1]
+
+    assert overrides("--protocol", "cross_corpus", "--test-corpora", "tess") == (
+        'overrides: {"test_corpora":"tess","protocol":"cross_corpus"}'
+    )
+    assert overrides("--protocol", "actor_kfold", "--mode", "frozen", "--lr", "1e-3") == (
+        'overrides: {"mode":"frozen","learning_rate":0.001}'
+    )
