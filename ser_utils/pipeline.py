@@ -84,6 +84,8 @@ def notebook_command(options: argparse.Namespace, step: str, output: str | None 
     items = extra.get("items", ())
     if step == "finetune" and not items and options.protocol in CROSS_CORPUS_PROTOCOLS:  # make reproduce's 03
         items = (f'"protocol":"{options.protocol}"',)
+    if step == "protocols":  # 05 audits and scores the baseline over this many folds
+        items = (f'"n_folds":{options.folds}',)
     if step in ("finetune", "protocols"):
         command += ["-y", "overrides: " + overrides(options, *items)]
     return command
@@ -173,8 +175,7 @@ def kfold(options: argparse.Namespace) -> int:
         return 0
     if not options.aggregate and any(_at_once([(command, False) for command in commands], options.jobs)):
         return 2
-    items = (f'"n_folds":{options.folds}',)
-    if _run(notebook_command(options, "protocols", items=items), capture=True):
+    if _run(notebook_command(options, "protocols"), capture=True):
         return 2
     seeds = " ".join(map(str, options.seeds))
     print(f"\nDone: {len(commands)} runs of profile '{options.profile}', protocol {options.protocol}, seeds {seeds}.")

@@ -56,15 +56,18 @@ def test_a_failure_of_01_02_or_03_stops_make_reproduce_once_03_has_ended(tmp_pat
         assert all(len(start_end) == 2 for start_end in times.values()), failing
 
 
-def test_notebook_03_takes_a_cross_corpus_protocol_and_the_fields_make_sets():
-    """make reproduce PROTOCOL=cross_corpus trains notebook 03 across corpora; a fold protocol is kfold's alone."""
+def test_notebooks_03_and_05_take_the_protocol_folds_and_fields_make_sets():
+    """make reproduce PROTOCOL=cross_corpus trains notebook 03 across corpora (a fold protocol is kfold's alone);
+    05 gets FOLDS."""
     from ser_utils.pipeline import _parser, notebook_command
 
-    def overrides(*args) -> str:
+    def overrides(*args, step: str = "finetune") -> str:
         parser = _parser("test")
         parser.set_defaults(run_name=None, resume=False)
-        command = notebook_command(parser.parse_args(["--papermill", "papermill", *args]), "finetune")
+        command = notebook_command(parser.parse_args(["--papermill", "papermill", *args]), step)
         return command[command.index("-y") + 1]
+
+    assert overrides("--folds", "4", step="protocols") == 'overrides: {"n_folds":4}'  # make protocols' FOLDS
 
     assert overrides("--protocol", "cross_corpus", "--test-corpora", "tess") == (
         'overrides: {"test_corpora":"tess","protocol":"cross_corpus"}'
