@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from helpers.commands import run_command
 
+from ser_utils.__main__ import COMMANDS
 from ser_utils.config import PROJECT_ROOT, load_profile
 
 pytestmark = pytest.mark.slow  # installs, or trains several runs end to end
@@ -41,11 +42,11 @@ def test_the_wheel_holds_the_sample_the_checksums_and_the_profiles(wheel):
     sample = [name for name in names if name.startswith("ser_utils/data/ravdess-sample/Actor_")]
     assert len(sample) == 240 and all(name.endswith(".flac") for name in sample)
     assert "ser_utils/data/ravdess_checksums.tsv" in names and "ser_utils/params/full.yaml" in names
-    stages = ("data", "prepare", "train", "ship", "evaluate")
-    assert {f"ser_utils/{stage}/__init__.py" for stage in stages} <= set(names)
+    subpackages = ("scoring", "data", "prepare", "model", "runs", "train", "ship", "evaluate")
+    assert {f"ser_utils/{name}/__init__.py" for name in subpackages} <= set(names)
+    assert "ser_utils/__main__.py" in names and any(name.endswith("/licenses/LICENSE") for name in names)
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    commands = ("data", "preprocess", "train", "baseline", "report", "predict", "evaluate", "export", "demo")
-    assert all(f"ser-{command} =" in entry_points for command in commands)
+    assert all(f"ser-{command} =" in entry_points for command in COMMANDS if command != "variables")
 
 
 def test_installed_wheel_runs_notebooks_02_to_04_outside_the_checkout(wheel, ravdess_16k, tmp_path):
