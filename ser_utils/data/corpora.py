@@ -204,11 +204,7 @@ def scan_corpus(root: str | Path, corpus: str) -> tuple[pd.DataFrame, pd.DataFra
     rows = []
     skipped = []
     seen = {}
-    for path in walk_files(root, skipped=skipped):  # links to folders followed, loops listed in skipped
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
-            continue
-        if path.parent == root and path.suffix.lower() not in AUDIO_SUFFIXES:
-            continue  # the corpus's own documentation (the bundled sample's README.md)
+    for path in corpus_files(root, skipped):
         reason = unusable(path)
         clip = None
         try:
@@ -223,6 +219,18 @@ def scan_corpus(root: str | Path, corpus: str) -> tuple[pd.DataFrame, pd.DataFra
         extra = dataclasses.asdict(parse_name(path.name)) if corpus == "ravdess" else {}
         rows.append({"path": str(path), "file": path.name, **extra, **dataclasses.asdict(clip)})
     return clip_tables(rows, skipped, root, corpus)
+
+
+def corpus_files(root: Path, skipped: list[dict]):
+    """The files under `root` that may be clips: links to folders followed (a loop listed in `skipped`), hidden
+    files and folders passed over, and so are files beside the corpus that are not audio (its documentation, such as
+    the bundled sample's README.md)."""
+    for path in walk_files(root, skipped=skipped):
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue
+        if path.parent == root and path.suffix.lower() not in AUDIO_SUFFIXES:
+            continue
+        yield path
 
 
 def _not_kept(clip: CorpusClip, path: Path, seen: dict) -> str:

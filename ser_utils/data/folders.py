@@ -14,11 +14,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from ser_utils.data.audio import AUDIO_SUFFIXES
-from ser_utils.data.corpora import NO_SPEAKER, CorpusClip, clip_tables, label_folder, parse_clip, unusable
+from ser_utils.data.corpora import (
+    NO_SPEAKER,
+    CorpusClip,
+    clip_tables,
+    corpus_files,
+    label_folder,
+    parse_clip,
+    unusable,
+)
 from ser_utils.data.labels import canonical_label
 from ser_utils.errors import CorpusError, SettingError
-from ser_utils.files import walk_files
 
 GENDERS = {"m": "male", "male": "male", "man": "male", "f": "female", "female": "female", "woman": "female"}
 
@@ -65,11 +71,7 @@ def scan_folders(root: str | Path, speaker_pattern: str | None = None) -> tuple[
     pattern = check_speaker_pattern(speaker_pattern)
     rows = []
     skipped = []
-    for path in walk_files(root, skipped=skipped):
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
-            continue
-        if path.parent == root and path.suffix.lower() not in AUDIO_SUFFIXES:
-            continue
+    for path in corpus_files(root, skipped):
         reason = unusable(path)
         clip = None
         if not reason:

@@ -65,6 +65,11 @@ def mapped_label(label: str, label_map: dict[str, str]) -> str:
     return label_map.get(name, name)
 
 
+def label_ids(labels) -> dict[str, int]:
+    """A model's label -> its index in the model's `labels` (config label2id)."""
+    return {name: i for i, name in enumerate(labels)}
+
+
 def ordered_labels(names) -> list[str]:
     """`names` once each, in the order models and tables use: the 8 emotions' order first, then the others by
     name."""

@@ -23,6 +23,7 @@ from transformers import (
 )
 
 from ser_utils.config import EMOTIONS, ENCODER_TYPES, SAMPLE_RATE, SEED
+from ser_utils.data.labels import label_ids
 from ser_utils.errors import ModelError, ProfileError
 from ser_utils.model.whisper import WHISPER, whisper_extractor
 
@@ -30,7 +31,7 @@ from ser_utils.model.whisper import WHISPER, whisper_extractor
 def label_kwargs(labels=EMOTIONS) -> dict:
     """The label fields of a model over `labels`, in order (passing num_labels too would clash with a pretraining
     config's map)."""
-    return {"id2label": dict(enumerate(labels)), "label2id": {name: i for i, name in enumerate(labels)}}
+    return {"id2label": dict(enumerate(labels)), "label2id": label_ids(labels)}
 
 
 def new_feature_extractor(config=None):

@@ -32,6 +32,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ser_utils.config import EMOTIONS, SAMPLE_RATE
 from ser_utils.data.audio import Window, read_clips, window_record
+from ser_utils.data.labels import label_ids
 from ser_utils.files import outputs_dir, space_checked, writing
 from ser_utils.model.folder import input_name
 from ser_utils.model.whisper import pooled_frames
@@ -170,7 +171,7 @@ class PooledClips(torch.utils.data.Dataset):
 
     def __init__(self, rows: pd.DataFrame, features: np.ndarray, labels=EMOTIONS):
         self.features = torch.from_numpy(features)
-        ids = rows["emotion"].astype(str).map({name: i for i, name in enumerate(labels)}).fillna(-100)
+        ids = rows["emotion"].astype(str).map(label_ids(labels)).fillna(-100)
         self.labels = torch.tensor(ids.to_numpy(dtype=np.int64))
 
     def __len__(self) -> int:

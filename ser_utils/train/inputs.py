@@ -9,6 +9,7 @@ import pandas as pd
 
 from ser_utils.config import EMOTIONS, SAMPLE_RATE
 from ser_utils.data.audio import read_clips
+from ser_utils.data.labels import label_ids
 from ser_utils.model.folder import input_name
 
 LENGTH_COLUMN = "length"  # a whole-utterance dataset's clip lengths in samples, for batches of similar lengths
@@ -36,8 +37,7 @@ def to_hf_dataset(
         inputs = feature_extractor(read_clips(batch["path"]), sampling_rate=SAMPLE_RATE)
         return {name: inputs[name], LENGTH_COLUMN: [len(values) for values in inputs[name]]}
 
-    label2id = {name: i for i, name in enumerate(labels)}
-    ids = manifest["emotion"].astype(str).map(label2id).fillna(-100).astype(int)
+    ids = manifest["emotion"].astype(str).map(label_ids(labels)).fillna(-100).astype(int)
     frame = pd.DataFrame({"path": manifest["path"].astype(str), "label": ids})
     dataset = datasets.Dataset.from_pandas(frame, preserve_index=False)
     if not progress:

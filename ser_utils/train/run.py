@@ -20,6 +20,7 @@ from transformers import Trainer, TrainingArguments
 
 from ser_utils.config import FOLD_PROTOCOLS, Profile
 from ser_utils.data.audio import window_record
+from ser_utils.data.labels import label_ids
 from ser_utils.errors import SerError, TrainingError
 from ser_utils.files import check_writable, outputs_dir, space_checked
 from ser_utils.machine import freed_memory_kept, keep_freed_memory
@@ -33,7 +34,7 @@ from ser_utils.model.folder import (
     write_temperature,
 )
 from ser_utils.prepare.audit import leakage_audit, leakage_by_corpus
-from ser_utils.prepare.protocols import check_parts, model_labels, parted_manifest, scored_classes
+from ser_utils.prepare.protocols import check_parts, model_labels, parted_manifest
 from ser_utils.runs.checkpoints import (
     CHECKPOINTS,
     START_FILE,
@@ -95,11 +96,11 @@ def run_record(
     warnings: list[str],
 ) -> dict:
     """run_info.json: what ran (profile, model, protocol, machine, checkpointing as the trained model had it, whether
-    freed memory was kept), on which clips and speakers, its test scores, their intervals and scores by group
-    (test_scores), its calibration, resume, duration and dates."""
+    freed memory was kept), on which clips and speakers, its test scores over the classes scored (parts.classes),
+    their intervals and scores by group (test_scores), its calibration, resume, duration and dates."""
+    classes = list(parts.classes)
     args = trainer.args
     state = trainer.state
-    classes = [name for name in scored_classes(manifest) if name in parts.labels]
     return {
         "run_group": run_group(profile),
         "profile": dataclasses.asdict(profile),
@@ -132,7 +133,7 @@ def run_record(
         "timings_s": timings_s,
         "published_model": None if warnings else str(published_model_dir()),
         "warnings": warnings,
-        "labels": {name: i for i, name in enumerate(parts.labels)},
+        "labels": label_ids(parts.labels),
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
         "started": started,
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -240,8 +241,7 @@ def train_run(
             write_seen(run_dir / MODEL_DIR, manifest)  # what the model heard: ser-evaluate tells new files apart
     laps["model_folder"] = lap()
     test_dataset = setup.test_data(parts, progress and main)
-    classes = [name for name in scored_classes(manifest) if name in parts.labels]
-    predictions, calibrated = predict_test(trainer, test_dataset, parts, classes)
+    predictions, calibrated = predict_test(trainer, test_dataset, parts, list(parts.classes))
     laps["test_part"] = lap()
     info = run_record(
         profile,

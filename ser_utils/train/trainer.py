@@ -22,7 +22,7 @@ from ser_utils.errors import NonFiniteLossError, TrainingError, check_versions
 from ser_utils.machine import cpu_name, cpu_precision
 from ser_utils.model.build import build_model, freeze_encoder
 from ser_utils.model.whisper import fit_to_window
-from ser_utils.prepare.protocols import selection_part
+from ser_utils.prepare.protocols import scored_classes, selection_part
 from ser_utils.runs.checkpoints import is_complete, last_checkpoint, step_folder
 from ser_utils.scoring.metrics import compute_metrics
 from ser_utils.train.frozen import PooledClips, PooledHead, pooled_hidden_states
@@ -199,6 +199,7 @@ class Parts:
     test: pd.DataFrame
     selection_name: str  # "validation", or "test" where there is no validation part (the original)
     labels: tuple = EMOTIONS  # the model's, in order (prepare.protocols.model_labels)
+    classes: tuple = EMOTIONS  # the emotions the test part is scored on: its and training's, among the labels
 
     def window(self, profile: Profile) -> Window:
         """The window the training clips were cut with (the model folder's)."""
@@ -213,6 +214,7 @@ class Parts:
             manifest[manifest["part"] == "test"].reset_index(drop=True),
             selection,
             tuple(labels),
+            tuple(name for name in scored_classes(manifest) if name in labels),
         )
 
 
