@@ -27,7 +27,7 @@ _MODULES = {
     "prepare.protocols": "assign_parts parted_manifest wanted_corpora",
     "prepare.audit": "leakage_audit",
     # the model folder, and run folders
-    "model.folder": "MODEL_DIR",
+    "model.folder": "MODEL_DIR load_model_folder",
     "runs.folders": "HISTORY_FILE PREDICTIONS_FILE open_run_dir load_run find_run run_group finished_runs",
     # train: one training run
     "train.run": "run_training train_run",

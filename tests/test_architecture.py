@@ -16,7 +16,7 @@ STAGES = {
     "scoring": ["metrics", "intervals", "groups", "calibration"],
     "data": ["audio", "labels", "ravdess", "corpora", "folders", "verify", "sources"],
     "prepare": ["clips", "preprocess", "audit", "tracks", "protocols"],
-    "model": ["whisper", "whisper_model", "build", "card", "folder", "seen"],
+    "model": ["whisper", "whisper_model", "published", "build", "heads", "card", "folder", "seen", "start"],
     "runs": ["checkpoints", "folders"],
     "train": ["inputs", "frozen", "outcomes", "trainer", "run", "command"],
     "ship": ["export", "recordings", "conv_features", "backends", "segments", "predict", "demo"],

@@ -3,16 +3,17 @@
     python -m ser_utils compare baseline smoke-actor_kfold        # or: ser-compare A B [--output table.csv]
 
 A side is `baseline` (the MFCC + SVM's per-clip predictions that `python -m ser_utils baseline` writes), a run
-folder, or a run group: every newest finished run under outputs/runs whose folder name starts with it (e.g.
-smoke-actor_kfold: its folds and seeds). Each split of one side is paired with the split of the other that tested
-the very same clips, and among the seeds of a fold by seed: when both sides have the same seeds, seed with seed;
-otherwise each side's seeds are first combined clip by clip (their probabilities averaged, or a majority of their
-answers). A split without a partner is refused, naming what differs; the baseline holds a split of every protocol,
-and only those that pair with the other side's count. Over all pairs it reports WA, UA and macro-F1 of each side,
-the difference, its 95 % interval over test speakers and the p-value of a paired permutation test that swaps the
-two sides' answers speaker by speaker (ser_utils.scoring.intervals), with the smallest p-value the speakers allow;
-over several folds, the difference per fold and its corrected resampled t interval, the one that speaks of the
-training settings rather than of one fold's test speakers.
+folder, a run group: every newest finished run under outputs/runs whose folder name starts with it (e.g. smoke-
+actor_kfold: its folds and seeds), or the folder `python -m ser_utils evaluate` wrote (any model, a published
+checkpoint among them, scored on the files it was given). Each split of one side is paired with the split of the
+other that tested the very same clips, and among the seeds of a fold by seed: when both sides have the same seeds,
+seed with seed; otherwise each side's seeds are first combined clip by clip (their probabilities averaged, or a
+majority of their answers). A split without a partner is refused, naming what differs; the baseline holds a split of
+every protocol, and only those that pair with the other side's count. Over all pairs it reports WA, UA and macro-F1
+of each side, the difference, its 95 % interval over test speakers and the p-value of a paired permutation test that
+swaps the two sides' answers speaker by speaker (ser_utils.scoring.intervals), with the smallest p-value the
+speakers allow; over several folds, the difference per fold and its corrected resampled t interval, the one that
+speaks of the training settings rather than of one fold's test speakers.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from ser_utils.data.labels import ordered_labels
 from ser_utils.errors import CorpusError, NotFoundError, ProfileError, command_line
 from ser_utils.evaluate.kfold import same_experiment
 from ser_utils.files import check_not_theirs, check_output_file, outputs_dir, writing
-from ser_utils.runs.folders import PREDICTIONS_FILE, finished_runs, read_predictions, read_run_info
+from ser_utils.runs.folders import (
+    EVALUATION_FILE,
+    PREDICTIONS_FILE,
+    finished_runs,
+    read_predictions,
+    read_run_info,
+)
 from ser_utils.scoring.intervals import METRICS, PERMUTATIONS, fold_interval, paired_comparison, speaker_method
 from ser_utils.scoring.metrics import evaluation_metrics
 
@@ -58,7 +65,8 @@ def _split(name: str, path: Path, info: dict | None) -> Split:
 
 
 def side_splits(side) -> list[Split]:
-    """Every split of a side (BASELINE, a run folder, the start of run folder names, or a list of run folders)."""
+    """Every split of a side (BASELINE, a run folder, the start of run folder names, a list of run folders, or an
+    evaluation folder)."""
     if isinstance(side, list | tuple):
         return [_split(Path(run).name, Path(run) / PREDICTIONS_FILE, read_run_info(Path(run), ())[0]) for run in side]
     if side == BASELINE:
@@ -73,6 +81,10 @@ def side_splits(side) -> list[Split]:
         ]
     if (Path(side) / PREDICTIONS_FILE).is_file():
         return side_splits([Path(side)])
+    if (Path(side) / EVALUATION_FILE).is_file():  # ser-evaluate's: its scored files, named by their paths
+        table = read_predictions(Path(side) / EVALUATION_FILE, ("path", "speaker", "scored"))
+        table = table[table["scored"].astype(bool)].assign(source=lambda scored: scored["path"].astype(str))
+        return [Split(f"{Path(side).name} (ser-evaluate)", table, clips=frozenset(table["source"]))]
     runs, others = same_experiment([r for r in finished_runs() if Path(r["run_dir"]).name.startswith(side)])
     if not runs:
         raise NotFoundError(

@@ -30,13 +30,13 @@ from ser_utils.bounds import check_setting, option_type
 from ser_utils.data.audio import Window
 from ser_utils.data.corpora import CORPORA, label_folder, parse_clip, window_for
 from ser_utils.data.folders import folder_clip
-from ser_utils.errors import CorpusError, command_line
+from ser_utils.errors import CorpusError, ModelError, command_line
 from ser_utils.evaluate.plots import plot_confusion_matrix, save_figure
 from ser_utils.files import claim_folder, outputs_dir, writing
 from ser_utils.machine import keep_freed_memory
 from ser_utils.model.folder import published_model_dir, read_seen
 from ser_utils.model.seen import describe_seen, mark_seen
-from ser_utils.runs.folders import utc_stamp
+from ser_utils.runs.folders import EVALUATION_FILE, utc_stamp
 from ser_utils.scoring.metrics import (
     SUMMARY_METRICS,
     classification_report_text,
@@ -110,6 +110,11 @@ def evaluate_model(
     """Score a model (`model_dir`, default outputs/model, or a `predictor`) on the labelled files in `paths`
     (files, folders, globs), recognising each file's corpus from its name (or taking `corpus`)."""
     predictor = predictor or Predictor(model_dir or published_model_dir())
+    if predictor.outputs.regression:
+        raise ModelError(
+            f"{predictor.model_dir}: a regression model ({', '.join(predictor.outputs.names)}): its values cannot be "
+            "scored against emotion labels; ser-predict gives them per file, window or segment"
+        )
     record = read_seen(predictor.model_dir)  # before any work: a damaged record stops it at once
     files = _labelled(paths, corpus)
     named = files[files["error"].isna()]
@@ -150,7 +155,7 @@ def write_evaluation(result: Evaluation, out_dir: str | os.PathLike) -> Path:
     """evaluation.csv (one row per file), report.txt (scores, classification report) and Conf_Mat.png in
     `out_dir`, each written atomically. Returns the folder."""
     out_dir = Path(out_dir)
-    with writing(out_dir / "evaluation.csv") as tmp:
+    with writing(out_dir / EVALUATION_FILE) as tmp:
         result.table.to_csv(tmp, index=False)
     scored = result.table[result.table["scored"]]
     report = classification_report_text(scored["emotion"], scored["predicted"], result.classes)
@@ -168,7 +173,12 @@ def write_evaluation(result: Evaluation, out_dir: str | os.PathLike) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ser-evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="labelled audio files, folders (searched recursively) or globs")
-    parser.add_argument("--model", default=None, help="model folder written by training (default: outputs/model)")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="model folder written by training (default: outputs/model), or a published "
+        "checkpoint: its folder or Hub id",
+    )
     parser.add_argument("--corpus", choices=list(CORPORA), help="the corpus (default: recognised from the names)")
     parser.add_argument("--output-dir", help="where to write (default: outputs/evaluations/<UTC time>)")
     batch = option_type("batch_size")

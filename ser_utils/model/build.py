@@ -166,10 +166,10 @@ def report_loading(source: str, model, loading: dict) -> None:
     unexpected = loading.get("unexpected_keys", [])
     mismatched = [k[0] if isinstance(k, tuple) else k for k in loading.get("mismatched_keys", [])]  # 4.x: tuples
     random = [k for k in missing if _top(k) not in NEW_HEAD]
-    odd = {
+    odd = {  # a published emotion head is replaced on purpose (kept_head says so): its tensors are no surprise
         "missing from the checkpoint (initialised at random)": random,
-        "in the checkpoint but not used": [k for k in unexpected if _top(k) not in PRETRAINING_HEADS],
-        "of another shape": mismatched,
+        "in the checkpoint but not used": [k for k in unexpected if _top(k) not in (*PRETRAINING_HEADS, *NEW_HEAD)],
+        "of another shape": [k for k in mismatched if _top(k) not in NEW_HEAD],
     }
     encoder = next(name for name, module in model.named_children() if module is model.base_model)
     lost = sum(_top(k) == encoder for k in random + mismatched)

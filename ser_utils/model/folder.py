@@ -27,6 +27,17 @@ from ser_utils.data.corpora import CORPORA, UNRECORDED_WINDOW
 from ser_utils.errors import ModelError
 from ser_utils.files import file_digest, outputs_dir, writing
 from ser_utils.model.card import model_card
+from ser_utils.model.published import (
+    config_outputs,
+    head_kind,
+    head_names,
+    is_project_config,
+    published_window,
+    read_config,
+    resolve_model,
+    weight_names,
+    weights_file,
+)
 from ser_utils.scoring.calibration import TEMPERATURE
 
 MODEL_DIR = "model"  # a model folder's name, in a run folder and under outputs/
@@ -53,9 +64,10 @@ def input_name(feature_extractor) -> str:
 
 
 def weights_digest(model_dir: Path) -> str:
-    """SHA-256 of the folder's weights file ("" where there is none)."""
-    path = model_dir / WEIGHTS_FILE
-    return file_digest(path, "sha256") if path.is_file() else ""
+    """SHA-256 of the folder's weights file (model.safetensors, else a published checkpoint's pytorch_model.bin;
+    "" where there is neither)."""
+    path = weights_file(model_dir)
+    return file_digest(path, "sha256") if path else ""
 
 
 def read_labels(model_dir: Path) -> list[str]:
@@ -109,49 +121,104 @@ def save_model_folder(model, feature_extractor, model_dir: str | os.PathLike, wi
     return model_dir
 
 
-def _check_emotion_config(config) -> None:
-    """Raise ValueError unless `config` is that of a supported encoder's classifier with a head over 2 labels or
-    more (the 8 emotions, or a run's own)."""
-    from ser_utils.model.build import classifier_class
-
+def _check_emotion_config(config, names: set[str]) -> None:
+    """Raise ValueError unless `config` is that of a supported encoder whose weights (`names`) hold a head: a
+    classifier over 2 labels or more, or a regression head."""
     if config.model_type not in ENCODER_TYPES:
         raise ValueError(f"a {config.model_type} model, not one of the encoder types {', '.join(ENCODER_TYPES)}")
-    architectures = config.architectures or ["no architecture"]
-    if classifier_class(config).__name__ not in architectures:
+    if not head_names(names):
+        architecture = (config.architectures or ["no architecture"])[0]
         raise ValueError(
-            f"a {architectures[0]} checkpoint without a trained emotion head (such as a copy of "
+            f"a {architecture} checkpoint without a trained emotion head (such as a copy of "
             "facebook/wav2vec2-base): fine-tune it first"
         )
-    if len(set(config.id2label.values())) < 2:
+    if config.problem_type != "regression" and len(set(config.id2label.values())) < 2:
         raise ValueError(f"its labels {list(config.id2label.values())} are fewer than 2: nothing to classify")
 
 
+def model_window(model_dir: Path, config: dict) -> Window:
+    """The window a folder's model reads: its record (ser_preprocessing.json); for a model of this project saved
+    before the record existed, the recipe's; for a published checkpoint, the whole file (published_window)."""
+    if (Path(model_dir) / PREPROCESSING_FILE).is_file() or is_project_config(config):
+        return load_preprocessing(model_dir, UNRECORDED_WINDOW)
+    return published_window(config)
+
+
+def describe_published(model_dir: Path) -> str:
+    """One line on a model this project did not train (a published checkpoint): the window it reads and how its
+    labels are named here; "" for a folder training wrote."""
+    config = read_config(model_dir)
+    if (Path(model_dir) / PREPROCESSING_FILE).is_file() or is_project_config(config):
+        return ""
+    window = published_window(config)
+    outputs = config_outputs(config)
+    read = (
+        f"the whole file up to {window.duration_s:g} s" if window.whole else f"{window.duration_s:g} s from the start"
+    )
+    start = f"a published checkpoint: each file is read as {read}"
+    if outputs.regression:
+        return f"{start}; it gives values, not classes: {', '.join(outputs.names)}"
+    names = [f"{own} as {label}" for own, label in zip(outputs.names, outputs.labels, strict=True) if own != label]
+    return f"{start}; its labels {', '.join(names) or 'as it names them'}"
+
+
 def load_model_folder(model_dir: str | os.PathLike):
-    """(model, feature extractor, window) of a folder written by training. Raises ModelError, naming the folder
-    and the fix, when it is missing, damaged, or holds no trained emotion model of a supported encoder."""
+    """(model, feature extractor, window) of a model folder: one written by training, or a published checkpoint
+    (a folder or a Hub id) of a supported encoder with a head, transformers' own or the dense head of
+    ser_utils.model.heads. Raises ModelError, naming the folder and the fix, when it is missing, damaged, holds no
+    trained emotion model, or lacks a weight that would then be initialised at random."""
+    import pickle
+
     from safetensors import SafetensorError
     from transformers import AutoConfig, AutoFeatureExtractor
 
-    from ser_utils.model.build import classifier_class, no_weight_progress_bars
+    from ser_utils.model.build import (
+        PRETRAINING_HEADS,
+        UNSAFE_PICKLE,
+        classifier_class,
+        no_weight_progress_bars,
+        quiet_transformers,
+    )
+    from ser_utils.model.heads import load_dense_classifier
     from ser_utils.model.whisper import fit_extractor
 
-    model_dir = Path(model_dir)
+    model_dir = resolve_model(model_dir)
     fix = "train one with make reproduce or pass --model with a folder written by training (e.g. outputs/model)"
     if not (model_dir / "config.json").is_file():
         raise ModelError(f"{model_dir}: no trained model here (no config.json); {fix}")
     try:
-        _check_emotion_config(config := AutoConfig.from_pretrained(model_dir))
-        with no_weight_progress_bars():
-            model, loading = classifier_class(config).from_pretrained(
-                model_dir, use_safetensors=True, output_loading_info=True
-            )
-        if loading["missing_keys"]:
-            raise ValueError(f"weights missing from the folder: {', '.join(sorted(loading['missing_keys']))}")
+        config = AutoConfig.from_pretrained(model_dir, trust_remote_code=False)
+        names = weight_names(model_dir)
+        _check_emotion_config(config, names)
+        if head_kind(names) == "dense":
+            model = load_dense_classifier(model_dir, config)
+        else:
+            with no_weight_progress_bars(), quiet_transformers():
+                model, loading = classifier_class(config).from_pretrained(
+                    model_dir, output_loading_info=True, trust_remote_code=False
+                )
+            unread = [key for key in loading["unexpected_keys"] if key.split(".")[0] not in PRETRAINING_HEADS]
+            _refuse_random(model_dir, loading["missing_keys"], unread)
         feature_extractor = fit_extractor(AutoFeatureExtractor.from_pretrained(model_dir), model.config)
-        window = load_preprocessing(model_dir, UNRECORDED_WINDOW)
-    except (OSError, ValueError, TypeError, KeyError, SafetensorError) as error:  # what damaged files raise
+        window = model_window(model_dir, read_config(model_dir))
+    except pickle.UnpicklingError as error:
+        raise ModelError(f"{model_dir}: {UNSAFE_PICKLE}") from error
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError, SafetensorError) as error:  # damaged files
         raise ModelError(f"{model_dir}: not a usable model folder ({str(error).splitlines()[0]}); {fix}") from error
     return model, feature_extractor, window
+
+
+def _refuse_random(model_dir: Path, missing: list[str], unread: list[str]) -> None:
+    """ModelError, in one line, when transformers initialised weights the folder lacks (its head would be random),
+    naming them and the checkpoint's own tensors that nothing read."""
+    if not missing:
+        return
+    missing = sorted(missing)
+    instead = f"; it has {', '.join(sorted(unread))} instead, a head this project does not know" if unread else ""
+    raise ModelError(
+        f"{model_dir}: its weights lack {', '.join(missing)}, which would be initialised at random{instead}; "
+        "fine-tune from it (--model-name-or-path) to train a new head"
+    )
 
 
 def write_temperature(model_dir: str | os.PathLike, record: dict) -> None:

@@ -28,6 +28,7 @@ from ser_utils.runs.checkpoints import CHECKPOINTS, last_checkpoint
 
 HISTORY_FILE = "history.csv"
 PREDICTIONS_FILE = "predictions.csv"
+EVALUATION_FILE = "evaluation.csv"  # ser-evaluate's, one row per file: a side ser-compare reads too
 RUN_INFO_FILE = "run_info.json"  # written last: a run folder without it is unfinished
 
 RUN_STAMP = "%Y%m%d-%H%M%S"

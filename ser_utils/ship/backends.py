@@ -1,8 +1,9 @@
 """What runs a trained model for `Predictor`: torch (CPU or GPU; fp32, bf16 or int8) or ONNX Runtime (CPU, no torch).
 
-Both give the same things, so `Predictor` and everything above it never ask which one runs: the model's labels in
-id order, the audio window it was trained on, its folder's temperature (None: not calibrated), the device, the
-precision it runs in with a note where that differs from the one asked for, and `logits(windows)`.
+Both give the same things, so `Predictor` and everything above it never ask which one runs: the model's outputs
+(its labels in id order as its config spells them, or its regression values), the audio window it was trained on,
+its folder's temperature (None: not calibrated), the device, the precision it runs in with a note where that
+differs from the one asked for, and `logits(windows)`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_utils.data.corpora import UNRECORDED_WINDOW
 from ser_utils.errors import ModelError, require
 from ser_utils.machine import cpu_precision
-from ser_utils.model.folder import input_name, load_preprocessing, read_labels, read_temperature
+from ser_utils.model.folder import input_name, model_window, read_temperature
+from ser_utils.model.published import config_outputs, read_config
 from ser_utils.ship.export import OnnxModel
 
 
@@ -43,7 +44,7 @@ class TorchBackend:
         self.precision, self.precision_note = cpu_precision(precision) if on_cpu else (precision, "")
         if on_cpu and self.precision == "bf16":  # its convolutions spend less time copying between layouts
             channels_last_encoder(self.model)
-        self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
+        self.outputs = config_outputs(self.model.config.to_dict())
 
     def logits(self, windows: np.ndarray) -> np.ndarray:
         import torch
@@ -68,13 +69,13 @@ class OnnxBackend:
     def __init__(self, model_dir: str | os.PathLike, int8: bool):
         require("onnx", "onnxruntime", purpose="the ONNX backend")
         model_dir = Path(model_dir)
-        labels = read_labels(model_dir)
+        config = read_config(model_dir)
+        self.outputs = config_outputs(config)
         try:
-            self.window = load_preprocessing(model_dir, UNRECORDED_WINDOW)
+            self.window = model_window(model_dir, config)
         except ValueError as error:
             raise ModelError(f"{model_dir}: not a usable model folder ({error})") from error
-        self.session = OnnxModel(model_dir, int8, labels)
-        self.labels = labels
+        self.session = OnnxModel(model_dir, int8, list(self.outputs.names))
         self.temperature = self.session.temperature
 
     def logits(self, windows: np.ndarray) -> np.ndarray:

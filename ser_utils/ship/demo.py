@@ -69,7 +69,8 @@ def _classify(path: str | None, predictor: Predictor, hop_s: float, max_mb: floa
     if row["error"]:
         reason = row["error"].replace(os.path.realpath(path), name).replace(str(path), name)
         return "", {}, empty, f"**Cannot classify this file ({name}):** {reason}", None
-    probabilities = {label: float(row[f"p_{label}"]) for label in predictor.labels}
+    outputs = predictor.outputs
+    probabilities = {name: float(row[column]) for name, column in zip(outputs.labels, outputs.columns(), strict=True)}
     notes = [f"Note: {row['warning']}"] if row["warning"] else []
     try:
         timeline, figure = _timeline(path, predictor, hop_s, detector, empty, notes)
@@ -78,7 +79,18 @@ def _classify(path: str | None, predictor: Predictor, hop_s: float, max_mb: floa
         timeline = empty
         figure = None
         notes.append(f"The rest of the recording cannot be shown: {reason}.")
-    return str(row["label"]), probabilities, timeline, " ".join(notes), figure
+    top = described(row.to_frame().T, outputs)[0].iloc[0]
+    return top, probabilities, timeline, " ".join(notes), figure
+
+
+def described(table: pd.DataFrame, outputs) -> tuple[pd.Series, pd.Series]:
+    """(emotion, probability) of each row of a prediction table: its label and probability; for a regression
+    model, its values in words ("arousal 0.546, dominance 0.606, ...") and no probability."""
+    if not outputs.regression:
+        return table["label"].astype(str), table["probability"].astype(float).round(3)
+    values = table[list(outputs.names)].astype(float)
+    words = values.apply(lambda row: ", ".join(f"{name} {value:.3f}" for name, value in row.items()), axis=1)
+    return words, pd.Series(np.nan, index=table.index)
 
 
 def _timeline(path: str, predictor: Predictor, hop_s: float, detector, empty: pd.DataFrame, notes: list[str]):
@@ -89,25 +101,18 @@ def _timeline(path: str, predictor: Predictor, hop_s: float, detector, empty: pd
         found = segment_table([path], predictor, detector, hop_s, progress=False)
         if len(found) and found["error"].iloc[0]:
             raise AudioError(path, found["error"].iloc[0])
+        emotion, probability = described(found, predictor.outputs)
         timeline = pd.DataFrame(
-            {
-                "start (s)": found["start_s"],
-                "end (s)": found["end_s"],
-                "emotion": found["label"],
-                "probability": found["probability"].round(3),
-            }
+            {"start (s)": found["start_s"], "end (s)": found["end_s"], "emotion": emotion, "probability": probability}
         )
         notes += [] if len(found) else ["No speech found: there is no segment to classify."]
     elif audio_info(path).duration > predictor.window.duration_s + predictor.window.offset_s:
         windows = predict_table([path], predictor=predictor, hop_s=hop_s, per_window=True, progress=False)
         if windows["error"].iloc[0]:
             raise AudioError(path, windows["error"].iloc[0])
+        emotion, probability = described(windows, predictor.outputs)
         timeline = pd.DataFrame(
-            {
-                "start (s)": windows["start_s"].round(2),
-                "emotion": windows["label"],
-                "probability": windows["probability"].round(3),
-            }
+            {"start (s)": windows["start_s"].round(2), "emotion": emotion, "probability": probability}
         )
     return timeline, waveform(path, timeline if detector else None)
 

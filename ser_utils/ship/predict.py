@@ -29,7 +29,8 @@ from ser_utils.bounds import check_setting, option_type
 from ser_utils.errors import AudioError, ModelError, SerError, command_line
 from ser_utils.files import check_output_file, writing
 from ser_utils.machine import INFERENCE_PRECISIONS, amx, cpu_precision, keep_freed_memory
-from ser_utils.model.folder import published_model_dir
+from ser_utils.model.folder import describe_published, published_model_dir
+from ser_utils.model.published import resolve_model
 from ser_utils.scoring.calibration import describe_temperature, softmax
 from ser_utils.ship.backends import OnnxBackend, TorchBackend
 from ser_utils.ship.recordings import (
@@ -75,11 +76,13 @@ class Predictor:
             )
         if precision == "bf16" and (int8 or backend == "onnx"):
             raise SerError("bf16 runs the torch backend's float model: leave out --int8 and --backend onnx")
-        self.model_dir = Path(model_dir)
+        self.model_dir = resolve_model(model_dir)  # a Hub id's snapshot in the Hub cache
+        model_dir = self.model_dir
         self.backend = (
             OnnxBackend(model_dir, int8) if backend == "onnx" else TorchBackend(model_dir, device, int8, precision)
         )
-        self.labels = self.backend.labels
+        self.outputs = self.backend.outputs
+        self.labels = self.outputs.labels
         self.window = self.backend.window
         self.temperature = self.backend.temperature
         self.device = self.backend.device
@@ -88,7 +91,9 @@ class Predictor:
 
     def probabilities(self, windows: np.ndarray) -> np.ndarray:
         """Class probabilities, one row per window (windows: array of shape (n, samples)), calibrated by the model
-        folder's temperature where it has one (ser_utils.scoring.calibration)."""
+        folder's temperature where it has one (ser_utils.scoring.calibration); a regression model's values."""
+        if self.outputs.regression:
+            return self.backend.logits(windows).astype(np.float32)
         return softmax(self.backend.logits(windows), self.temperature).astype(np.float32)
 
     def segments(
@@ -175,7 +180,7 @@ def predict_table(
             batches.drop(row)
             row["error"] = error.reason
     batches.flush()
-    return file_table(rows, predictor.labels, per_window)
+    return file_table(rows, predictor.outputs, per_window)
 
 
 def add_precision_option(parser: argparse.ArgumentParser) -> None:
@@ -192,7 +197,12 @@ def add_precision_option(parser: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ser-predict", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="audio files, folders (searched recursively) or globs")
-    parser.add_argument("--model", default=None, help="model folder written by training (default: outputs/model)")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="model folder written by training (default: outputs/model), or a published checkpoint: its folder or "
+        "Hub id",
+    )
     parser.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
     parser.add_argument("--format", choices=["csv", "jsonl"], help="csv or jsonl (default: csv; jsonl for -o x.jsonl)")
     batch = option_type("batch_size")
@@ -272,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         predictor, note = fastest_predictor(model_dir)
     else:
         predictor = Predictor(model_dir, int8=args.int8, backend=args.backend, precision=args.precision)
-    for line in filter(None, (describe_temperature(predictor.temperature), note, predictor.precision_note)):
+    calibration = "" if predictor.outputs.regression else describe_temperature(predictor.temperature)
+    for line in filter(None, (describe_published(predictor.model_dir), calibration, note, predictor.precision_note)):
         print(f"ser-predict: {line}", file=sys.stderr)
     if detector:
         table = segment_table(paths, predictor, detector, args.hop or HOP_S, args.batch_size, bool(args.merge))
@@ -293,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             tmp.write_text(text)
     for path in table.attrs.get("no_speech", []):
         print(f"ser-predict: no speech found in {path}: no segment to classify", file=sys.stderr)
-    if len(table) and table["label"].isna().all():
+    if len(table) and table[predictor.outputs.columns()[0]].isna().all():
         print(f"ser-predict: no file could be predicted ({len(table)} tried; see the error column)", file=sys.stderr)
         return 1
     return 0

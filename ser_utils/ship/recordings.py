@@ -191,31 +191,43 @@ class WindowBatches:
         self.pending = rest
 
 
-def scored(p: np.ndarray, labels: list[str]) -> dict:
-    """One row's probabilities `p` (one per label) as a table's cells: label, probability, p_<Emotion>."""
+def scored(p: np.ndarray, outputs) -> dict:
+    """One row's outputs `p` (Outputs of ser_utils.model.published) as a table's cells: label, probability,
+    model_label (the checkpoint's own name, where the vocabulary renamed it), p_<label>; or each value by name."""
+    if outputs.regression:
+        return {name: float(value) for name, value in zip(outputs.names, p, strict=True)}
     best = int(np.argmax(p))
+    own = {"model_label": outputs.names[best]} if outputs.renamed else {}
     return {
-        "label": labels[best],
+        "label": outputs.labels[best],
         "probability": float(p[best]),
-        **{f"p_{label}": float(value) for label, value in zip(labels, p, strict=True)},
+        **own,
+        **{f"p_{label}": float(value) for label, value in zip(outputs.labels, p, strict=True)},
     }
 
 
-def file_table(rows: list[dict], labels: list[str], per_window: bool) -> pd.DataFrame:
+def output_columns(outputs) -> list[str]:
+    """A prediction table's columns after the window's place: what `scored` gives."""
+    if outputs.regression:
+        return outputs.columns()
+    return ["label", "probability", *(["model_label"] if outputs.renamed else []), *outputs.columns()]
+
+
+def file_table(rows: list[dict], outputs, per_window: bool) -> pd.DataFrame:
     """The table of predict(): a row per file (with `per_window`, per window) from the rows WindowBatches filled,
-    its probabilities the mean over the file's windows; a file that failed keeps its error and no label."""
-    columns = [f"p_{label}" for label in labels]
+    its probabilities (or values) the mean over the file's windows; a file that failed keeps its error and no
+    label."""
     records = []
     for row in rows:
         base = {"path": row["path"], "warning": row["warning"], "error": row["error"]}
         if "_p" not in row:
-            records.append({**base, "start_s": None, "label": None, "probability": None})
+            records.append({**base, "start_s": None})
             continue
         probabilities = np.concatenate(row["_p"])
         starts = np.concatenate(row["_starts"])
         parts = zip(starts, probabilities, strict=True) if per_window else [(None, probabilities.mean(axis=0))]
-        records += [{**base, "start_s": start, **scored(p, labels)} for start, p in parts]
-    order = ["path", "start_s", "label", "probability", *columns, "warning", "error"]
+        records += [{**base, "start_s": start, **scored(p, outputs)} for start, p in parts]
+    order = ["path", "start_s", *output_columns(outputs), "warning", "error"]
     frame = pd.DataFrame(records).reindex(columns=order)
     return frame if per_window else frame.drop(columns="start_s")
 

@@ -27,7 +27,7 @@ from ser_utils.bounds import check_setting
 from ser_utils.config import SAMPLE_RATE
 from ser_utils.data.audio import audio_info, read_samples
 from ser_utils.errors import AudioError, SerError, require
-from ser_utils.ship.recordings import WindowBatches, check_readable, file_blocks, scored
+from ser_utils.ship.recordings import WindowBatches, check_readable, file_blocks, output_columns, scored
 
 FRAME = 512
 CONTEXT = 64  # Silero VAD at 16 kHz: 512 new samples a step, after the 64 before them
@@ -171,6 +171,8 @@ def segment_table(
     `attrs["no_speech"]` and have no row."""
     check_setting("hop_s", hop_s, "segments")
     check_setting("batch_size", batch_size, "segments")
+    if merge and predictor.outputs.regression:
+        raise SerError("--merge joins neighbours of one label; a regression model gives values, not labels")
     batches = WindowBatches(predictor, 1 if predictor.window.whole else batch_size)
     rows = []
     silent = []
@@ -197,7 +199,7 @@ def segment_table(
         silent += [] if found else [path]
     bar.close()
     batches.flush()
-    return _table(_merged(rows) if merge else rows, predictor.labels, silent)
+    return _table(_merged(rows) if merge else rows, predictor.outputs, silent)
 
 
 def _seconds(path: str) -> float:
@@ -226,15 +228,14 @@ def _label(row: dict) -> int:
     return int(np.argmax(np.concatenate(row["_p"]).mean(axis=0)))
 
 
-def _table(rows: list[dict], labels: list[str], silent: list[str]) -> pd.DataFrame:
-    columns = [f"p_{label}" for label in labels]
+def _table(rows: list[dict], outputs, silent: list[str]) -> pd.DataFrame:
     records = []
     for row in rows:
         record = {key: row[key] for key in ("path", "start_s", "end_s", "warning", "error")}
         if "_p" in row:
-            record |= scored(np.concatenate(row["_p"]).mean(axis=0), labels)
+            record |= scored(np.concatenate(row["_p"]).mean(axis=0), outputs)
         records.append(record)
-    order = ["path", "start_s", "end_s", "label", "probability", *columns, "warning", "error"]
+    order = ["path", "start_s", "end_s", *output_columns(outputs), "warning", "error"]
     table = pd.DataFrame(records, columns=order)
     table.attrs["no_speech"] = silent
     return table

@@ -33,6 +33,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from ser_utils.config import EMOTIONS, SAMPLE_RATE
 from ser_utils.data.audio import Window, read_clips, window_record
 from ser_utils.data.labels import label_ids
+from ser_utils.errors import ModelError
 from ser_utils.files import outputs_dir, space_checked, writing
 from ser_utils.model.folder import input_name
 from ser_utils.model.whisper import pooled_frames
@@ -149,8 +150,10 @@ class PooledHead(nn.Module):
 
     def __init__(self, model):
         super().__init__()
-        self.weighted = bool(model.config.use_weighted_layer_sum)
-        self.projector = model.projector
+        self.weighted = bool(getattr(model.config, "use_weighted_layer_sum", False))
+        if getattr(model, "pooling", "mean") != "mean":  # a dense head (ser_utils.model.heads) pooling by sum or max
+            raise ModelError(f"mode frozen caches frame means; this model's head pools by {model.pooling}")
+        self.projector = getattr(model, "projector", nn.Identity())  # a dense head has none
         self.classifier = model.classifier
         if self.weighted:
             self.layer_weights = model.layer_weights

@@ -20,7 +20,8 @@ from ser_utils.data.audio import Window
 from ser_utils.data.corpora import main_window
 from ser_utils.errors import NonFiniteLossError, TrainingError, check_versions
 from ser_utils.machine import cpu_name, cpu_precision
-from ser_utils.model.build import build_model, freeze_encoder
+from ser_utils.model.build import freeze_encoder
+from ser_utils.model.start import start_model
 from ser_utils.model.whisper import fit_to_window
 from ser_utils.prepare.protocols import scored_classes, selection_part
 from ser_utils.runs.checkpoints import is_complete, last_checkpoint, step_folder
@@ -272,7 +273,7 @@ def _datasets(profile: Profile, parts: Parts, model, feature_extractor, args: Tr
 def build_trainer(profile: Profile, parts: Parts, args: TrainingArguments, progress: bool) -> Setup:
     """The profile's model (trained whole, with its feature encoder frozen, or with its whole encoder frozen and
     only the head training), fed the train part and evaluated on the part that selects the checkpoint."""
-    model, feature_extractor = build_model(
+    model, feature_extractor = start_model(
         profile.model_name_or_path,
         profile.scratch_config,
         profile.seed,
