@@ -4,6 +4,7 @@ reliability diagram."""
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 
 import librosa
@@ -38,6 +39,18 @@ def run_caption(info: dict) -> str:
         how = info.get("interval_method", f"{kind} over {recorded.get('speakers')} test speakers")
         caption += f"\ntest UA {ua:.1%}, 95 % interval {interval[0]:.1%} to {interval[1]:.1%} ({how})"
     return caption
+
+
+CAPTION_POINTS = 8  # the caption's font size
+CHARACTER_WIDTH = 0.6  # a character's mean width at that size, in ems: DejaVu Sans, digits and letters
+
+
+def add_caption(figure: plt.Figure, caption: str) -> None:
+    """The caption under the plot, each line wrapped to the figure's width, so that saving with a tight box never
+    widens the canvas beyond the plot."""
+    width = int(figure.get_figwidth() * 72 / (CAPTION_POINTS * CHARACTER_WIDTH))
+    lines = [wrapped for line in caption.splitlines() for wrapped in textwrap.wrap(line, width) or [""]]
+    figure.text(0.01, -0.02, "\n".join(lines), fontsize=CAPTION_POINTS, va="top")
 
 
 def save_figure(figure: plt.Figure, path: str | os.PathLike) -> Path:
@@ -112,7 +125,7 @@ def plot_per_epoch(history: pd.DataFrame, columns: dict[str, str], ylabel: str, 
         ax.plot(history["Epoch"], history[column], marker="o", label=label)
     ax.set(xlabel="epoch", ylabel=ylabel, title=title)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    figure.text(0.01, -0.02, caption, fontsize=8, va="top")
+    add_caption(figure, caption)
     return figure, ax
 
 
@@ -140,7 +153,7 @@ def plot_confusion_matrix(matrix: pd.DataFrame, caption: str) -> plt.Figure:
     figure, ax = plt.subplots(figsize=(8, 6.5))
     sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax)
     ax.set(xlabel="predicted emotion", ylabel="true emotion", title="Confusion matrix (test clips)")
-    figure.text(0.01, -0.02, caption, fontsize=8, va="top")
+    add_caption(figure, caption)
     return figure
 
 
@@ -160,7 +173,7 @@ def plot_fold_scores(
     ax.set(xlabel="test actors", ylabel=f"{metric} on the test actors", ylim=(0, 1), title=f"{metric} per actor fold")
     ax.tick_params(axis="x", labelsize=8)
     ax.legend()
-    figure.text(0.01, -0.02, caption, fontsize=8, va="top")
+    add_caption(figure, caption)
     return figure
 
 
@@ -194,7 +207,5 @@ def plot_reliability(calibration: dict, caption: str) -> plt.Figure:
         title=f"Reliability (test clips, {calibration['bins']} bins; numbers: clips per bin)",
     )
     ax.legend(loc="upper left", fontsize=8)
-    figure.text(
-        0.01, -0.02, caption + ("" if len(sides) > 1 else f"\n{calibration.get('note', '')}"), fontsize=8, va="top"
-    )
+    add_caption(figure, caption + ("" if len(sides) > 1 else f"\n{calibration.get('note', '')}"))
     return figure

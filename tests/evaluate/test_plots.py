@@ -67,3 +67,38 @@ def test_waveforms_one_panel_per_emotion_spanning_the_clip_and_its_loudest_sampl
 def test_save_figure_leaves_no_temporary_file(tmp_path):
     path = save_figure(plot_loss(HISTORY, "c"), tmp_path / "sub" / "Loss.png")
     assert path.is_file() and [p.name for p in path.parent.iterdir()] == ["Loss.png"]
+
+
+# A caption as long as a real run's (run_caption): profile and model, protocol, clips, machine, date, the interval.
+LONG_CAPTION = (
+    "profile 'smoke' · small wav2vec2 from scratch (random init), fine-tuned\n"
+    "random split, as in the original (speaker-dependent: the same actors are in both parts) · 48 test clips · "
+    "CPU Intel(R) Xeon(R) Processor (AVX2, AVX-512, AVX-512-BF16, AMX), 2 cores · 2026-12-07\n"
+    "test UA 32.0%, 95 % interval 19.8% to 44.1% (jackknife t over 4 test speakers)"
+)
+
+
+def test_the_three_figures_fill_their_canvas_at_the_size_the_readme_shows(tmp_path):
+    """Saved as the notebooks save them (tight box, 120 dpi), each figure is as wide as its plot: the caption wraps
+    to the plot's width instead of widening the canvas, and nothing is cut."""
+    from matplotlib.image import imread
+
+    from ser_utils.evaluate.plots import plot_accuracy
+
+    matrix = emotion_confusion_matrix(list(EMOTIONS) * 3, list(EMOTIONS)[1:] + list(EMOTIONS)[:1] + list(EMOTIONS) * 2)
+    figures = {
+        "Acc": plot_accuracy(HISTORY, LONG_CAPTION),
+        "Loss": plot_loss(HISTORY, LONG_CAPTION),
+        "Conf_Mat": plot_confusion_matrix(matrix, LONG_CAPTION),
+    }
+    for name, figure in figures.items():
+        image = imread(save_figure(figure, tmp_path / f"{name}.png"))
+        height, width = image.shape[:2]
+        assert 1.0 <= width / height <= 1.8, (name, width, height)
+        assert 700 <= width <= 1100, (name, width)  # at 120 dpi: shown at half size, it reads as drawn
+        inked = (image[: height // 2, :, :3] < 0.95).any(axis=(0, 2))  # the plot's upper half: columns with ink
+        assert inked[: width // 10].any() and inked[-width // 10 :].any(), name  # ink at both sides
+        span = np.flatnonzero(inked)
+        assert (span[-1] - span[0]) / width > 0.85, name  # the plot spans the canvas, no white half beside it
+        caption = [text for text in figure.texts if "profile 'smoke'" in text.get_text()][0]
+        assert caption.get_text().count("\n") >= 3 and "19.8%" in caption.get_text()  # wrapped, nothing dropped
