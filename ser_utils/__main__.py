@@ -22,6 +22,7 @@ COMMANDS = {
     "reproduce": ("pipeline:reproduce_main", "notebooks 01-05 headless: 01 and 02 beside 03, then 04 and 05"),
     "kfold": ("pipeline:kfold_main", "one run per fold and seed (--jobs N, or --print-commands), then the aggregate"),
     "variables": ("options:main", "check make's variables (FOLDS=6 SEEDS='1 2' ...) before a target runs"),
+    "pages": ("pages:main", "the documents' tables and references, rendered from the CSV files and the code"),
 }
 
 

@@ -11,7 +11,7 @@ from ser_utils.config import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "ser_utils"
 FOUNDATION = ["errors", "bounds", "config", "options", "files", "machine"]
-LAST = ["pipeline"]  # runs the notebooks and k-fold runs as subprocesses: after every stage
+LAST = ["pipeline", "pages"]  # the notebooks and k-fold runs as subprocesses; the documents: after every stage
 STAGES = {
     "scoring": ["metrics", "intervals", "groups", "calibration"],
     "data": ["audio", "labels", "ravdess", "corpora", "folders", "verify", "sources"],

@@ -1,6 +1,7 @@
 """The benchmark scripts run end to end on small inputs, so they can't rot."""
 
 import json
+import os
 import re
 import sys
 
@@ -74,14 +75,24 @@ def test_reproduce_time_rows_say_whether_the_numbers_moved(tmp_path):
 
 
 def test_each_run_appends_a_row_under_its_own_section(tmp_path):
-    """What every script does with its row (benchmarks/results_table.py): later runs add rows under their own
-    section, which is made once, and the other sections stay as they were."""
-    from results_table import PREAMBLE, append_row
+    """What every script does with its row (benchmarks/results_table.py): the row goes to its table's CSV file under
+    benchmarks/results/ (made once, with a note naming the script), and BENCHMARKS.md is rendered from them all."""
+    import csv
+
+    from results_table import append_row
+
+    from ser_utils.pages import BENCHMARKS_INTRO
 
     path = tmp_path / "BENCHMARKS.md"
-    for section, row in (("## A", "| 1 |"), ("## B", "| 2 |"), ("## A", "| 3 |")):
+    for section, row in (("## A", "| 1 |"), ("## B", "| 2 \\| 2b |"), ("## A", "| 3 |")):
         append_row(path, section, "| x |\n|---|", row)
-    assert path.read_text() == PREAMBLE + "\n## A\n\n| x |\n|---|\n| 1 |\n| 3 |\n\n## B\n\n| x |\n|---|\n| 2 |\n"
+    tables = tmp_path / "benchmarks" / "results"
+    assert list(csv.reader((tables / "a.csv").open())) == [["x"], ["1"], ["3"]]
+    assert list(csv.reader((tables / "b.csv").open())) == [["x"], ["2 | 2b"]]  # an escaped bar stays in its cell
+    note = f"`python benchmarks/{os.path.basename(sys.argv[0])}`; each row names its machine."
+    first = f"## A\n\n{note}\n\n| x |\n|---|\n| 1 |\n| 3 |\n"
+    second = f"## B\n\n{note}\n\n| x |\n|---|\n| 2 \\| 2b |\n"
+    assert path.read_text() == f"{BENCHMARKS_INTRO}\n{first}\n{second}"
 
 
 @pytest.mark.slow
