@@ -36,7 +36,7 @@ OPTIONS = --profile '$(PROFILE)' $(if $(DATA),--data '$(DATA)') $(if $(CORPORA),
 NOTEBOOK_OPTIONS = $(OPTIONS) $(if $(RUN),--run-name '$(RUN)') $(if $(RESUME),--resume)
 NOTEBOOKS := eda preprocess finetune report protocols
 
-.PHONY: help variables reproduce $(NOTEBOOKS) kfold baseline wheel lint test test-quick test-lowest hooks clean \
+.PHONY: help variables reproduce $(NOTEBOOKS) kfold baseline wheel docs lint test test-quick test-lowest hooks clean \
 	notebook-outputs
 
 help: ## list the targets
@@ -70,6 +70,10 @@ wheel: $(VENV)/.installed ## dist/ser_utils-*.whl (sample, checksums, profiles) 
 	rm -rf build dist/ser_utils-*.whl
 	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
 	@ls -l dist/ser_utils-*.whl
+
+docs: $(VENV)/.installed ## the docs site in outputs/site: tables rendered from results/*.csv, then mkdocs --strict
+	$(PY) -m ser_utils pages
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 lint: $(VENV)/.installed ## ruff: lint and format check
 	$(PY) -m ruff check $(LINTED)

@@ -9,15 +9,17 @@ clip is found within 0.3 s in every form below. Over all 240 bundled clips the s
 
 import io
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-from helpers.commands import run_main
+from helpers.commands import run_command, run_main
 from speech_recordings import build_recording, clip_paths, write_recording
 
+from ser_utils.config import PROJECT_ROOT
 from ser_utils.data.sources import BUNDLED_SAMPLE
 from ser_utils.errors import SerError
 from ser_utils.ship.predict import Predictor, main, predict_table
@@ -164,3 +166,11 @@ def test_a_model_of_whole_utterances_reads_each_segment_whole(tmp_path):
     alone = predict_table(cuts, predictor=predictor, progress=False)
     columns = [f"p_{label}" for label in predictor.labels]
     assert len(segments) == 4 and np.abs(segments[columns].to_numpy() - alone[columns].to_numpy()).max() < 1e-5
+
+
+def test_the_recording_script_writes_clips_with_noise_between_at_any_rate(tmp_path):
+    """benchmarks/speech_recordings.py as the docs run it: `talk.wav --clips 4 --rate 8000`."""
+    script = PROJECT_ROOT / "benchmarks" / "speech_recordings.py"
+    run_command(command=[sys.executable, script, tmp_path / "talk.wav", "--clips", "4", "--rate", "8000"], ok=True)
+    info = sf.info(tmp_path / "talk.wav")
+    assert info.samplerate == 8000 and info.duration > 4 * 2.5
