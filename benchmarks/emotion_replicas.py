@@ -22,13 +22,12 @@ random (seeded). They test that a checkpoint is read as its authors' code reads 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
 
 import torch
-from hub_replicas import REAL, SMALL, WHISPER_FIELDS, old_key, repo_dir
+from hub_replicas import REAL, SMALL, WHISPER_FIELDS, new_snapshot, old_key
 from safetensors.torch import save_file
 from transformers import (
     Wav2Vec2Config,
@@ -107,12 +106,7 @@ def dense_head_weights(checkpoint: str, hidden: int, seed: int) -> dict[str, tor
 
 def build_replica(hf_home: Path, checkpoint: str, seed: int = 0) -> Path:
     """Write `checkpoint`'s replica into the Hub cache under `hf_home`; returns its snapshot folder."""
-    repo = repo_dir(hf_home, checkpoint)
-    commit = hashlib.sha1(f"replica {checkpoint}".encode()).hexdigest()
-    snapshot = repo / "snapshots" / commit
-    snapshot.mkdir(parents=True, exist_ok=True)
-    (repo / "refs").mkdir(exist_ok=True)
-    (repo / "refs" / "main").write_text(commit)
+    snapshot = new_snapshot(hf_home, checkpoint)
     if checkpoint == WHISPER:
         torch.manual_seed(seed)
         fields = {**WHISPER_FIELDS, **labels_fields(checkpoint)}

@@ -211,15 +211,22 @@ def snapshot_dir(hf_home: Path, checkpoint: str) -> Path:
     return repo / "snapshots" / commit
 
 
-def build_replica(hf_home: Path, checkpoint: str, sizes: dict = SMALL) -> Path:
-    """Write the checkpoint's replica into the Hub cache under `hf_home` (at `sizes`; Whisper's are its own);
-    returns its snapshot folder."""
+def new_snapshot(hf_home: Path, checkpoint: str) -> Path:
+    """An empty snapshot folder for `checkpoint` in the Hub cache under `hf_home`, with refs/main naming it (its
+    commit: a digest of the checkpoint's name, the same on every build)."""
     repo = repo_dir(hf_home, checkpoint)
     commit = hashlib.sha1(f"replica {checkpoint}".encode()).hexdigest()
     snapshot = repo / "snapshots" / commit
     snapshot.mkdir(parents=True, exist_ok=True)
     (repo / "refs").mkdir(exist_ok=True)
     (repo / "refs" / "main").write_text(commit)
+    return snapshot
+
+
+def build_replica(hf_home: Path, checkpoint: str, sizes: dict = SMALL) -> Path:
+    """Write the checkpoint's replica into the Hub cache under `hf_home` (at `sizes`; Whisper's are its own);
+    returns its snapshot folder."""
+    snapshot = new_snapshot(hf_home, checkpoint)
     if checkpoint == WHISPER:
         torch.manual_seed(0)
         WhisperForConditionalGeneration(WhisperConfig(**WHISPER_FIELDS)).save_pretrained(snapshot)
