@@ -7,6 +7,7 @@ wrongly, or initialised instead of loaded, cannot pass."""
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import emotion_replicas as replicas
@@ -172,6 +173,20 @@ def test_onnx_gives_what_torch_gives_for_each_replica(offline, clips, tmp_path):
         onnx_table = predicted(offline, str(out), "--backend", "onnx", clips)
         columns = output_columns(checkpoint)
         assert np.abs(torch_table[columns].to_numpy() - onnx_table[columns].to_numpy()).max() < 1e-4, checkpoint
+    for checkpoint in (replicas.WHISPER, replicas.AUDEERING):  # log-mels and values: numpy and ONNX Runtime alone
+        script = (
+            "import sys\n"  # importing torch or transformers fails (not None in sys.modules: scipy looks there)
+            "class Blocked:\n"
+            "    def find_spec(self, name, *args):\n"
+            "        if name.split('.')[0] in ('torch', 'transformers'): raise ImportError(name)\n"
+            "sys.meta_path.insert(0, Blocked())\n"
+            "from ser_utils.ship.predict import Predictor, predict_table\n"
+            f"predictor = Predictor({str(tmp_path / checkpoint.replace('/', '_'))!r}, backend='onnx')\n"
+            f"table = predict_table([{str(sorted(clips.rglob('*.wav'))[0])!r}], progress=False, predictor=predictor)\n"
+            "print(table[predictor.outputs.columns()].notna().all(axis=None))"
+        )
+        done = run_command(command=[sys.executable, "-c", script], timeout=300)
+        assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr[-2000:]
 
 
 def test_a_head_that_would_be_random_is_refused_and_fine_tunes_when_asked(hub_home, offline, clips, tmp_path):
