@@ -124,7 +124,8 @@ def _signature(value) -> str:
         text = str(inspect.signature(value))
     except (TypeError, ValueError):
         return ""
-    return re.sub(r" at 0x[0-9a-f]+", "", text)
+    text = re.sub(r" at 0x[0-9a-f]+", "", text)
+    return text if len(text) <= 160 else "(...)"  # a dataclass of many fields: its fields are documented on it
 
 
 def generated(spec: str) -> str:
