@@ -94,13 +94,23 @@ def resolve_model(name: str | Path) -> Path:
 
 
 def _hub_snapshot(repo_id: str) -> Path:
-    from huggingface_hub import snapshot_download
+    """The snapshot folder of `repo_id`: its configs, label files and one copy of its weights (safetensors where it
+    has them), downloaded where the Hub is reachable; offline, what the cache holds. Code files are never fetched."""
+    from huggingface_hub import list_repo_files, snapshot_download
 
-    patterns = ["*.json", "*.safetensors", "*.bin", "*.txt", "*.yaml", "*.pt", "*.py"]
+    patterns = ["*.json", "*.txt", "*.yaml"]
+    unlisted = None
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=patterns))
-    except Exception as error:  # the hub client raises its own classes: offline, unknown, gated
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        files = set(list_repo_files(repo_id))
+        weights = [name for name in WEIGHT_FILES if name in files][:1] or ["pytorch_model.bin"]
+    except Exception as error:  # offline, unreachable, unknown or gated: the cache answers below, or nothing does
+        weights = list(WEIGHT_FILES)
+        unlisted = error
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns + weights, local_files_only=bool(unlisted)))
+    except Exception as error:  # the hub client raises its own classes
+        cause = unlisted or error
+        reason = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
         raise ModelError(
             f"{repo_id}: not a folder here, and not in the Hub cache ({reason}); download it where the Hub is "
             "reachable (huggingface-cli download), or pass a folder"
