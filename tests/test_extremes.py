@@ -176,7 +176,7 @@ def test_a_nan_after_the_window_leaves_the_demos_prediction_standing(model_dir, 
 # 2. Every encoder family under every precision and backend it advertises, or refused before any work.
 
 
-FAMILIES = ["wav2vec2", "hubert", "wavlm", "data2vec-audio", "whisper"]
+FAMILIES = ["wav2vec2", "hubert", "wavlm", "data2vec-audio", "whisper", "whisper-window"]
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +189,7 @@ def family_folders(tmp_path_factory):
     from ser_utils.data.corpora import window_for
     from ser_utils.model.build import build_model
     from ser_utils.model.folder import save_model_folder
+    from ser_utils.model.whisper import fit_to_window
 
     root = tmp_path_factory.mktemp("families")
     torch.manual_seed(0)
@@ -207,8 +208,12 @@ def family_folders(tmp_path_factory):
     WhisperFeatureExtractor(feature_size=80).save_pretrained(root / "whisper-checkpoint")
     folders = {}
     for family in FAMILIES:
+        whisper_family = family.startswith("whisper")
         scratch = {**load_profile("smoke").scratch_config, "model_type": family}
-        model, extractor = build_model(root / "whisper-checkpoint" if family == "whisper" else None, scratch)
+        model, extractor = build_model(root / "whisper-checkpoint" if whisper_family else None, scratch)
+        if family == "whisper-window":  # its encoder cut to the 2.5 s window: 250 mel frames, not 3000
+            fit_to_window(model, extractor, window_for("ravdess"), "window")
+            assert model.config.max_source_positions == 125 and extractor.n_samples == 40_000
         folders[family] = save_model_folder(model, extractor, root / family, window_for("ravdess"))
     return folders
 
@@ -216,7 +221,8 @@ def family_folders(tmp_path_factory):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_family_runs_under_every_precision_and_backend_it_advertises(family, family_folders, clip, monkeypatch):
     """fp32, bf16 (on a CPU that has it: Whisper's feature extractor failed inside autocast, and so did
-    `--backend auto` on every AMX CPU), int8, and ONNX Runtime (Whisper: refused before any work, in one line)."""
+    `--backend auto` on every AMX CPU), int8, and ONNX Runtime (Whisper's log-mels computed in numpy, for 30 s
+    and for an encoder cut to the window)."""
     from ser_utils import machine
     from ser_utils.ship.export import export_onnx
     from ser_utils.ship.predict import Predictor, fastest_predictor, predict_table

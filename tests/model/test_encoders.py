@@ -194,9 +194,8 @@ def test_whisper_averages_only_the_frames_that_hold_the_clip(whisper_checkpoint)
         assert not torch.allclose(stock(inputs).logits, clip_only, atol=1e-3)  # the stock head averages the padding
 
 
-def test_whisper_cut_to_the_window_trains_predicts_and_exports(whisper_checkpoint, small_manifest, tmp_path):
+def test_whisper_cut_to_the_window_trains_and_predicts(whisper_checkpoint, small_manifest, tmp_path):
     from ser_utils.ship.demo import classify
-    from ser_utils.ship.export import export_onnx
 
     folder, saved = whisper_checkpoint
     run = train_run(tiny("whisper", folder, epochs=1, whisper_input="window"), small_manifest, tmp_path, progress=False)
@@ -212,9 +211,6 @@ def test_whisper_cut_to_the_window_trains_predicts_and_exports(whisper_checkpoin
     assert np.abs(predicted[P_COLUMNS].to_numpy() - run.predictions[P_COLUMNS].to_numpy()).max() < 1e-3
     label, probabilities, _, note, _ = classify(sources[0], predictor)  # what the demo page shows
     assert label == predicted["label"].iloc[0] and sorted(probabilities) == sorted(EMOTIONS) and not note
-    export_onnx(model_dir)  # its log-mels, of the window's 125 frames, computed in numpy for ONNX Runtime
-    onnx = predict_table(sources, predictor=Predictor(model_dir, backend="onnx"), progress=False)
-    assert np.abs(onnx[P_COLUMNS].to_numpy() - predicted[P_COLUMNS].to_numpy()).max() < 1e-4
 
 
 def test_a_whisper_from_scratch_reads_its_own_mel_bins():
