@@ -102,6 +102,7 @@ def output_columns(checkpoint: str) -> list[str]:
     return outputs.columns()
 
 
+@pytest.mark.lowest  # what the libraries decide: loading, weights-only pickles, the Hub cache
 def test_each_replica_predicts_what_its_head_computes(hub_home, offline, clips):
     for checkpoint in replicas.CHECKPOINTS:
         table = predicted(offline, checkpoint, clips)
@@ -189,6 +190,7 @@ def test_onnx_gives_what_torch_gives_for_each_replica(offline, clips, tmp_path):
         assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr[-2000:]
 
 
+@pytest.mark.lowest  # what the libraries decide: loading, weights-only pickles, the Hub cache
 def test_a_head_that_would_be_random_is_refused_and_fine_tunes_when_asked(hub_home, offline, clips, tmp_path):
     folder = tmp_path / "unknown-head"
     shutil.copytree(snapshot_dir(hub_home, replicas.SOXAN), folder)
@@ -207,6 +209,7 @@ def test_a_head_that_would_be_random_is_refused_and_fine_tunes_when_asked(hub_ho
     assert 0 <= info["test_metrics"]["WA"] <= 1 and list(info["labels"]) == list(EMOTIONS)
 
 
+@pytest.mark.lowest  # what the libraries decide: loading, weights-only pickles, the Hub cache
 def test_fine_tuning_keeps_a_head_of_the_same_labels_and_replaces_another(offline, clips, tmp_path, capsys):
     from ser_utils.model.start import start_model
 
@@ -249,6 +252,7 @@ def test_the_demo_and_pipeline_give_a_published_models_answers(hub_home, clips):
     assert top.startswith("arousal ") and "dominance" in top and list(shown) == VALUES
 
 
+@pytest.mark.lowest
 @pytest.mark.parametrize("mode", ["mean", "sum", "max"])
 def test_the_dense_head_pools_as_its_config_says(hub_home, tmp_path, mode):
     folder = tmp_path / mode
@@ -271,6 +275,7 @@ def expected_pool(frames: torch.Tensor, mode: str) -> torch.Tensor:
     return {"mean": frames.mean(1), "sum": frames.sum(1), "max": frames.amax(1)}[mode]
 
 
+@pytest.mark.lowest  # what the libraries decide: loading, weights-only pickles, the Hub cache
 def test_other_toolkits_folders_and_unknown_ids_are_refused_in_one_line(tmp_path, clips):
     speechbrain = tmp_path / "speechbrain"
     speechbrain.mkdir()
@@ -292,6 +297,7 @@ def test_other_toolkits_folders_and_unknown_ids_are_refused_in_one_line(tmp_path
         resolve_model(speechbrain)
 
 
+@pytest.mark.lowest  # what the libraries decide: loading, weights-only pickles, the Hub cache
 def test_head_kinds_follow_the_weight_names():
     assert head_kind({"classifier.dense.weight", "classifier.out_proj.weight"}) == "dense"
     assert head_kind({"classifier.dense.weight", "classifier.output.weight"}) == "dense"
