@@ -14,8 +14,8 @@ from helpers.commands import run_command
 from ser_utils.config import PROJECT_ROOT
 
 DOCUMENTS = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").rglob("*.md"))]
-FENCE = re.compile(r"^```(bash|sh|python)\s*$")
-TAG = re.compile(r"^<!-- (?:runs in: (?P<files>[^>]+?)|not run here: (?P<reason>.+?)) -->$")
+FENCE = re.compile(r"^\s*```(bash|sh|python)\s*$")  # in a list item too, indented
+TAG = re.compile(r"^\s*<!-- (?:runs in: (?P<files>[^>]+?)|not run here: (?P<reason>.+?)) -->$")
 # A command's words that a test running it must name: make's target, the ser_utils command and its options, the script.
 VERBS = re.compile(r"(?:make (?:-j\d+ )?|-m ser_utils |ser-)([\w-]+)|benchmarks/(\w+)|(--[\w-]+)")
 
@@ -25,7 +25,7 @@ def blocks(path: Path):
     lines = path.read_text().splitlines()
     for i, line in enumerate(lines):
         if FENCE.match(line):
-            end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
+            end = next(j for j in range(i + 1, len(lines)) if lines[j].strip().startswith("```"))
             yield i + 1, lines[i - 1] if i else "", FENCE.match(line)[1], "\n".join(lines[i + 1 : end])
 
 
