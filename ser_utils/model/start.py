@@ -25,16 +25,18 @@ def start_model(
 ):
     """(model, feature extractor) for training: a published checkpoint's own, head and all, where kept_head keeps
     it; build_model's otherwise (the arguments are its)."""
-    if model_name_or_path is not None and (kept := kept_head(str(model_name_or_path), list(labels))):
+    source = None if model_name_or_path is None else str(model_name_or_path)
+    if source is not None and (kept := kept_head(source, list(labels), weighted_layer_sum)):
         return kept
     return build_model(model_name_or_path, scratch_config, seed, attention, weighted_layer_sum, labels)
 
 
-def kept_head(source: str, labels: list[str]):
+def kept_head(source: str, labels: list[str], weighted_layer_sum: bool = False):
     """(model, feature extractor) of a published emotion checkpoint `source` whose labels, through the
     vocabulary, are the training data's `labels`: its head kept (its rows in the order of `labels`), said in one
-    line. None for any other source; for an emotion checkpoint of other labels, after a line saying its head is
-    replaced (build_model then puts a new one on its encoder)."""
+    line. None for any other source; for an emotion checkpoint of other labels, or whose head does not read the
+    weighted layer sum asked for, after a line saying its head is replaced (build_model then puts a new one on its
+    encoder)."""
     try:
         folder = resolve_model(source)
         config = read_config(folder)
@@ -47,6 +49,9 @@ def kept_head(source: str, labels: list[str]):
     replaced = f"{source}: its head ({', '.join(outputs.names)}) is replaced by a new one over {', '.join(labels)}"
     if outputs.regression or sorted(outputs.labels) != sorted(labels):
         print(f"{replaced}, the training data's; --labels with its labels keeps it", flush=True)
+        return None
+    if weighted_layer_sum and not config.get("use_weighted_layer_sum"):
+        print(f"{replaced}: the profile asks for a weighted layer sum, which its head does not read", flush=True)
         return None
     try:
         model, feature_extractor, _ = load_model_folder(folder)

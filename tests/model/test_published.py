@@ -226,6 +226,8 @@ def test_fine_tuning_keeps_a_head_of_the_same_labels_and_replaces_another(offlin
     model, _ = start_model(soxan, labels=["Anger", "Calm"])
     assert "is replaced by a new one over Anger, Calm" in capsys.readouterr().out
     assert model.classifier.weight.shape[0] == 2 and not hasattr(model.classifier, "out_proj")
+    model, _ = start_model(soxan, labels=labels, weighted_layer_sum=True)  # a head that cannot read the layer sum
+    assert "asks for a weighted layer sum" in capsys.readouterr().out and model.config.use_weighted_layer_sum
 
 
 def test_the_demo_and_pipeline_give_a_published_models_answers(hub_home, clips):
