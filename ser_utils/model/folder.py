@@ -21,17 +21,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from ser_utils.config import ENCODER_TYPES
+from ser_utils.config import EMOTIONS, ENCODER_TYPES
 from ser_utils.data.audio import Window, window_record
 from ser_utils.data.corpora import CORPORA, UNRECORDED_WINDOW
 from ser_utils.errors import ModelError
 from ser_utils.files import file_digest, outputs_dir, writing
 from ser_utils.model.card import model_card
 from ser_utils.model.published import (
+    Outputs,
     config_outputs,
     head_kind,
     head_names,
-    is_project_config,
     published_window,
     read_config,
     resolve_model,
@@ -68,15 +68,6 @@ def weights_digest(model_dir: Path) -> str:
     "" where there is neither)."""
     path = weights_file(model_dir)
     return file_digest(path, "sha256") if path else ""
-
-
-def read_labels(model_dir: Path) -> list[str]:
-    """The labels of a model folder's config.json, in id order; ModelError when there is none."""
-    try:
-        config = json.loads((model_dir / "config.json").read_text())
-        return [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
-    except (OSError, ValueError, KeyError) as error:
-        raise ModelError(f"{model_dir}: no config.json with labels; pass a folder written by training") from error
 
 
 def load_preprocessing(model_dir: str | os.PathLike, unrecorded: Window) -> Window:
@@ -136,22 +127,26 @@ def _check_emotion_config(config, names: set[str]) -> None:
         raise ValueError(f"its labels {list(config.id2label.values())} are fewer than 2: nothing to classify")
 
 
+def trained_here(model_dir: Path, outputs: Outputs) -> bool:
+    """Whether training wrote the folder: it records its window (ser_preprocessing.json), or it is a model of this
+    project saved before that record existed (its labels the 8 emotions, spelled and ordered as the project writes
+    them). Any other folder holds a published checkpoint."""
+    return (Path(model_dir) / PREPROCESSING_FILE).is_file() or list(outputs.names) == list(EMOTIONS)
+
+
 def model_window(model_dir: Path, config: dict) -> Window:
     """The window a folder's model reads: its record (ser_preprocessing.json); for a model of this project saved
     before the record existed, the recipe's; for a published checkpoint, the whole file (published_window)."""
-    if (Path(model_dir) / PREPROCESSING_FILE).is_file() or is_project_config(config):
+    if trained_here(model_dir, config_outputs(config)):
         return load_preprocessing(model_dir, UNRECORDED_WINDOW)
     return published_window(config)
 
 
-def describe_published(model_dir: Path) -> str:
-    """One line on a model this project did not train (a published checkpoint): the window it reads and how its
-    labels are named here; "" for a folder training wrote."""
-    config = read_config(model_dir)
-    if (Path(model_dir) / PREPROCESSING_FILE).is_file() or is_project_config(config):
+def describe_published(model_dir: Path, window: Window, outputs: Outputs) -> str:
+    """One line on a model this project did not train (a published checkpoint), from the `window` it reads and its
+    `outputs`: how it reads a file and how its labels are named here; "" for a folder training wrote."""
+    if trained_here(model_dir, outputs):
         return ""
-    window = published_window(config)
-    outputs = config_outputs(config)
     read = (
         f"the whole file up to {window.duration_s:g} s" if window.whole else f"{window.duration_s:g} s from the start"
     )

@@ -11,11 +11,12 @@ that transformers has no class for, ser_utils.model.heads). Folders of other too
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 from pathlib import Path
 
-from ser_utils.config import EMOTIONS, SAMPLE_RATE, WHOLE_CAP_S
+from ser_utils.config import SAMPLE_RATE, WHOLE_CAP_S
 from ser_utils.data.audio import Window
 from ser_utils.data.labels import canonical_label
 from ser_utils.errors import ModelError
@@ -48,12 +49,12 @@ class Outputs:
     names: tuple[str, ...]
     regression: bool = False
 
-    @property
+    @functools.cached_property  # read for every row of a prediction table: worked out once
     def labels(self) -> list[str]:
         canonical = [canonical_label(name) for name in self.names]
         return list(self.names) if self.regression or len(set(canonical)) < len(canonical) else canonical
 
-    @property
+    @functools.cached_property
     def renamed(self) -> bool:
         """Whether some label's canonical name is not the checkpoint's own (tables then show both)."""
         return list(self.names) != self.labels
@@ -176,12 +177,6 @@ def pooling_mode(config: dict) -> str:
     if mode not in POOLING:
         raise ModelError(f"pooling_mode {mode!r} is not one of {', '.join(POOLING)}")
     return mode
-
-
-def is_project_config(config: dict) -> bool:
-    """Whether a config is that of a model this project trained before model folders recorded their window: its
-    labels are the 8 emotions, spelled and ordered as the project writes them."""
-    return list(config_outputs(config).names) == list(EMOTIONS)
 
 
 def published_window(config: dict) -> Window:

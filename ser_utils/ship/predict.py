@@ -283,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         predictor = Predictor(model_dir, int8=args.int8, backend=args.backend, precision=args.precision)
     calibration = "" if predictor.outputs.regression else describe_temperature(predictor.temperature)
-    for line in filter(None, (describe_published(predictor.model_dir), calibration, note, predictor.precision_note)):
+    published = describe_published(predictor.model_dir, predictor.window, predictor.outputs)
+    for line in filter(None, (published, calibration, note, predictor.precision_note)):
         print(f"ser-predict: {line}", file=sys.stderr)
     if detector:
         table = segment_table(paths, predictor, detector, args.hop or HOP_S, args.batch_size, bool(args.merge))
