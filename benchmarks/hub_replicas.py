@@ -130,13 +130,9 @@ PRETRAINING_CLASSES = {
     "WavLMModel": WavLMModel,
     "Data2VecAudioModel": Data2VecAudioModel,
 }
-WHISPER = "openai/whisper-base"
-WHISPER_FIELDS = {
-    "num_mel_bins": 80,
-    "max_source_positions": 1500,
-    "encoder_layerdrop": 0.0,
-    "dropout": 0.0,
-    "scale_embedding": False,
+# Whisper's shrunk sizes (whisper-base: d_model 512, 6 layers of each, 8 heads, 2048), shared with the tests' tiny
+# Whisper checkpoints.
+WHISPER_SMALL = {
     "d_model": 32,
     "encoder_layers": 2,
     "encoder_attention_heads": 2,
@@ -144,6 +140,15 @@ WHISPER_FIELDS = {
     "decoder_layers": 1,
     "decoder_attention_heads": 2,
     "decoder_ffn_dim": 64,
+}
+WHISPER = "openai/whisper-base"
+WHISPER_FIELDS = {
+    "num_mel_bins": 80,
+    "max_source_positions": 1500,
+    "encoder_layerdrop": 0.0,
+    "dropout": 0.0,
+    "scale_embedding": False,
+    **WHISPER_SMALL,
 }
 CHECKPOINTS = (*REAL, WHISPER)
 # The base models, whose family's config defaults are their real sizes (hidden 768, 12 layers, 12 heads, 3072,

@@ -183,6 +183,7 @@ FAMILIES = ["wav2vec2", "hubert", "wavlm", "data2vec-audio", "whisper", "whisper
 def family_folders(tmp_path_factory):
     """An untrained small model folder of each family (Whisper from a tiny checkpoint), as training writes one."""
     import torch
+    from hub_replicas import WHISPER_SMALL
     from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
 
     from ser_utils.config import load_profile
@@ -193,17 +194,7 @@ def family_folders(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("families")
     torch.manual_seed(0)
-    whisper = WhisperForConditionalGeneration(
-        WhisperConfig(
-            d_model=32,
-            encoder_layers=2,
-            encoder_attention_heads=2,
-            encoder_ffn_dim=64,
-            decoder_layers=1,
-            decoder_attention_heads=2,
-            decoder_ffn_dim=64,
-        )
-    )
+    whisper = WhisperForConditionalGeneration(WhisperConfig(**WHISPER_SMALL))
     whisper.save_pretrained(root / "whisper-checkpoint")
     WhisperFeatureExtractor(feature_size=80).save_pretrained(root / "whisper-checkpoint")
     folders = {}

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import torch
+from hub_replicas import WHISPER_SMALL
 
 from ser_utils.config import EMOTIONS, ENCODER_TYPES, load_profile
 from ser_utils.errors import ModelError, ProfileError
@@ -30,15 +31,7 @@ CLASSIFIERS = {
     "data2vec-audio": "Data2VecAudioForSequenceClassification",
     "whisper": "WhisperEmotionClassifier",
 }
-TINY_WHISPER = {
-    "d_model": 32,
-    "encoder_layers": 2,
-    "encoder_attention_heads": 2,
-    "encoder_ffn_dim": 64,
-    "decoder_layers": 1,
-    "decoder_attention_heads": 2,
-    "decoder_ffn_dim": 64,
-}
+TINY_WHISPER = WHISPER_SMALL  # the Hub replica's sizes (benchmarks/hub_replicas.py)
 
 
 @pytest.fixture(scope="module")
