@@ -279,27 +279,16 @@ def test_compare_pairs_splits_by_their_clips_and_refuses_others(tmp_path, monkey
         compare(str(tmp_path / "other-run"), "baseline")
     with pytest.raises(ProfileError, match=r"model-run are the same runs \(model-run\): a system differs from"):
         compare(str(tmp_path / "model-run"), str(tmp_path / "model-run"))
-    done = run_command(
-        "ser_utils",
-        "compare",
-        tmp_path / "model-run",
-        "baseline",
-        "-o",
-        tmp_path / "t.csv",
-        env={"SER_OUTPUT_DIR": str(tmp_path)},
-    )
+
+    def compare_into(target: str):
+        command = ["ser_utils", "compare", tmp_path / "model-run", "baseline", "-o", tmp_path / target]
+        return run_command(*command, env={"SER_OUTPUT_DIR": str(tmp_path)})
+
+    done = compare_into("t.csv")
     assert done.returncode == 0 and "paired permutation" in done.stdout and (tmp_path / "t.csv").is_file()
     (tmp_path / "mine.csv").write_text("my own notes\n")
     for target, code in (("t.csv", 0), ("mine.csv", 2)):  # its own table is replaced, a file of the user's never
-        done = run_command(
-            "ser_utils",
-            "compare",
-            tmp_path / "model-run",
-            "baseline",
-            "-o",
-            tmp_path / target,
-            env={"SER_OUTPUT_DIR": str(tmp_path)},
-        )
+        done = compare_into(target)
         assert done.returncode == code, done.stderr
     assert "mine.csv: exists and is not an earlier ser-compare output" in done.stderr
     assert (tmp_path / "mine.csv").read_text() == "my own notes\n" and "paired" not in done.stdout
