@@ -3,32 +3,26 @@ scratch), or a published emotion checkpoint whose head is kept because its label
 
 from __future__ import annotations
 
-import os
 import pickle
 
 import torch
 
-from ser_utils.config import EMOTIONS, SEED
+from ser_utils.config import Profile
 from ser_utils.errors import ModelError
 from ser_utils.model.build import build_model, checkpointing_off, label_kwargs
 from ser_utils.model.folder import load_model_folder
 from ser_utils.model.published import config_outputs, head_names, read_config, resolve_model, weight_names
 
 
-def start_model(
-    model_name_or_path: str | os.PathLike | None,
-    scratch_config: dict | None = None,
-    seed: int = SEED,
-    attention: str = "sdpa",
-    weighted_layer_sum: bool = False,
-    labels=EMOTIONS,
-):
-    """(model, feature extractor) for training: a published checkpoint's own, head and all, where kept_head keeps
-    it; build_model's otherwise (the arguments are its)."""
-    source = None if model_name_or_path is None else str(model_name_or_path)
-    if source is not None and (kept := kept_head(source, list(labels), weighted_layer_sum)):
+def start_model(profile: Profile, labels: list[str]):
+    """(model, feature extractor) the `profile`'s run over `labels` starts from: a published checkpoint's own, head
+    and all, where kept_head keeps it; build_model's otherwise."""
+    source = profile.model_name_or_path
+    if source is not None and (kept := kept_head(str(source), list(labels), profile.weighted_layer_sum)):
         return kept
-    return build_model(model_name_or_path, scratch_config, seed, attention, weighted_layer_sum, labels)
+    return build_model(
+        source, profile.scratch_config, profile.seed, profile.attention, profile.weighted_layer_sum, labels
+    )
 
 
 def kept_head(source: str, labels: list[str], weighted_layer_sum: bool = False):

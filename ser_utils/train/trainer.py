@@ -273,14 +273,7 @@ def _datasets(profile: Profile, parts: Parts, model, feature_extractor, args: Tr
 def build_trainer(profile: Profile, parts: Parts, args: TrainingArguments, progress: bool) -> Setup:
     """The profile's model (trained whole, with its feature encoder frozen, or with its whole encoder frozen and
     only the head training), fed the train part and evaluated on the part that selects the checkpoint."""
-    model, feature_extractor = start_model(
-        profile.model_name_or_path,
-        profile.scratch_config,
-        profile.seed,
-        profile.attention,
-        profile.weighted_layer_sum,
-        parts.labels,
-    )
+    model, feature_extractor = start_model(profile, parts.labels)
     fit_to_window(model, feature_extractor, parts.window(profile), profile.whisper_input)
     if profile.mode == "frozen":
         freeze_encoder(model)

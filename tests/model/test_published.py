@@ -211,11 +211,12 @@ def test_a_head_that_would_be_random_is_refused_and_fine_tunes_when_asked(hub_ho
 
 @pytest.mark.lowest  # what the libraries decide: loading, weights-only pickles, the Hub cache
 def test_fine_tuning_keeps_a_head_of_the_same_labels_and_replaces_another(offline, clips, tmp_path, capsys):
+    from ser_utils.config import load_profile
     from ser_utils.model.start import start_model
 
     soxan = resolve_model(snapshot_dir(Path(offline["HF_HOME"]), replicas.SOXAN))
     labels = ["Happy", "Anger", "Sad", "Fear", "Disgust"]  # the vocabulary's names, in another order
-    model, _ = start_model(soxan, labels=labels)
+    model, _ = start_model(load_profile("smoke", model_name_or_path=str(soxan)), labels)
     assert "its head kept" in capsys.readouterr().out
     published = load_dense_classifier(soxan, model.config.__class__.from_pretrained(soxan))
     order = [
@@ -223,10 +224,12 @@ def test_fine_tuning_keeps_a_head_of_the_same_labels_and_replaces_another(offlin
     ]
     assert torch.equal(model.classifier.out_proj.weight, published.classifier.out_proj.weight[order])
     assert [model.config.id2label[i] for i in range(5)] == labels
-    model, _ = start_model(soxan, labels=["Anger", "Calm"])
+    model, _ = start_model(load_profile("smoke", model_name_or_path=str(soxan)), ["Anger", "Calm"])
     assert "is replaced by a new one over Anger, Calm" in capsys.readouterr().out
     assert model.classifier.weight.shape[0] == 2 and not hasattr(model.classifier, "out_proj")
-    model, _ = start_model(soxan, labels=labels, weighted_layer_sum=True)  # a head that cannot read the layer sum
+    model, _ = start_model(
+        load_profile("smoke", model_name_or_path=str(soxan), weighted_layer_sum=True), labels
+    )  # a head that cannot read the layer sum
     assert "asks for a weighted layer sum" in capsys.readouterr().out and model.config.use_weighted_layer_sum
 
 
